@@ -1,0 +1,19 @@
+"""Failures of a run, as opposed to problems found in the input (see problems.py)."""
+
+from __future__ import annotations
+
+
+class KpiflowError(Exception):
+    """A command could not run: the CLI prints the message and exits 2."""
+
+
+class SettingsError(KpiflowError):
+    """kpiflow.toml is unreadable or has an unknown key or a bad value."""
+
+
+class HomeError(KpiflowError):
+    """The working folder is missing or not laid out as kpiflow expects."""
+
+
+class PeriodError(ValueError):
+    """A text or cell value is not a period kpiflow understands."""

@@ -1,0 +1,56 @@
+"""``kpiflow init``: lay out a working folder with the shipped example files."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+
+from kpiflow.errors import HomeError
+
+SKELETON_FILES = ("workbook_templates/catalogue.xlsx", "doc_templates/appendix_6b.docx", "doc_templates/README.md")
+
+TOML = '''# kpiflow settings for this working folder. Every key is optional; the values shown
+# commented out are the defaults.
+
+council = "{council}"
+
+[rules]
+# Which indicators are exceptions: "below-target-or-worse-than-last-year", "red",
+# "red-or-amber-worsening" or "missed-two-quarters".
+# exception = "below-target-or-worse-than-last-year"
+# tolerance_percent = 5     # the amber band, unless the catalogue sets one for the indicator
+# no_change_percent = 1     # a move smaller than this is "No change"
+# projection_points = 6     # how many latest values a projection is fitted to
+
+[report]
+# charts = "native"         # or "image" for pictures (needs the optional matplotlib extra)
+
+[watch]
+# settle_seconds = 2        # a file must be still this long before it is read
+# rescan_seconds = 30       # how often the inbox is scanned as well as watched
+'''
+
+
+def skeleton_file(rel: str) -> Path:
+    return Path(str(resources.files("kpiflow") / "skeleton" / rel))
+
+
+def init_home(home: Path, council: str = "Example Council") -> list[Path]:
+    """Create the folders, a commented kpiflow.toml and the example files. Existing files are kept."""
+    if home.exists() and not home.is_dir():
+        raise HomeError(f"{home} exists and is not a folder")
+    created: list[Path] = []
+    for d in ("inbox/processed", "inbox/rejected", "outbox/returns", "outbox/feedback", "outbox/drafts",
+              "outbox/published", "workbook_templates", "doc_templates"):
+        (home / d).mkdir(parents=True, exist_ok=True)
+    toml = home / "kpiflow.toml"
+    if not toml.exists():
+        toml.write_text(TOML.format(council=council.replace('"', '\\"')), encoding="utf-8")
+        created.append(toml)
+    for rel in SKELETON_FILES:
+        dest = home / rel
+        if not dest.exists():
+            shutil.copyfile(skeleton_file(rel), dest)
+            created.append(dest)
+    return created

@@ -1,0 +1,238 @@
+"""Render the Appendix 6(b) draft from doc_templates/appendix_6b.docx with docxtpl.
+
+The template holds the layout (a council restyles it in Word); this module builds the context:
+per exception the description table, the values table, commentary (the return's, or drafted from
+the facts), charts, the service response and any breakdown. Autoescape is always on and the
+Jinja environment is strict, so a typo in the template is an error, not a blank.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kpiflow.analysis import Assessment, assess
+from kpiflow.catalogue import Catalogue
+from kpiflow.charts import ChartSpec
+from kpiflow.errors import KpiflowError
+from kpiflow.files import unique_path
+from kpiflow.narrative import draft_commentary, fmt, fmt_figures, fmt_number
+from kpiflow.periods import MONTH_NAMES, Period
+from kpiflow.rules import RULE_TEXT
+from kpiflow.settings import Settings
+from kpiflow.store import Store
+from kpiflow.trends import outturn
+from kpiflow.validate import clean_text
+
+ROW_LABELS = {"Number and rate": "No. (Rate)", "Number": "No.", "Rate": "Rate", "Percentage": "%"}
+
+
+def report_title(quarter: Period) -> str:
+    return f"Appendix 6(b) - Exception Reports ({quarter.short})"
+
+
+def report_filename(quarter: Period) -> str:
+    return f"{report_title(quarter).replace('/', '-')}.docx"
+
+
+def paragraphs(text: str) -> list[str]:
+    """User text as paragraphs: one per line, blank lines dropped, characters kept as typed."""
+    return [line for line in clean_text(text).split("\n") if line.strip()]
+
+
+@dataclass(frozen=True)
+class ChartPlan:
+    spec: ChartSpec
+    caption: str
+
+
+def chart_plans(a: Assessment, council: str) -> list[ChartPlan]:
+    """The charts an exception gets: against comparators over the years; month by month (or
+    quarter by quarter) against last year; the projection where there is one."""
+    f, ind, series = a.facts, a.indicator, a.series
+    figure, unit = f.figure, ind.unit
+    what = f"Rate per {ind.rate_per:,.0f}" if figure == "rate" and ind.rate_per else (
+        "Percentage" if unit == "Percentage" else "Number")
+    plans: list[ChartPlan] = []
+    years = [p for p, _ in f.annual][-4:]
+    if f.annual_comparators or f.statneigh is not None or f.england is not None:
+        cats = [*[y.label for y in years], f.quarter.short]
+        ours = [*[dict(f.annual)[y] for y in years], f.current]
+        series_list: list[tuple[str, tuple[float | None, ...]]] = [(council, tuple(ours))]
+        for name, fig, now_value in (("Statistical neighbours", "statneigh", f.statneigh),
+                                     ("England", "england", f.england)):
+            vals = [outturn(series, y, fig, "Snapshot") for y in years] + [now_value]
+            if any(v is not None for v in vals):
+                series_list.append((name, tuple(vals)))
+        if len(series_list) > 1:
+            plans.append(ChartPlan(
+                ChartSpec(f"{what}: {council}, statistical neighbours and England", tuple(cats), tuple(series_list),
+                          "line", what, "0.0" if figure == "rate" else "General"),
+                f"{ind.name}: {council} against statistical neighbours and England"))
+    this_year, last_year = f.quarter.year, f.quarter.year.step(-1)
+    months_now = [m for m in this_year.months() if m <= f.quarter.months()[-1]]
+    has_monthly = any(series.get(m) is not None and getattr(series[m], figure) is not None for m in months_now)
+    if has_monthly:
+        cats = [MONTH_NAMES[m.calendar_month - 1][:3].title() for m in this_year.months()]
+        def mvals(y: Period, upto: Period | None) -> tuple[float | None, ...]:
+            return tuple(getattr(series[m], figure) if m in series and (upto is None or m <= upto) else None
+                         for m in y.months())
+        plans.append(ChartPlan(
+            ChartSpec(f"{what}: month by month, {this_year.label} against {last_year.label}", tuple(cats),
+                      ((last_year.label, mvals(last_year, None)), (this_year.label, mvals(this_year, f.quarter.months()[-1]))),
+                      "line", what),
+            f"{ind.name}: month by month against the same months last year"))
+    elif not plans:
+        cats = [f"Q{q.n}" for q in this_year.quarters()]
+        def qvals(y: Period, upto: Period | None) -> tuple[float | None, ...]:
+            return tuple(outturn(series, q, figure, ind.measure) if upto is None or q <= upto else None
+                         for q in y.quarters())
+        plans.append(ChartPlan(
+            ChartSpec(f"{what}: quarter by quarter, {this_year.label} against {last_year.label}", tuple(cats),
+                      ((last_year.label, qvals(last_year, None)), (this_year.label, qvals(this_year, f.quarter))),
+                      "column", what),
+            f"{ind.name}: each quarter against the same quarter last year"))
+    pr = f.projection
+    if pr is not None and pr.reaches is not None and len(pr.points) >= 2:
+        first = pr.points[0][0]
+        periods = [first]
+        while periods[-1] < pr.reaches:
+            periods.append(periods[-1].step(1))
+        n_pts = len(pr.points)
+        actual = tuple(pr.points[i][1] if i < n_pts else None for i in range(len(periods)))
+        line = tuple(round(pr.fitted(i - (n_pts - 1)), 2) for i in range(len(periods)))
+        label = f"Statistical neighbours ({fmt(pr.comparator_value, unit)})" if pr.comparator == "statistical neighbours" \
+            else f"England ({fmt(pr.comparator_value, unit)})"
+        plans.append(ChartPlan(
+            ChartSpec(f"{what}: if the trend continues", tuple(p.short for p in periods),
+                      ((council, actual), ("Trend", line), (label, tuple(pr.comparator_value for _ in periods))),
+                      "line", what),
+            f"{ind.name}: projection of the last {n_pts} figures"))
+    return plans
+
+
+def _values_row(a: Assessment) -> dict[str, Any]:
+    f, unit = a.facts, a.indicator.unit
+    cells: list[str] = []
+    for _y, figs in f.years:
+        if figs is None:
+            held = any(p <= _y and getattr(v, f.figure) is not None for p, v in a.series.items())
+            cells.append("-" if held else "New PI")
+        else:
+            cells.append(fmt_figures(figs, unit))
+    for q, figs in f.quarters:
+        cells.append("" if q > f.quarter else (fmt_figures(figs, unit) if figs else "-"))
+    return {
+        "years": [y.label for y, _ in f.years],
+        "this_year": f.quarter.year.label,
+        "row_label": ROW_LABELS.get(unit, ""),
+        "cells": cells,
+        "target": "No Target Set" if f.target is None else fmt(f.target, unit),
+    }
+
+
+def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
+                  assessments: list[Assessment], tpl: Any) -> dict[str, Any]:
+    exceptions: list[dict[str, Any]] = []
+    summary: list[dict[str, str]] = []
+    by_portfolio = {p: [a for a in assessments if a.verdict.exception and a.indicator.portfolio == p]
+                    for p in catalogue.portfolios}
+    for portfolio, items in by_portfolio.items():
+        for i, a in enumerate(items):
+            ind, f = a.indicator, a.facts
+            texts = store.texts(ind.id, quarter) or ("", "")
+            commentary = paragraphs(texts[0])
+            drafted = not commentary
+            if drafted:
+                commentary = draft_commentary(f)
+            charts: Any = ""
+            plans = chart_plans(a, settings.council)
+            if plans:
+                charts = tpl.new_subdoc()
+                for plan in plans:
+                    _add_chart(charts, plan, settings.charts)
+            breakdown = store.breakdown(ind.id, quarter)
+            exceptions.append({
+                "id": ind.id,
+                "portfolio_heading": portfolio.upper() if i == 0 else "",
+                "portfolio": portfolio,
+                "description": ind.name,
+                "better": ind.better,
+                **_values_row(a),
+                "commentary": commentary,
+                "commentary_drafted": drafted,
+                "charts": charts,
+                "response": paragraphs(texts[1]),
+                "breakdown": [{"category": c, "number": fmt_number(n)} for c, n in breakdown],
+                "breakdown_title": f"Breakdown at {quarter.short}" if breakdown else "",
+                "reasons": list(a.verdict.reasons),
+                "rag": f.rag or "No target",
+            })
+            summary.append({
+                "id": ind.id, "description": ind.name, "portfolio": portfolio,
+                "vs_previous": f.vs_previous or "-", "vs_last_year": f.vs_last_year or "-",
+                "rag": f.rag or "No target", "reason": "; ".join(a.verdict.reasons).capitalize(),
+            })
+    r = settings.rules
+    return {
+        "council": settings.council,
+        "title": report_title(quarter),
+        "quarter": quarter.label,
+        "quarter_short": quarter.short,
+        "rule_text": RULE_TEXT[r.exception],
+        "no_change_percent": fmt_number(r.no_change_percent),
+        "tolerance_percent": fmt_number(r.tolerance_percent),
+        "summary": summary,
+        "exceptions": exceptions,
+        "exception_count": len(exceptions),
+    }
+
+
+def _add_chart(subdoc: Any, plan: ChartPlan, mode: str) -> None:
+    if mode == "image":
+        from kpiflow.charts import render_png
+
+        png = render_png(plan.spec)
+        import io
+
+        from docx.shared import Cm
+
+        subdoc.add_paragraph().add_run().add_picture(io.BytesIO(png), width=Cm(15))
+    else:
+        from kpiflow.charts import add_native_chart
+
+        add_native_chart(subdoc.add_paragraph(), plan.spec)
+
+
+def jinja_env() -> Any:
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True)
+
+
+_LEFTOVER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
+
+
+def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
+                  template: Path | None = None, out: Path | None = None) -> Path:
+    """Write the draft report and return its path (a new name if a draft already exists)."""
+    from docxtpl import DocxTemplate
+    from jinja2 import TemplateError
+
+    template = template or settings.template_path
+    if not template.exists():
+        raise KpiflowError(f"The report template {template} is missing. Run kpiflow init to get the shipped one.")
+    assessments = assess(settings, store, catalogue, quarter)
+    try:
+        tpl = DocxTemplate(str(template))
+        context = build_context(settings, store, catalogue, quarter, assessments, tpl)
+        tpl.render(context, jinja_env=jinja_env(), autoescape=True)
+    except TemplateError as exc:
+        raise KpiflowError(f"The report template {template.name} has an error: {exc}. "
+                           "Run kpiflow template check to find it.") from exc
+    dest = out or unique_path(settings.drafts_dir, report_filename(quarter))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tpl.save(str(dest))
+    return dest

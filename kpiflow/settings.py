@@ -1,0 +1,186 @@
+"""The working folder and its kpiflow.toml: one frozen Settings per run.
+
+The folder is ``--home DIR``, else ``KPIFLOW_HOME``, else the current directory.
+An unknown key or a bad value is a SettingsError naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kpiflow.errors import SettingsError
+
+EXCEPTION_RULES = ("below-target-or-worse-than-last-year", "red", "red-or-amber-worsening",
+                   "missed-two-quarters")
+CHART_MODES = ("native", "image")
+
+
+@dataclass(frozen=True)
+class Rules:
+    exception: str = "below-target-or-worse-than-last-year"
+    tolerance_percent: float = 5.0
+    no_change_percent: float = 1.0
+    projection_points: int = 6
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    council: str = "Example Council"
+    rules: Rules = Rules()
+    charts: str = "native"
+    settle_seconds: float = 2.0
+    rescan_seconds: float = 30.0
+    catalogue_rel: str = "workbook_templates/catalogue.xlsx"
+    template_rel: str = "doc_templates/appendix_6b.docx"
+    database_rel: str = "kpiflow.db"
+
+    @property
+    def catalogue_path(self) -> Path:
+        return self.home / self.catalogue_rel
+
+    @property
+    def template_path(self) -> Path:
+        return self.home / self.template_rel
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / self.database_rel
+
+    @property
+    def inbox(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def processed(self) -> Path:
+        return self.inbox / "processed"
+
+    @property
+    def rejected(self) -> Path:
+        return self.inbox / "rejected"
+
+    @property
+    def outbox(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def returns_dir(self) -> Path:
+        return self.outbox / "returns"
+
+    @property
+    def feedback_dir(self) -> Path:
+        return self.outbox / "feedback"
+
+    @property
+    def drafts_dir(self) -> Path:
+        return self.outbox / "drafts"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.outbox / "published"
+
+    @property
+    def work_dir(self) -> Path:
+        """Where a file is held while one process works on it (claimed by rename)."""
+        return self.inbox / ".working"
+
+    def ensure_folders(self) -> None:
+        for d in (self.inbox, self.processed, self.rejected, self.returns_dir, self.feedback_dir,
+                  self.drafts_dir, self.published_dir, self.home / "workbook_templates",
+                  self.home / "doc_templates"):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+# key -> (section, type, check) ; sections "" (top level), "rules", "report", "watch", "paths"
+_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "": {"council": str},
+    "rules": {"exception": str, "tolerance_percent": (int, float), "no_change_percent": (int, float),
+              "projection_points": int},
+    "report": {"charts": str},
+    "watch": {"settle_seconds": (int, float), "rescan_seconds": (int, float)},
+    "paths": {"catalogue": str, "template": str, "database": str},
+}
+
+
+def resolve_home(home: str | Path | None = None) -> Path:
+    if home is None:
+        home = os.environ.get("KPIFLOW_HOME") or Path.cwd()
+    return Path(home).expanduser().resolve()
+
+
+def _check(data: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {s: {} for s in _SCHEMA}
+    for key, value in data.items():
+        if isinstance(value, dict) and key in _SCHEMA and key:
+            section = key
+            items = value.items()
+        elif key in _SCHEMA[""]:
+            section, items = "", [(key, value)]  # type: ignore[assignment]
+        else:
+            raise SettingsError(f"{path}: unknown setting '{key}'")
+        for k, v in items:
+            name = f"{section}.{k}" if section else k
+            expected = _SCHEMA[section].get(k)
+            if expected is None:
+                raise SettingsError(f"{path}: unknown setting '{name}'")
+            if isinstance(v, bool) or not isinstance(v, expected):
+                raise SettingsError(f"{path}: setting '{name}' has a bad value {v!r}")
+            out[section][k] = v
+    return out
+
+
+def load_settings(home: str | Path | None = None) -> Settings:
+    root = resolve_home(home)
+    path = root / "kpiflow.toml"
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{path}: cannot read settings: {exc}") from exc
+    s = _check(raw, path)
+    r = s["rules"]
+    rules = Rules(
+        exception=r.get("exception", Rules.exception),
+        tolerance_percent=float(r.get("tolerance_percent", Rules.tolerance_percent)),
+        no_change_percent=float(r.get("no_change_percent", Rules.no_change_percent)),
+        projection_points=int(r.get("projection_points", Rules.projection_points)),
+    )
+    if rules.exception not in EXCEPTION_RULES:
+        raise SettingsError(
+            f"{path}: setting 'rules.exception' has a bad value {rules.exception!r}: use one of "
+            + ", ".join(EXCEPTION_RULES)
+        )
+    for name, val in (("rules.tolerance_percent", rules.tolerance_percent),
+                      ("rules.no_change_percent", rules.no_change_percent)):
+        if not 0 <= val <= 100:
+            raise SettingsError(f"{path}: setting '{name}' has a bad value {val!r}: use 0 to 100")
+    if rules.projection_points < 3:
+        raise SettingsError(f"{path}: setting 'rules.projection_points' has a bad value: use 3 or more")
+    charts = s["report"].get("charts", "native")
+    if charts not in CHART_MODES:
+        raise SettingsError(f"{path}: setting 'report.charts' has a bad value {charts!r}: use native or image")
+    w = s["watch"]
+    for name in ("settle_seconds", "rescan_seconds"):
+        if name in w and w[name] <= 0:
+            raise SettingsError(f"{path}: setting 'watch.{name}' has a bad value: use a positive number")
+    p = s["paths"]
+    for name, rel in p.items():
+        target = (root / rel).resolve()
+        if not target.is_relative_to(root):
+            raise SettingsError(f"{path}: setting 'paths.{name}' must stay inside {root}")
+    return Settings(
+        home=root,
+        council=s[""].get("council", "Example Council"),
+        rules=rules,
+        charts=charts,
+        settle_seconds=float(w.get("settle_seconds", 2.0)),
+        rescan_seconds=float(w.get("rescan_seconds", 30.0)),
+        catalogue_rel=p.get("catalogue", Settings.catalogue_rel),
+        template_rel=p.get("template", Settings.template_rel),
+        database_rel=p.get("database", Settings.database_rel),
+    )

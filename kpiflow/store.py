@@ -1,0 +1,397 @@
+"""The history store: all SQL lives here.
+
+SQLite is the embedded default. Every change is one transaction (BEGIN IMMEDIATE ... COMMIT), so a
+process killed at any point leaves either all of a submission or none of it. The schema is built
+by numbered migrations recorded in ``schema_migrations``; a database from a newer kpiflow is refused.
+
+Figures are kept as observations, never updated in place: the newest non-blank value of each
+figure for an (indicator, period) is the current one, and older rows are its revision history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kpiflow.errors import KpiflowError
+from kpiflow.periods import Period, parse_period
+from kpiflow.validate import Figures, ReturnData
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("initial", """
+        CREATE TABLE submissions (
+            id INTEGER PRIMARY KEY,
+            file_name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            service TEXT NOT NULL DEFAULT '',
+            quarter TEXT NOT NULL DEFAULT '',
+            completed_by TEXT NOT NULL DEFAULT '',
+            email TEXT NOT NULL DEFAULT '',
+            date_completed TEXT NOT NULL DEFAULT '',
+            received_at TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'rejected', 'duplicate')),
+            errors INTEGER NOT NULL DEFAULT 0,
+            warnings INTEGER NOT NULL DEFAULT 0,
+            problems TEXT NOT NULL DEFAULT '[]',
+            kept_as TEXT NOT NULL DEFAULT '',
+            superseded_by INTEGER REFERENCES submissions(id)
+        );
+        CREATE INDEX submissions_sha ON submissions(sha256);
+        CREATE INDEX submissions_service_quarter ON submissions(service, quarter);
+        CREATE TABLE observations (
+            id INTEGER PRIMARY KEY,
+            indicator_id TEXT NOT NULL,
+            period TEXT NOT NULL,
+            number REAL, rate REAL, statneigh REAL, england REAL,
+            source TEXT NOT NULL,
+            submission_id INTEGER REFERENCES submissions(id),
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX observations_key ON observations(indicator_id, period, id);
+        CREATE TABLE texts (
+            id INTEGER PRIMARY KEY,
+            indicator_id TEXT NOT NULL,
+            quarter TEXT NOT NULL,
+            commentary TEXT NOT NULL DEFAULT '',
+            response TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL,
+            submission_id INTEGER REFERENCES submissions(id),
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX texts_key ON texts(indicator_id, quarter, id);
+        CREATE TABLE breakdowns (
+            id INTEGER PRIMARY KEY,
+            indicator_id TEXT NOT NULL,
+            period TEXT NOT NULL,
+            category TEXT NOT NULL,
+            number REAL NOT NULL,
+            position INTEGER NOT NULL,
+            batch INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            submission_id INTEGER REFERENCES submissions(id),
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX breakdowns_key ON breakdowns(indicator_id, period, batch);
+        CREATE TABLE issued (
+            id INTEGER PRIMARY KEY,
+            service TEXT NOT NULL,
+            quarter TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            issued_at TEXT NOT NULL
+        );
+        CREATE TABLE quarter_events (
+            id INTEGER PRIMARY KEY,
+            quarter TEXT NOT NULL,
+            event TEXT NOT NULL CHECK (event IN ('published', 'reopened')),
+            at TEXT NOT NULL,
+            by TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT ''
+        );
+    """),
+]
+FIGURES = ("number", "rate", "statneigh", "england")
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class Submission:
+    id: int
+    file_name: str
+    sha256: str
+    service: str
+    quarter: str
+    completed_by: str
+    email: str
+    received_at: str
+    outcome: str
+    errors: int
+    warnings: int
+    problems: list[dict[str, Any]]
+    kept_as: str
+    superseded_by: int | None
+
+
+@dataclass(frozen=True)
+class Revision:
+    indicator_id: str
+    period: str
+    figure: str
+    old: float | None
+    new: float | None
+    source: str
+    recorded_at: str
+
+
+class Store:
+    """One open SQLite history store."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise KpiflowError(f"{path} is not a kpiflow store or is damaged: {exc}") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- schema ---------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self.transaction() as c:
+            c.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                      "applied_at TEXT NOT NULL)")
+            done = {r[0] for r in c.execute("SELECT version FROM schema_migrations")}
+            if done and max(done) > len(MIGRATIONS):
+                raise KpiflowError(f"{self.path} was written by a newer kpiflow (schema {max(done)}); this one knows "
+                                   f"up to {len(MIGRATIONS)}. Upgrade kpiflow.")
+            for version, (name, sql) in enumerate(MIGRATIONS, start=1):
+                if version in done:
+                    continue
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        c.execute(statement)
+                c.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, name, now()))
+
+    def schema_version(self) -> int:
+        return int(self.conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0])
+
+    # -- writing --------------------------------------------------------------------------
+    def _current(self, c: sqlite3.Connection, iid: str, period: str) -> dict[str, float | None] | None:
+        rows = c.execute(f"SELECT {', '.join(FIGURES)} FROM observations WHERE indicator_id = ? AND period = ? "
+                         "ORDER BY id", (iid, period)).fetchall()
+        if not rows:
+            return None
+        cur: dict[str, float | None] = dict.fromkeys(FIGURES)
+        for r in rows:
+            for f in FIGURES:
+                if r[f] is not None:
+                    cur[f] = r[f]
+        return cur
+
+    def _observe(self, c: sqlite3.Connection, iid: str, period: Period, figs: Figures, source: str,
+                 submission_id: int | None, at: str) -> bool:
+        """Record figures unless they change nothing. Returns True if a row was written."""
+        if figs.is_empty():
+            return False
+        cur = self._current(c, iid, period.label)
+        new = {"number": figs.number, "rate": figs.rate, "statneigh": figs.statneigh, "england": figs.england}
+        if cur is not None and all(v is None or cur[k] == v for k, v in new.items()):
+            return False
+        c.execute("INSERT INTO observations (indicator_id, period, number, rate, statneigh, england, source, "
+                  "submission_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  (iid, period.label, figs.number, figs.rate, figs.statneigh, figs.england, source, submission_id, at))
+        return True
+
+    def _breakdown(self, c: sqlite3.Connection, iid: str, period: Period, items: list[tuple[str, float]],
+                   source: str, submission_id: int | None, at: str) -> None:
+        batch = int(c.execute("SELECT COALESCE(MAX(batch), 0) + 1 FROM breakdowns").fetchone()[0])
+        for pos, (cat, num) in enumerate(items):
+            c.execute("INSERT INTO breakdowns (indicator_id, period, category, number, position, batch, source, "
+                      "submission_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      (iid, period.label, cat, num, pos, batch, source, submission_id, at))
+
+    def find_accepted(self, sha256: str) -> Submission | None:
+        row = self.conn.execute("SELECT * FROM submissions WHERE sha256 = ? AND outcome = 'accepted' ORDER BY id LIMIT 1",
+                                (sha256,)).fetchone()
+        return _submission(row) if row else None
+
+    def record_rejected(self, file_name: str, sha256: str, service: str, quarter: str, completed_by: str,
+                        problems: list[dict[str, Any]], errors: int, warnings: int, kept_as: str,
+                        outcome: str = "rejected") -> int:
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO submissions (file_name, sha256, service, quarter, completed_by, received_at, outcome, "
+                "errors, warnings, problems, kept_as) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (file_name, sha256, service, quarter, completed_by, now(), outcome, errors, warnings,
+                 json.dumps(problems, ensure_ascii=False), kept_as))
+            return int(cur.lastrowid or 0)
+
+    def store_return(self, data: ReturnData, file_name: str, sha256: str, warnings: list[dict[str, Any]],
+                     kept_as: str) -> int:
+        """Store an accepted return and its submission record in one transaction."""
+        assert data.quarter is not None
+        at = now()
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO submissions (file_name, sha256, service, quarter, completed_by, email, date_completed, "
+                "received_at, outcome, errors, warnings, problems, kept_as) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'accepted', 0, ?, ?, ?)",
+                (file_name, sha256, data.service, data.quarter.label, data.completed_by, data.email,
+                 data.date_completed, at, len(warnings), json.dumps(warnings, ensure_ascii=False), kept_as))
+            sid = int(cur.lastrowid or 0)
+            c.execute("UPDATE submissions SET superseded_by = ? WHERE service = ? AND quarter = ? AND outcome = 'accepted' "
+                      "AND id <> ? AND superseded_by IS NULL", (sid, data.service, data.quarter.label, sid))
+            source = f"return {file_name}"
+            for row in data.rows:
+                self._observe(c, row.indicator_id, data.quarter, row.figures, source, sid, at)
+                c.execute("INSERT INTO texts (indicator_id, quarter, commentary, response, source, submission_id, "
+                          "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          (row.indicator_id, data.quarter.label, row.commentary, row.response, source, sid, at))
+            for s in data.support:
+                self._observe(c, s.indicator_id, s.period, s.figures, source, sid, at)
+            groups: dict[tuple[str, Period], list[tuple[str, float]]] = {}
+            for b in data.breakdown:
+                groups.setdefault((b.indicator_id, b.period), []).append((b.category, b.number))
+            for (iid, period), items in groups.items():
+                self._breakdown(c, iid, period, items, source, sid, at)
+        return sid
+
+    def load_history(self, rows: Iterable[tuple[str, Period, Figures]], source: str,
+                     breakdown: Iterable[tuple[str, Period, str, float]] = ()) -> int:
+        """Load back data (e.g. the shipped example) in one transaction. Returns rows written."""
+        at = now()
+        written = 0
+        with self.transaction() as c:
+            for iid, period, figs in rows:
+                written += self._observe(c, iid, period, figs, source, None, at)
+            groups: dict[tuple[str, Period], list[tuple[str, float]]] = {}
+            for iid, period, cat, num in breakdown:
+                groups.setdefault((iid, period), []).append((cat, num))
+            for (iid, period), items in groups.items():
+                self._breakdown(c, iid, period, items, source, None, at)
+        return written
+
+    def record_issue(self, service: str, quarter: Period, file_name: str) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT INTO issued (service, quarter, file_name, issued_at) VALUES (?, ?, ?, ?)",
+                      (service, quarter.label, file_name, now()))
+
+    def record_quarter_event(self, quarter: Period, event: str, by: str, detail: str) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT INTO quarter_events (quarter, event, at, by, detail) VALUES (?, ?, ?, ?, ?)",
+                      (quarter.label, event, now(), by, detail))
+
+    def set_text(self, iid: str, quarter: Period, commentary: str, response: str, source: str) -> bool:
+        """Record edited words (from a published report). Returns True if they changed."""
+        cur = self.texts(iid, quarter)
+        if cur == (commentary, response):
+            return False
+        with self.transaction() as c:
+            c.execute("INSERT INTO texts (indicator_id, quarter, commentary, response, source, recorded_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?)", (iid, quarter.label, commentary, response, source, now()))
+        return True
+
+    # -- reading --------------------------------------------------------------------------
+    def series(self, iid: str) -> dict[Period, Figures]:
+        """Current figures of every period held for an indicator."""
+        out: dict[str, dict[str, float | None]] = {}
+        for r in self.conn.execute(f"SELECT period, {', '.join(FIGURES)} FROM observations WHERE indicator_id = ? "
+                                   "ORDER BY id", (iid,)):
+            cur = out.setdefault(r["period"], dict.fromkeys(FIGURES))
+            for f in FIGURES:
+                if r[f] is not None:
+                    cur[f] = r[f]
+        return {parse_period(p): Figures(v["number"], v["rate"], v["statneigh"], v["england"]) for p, v in out.items()}
+
+    def texts(self, iid: str, quarter: Period) -> tuple[str, str] | None:
+        r = self.conn.execute("SELECT commentary, response FROM texts WHERE indicator_id = ? AND quarter = ? "
+                              "ORDER BY id DESC LIMIT 1", (iid, quarter.label)).fetchone()
+        return (r["commentary"], r["response"]) if r else None
+
+    def last_response(self, iid: str, before: Period) -> str:
+        """The newest service response given for a quarter before ``before``."""
+        best: tuple[Period, int, str] | None = None
+        for r in self.conn.execute("SELECT id, quarter, response FROM texts WHERE indicator_id = ? AND response <> ''",
+                                   (iid,)):
+            q = parse_period(r["quarter"])
+            if q < before and (best is None or (q, r["id"]) > best[:2]):
+                best = (q, r["id"], r["response"])
+        return best[2] if best else ""
+
+    def breakdown(self, iid: str, period: Period) -> list[tuple[str, float]]:
+        r = self.conn.execute("SELECT MAX(batch) FROM breakdowns WHERE indicator_id = ? AND period = ?",
+                              (iid, period.label)).fetchone()
+        if not r or r[0] is None:
+            return []
+        return [(x["category"], x["number"]) for x in self.conn.execute(
+            "SELECT category, number FROM breakdowns WHERE batch = ? ORDER BY position", (r[0],))]
+
+    def latest_breakdown_categories(self, iid: str, before: Period) -> list[str]:
+        periods = sorted({parse_period(r[0]) for r in self.conn.execute(
+            "SELECT DISTINCT period FROM breakdowns WHERE indicator_id = ?", (iid,))})
+        earlier = [p for p in periods if p < before]
+        return [c for c, _ in self.breakdown(iid, earlier[-1])] if earlier else []
+
+    def submissions(self, service: str | None = None, quarter: Period | None = None) -> list[Submission]:
+        sql, args = "SELECT * FROM submissions WHERE 1 = 1", []
+        if service:
+            sql += " AND service = ? COLLATE NOCASE"
+            args.append(service)
+        if quarter:
+            sql += " AND quarter = ?"
+            args.append(quarter.label)
+        return [_submission(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
+
+    def accepted_submission(self, service: str, quarter: Period) -> Submission | None:
+        r = self.conn.execute("SELECT * FROM submissions WHERE service = ? AND quarter = ? AND outcome = 'accepted' "
+                              "AND superseded_by IS NULL ORDER BY id DESC LIMIT 1", (service, quarter.label)).fetchone()
+        return _submission(r) if r else None
+
+    def issued(self, quarter: Period) -> dict[str, str]:
+        return {r["service"]: r["issued_at"] for r in self.conn.execute(
+            "SELECT service, MAX(issued_at) AS issued_at FROM issued WHERE quarter = ? GROUP BY service", (quarter.label,))}
+
+    def revisions(self, indicator_ids: Iterable[str]) -> list[Revision]:
+        """Every change of a figure after it was first recorded, oldest first."""
+        out: list[Revision] = []
+        for iid in indicator_ids:
+            seen: dict[tuple[str, str], float | None] = {}
+            for r in self.conn.execute("SELECT * FROM observations WHERE indicator_id = ? ORDER BY id", (iid,)):
+                for f in FIGURES:
+                    if r[f] is None:
+                        continue
+                    key = (r["period"], f)
+                    if key in seen and seen[key] != r[f]:
+                        out.append(Revision(iid, r["period"], f, seen[key], r[f], r["source"], r["recorded_at"]))
+                    seen[key] = r[f]
+        return out
+
+    def quarter_state(self, quarter: Period) -> str:
+        """'published' or 'open'."""
+        r = self.conn.execute("SELECT event FROM quarter_events WHERE quarter = ? ORDER BY id DESC LIMIT 1",
+                              (quarter.label,)).fetchone()
+        return "published" if r and r["event"] == "published" else "open"
+
+    def quarter_events(self, quarter: Period) -> list[dict[str, str]]:
+        return [dict(r) for r in self.conn.execute("SELECT event, at, by, detail FROM quarter_events WHERE quarter = ? "
+                                                   "ORDER BY id", (quarter.label,))]
+
+
+def _submission(r: sqlite3.Row) -> Submission:
+    return Submission(
+        id=r["id"], file_name=r["file_name"], sha256=r["sha256"], service=r["service"], quarter=r["quarter"],
+        completed_by=r["completed_by"], email=r["email"], received_at=r["received_at"], outcome=r["outcome"],
+        errors=r["errors"], warnings=r["warnings"], problems=json.loads(r["problems"]), kept_as=r["kept_as"],
+        superseded_by=r["superseded_by"],
+    )

@@ -1,0 +1,362 @@
+"""Check a returns workbook and turn it into a ReturnData, collecting every problem in one pass.
+
+Each check is a small function that adds located Problems to the ValidationResult; a bad cell
+never hides the next one. Nothing here touches files or the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kpiflow.catalogue import Catalogue, Indicator
+from kpiflow.errors import PeriodError
+from kpiflow.periods import Period, parse_period
+from kpiflow.problems import ValidationResult
+from kpiflow.workbook.read import RawSheet, RawWorkbook, coord, norm_header, read_workbook
+
+RETURN_REQUIRED = ["Indicator ID", "Indicator", "Better to be", "Unit", "Number", "Rate",
+                   "Statistical neighbours", "England", "Target", "Commentary", "Service response"]
+SUPPORT_REQUIRED = ["Indicator ID", "Period", "Number", "Rate", "Statistical neighbours", "England"]
+BREAKDOWN_REQUIRED = ["Indicator ID", "Period", "Category", "Number"]
+FORMULA_ERRORS = {"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#SPILL!", "#CALC!",
+                  "#GETTING_DATA"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+@dataclass(frozen=True)
+class Figures:
+    number: float | None = None
+    rate: float | None = None
+    statneigh: float | None = None
+    england: float | None = None
+
+    def is_empty(self) -> bool:
+        return all(v is None for v in (self.number, self.rate, self.statneigh, self.england))
+
+
+@dataclass(frozen=True)
+class ReturnRow:
+    indicator_id: str
+    row: int
+    figures: Figures
+    commentary: str
+    response: str
+
+
+@dataclass(frozen=True)
+class SupportRow:
+    indicator_id: str
+    row: int
+    period: Period
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    indicator_id: str
+    row: int
+    period: Period
+    category: str
+    number: float
+
+
+@dataclass
+class ReturnData:
+    """A return as kpiflow understands it. Only stored when its ValidationResult has no errors."""
+
+    service: str = ""
+    quarter: Period | None = None
+    completed_by: str = ""
+    email: str = ""
+    date_completed: str = ""
+    template_version: str = ""
+    rows: list[ReturnRow] = field(default_factory=list)
+    support: list[SupportRow] = field(default_factory=list)
+    breakdown: list[BreakdownRow] = field(default_factory=list)
+
+
+def clean_text(value: object) -> str:
+    """User text as typed, with Windows line ends normalised and XML-illegal characters removed."""
+    if value is None:
+        return ""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text).strip()
+
+
+class _NotANumber(ValueError):
+    pass
+
+
+def parse_number(value: object) -> float | None:
+    """A cell's number; text numbers with thousands commas, spaces or NBSP are accepted."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _NotANumber(str(value))
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date):
+        raise _NotANumber(str(value))
+    text = str(value).strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "").replace(",", "")
+    if text == "":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise _NotANumber(str(value)) from None
+
+
+def _show(value: object) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_number(result: ValidationResult, value: object, sheet: str, cell: str, iid: str, what: str,
+                 percent: bool = False) -> float | None:
+    """Parse one figure, adding a located problem when it is not a usable number."""
+    if isinstance(value, str) and value.strip() in FORMULA_ERRORS:
+        result.error("formula-error", f'The cell shows the formula error {value.strip()}. Replace it with the {what} itself.',
+                     sheet, cell, iid)
+        return None
+    try:
+        num = parse_number(value)
+    except _NotANumber:
+        result.error("not-a-number", f'"{_show(value)}" is not a number. Enter the {what}, or leave it blank and explain '
+                     "why in Commentary.", sheet, cell, iid)
+        return None
+    if num is None:
+        return None
+    if num < 0:
+        result.error("negative-value", f"{_show(value)} is negative. Enter the {what} as 0 or more.", sheet, cell, iid)
+        return None
+    if percent and num > 100:
+        result.error("out-of-range", f"{_show(value)} is not a percentage from 0 to 100. Enter it as e.g. 87.5, not 875 "
+                     "or 0.875.", sheet, cell, iid)
+        return None
+    return num
+
+
+def _table(sheet: RawSheet, required: list[str], result: ValidationResult) -> tuple[int, dict[str, int]] | None:
+    hr = sheet.find_header(required[0])
+    if hr is None:
+        result.error("missing-header", f'The sheet has no header row with "{required[0]}". Copy the headings back from '
+                     "the workbook you were issued.", sheet=sheet.name)
+        return None
+    cols = sheet.header_map(hr)
+    missing = [h for h in required if norm_header(h) not in cols]
+    for h in missing:
+        result.error("missing-header", f'The column "{h}" is missing from the headings in row {hr}. Copy it back from '
+                     "the workbook you were issued.", sheet=sheet.name, cell=f"{hr}:{hr}")
+    return None if missing else (hr, cols)
+
+
+def _get(row: list[object], cols: dict[str, int], header: str) -> object:
+    c = cols[norm_header(header)]
+    return row[c - 1] if c <= len(row) else None
+
+
+def _about(sheet: RawSheet, result: ValidationResult, catalogue: Catalogue, data: ReturnData,
+           expected_quarter: Period | None, expected_service: str | None) -> None:
+    found: dict[str, tuple[int, object]] = {}
+    for r, row in enumerate(sheet.rows, start=1):
+        if row and row[0] is not None and norm_header(row[0]) not in found:
+            found[norm_header(row[0])] = (r, row[1] if len(row) > 1 else None)
+
+    def value(label: str) -> tuple[str, object]:
+        r, v = found.get(norm_header(label), (0, None))
+        return (coord(r, 2) if r else ""), v
+
+    for label in ("Service", "Quarter"):
+        if norm_header(label) not in found:
+            result.error("missing-label", f'The About sheet has no "{label}" row. Use the workbook you were issued.',
+                         sheet="About")
+    cell, v = value("Service")
+    if cell:
+        name = catalogue.service_name(str(v or ""))
+        if not str(v or "").strip():
+            result.error("missing-value", "The service is blank. Use the workbook issued to your service.", "About", cell)
+        elif name is None:
+            result.error("unknown-service", f'"{_show(v)}" is not a service in the catalogue. Use the workbook issued to '
+                         "your service.", "About", cell)
+        elif expected_service and name.casefold() != expected_service.casefold():
+            result.error("wrong-service", f'This return is for "{name}", not "{expected_service}".', "About", cell)
+        else:
+            data.service = name
+    cell, v = value("Quarter")
+    if cell:
+        try:
+            q = parse_period(v)
+            if q.kind != "quarter":
+                raise PeriodError(f'"{_show(v)}" is a {q.kind}, not a quarter')
+        except PeriodError as exc:
+            result.error("unknown-quarter", f"{exc}. Use the workbook issued for this quarter.", "About", cell)
+        else:
+            if expected_quarter and q != expected_quarter:
+                result.error("wrong-quarter", f"This return is for {q.short}, but {expected_quarter.short} was asked "
+                             "for. Send the return for the right quarter.", "About", cell)
+            else:
+                data.quarter = q
+    cell, v = value("Completed by")
+    data.completed_by = clean_text(v)
+    if cell and not data.completed_by:
+        result.warning("missing-value", "Enter your name, so the performance team knows who to ask about this return.",
+                       "About", cell)
+    data.email = clean_text(value("Email")[1])
+    _, dc = value("Date completed")
+    if isinstance(dc, dt.datetime | dt.date):
+        data.date_completed = dc.strftime("%Y-%m-%d")
+    else:
+        data.date_completed = clean_text(dc)
+    data.template_version = clean_text(value("Template version")[1])
+
+
+def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogue, data: ReturnData) -> None:
+    table = _table(sheet, RETURN_REQUIRED, result)
+    if table is None:
+        return
+    hr, cols = table
+    seen: dict[str, str] = {}
+    name = sheet.name
+    for r, row in sheet.data_rows(hr):
+        raw_id = _get(row, cols, "Indicator ID")
+        id_cell = coord(r, cols["indicatorid"])
+        iid = clean_text(raw_id)
+        if not iid:
+            continue  # a note typed below the table is not an indicator row
+        ind = catalogue.get(iid)
+        if ind is None:
+            result.error("unknown-indicator", f'"{_show(iid)}" is not an indicator in the catalogue. Do not add rows or '
+                         "change indicator IDs.", name, id_cell, iid)
+            continue
+        if iid in seen:
+            result.error("duplicate-indicator", f"{iid} appears twice (first at {seen[iid]}). Keep one row per indicator.",
+                         name, id_cell, iid)
+            continue
+        seen[iid] = id_cell
+        if data.service and ind.service != data.service:
+            result.error("wrong-service", f"{iid} belongs to {ind.service}, not {data.service}. Remove the row.",
+                         name, id_cell, iid)
+            continue
+        errors_before = len(result.errors)
+        figs = _figures(row, r, cols, result, name, iid, ind)
+        commentary = clean_text(_get(row, cols, "Commentary"))
+        response = clean_text(_get(row, cols, "Service response"))
+        primary = figs.rate if ind.primary == "rate" else figs.number
+        if primary is None and len(result.errors) == errors_before and not commentary:
+            what = "Rate" if ind.primary == "rate" else "Number"
+            result.error("missing-value", f"No figure was given for this quarter. Enter it in {what}, or leave it blank "
+                         "and explain why in Commentary.", name, coord(r, cols[norm_header(what)]), iid)
+        data.rows.append(ReturnRow(iid, r, figs, commentary, response))
+    if data.service:
+        for ind in catalogue.for_service(data.service):
+            if ind.id not in seen:
+                result.error("missing-indicator", f"{ind.id} ({ind.name}) is missing from the Return sheet. Use the "
+                             "workbook you were issued, which lists every indicator.", name, indicator_id=ind.id)
+
+
+def _figures(row: list[object], r: int, cols: dict[str, int], result: ValidationResult, sheet: str, iid: str,
+             ind: Indicator) -> Figures:
+    def num(header: str, what: str, percent: bool = False) -> float | None:
+        return check_number(result, _get(row, cols, header), sheet, coord(r, cols[norm_header(header)]), iid, what,
+                            percent)
+
+    noun = f'figure for "{ind.name}"'
+    return Figures(
+        number=num("Number", noun, ind.unit == "Percentage"),
+        rate=num("Rate", "rate"),
+        statneigh=num("Statistical neighbours", "statistical neighbours' figure", ind.unit == "Percentage"),
+        england=num("England", "England figure", ind.unit == "Percentage"),
+    )
+
+
+def _period(result: ValidationResult, value: object, sheet: str, cell: str, iid: str,
+            quarter: Period | None) -> Period | None:
+    try:
+        p = parse_period(value)
+    except PeriodError as exc:
+        result.error("bad-period", f"{exc}.", sheet, cell, iid)
+        return None
+    if quarter is not None and p.end_date > quarter.end_date:
+        result.error("future-period", f"{p.label} is after the quarter of this return ({quarter.short}). Check the period.",
+                     sheet, cell, iid)
+        return None
+    return p
+
+
+def _support_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogue, data: ReturnData) -> None:
+    table = _table(sheet, SUPPORT_REQUIRED, result)
+    if table is None:
+        return
+    hr, cols = table
+    for r, row in sheet.data_rows(hr):
+        iid = clean_text(_get(row, cols, "Indicator ID"))
+        id_cell = coord(r, cols["indicatorid"])
+        ind = catalogue.get(iid)
+        if ind is None:
+            result.error("unknown-indicator", f'"{_show(iid)}" is not an indicator in the catalogue. Pick one from the list.'
+                         if iid else "This row has figures but no Indicator ID. Pick the indicator.",
+                         sheet.name, id_cell, iid)
+            continue
+        if data.service and ind.service != data.service:
+            result.error("wrong-service", f"{iid} belongs to {ind.service}, not {data.service}.", sheet.name, id_cell, iid)
+            continue
+        period = _period(result, _get(row, cols, "Period"), sheet.name, coord(r, cols["period"]), iid, data.quarter)
+        figs = _figures(row, r, cols, result, sheet.name, iid, ind)
+        if period is not None:
+            data.support.append(SupportRow(iid, r, period, figs))
+
+
+def _breakdown_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogue, data: ReturnData) -> None:
+    table = _table(sheet, BREAKDOWN_REQUIRED, result)
+    if table is None:
+        return
+    hr, cols = table
+    for r, row in sheet.data_rows(hr):
+        iid = clean_text(_get(row, cols, "Indicator ID"))
+        number_raw = _get(row, cols, "Number")
+        if number_raw is None or str(number_raw).strip() == "":
+            continue  # pre-filled categories left blank: nothing to report
+        id_cell = coord(r, cols["indicatorid"])
+        if catalogue.get(iid) is None:
+            result.error("unknown-indicator", f'"{_show(iid)}" is not an indicator in the catalogue.' if iid
+                         else "This row has a number but no Indicator ID.", sheet.name, id_cell, iid)
+            continue
+        period = _period(result, _get(row, cols, "Period"), sheet.name, coord(r, cols["period"]), iid, data.quarter)
+        category = clean_text(_get(row, cols, "Category"))
+        if not category:
+            result.error("missing-value", "The category is blank. Say what this number counts, e.g. Under 1.",
+                         sheet.name, coord(r, cols["category"]), iid)
+        number = check_number(result, number_raw, sheet.name, coord(r, cols["number"]), iid, "number")
+        if period is not None and category and number is not None:
+            data.breakdown.append(BreakdownRow(iid, r, period, category, number))
+
+
+def validate_workbook(raw: RawWorkbook, catalogue: Catalogue, result: ValidationResult,
+                      expected_quarter: Period | None = None, expected_service: str | None = None) -> ReturnData:
+    data = ReturnData()
+    for name in ("About", "Return"):
+        if name not in raw.sheets:
+            result.error("missing-sheet", f'The workbook has no sheet called "{name}". Use the returns workbook you were '
+                         "issued and do not rename its sheets.", sheet=name)
+    if "About" in raw.sheets:
+        _about(raw.sheets["About"], result, catalogue, data, expected_quarter, expected_service)
+    if "Return" in raw.sheets:
+        _return_sheet(raw.sheets["Return"], result, catalogue, data)
+    if "Supporting data" in raw.sheets:
+        _support_sheet(raw.sheets["Supporting data"], result, catalogue, data)
+    if "Breakdown" in raw.sheets:
+        _breakdown_sheet(raw.sheets["Breakdown"], result, catalogue, data)
+    return data
+
+
+def validate_file(path: Path, catalogue: Catalogue, expected_quarter: Period | None = None,
+                  expected_service: str | None = None) -> tuple[ReturnData | None, ValidationResult]:
+    """Read and check one returns workbook. The ReturnData is None when the file could not be read."""
+    result = ValidationResult(path.name)
+    raw = read_workbook(path, result)
+    if raw is None:
+        return None, result
+    return validate_workbook(raw, catalogue, result, expected_quarter, expected_service), result

@@ -1,0 +1,349 @@
+"""Write workbooks: the returns workbook a service fills in, and the catalogue.
+
+The Return sheet is protected: only input cells (figures, comparators, commentary, service
+response) are unlocked, each with data validation and an input message. Text that starts with
+``=``, ``+``, ``-`` or ``@`` is always written as text, never as a formula.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kpiflow.catalogue import INDICATOR_HEADERS, TARGET_HEADERS, Catalogue, Indicator
+from kpiflow.periods import Period
+
+TEMPLATE_VERSION = "1"
+RETURN_HEADER_ROW = 6
+SUPPORT_HEADER_ROW = 3
+INPUT_ROWS = 200   # blank input rows on the Supporting data and Breakdown sheets
+
+RETURN_HEADERS = ["Indicator ID", "Indicator", "Better to be", "Unit", "Target", "Number", "Rate",
+                  "Statistical neighbours", "England", "Commentary", "Service response"]
+SUPPORT_HEADERS = ["Indicator ID", "Period", "Number", "Rate", "Statistical neighbours", "England"]
+BREAKDOWN_HEADERS = ["Indicator ID", "Period", "Category", "Number"]
+ABOUT_LABELS = ["Service", "Quarter", "Template version", "Completed by", "Email", "Date completed"]
+
+INPUT_FILL = "FFF2CC"     # pale yellow: type here
+LOCKED_FILL = "EDEDED"    # grey: filled in for you
+HEADER_FILL = "1F4E79"
+
+
+@dataclass(frozen=True)
+class ReturnContext:
+    """What the issued workbook is pre-filled with, for one indicator."""
+
+    indicator: Indicator
+    target: float | None
+    history: dict[str, str] = field(default_factory=dict)   # column header -> printed value
+    last_response: str = ""
+
+
+@dataclass(frozen=True)
+class BreakdownSeed:
+    indicator_id: str
+    category: str
+
+
+def _styles() -> dict[str, Any]:
+    from openpyxl.styles import Alignment, Font, PatternFill, Protection
+
+    return {
+        "input": PatternFill("solid", fgColor=INPUT_FILL),
+        "locked": PatternFill("solid", fgColor=LOCKED_FILL),
+        "header": PatternFill("solid", fgColor=HEADER_FILL),
+        "header_font": Font(bold=True, color="FFFFFF"),
+        "title_font": Font(bold=True, size=14),
+        "bold": Font(bold=True),
+        "wrap": Alignment(wrap_text=True, vertical="top"),
+        "unlocked": Protection(locked=False),
+        "locked_p": Protection(locked=True),
+    }
+
+
+def set_text(cell: Any, value: object) -> None:
+    """Write a value; strings are always text, never formulas."""
+    cell.value = value
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        cell.data_type = "s"
+
+
+def _header(ws: Any, row: int, headers: Sequence[str], st: dict[str, Any]) -> None:
+    for col, h in enumerate(headers, start=1):
+        c = ws.cell(row=row, column=col, value=h)
+        c.fill, c.font, c.alignment = st["header"], st["header_font"], st["wrap"]
+
+
+def _protect(ws: Any) -> None:
+    ws.protection.sheet = True
+    ws.protection.formatCells = False     # let people widen columns and wrap text
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
+    ws.protection.autoFilter = False
+
+
+def _dv(kind: str, title: str, prompt: str, **kw: Any) -> Any:
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    dv = DataValidation(type=kind, allow_blank=True, showInputMessage=True, showErrorMessage=True,
+                        promptTitle=title[:32], prompt=prompt[:255], errorTitle="Check this value"[:32],
+                        error=prompt[:255], **kw)
+    return dv
+
+
+def guidance_lines(service: str, quarter: Period) -> list[str]:
+    return [
+        f"Quarterly performance return: {service}, {quarter.short}",
+        "",
+        "What to do",
+        "1. Fill in the About sheet: your name, email address and the date you completed the return.",
+        "2. On the Return sheet, enter this quarter's figure for each indicator in the yellow cells.",
+        "   - Number and Percentage indicators: put the figure in Number (a percentage as 0 to 100, e.g. 87.5).",
+        "   - Rate indicators: put the rate in Rate. Number and rate indicators: fill in both.",
+        "   - Statistical neighbours and England: the latest published comparator figures, if you have them.",
+        "   - If you cannot give a figure, leave it blank and say why in Commentary.",
+        "3. Commentary: what the figures show. If you leave it blank, the performance team drafts it for you.",
+        "4. Service response: what the service is doing about performance. An indicator that is reported as an",
+        "   exception must have a service response.",
+        "5. Supporting data (optional): monthly figures or corrected figures for earlier periods, one row each.",
+        "   A Period is a month like 2017-09, a quarter like 2017/18 Q2 or a year like 2017/18.",
+        "6. Breakdown (optional): e.g. children looked after by age band, one row per category.",
+        "7. Save the workbook as an Excel Workbook (.xlsx) and put it in the shared inbox folder.",
+        "",
+        "Grey cells are filled in for you and cannot be changed. Yellow cells are for you to fill in.",
+        "Do not rename the sheets or the column headings, and do not add macros.",
+        "You will get feedback in the outbox/feedback folder: a copy of your workbook with any problem cells",
+        "marked red, and a list of the problems with what to do about each.",
+    ]
+
+
+def write_return(path: Path, service: str, quarter: Period, rows: Sequence[ReturnContext],
+                 history_headers: Sequence[str], breakdown: Sequence[BreakdownSeed] = ()) -> Path:
+    """Write an issued returns workbook for one service and quarter."""
+    from openpyxl import Workbook
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    st = _styles()
+    wb = Workbook()
+    g = wb.active
+    g.title = "Guidance"
+    for i, line in enumerate(guidance_lines(service, quarter), start=1):
+        c = g.cell(row=i, column=1, value=line)
+        if i == 1:
+            c.font = st["title_font"]
+        elif line == "What to do":
+            c.font = st["bold"]
+    g.column_dimensions["A"].width = 110
+    _protect(g)
+
+    about = wb.create_sheet("About")
+    values: list[object] = [service, quarter.label, TEMPLATE_VERSION, None, None, None]
+    for i, (label, value) in enumerate(zip(ABOUT_LABELS, values, strict=True), start=1):
+        about.cell(row=i, column=1, value=label).font = st["bold"]
+        c = about.cell(row=i, column=2)
+        set_text(c, value)
+        if i <= 3:
+            c.fill, c.protection = st["locked"], st["locked_p"]
+        else:
+            c.fill, c.protection = st["input"], st["unlocked"]
+    about.column_dimensions["A"].width = 20
+    about.column_dimensions["B"].width = 45
+    dv_name = _dv("textLength", "Completed by", "Your name, so the performance team can contact you.",
+                  operator="between", formula1="1", formula2="200")
+    dv_email = _dv("textLength", "Email", "Your work email address.", operator="between", formula1="3", formula2="254")
+    dv_date = _dv("date", "Date completed", "The date you completed this return, e.g. 14/10/2017.",
+                  operator="greaterThan", formula1="36526")
+    for dv, ref in ((dv_name, "B4"), (dv_email, "B5"), (dv_date, "B6")):
+        about.add_data_validation(dv)
+        dv.add(ref)
+    about["B6"].number_format = "DD/MM/YYYY"
+    _protect(about)
+
+    ws = wb.create_sheet("Return")
+    ws.cell(row=1, column=1, value=f"{service}: performance return for {quarter.short}").font = st["title_font"]
+    ws.cell(row=2, column=1, value="Fill in the yellow cells. Grey cells are filled in for you. See the Guidance sheet.")
+    headers = [*RETURN_HEADERS, *history_headers, "Last published service response"]
+    _header(ws, RETURN_HEADER_ROW, headers, st)
+    col = {h: i for i, h in enumerate(headers, start=1)}
+    dv_num = _dv("decimal", "Number", "Enter a whole or decimal number, 0 or more. Leave blank and explain in "
+                 "Commentary if you cannot.", operator="greaterThanOrEqual", formula1="0")
+    dv_pct = _dv("decimal", "Percentage", "Enter a percentage from 0 to 100, e.g. 87.5.", operator="between",
+                 formula1="0", formula2="100")
+    dv_rate = _dv("decimal", "Rate", "Enter the rate, 0 or more.", operator="greaterThanOrEqual", formula1="0")
+    dv_cmp = _dv("decimal", "Comparator", "The latest published comparator figure (the same measure as this "
+                 "indicator), 0 or more.", operator="greaterThanOrEqual", formula1="0")
+    dv_text = _dv("textLength", "Text", "Plain text. Keep it to a few short paragraphs.", operator="lessThanOrEqual",
+                  formula1="10000")
+    for dv in (dv_num, dv_pct, dv_rate, dv_cmp, dv_text):
+        ws.add_data_validation(dv)
+    for r, ctx in enumerate(rows, start=RETURN_HEADER_ROW + 1):
+        ind = ctx.indicator
+        locked = {"Indicator ID": ind.id, "Indicator": ind.name, "Better to be": ind.better,
+                  "Unit": ind.unit + (f" per {ind.rate_per:,.0f}" if ind.has_rate and ind.rate_per else ""),
+                  "Target": "No Target Set" if ctx.target is None else ctx.target,
+                  "Last published service response": ctx.last_response or None}
+        for h in history_headers:
+            locked[h] = ctx.history.get(h) or None
+        for h, v in locked.items():
+            c = ws.cell(row=r, column=col[h])
+            set_text(c, v)
+            c.fill, c.protection, c.alignment = st["locked"], st["locked_p"], st["wrap"]
+        inputs = ["Statistical neighbours", "England", "Commentary", "Service response"]
+        inputs += ["Number"] if ind.has_number else []
+        inputs += ["Rate"] if ind.has_rate else []
+        for h in ("Number", "Rate"):
+            if h not in inputs:
+                c = ws.cell(row=r, column=col[h], value=None)
+                c.fill, c.protection = st["locked"], st["locked_p"]
+        for h in inputs:
+            c = ws.cell(row=r, column=col[h])
+            c.fill, c.protection, c.alignment = st["input"], st["unlocked"], st["wrap"]
+            ref = c.coordinate
+            if h == "Number":
+                (dv_pct if ind.unit == "Percentage" else dv_num).add(ref)
+            elif h == "Rate":
+                dv_rate.add(ref)
+            elif h in ("Statistical neighbours", "England"):
+                dv_cmp.add(ref)
+            else:
+                dv_text.add(ref)
+    widths = {"Indicator ID": 12, "Indicator": 40, "Better to be": 10, "Unit": 16, "Target": 14, "Number": 12,
+              "Rate": 12, "Statistical neighbours": 14, "England": 12, "Commentary": 60, "Service response": 60,
+              "Last published service response": 50}
+    from openpyxl.utils import get_column_letter
+
+    for h, i in col.items():
+        ws.column_dimensions[get_column_letter(i)].width = widths.get(h, 14)
+    ws.freeze_panes = ws.cell(row=RETURN_HEADER_ROW + 1, column=col["Target"])
+    _protect(ws)
+
+    sup = wb.create_sheet("Supporting data")
+    sup.cell(row=1, column=1, value="Optional: monthly figures, corrections to earlier periods, comparator history. "
+             "One row per indicator and period.").font = st["bold"]
+    _header(sup, SUPPORT_HEADER_ROW, SUPPORT_HEADERS, st)
+    dv_sup = _dv("decimal", "Figure", "A number, 0 or more.", operator="greaterThanOrEqual", formula1="0")
+    dv_period = _dv("textLength", "Period", "A month like 2017-09, a quarter like 2017/18 Q2 or a year like 2017/18.",
+                    operator="lessThanOrEqual", formula1="40")
+    dv_id = _dv("list", "Indicator ID", "Pick the indicator.", formula1='"' + ",".join(c.indicator.id for c in rows) + '"')
+    sup.add_data_validation(dv_sup)
+    sup.add_data_validation(dv_period)
+    sup.add_data_validation(dv_id)
+    first, last = SUPPORT_HEADER_ROW + 1, SUPPORT_HEADER_ROW + INPUT_ROWS
+    for c_ in range(1, len(SUPPORT_HEADERS) + 1):
+        for r in range(first, last + 1):
+            cell = sup.cell(row=r, column=c_)
+            cell.fill, cell.protection = st["input"], st["unlocked"]
+    dv_id.add(f"A{first}:A{last}")
+    dv_period.add(f"B{first}:B{last}")
+    dv_sup.add(f"C{first}:F{last}")
+    for letter, w in zip("ABCDEF", (12, 14, 12, 12, 14, 12), strict=True):
+        sup.column_dimensions[letter].width = w
+    _protect(sup)
+
+    bd = wb.create_sheet("Breakdown")
+    bd.cell(row=1, column=1, value="Optional: a breakdown of a figure, e.g. children looked after by age band. "
+            "One row per category.").font = st["bold"]
+    _header(bd, SUPPORT_HEADER_ROW, BREAKDOWN_HEADERS, st)
+    dv_bnum = _dv("whole", "Number", "A whole number, 0 or more.", operator="greaterThanOrEqual", formula1="0")
+    dv_bid = DataValidation(type="list", formula1=dv_id.formula1, allow_blank=True)
+    bd.add_data_validation(dv_bnum)
+    bd.add_data_validation(dv_bid)
+    for r in range(first, last + 1):
+        for c_ in range(1, 5):
+            cell = bd.cell(row=r, column=c_)
+            cell.fill, cell.protection = st["input"], st["unlocked"]
+    for i, seed in enumerate(breakdown, start=first):
+        set_text(bd.cell(row=i, column=1), seed.indicator_id)
+        set_text(bd.cell(row=i, column=2), quarter.label)
+        set_text(bd.cell(row=i, column=3), seed.category)
+    dv_bid.add(f"A{first}:A{last}")
+    dv_bnum.add(f"D{first}:D{last}")
+    for letter, w in zip("ABCD", (12, 14, 24, 12), strict=True):
+        bd.column_dimensions[letter].width = w
+    _protect(bd)
+
+    wb.active = wb.sheetnames.index("Return")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def write_catalogue(path: Path, catalogue: Catalogue) -> Path:
+    """Write a catalogue workbook (used to ship the example and by tests)."""
+    from openpyxl import Workbook
+
+    st = _styles()
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Indicators"
+    _header(ws, 1, INDICATOR_HEADERS, st)
+    for r, ind in enumerate(catalogue.indicators, start=2):
+        vals = [ind.id, ind.name, ind.portfolio, ind.service, ind.better, ind.unit, ind.rate_per, ind.frequency,
+                ind.measure, ind.tolerance, ind.exception]
+        for c, v in enumerate(vals, start=1):
+            set_text(ws.cell(row=r, column=c), v)
+    for letter, w in zip("ABCDEFGHIJK", (12, 60, 45, 22, 12, 16, 10, 12, 12, 12, 10), strict=True):
+        ws.column_dimensions[letter].width = w
+    t = wb.create_sheet("Targets")
+    _header(t, 1, TARGET_HEADERS, st)
+    for r, ((iid, y), target) in enumerate(sorted(catalogue.targets.items()), start=2):
+        set_text(t.cell(row=r, column=1), iid)
+        set_text(t.cell(row=r, column=2), y)
+        t.cell(row=r, column=3, value=target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def fill_return(path: Path, out: Path, about: dict[str, object], figures: dict[str, dict[str, object]],
+                support: Sequence[Sequence[object]] = (), breakdown: Sequence[Sequence[object]] = ()) -> Path:
+    """Fill an issued workbook's input cells as a service would, and save it as ``out``.
+
+    ``figures`` maps indicator ID -> {header: value} for Return input columns. Only unlocked cells
+    are written: a locked cell raises ValueError, as Excel would refuse the typing.
+    """
+    from openpyxl import load_workbook
+
+    from kpiflow.workbook.read import norm_header
+
+    wb = load_workbook(path)
+    ab = wb["About"]
+    for r in range(1, ab.max_row + 1):
+        label = ab.cell(row=r, column=1).value
+        if label in about:
+            _type_into(ab.cell(row=r, column=2), about[str(label)])
+    ws = wb["Return"]
+    cols = {norm_header(ws.cell(row=RETURN_HEADER_ROW, column=c).value): c for c in range(1, ws.max_column + 1)}
+    for r in range(RETURN_HEADER_ROW + 1, ws.max_row + 1):
+        iid = ws.cell(row=r, column=cols["indicatorid"]).value
+        for h, v in figures.get(str(iid), {}).items():
+            _type_into(ws.cell(row=r, column=cols[norm_header(h)]), v)
+    sup = wb["Supporting data"]
+    for i, row in enumerate(support, start=SUPPORT_HEADER_ROW + 1):
+        for c, v in enumerate(row, start=1):
+            _type_into(sup.cell(row=i, column=c), v)
+    if breakdown:
+        bd = wb["Breakdown"]
+        rows_at: dict[tuple[str, str], int] = {}
+        free: list[int] = []
+        for r in range(SUPPORT_HEADER_ROW + 1, SUPPORT_HEADER_ROW + INPUT_ROWS + 1):
+            iid = bd.cell(row=r, column=1).value
+            if iid is None:
+                free.append(r)
+            else:
+                rows_at[(str(iid), str(bd.cell(row=r, column=3).value))] = r
+        for iid, period, category, number in breakdown:
+            r = rows_at.get((str(iid), str(category))) or free.pop(0)
+            for c, v in enumerate((iid, period, category, number), start=1):
+                _type_into(bd.cell(row=r, column=c), v)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(out)
+    return out
+
+
+def _type_into(cell: Any, value: object) -> None:
+    if cell.protection.locked and cell.parent.protection.sheet:
+        raise ValueError(f"{cell.parent.title}!{cell.coordinate} is locked")
+    set_text(cell, value)

@@ -1,0 +1,205 @@
+"""Build the shipped example files that kpiflow init copies into a working folder:
+
+    kpiflow/skeleton/workbook_templates/catalogue.xlsx   the example catalogue
+    kpiflow/skeleton/doc_templates/appendix_6b.docx      the docxtpl report template
+
+and copy them to the project root, which is itself a working folder. Run with
+``.venv/bin/python scripts/make_skeleton.py`` after changing either; a test checks the root
+copies match the packaged ones.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from docx import Document
+from docx.enum.section import WD_ORIENT
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Pt, RGBColor
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kpiflow.demo import EXAMPLE_CATALOGUE  # noqa: E402
+from kpiflow.workbook.build import write_catalogue  # noqa: E402
+
+SKELETON = ROOT / "kpiflow" / "skeleton"
+
+
+def shade(cell, hex_fill: str) -> None:
+    tc_pr = cell._tc.get_or_add_tcPr()
+    shd = OxmlElement("w:shd")
+    shd.set(qn("w:val"), "clear")
+    shd.set(qn("w:color"), "auto")
+    shd.set(qn("w:fill"), hex_fill)
+    tc_pr.append(shd)
+
+
+def bold_cell(cell, text: str, fill: str | None = "D9E2F3") -> None:
+    cell.text = ""
+    run = cell.paragraphs[0].add_run(text)
+    run.bold = True
+    if fill:
+        shade(cell, fill)
+
+
+def para(doc, text: str = "", style: str | None = None, bold: bool = False):
+    p = doc.add_paragraph(style=style)
+    if text:
+        r = p.add_run(text)
+        r.bold = bold
+    return p
+
+
+def build_template(path: Path) -> None:
+    doc = Document()
+    sec = doc.sections[0]
+    sec.orientation = WD_ORIENT.PORTRAIT
+    sec.page_width, sec.page_height = Cm(21.0), Cm(29.7)
+    for side in ("left_margin", "right_margin"):
+        setattr(sec, side, Cm(2.0))
+    sec.top_margin, sec.bottom_margin = Cm(2.0), Cm(2.0)
+
+    styles = doc.styles
+    normal = styles["Normal"]
+    normal.font.name = "Arial"
+    normal.font.size = Pt(11)
+    normal.paragraph_format.space_after = Pt(6)
+    ph = styles.add_style("Portfolio Heading", 1)
+    ph.base_style = normal
+    ph.font.bold = True
+    ph.font.size = Pt(12)
+    ph.paragraph_format.page_break_before = True
+    ph.paragraph_format.keep_with_next = True
+    ph.paragraph_format.space_after = Pt(12)
+    label = styles.add_style("Report Label", 1)
+    label.base_style = normal
+    label.font.bold = True
+    label.paragraph_format.keep_with_next = True
+    label.paragraph_format.space_before = Pt(12)
+    styles["Title"].font.size = Pt(18)
+    styles["Title"].font.color.rgb = RGBColor(0x1F, 0x4E, 0x79)
+
+    header = sec.header.paragraphs[0]
+    header.text = "Appendix 6(b) - Exception Reports ({{ quarter_short }})"
+    header.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    footer = sec.footer.paragraphs[0]
+    footer.text = "{{ council }}"
+    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
+
+    # first page: title, the rule, the list of exceptions and the key
+    para(doc, "{{ title }}", "Title")
+    para(doc, "{{ council }}", bold=True)
+    para(doc, "This appendix reports the indicators that are exceptions at {{ quarter_short }}. Under the "
+              "council's rule, {{ rule_text }}.")
+    para(doc, "{%p if summary %}")
+    para(doc, "Exceptions this quarter ({{ exception_count }})", "Report Label")
+    t = doc.add_table(rows=3, cols=5)
+    t.style = "Table Grid"
+    for cell, text in zip(t.rows[0].cells, ("Indicator", "Against last quarter", "Against the same quarter last year",
+                                            "Against target", "Why it is reported"), strict=True):
+        bold_cell(cell, text)
+    t.rows[1].cells[0].text = "{%tr for s in summary %}"
+    for cell, text in zip(t.rows[2].cells, ("{{ s.id }}: {{ s.description }}", "{{ s.vs_previous }}",
+                                            "{{ s.vs_last_year }}", "{{ s.rag }}", "{{ s.reason }}"), strict=True):
+        cell.text = text
+    t.add_row().cells[0].text = "{%tr endfor %}"
+    para(doc, "{%p else %}")
+    para(doc, "No indicator is an exception this quarter.")
+    para(doc, "{%p endif %}")
+    para(doc, "Key", "Report Label")
+    for line in (
+        "No Target Set: the council has not set a target for the indicator for the year, so it is compared with "
+        "its own trend, statistical neighbours and England.",
+        "New PI: a new performance indicator, with no figure for that year.",
+        "469 (162.8): the number, with the rate (e.g. per 10,000 children) in brackets.",
+        "Improved, Worsened, No change: the direction of travel, taking account of whether it is better for the "
+        "indicator to be high or low. A move of less than {{ no_change_percent }}% is No change.",
+        "Green: target met or beaten. Amber: worse than target by no more than the tolerance ({{ tolerance_percent }}% "
+        "unless the catalogue sets another). Red: worse than target by more than the tolerance. No target: no target "
+        "is set, so there is no colour.",
+        "Charts: the indicator against statistical neighbours and England; month by month (or quarter by quarter) "
+        "against the year before; and, where the trend heads towards a comparator, the straight-line projection.",
+    ):
+        para(doc, line)
+
+    # one section per exception, each starting on a new page
+    para(doc, "{%p for ex in exceptions %}")
+    para(doc, "{{ ex.portfolio_heading }}", "Portfolio Heading")
+    t1 = doc.add_table(rows=2, cols=2)
+    t1.style = "Table Grid"
+    bold_cell(t1.cell(0, 0), "Indicator Description")
+    bold_cell(t1.cell(0, 1), "Better to be?")
+    t1.cell(1, 0).text = "{{ ex.description }}"
+    t1.cell(1, 1).text = "{{ ex.better }}"
+    for row in t1.rows:
+        row.cells[0].width, row.cells[1].width = Cm(13.5), Cm(3.5)
+    para(doc)
+    t2 = doc.add_table(rows=3, cols=8)
+    t2.style = "Table Grid"
+    t2.alignment = WD_TABLE_ALIGNMENT.CENTER
+    top = t2.rows[0].cells
+    bold_cell(top[0], "")
+    bold_cell(top[1], "{{ ex.years[0] }}")
+    bold_cell(top[2], "{{ ex.years[1] }}")
+    merged = top[3].merge(top[6])
+    bold_cell(merged, "{{ ex.this_year }}")
+    bold_cell(top[7], "Target")
+    mid = t2.rows[1].cells
+    for i, cell in enumerate(mid):
+        bold_cell(cell, f"Q{i - 2}" if 3 <= i <= 6 else "")
+    last = t2.rows[2].cells
+    last[0].text = "{{ ex.row_label }}"
+    for i in range(6):
+        last[i + 1].text = "{{ ex.cells[" + str(i) + "] }}"
+    last[7].text = "{{ ex.target }}"
+    for row in t2.rows:
+        for p in row.cells:
+            for pp in p.paragraphs:
+                pp.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    para(doc)
+    para(doc, "{%p for text in ex.commentary %}")
+    para(doc, "{{ text }}")
+    para(doc, "{%p endfor %}")
+    para(doc, "{%p if ex.charts %}")
+    para(doc, "{{p ex.charts }}")
+    para(doc, "{%p endif %}")
+    para(doc, "Service Response:", "Report Label")
+    para(doc, "{%p for text in ex.response %}")
+    para(doc, "{{ text }}")
+    para(doc, "{%p endfor %}")
+    para(doc, "{%p if ex.breakdown %}")
+    para(doc, "{{ ex.breakdown_title }}", "Report Label")
+    t3 = doc.add_table(rows=3, cols=2)
+    t3.style = "Table Grid"
+    bold_cell(t3.cell(0, 0), "Category")
+    bold_cell(t3.cell(0, 1), "Number")
+    t3.cell(1, 0).text = "{%tr for b in ex.breakdown %}"
+    t3.cell(2, 0).text = "{{ b.category }}"
+    t3.cell(2, 1).text = "{{ b.number }}"
+    t3.add_row().cells[0].text = "{%tr endfor %}"
+    para(doc, "{%p endif %}")
+    para(doc, "{%p endfor %}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(str(path))
+
+
+def main() -> None:
+    cat = SKELETON / "workbook_templates" / "catalogue.xlsx"
+    tpl = SKELETON / "doc_templates" / "appendix_6b.docx"
+    write_catalogue(cat, EXAMPLE_CATALOGUE)
+    build_template(tpl)
+    for src in (cat, tpl, SKELETON / "doc_templates" / "README.md"):
+        dest = ROOT / src.relative_to(SKELETON)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+        print(f"wrote {src.relative_to(ROOT)} and {dest.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+
+import docx
+import pytest
+from docx.enum.shape import WD_INLINE_SHAPE
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.shared import Cm
+from docxtpl import DocxTemplate
+from lxml import etree
+
+from kpiflow.charts import ChartSpec, add_native_chart, chart_parts
+
+NS = {
+    "a": "http://schemas.openxmlformats.org/drawingml/2006/main",
+    "c": "http://schemas.openxmlformats.org/drawingml/2006/chart",
+    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+    "wp": "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing",
+}
+
+YEARS = ("2014/15", "2015/16", "2016/17", "2017/18", "2018/19")
+
+LINE = ChartSpec(
+    title="Looked-after children per 10,000",
+    categories=YEARS,
+    series=(
+        ("Council", (61.0, 63.5, None, 70.25, 72.0)),
+        ("England", (60.0, 60.0, 62.0, 64.0, 65.0)),
+    ),
+    kind="line",
+    y_title="Rate per 10,000",
+    number_format="0.0",
+)
+
+COLUMN = ChartSpec(
+    title="Re-referrals (%)",
+    categories=("Q1", "Q2", "Q3"),
+    series=(("2023/24", (21.5, 19.0, 23.0)),),
+    kind="column",
+)
+
+NASTY = ChartSpec(
+    title='Rate & <children> "LAC" 😀\x07',
+    categories=("=SUM(A1)", "a < b", "http://example.org"),
+    series=(("Us & them <x>\x0b", (1.0, float("nan"), 3.0)),),
+)
+
+
+def _rows(spec: ChartSpec) -> list[tuple[object, ...]]:
+    header = (None, *(name for name, _ in spec.series))
+    body = [(cat, *(values[i] for _, values in spec.series)) for i, cat in enumerate(spec.categories)]
+    return [header, *body]
+
+
+def _xml(path: Path, member: str) -> etree._Element:
+    with zipfile.ZipFile(path) as archive:
+        return etree.fromstring(archive.read(member))
+
+
+def _docpr_ids(path: Path) -> list[str]:
+    return [str(v) for v in _xml(path, "word/document.xml").xpath("//wp:docPr/@id", namespaces=NS)]
+
+
+def test_document_with_two_charts_round_trips(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.add_paragraph("Before")
+    add_native_chart(document.add_paragraph(), LINE)
+    add_native_chart(document.add_paragraph(), COLUMN, width_cm=12, height_cm=6)
+    path = tmp_path / "two.docx"
+    document.save(str(path))
+
+    reopened = docx.Document(str(path))
+    shapes = list(reopened.inline_shapes)
+    assert [s.type for s in shapes] == [WD_INLINE_SHAPE.CHART, WD_INLINE_SHAPE.CHART]
+    assert shapes[0].width == Cm(15) and shapes[0].height == Cm(7.5)
+    assert shapes[1].width == Cm(12) and shapes[1].height == Cm(6)
+
+    infos = chart_parts(path)
+    assert [i.partname for i in infos] == ["/word/charts/chart1.xml", "/word/charts/chart2.xml"]
+    for info, spec in zip(infos, (LINE, COLUMN), strict=True):
+        assert info.title == spec.title
+        assert info.kind == spec.kind
+        assert info.series_names == tuple(name for name, _ in spec.series)
+        assert info.categories == spec.categories
+        assert info.values == tuple(values for _, values in spec.series)
+        assert info.has_workbook
+        assert info.workbook_rows == _rows(spec)
+
+    # Every docPr id in the body is distinct.
+    ids = _docpr_ids(path)
+    assert len(ids) == 2 and len(set(ids)) == 2
+
+    chart = _xml(path, "word/charts/chart1.xml")
+    children = [etree.QName(e).localname for e in chart]
+    assert children.index("txPr") < children.index("externalData") == len(children) - 1
+    assert chart.xpath("c:roundedCorners/@val", namespaces=NS) == ["0"]
+    assert chart.xpath("c:txPr//a:defRPr/@sz", namespaces=NS) == ["900"]
+    assert chart.xpath("c:chart/c:title//a:defRPr/@sz", namespaces=NS) == ["1000"]
+    assert chart.xpath("c:chart/c:legend/c:legendPos/@val", namespaces=NS) == ["b"]
+    assert chart.xpath("c:chart/c:dispBlanksAs/@val", namespaces=NS) == ["gap"]
+    assert len(chart.xpath("//c:lineChart/c:ser/c:marker/c:symbol", namespaces=NS)) == 2
+    assert chart.xpath("//c:valAx/c:title//a:t/text()", namespaces=NS) == ["Rate per 10,000"]
+    assert set(chart.xpath("//c:formatCode/text()", namespaces=NS)) == {"0.0"}
+    # The gap is an omitted point, not a zero.
+    assert chart.xpath("//c:ser[1]/c:val//c:pt/@idx", namespaces=NS) == ["0", "1", "3", "4"]
+
+    column = _xml(path, "word/charts/chart2.xml")
+    assert column.xpath("//c:barChart/c:barDir/@val", namespaces=NS) == ["col"]
+    assert column.xpath("//c:barChart/c:varyColors/@val", namespaces=NS) == ["0"]
+
+
+def test_charts_added_to_a_reopened_document_get_fresh_names_and_ids(tmp_path: Path) -> None:
+    first = tmp_path / "first.docx"
+    document = docx.Document()
+    add_native_chart(document.add_paragraph(), LINE)
+    add_native_chart(document.add_paragraph(), COLUMN)
+    document.save(str(first))
+
+    document = docx.Document(str(first))
+    add_native_chart(document.add_paragraph(), COLUMN)
+    second = tmp_path / "second.docx"
+    document.save(str(second))
+
+    infos = chart_parts(second)
+    assert [i.partname for i in infos] == [
+        "/word/charts/chart1.xml",
+        "/word/charts/chart2.xml",
+        "/word/charts/chart3.xml",
+    ]
+    assert all(i.has_workbook for i in infos)
+    with zipfile.ZipFile(second) as archive:
+        embedded = sorted(n for n in archive.namelist() if n.startswith("word/embeddings/"))
+    assert embedded == [f"word/embeddings/Microsoft_Excel_Worksheet{n}.xlsx" for n in (1, 2, 3)]
+    ids = _docpr_ids(second)
+    assert len(ids) == 3 and len(set(ids)) == 3
+
+
+def test_user_text_cannot_break_the_package(tmp_path: Path) -> None:
+    document = docx.Document()
+    add_native_chart(document.add_paragraph(), NASTY)
+    path = tmp_path / "nasty.docx"
+    document.save(str(path))
+    docx.Document(str(path))
+
+    (info,) = chart_parts(path)
+    assert info.title == 'Rate & <children> "LAC" 😀'
+    assert info.series_names == ("Us & them <x>",)
+    assert info.categories == NASTY.categories
+    assert info.values == ((1.0, None, 3.0),)
+    # Labels stay text in the workbook: no formula, no hyperlink.
+    assert info.workbook_rows == [
+        (None, "Us & them <x>"),
+        ("=SUM(A1)", 1),
+        ("a < b", None),
+        ("http://example.org", 3),
+    ]
+    descr = _xml(path, "word/document.xml").xpath("//wp:docPr/@descr", namespaces=NS)
+    assert descr == ['Rate & <children> "LAC" 😀']
+
+
+def test_invalid_specs_are_rejected() -> None:
+    paragraph = docx.Document().add_paragraph()
+    with pytest.raises(ValueError, match="kind"):
+        add_native_chart(paragraph, ChartSpec("t", ("a",), (("s", (1.0,)),), kind="pie"))
+    with pytest.raises(ValueError, match="values"):
+        add_native_chart(paragraph, ChartSpec("t", ("a", "b"), (("s", (1.0,)),)))
+    with pytest.raises(ValueError, match="series"):
+        add_native_chart(paragraph, ChartSpec("t", ("a",), ()))
+    with pytest.raises(ValueError, match="size"):
+        add_native_chart(paragraph, LINE, width_cm=0)
+
+
+def _render_template_with_subdoc_charts(tmp_path: Path) -> Path:
+    template_path = tmp_path / "template.docx"
+    template = docx.Document()
+    template.add_paragraph("Report for {{ council }}")
+    template.add_paragraph("{{p charts }}")
+    template.add_paragraph("End of report")
+    template.save(str(template_path))
+
+    tpl = DocxTemplate(str(template_path))
+    subdoc = tpl.new_subdoc()
+    subdoc.add_paragraph("Figure 1")
+    add_native_chart(subdoc.add_paragraph(), LINE)
+    subdoc.add_paragraph("Figure 2")
+    add_native_chart(subdoc.add_paragraph(), COLUMN)
+    tpl.render({"council": "Anytown", "charts": subdoc})
+    out = tmp_path / "rendered.docx"
+    tpl.save(out)
+    return out
+
+
+def test_chart_in_docxtpl_subdoc(tmp_path: Path) -> None:
+    out = _render_template_with_subdoc_charts(tmp_path)
+
+    document = docx.Document(str(out))
+    texts = [p.text for p in document.paragraphs]
+    assert texts[0] == "Report for Anytown" and texts[-1] == "End of report"
+
+    chart_rels = {
+        rid: rel.target_part.partname for rid, rel in document.part.rels.items() if rel.reltype == RT.CHART
+    }
+    assert sorted(chart_rels.values()) == ["/word/charts/chart1.xml", "/word/charts/chart2.xml"]
+
+    body = _xml(out, "word/document.xml").find("w:body", NS)
+    assert body is not None
+    refs = body.xpath(
+        "w:p/w:r/w:drawing/wp:inline/a:graphic"
+        "/a:graphicData[@uri='http://schemas.openxmlformats.org/drawingml/2006/chart']/c:chart/@r:id",
+        namespaces=NS,
+    )
+    assert [chart_rels[str(r)] for r in refs] == ["/word/charts/chart1.xml", "/word/charts/chart2.xml"]
+    ids = _docpr_ids(out)
+    assert len(ids) == 2 and len(set(ids)) == 2
+
+    infos = chart_parts(out)
+    assert [i.title for i in infos] == [LINE.title, COLUMN.title]
+    assert [i.values for i in infos] == [
+        tuple(v for _, v in LINE.series),
+        tuple(v for _, v in COLUMN.series),
+    ]
+    assert all(i.has_workbook for i in infos)
+
+
+def _soffice(source: Path, fmt: str, workdir: Path) -> Path:
+    soffice = shutil.which("soffice")
+    assert soffice is not None
+    subprocess.run(
+        [
+            soffice,
+            f"-env:UserInstallation={(workdir / 'profile').as_uri()}",
+            "--headless",
+            "--convert-to",
+            fmt,
+            "--outdir",
+            str(workdir),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return workdir / f"{source.stem}.{fmt}"
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+def test_libreoffice_reads_native_charts(tmp_path: Path) -> None:
+    source = tmp_path / "charts.docx"
+    document = docx.Document()
+    add_native_chart(document.add_paragraph(), LINE)
+    add_native_chart(document.add_paragraph(), NASTY)
+    document.save(str(source))
+
+    started = time.monotonic()
+    odt = _soffice(source, "odt", tmp_path)
+    assert odt.is_file()
+    with zipfile.ZipFile(odt) as archive:
+        names = archive.namelist()
+        content = archive.read("content.xml").decode("utf-8")
+        objects = sorted(
+            {n.split("/")[0] for n in names if n.startswith("Object ") and n.endswith("/content.xml")}
+        )
+        chart_xml = [archive.read(f"{o}/content.xml").decode("utf-8") for o in objects]
+    assert len(objects) == 2
+    assert content.count("<draw:object ") == 2
+    assert all("<chart:chart " in xml for xml in chart_xml)
+    assert any("Looked-after children per 10,000" in xml for xml in chart_xml)
+    assert any("Rate &amp; &lt;children&gt;" in xml for xml in chart_xml)
+
+    pdf = _soffice(source, "pdf", tmp_path)
+    assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
+    print(f"soffice conversions took {time.monotonic() - started:.1f}s")
