@@ -64,7 +64,12 @@ def _styles() -> dict[str, Any]:
 
 
 def set_text(cell: Any, value: object) -> None:
-    """Write a value; strings are always text, never formulas."""
+    """Write a value; strings are always text, never formulas, and lose characters a workbook
+    cannot hold."""
+    if isinstance(value, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
     cell.value = value
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         cell.data_type = "s"

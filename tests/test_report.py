@@ -1,0 +1,211 @@
+"""The Appendix 6(b) draft, opened and read as a reader would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from docx import Document
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+
+from kpiflow.charts import chart_parts
+from kpiflow.demo import DemoResult, example_return, run_demo
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+    return run_demo(tmp_path_factory.mktemp("demo") / "demo")
+
+
+def body_blocks(path: Path) -> list[object]:
+    """Paragraph texts and tables in document order."""
+    doc = Document(str(path))
+    out: list[object] = []
+    for el in doc.element.body.iterchildren():
+        if el.tag == f"{W}p":
+            out.append(Paragraph(el, doc).text)
+        elif el.tag == f"{W}tbl":
+            out.append(Table(el, doc))
+    return out
+
+
+def rows(table: Table) -> list[list[str]]:
+    out = []
+    for r in table.rows:
+        cells = []
+        for c in r.cells:
+            if not cells or c._tc is not cells[-1][0]:
+                cells.append((c._tc, c.text))
+        out.append([t for _, t in cells])
+    return out
+
+
+SEED_VALUES = {
+    "Number/Rate of children looked after per 10,000":
+        ["No. (Rate)", "469 (162.8)", "525 (183.0)", "548 (191.6)", "531 (185.6)", "", "", "No Target Set"],
+    "Number of early help assessments":
+        ["No.", "New PI", "3139", "629", "514", "", "", "No Target Set"],
+    "Number/ rate of current children in need per 10,000 population (including LAC & CP)":
+        ["No. (Rate)", "1916 (665.0)", "2118 (738.4)", "1971 (689.0)", "1932 (675.4)", "", "", "No Target Set"],
+}
+BETTER = {"Number/Rate of children looked after per 10,000": "Low", "Number of early help assessments": "High",
+          "Number/ rate of current children in need per 10,000 population (including LAC & CP)": "Low"}
+
+
+def test_the_report_is_where_the_demo_says(demo: DemoResult) -> None:
+    assert demo.report.name == "Appendix 6(b) - Exception Reports (Q2 2017-18).docx"
+    assert demo.report.parent == demo.home / "outbox" / "drafts"
+    assert f"Report: {demo.report}" in demo.lines
+
+
+def test_running_header(demo: DemoResult) -> None:
+    doc = Document(str(demo.report))
+    assert doc.sections[0].header.paragraphs[0].text == "Appendix 6(b) - Exception Reports (Q2 2017/18)"
+
+
+def test_each_exception_has_the_seeds_tables(demo: DemoResult) -> None:
+    blocks = body_blocks(demo.report)
+    tables = [b for b in blocks if isinstance(b, Table)]
+    described = {}
+    for i, t in enumerate(tables):
+        r = rows(t)
+        if r[0] == ["Indicator Description", "Better to be?"]:
+            described[r[1][0]] = (r[1][1], rows(tables[i + 1]))
+    assert set(described) == set(SEED_VALUES)
+    for name, (better, values) in described.items():
+        assert better == BETTER[name]
+        assert values[0] == ["", "2015/16", "2016/17", "2017/18", "Target"]
+        assert values[1][3:7] == ["Q1", "Q2", "Q3", "Q4"]
+        assert values[2] == SEED_VALUES[name]
+
+
+def test_portfolio_heading_in_capitals_once_and_each_exception_on_a_new_page(demo: DemoResult) -> None:
+    doc = Document(str(demo.report))
+    headings = [p for p in doc.paragraphs if p.style.name == "Portfolio Heading"]
+    assert [p.text for p in headings] == ["CABINET SECRETARY FOR RESILIENT COMMUNITIES & CHILDRENS", "", ""]
+    assert all(p.paragraph_format.page_break_before or p.style.paragraph_format.page_break_before
+               for p in headings)
+
+
+def test_service_responses_verbatim(demo: DemoResult) -> None:
+    texts = [b for b in body_blocks(demo.report) if isinstance(b, str)]
+    for figures in example_return()["figures"].values():
+        for para in figures["Service response"].split("\n"):
+            assert para in texts
+    assert "As part of the Children’s Services improvement plan" in "\n".join(texts)
+    # each response follows its "Service Response:" label
+    assert texts.count("Service Response:") == 3
+
+
+def test_commentary_is_drafted_from_the_figures(demo: DemoResult) -> None:
+    text = "\n".join(b for b in body_blocks(demo.report) if isinstance(b, str))
+    assert "At Q2 2017/18 it fell slightly compared with Q1 2017/18 (185.6 against 191.6)." in text
+    assert "It is significantly lower than at Q2 2016/17 (514 against 781)" in text
+    assert "it would reach the statistical neighbours' average (600.0) by Q3 2018/19" in text
+
+
+def test_breakdown_table(demo: DemoResult) -> None:
+    tables = [rows(b) for b in body_blocks(demo.report) if isinstance(b, Table)]
+    breakdown = [t for t in tables if t[0] == ["Category", "Number"]]
+    assert breakdown == [[["Category", "Number"], ["Under 1", "39"], ["1-4 yrs", "71"], ["5-9 yrs", "127"],
+                          ["10-15 yrs", "199"], ["16 and over", "89"]]]
+
+
+def test_native_charts_with_data(demo: DemoResult) -> None:
+    charts = chart_parts(demo.report)
+    titles = [c.title for c in charts]
+    assert all(c.has_workbook for c in charts)
+    comparators = [c for c in charts if "statistical neighbours and England" in c.title]
+    assert len(comparators) == 2   # CS01 and CS03 have comparators; CS02 has none
+    lac = comparators[0]
+    assert lac.series_names == ("Blackpool Council", "Statistical neighbours", "England")
+    assert lac.categories[-1] == "Q2 2017/18"
+    assert lac.values[0][-1] == 185.6 and lac.values[2][-3:] == (60, 62, 62)
+    assert any("if the trend continues" in t for t in titles)
+    assert any("quarter by quarter" in t for t in titles)   # early help: this year against last
+    assert any("month by month" in t for t in titles)       # children in need has monthly figures
+
+
+def test_no_template_tags_left(demo: DemoResult) -> None:
+    text = "\n".join(b for b in body_blocks(demo.report) if isinstance(b, str))
+    assert "{{" not in text and "{%" not in text
+
+
+NASTY = 'Costs & <savings> "quoted" \'single\' 😀 =SUM(A1) \u2013 done\r\nSecond line\tafter a tab\n\nThird'
+
+
+def test_user_text_survives_exactly(home: Path, store: object, catalogue: object, issued: Path,
+                                    tmp_path: Path) -> None:
+    from kpiflow.pipeline import process_file
+    from kpiflow.report import render_report
+    from kpiflow.settings import load_settings
+    from kpiflow.workbook.build import fill_return
+
+    settings = load_settings(home)
+    long_text = "Long response. " * 340   # about 5,000 characters
+    figures = {
+        "CS01": {"Number": 531, "Rate": 185.6, "Commentary": NASTY, "Service response": long_text},
+        "CS02": {"Number": 514, "Service response": NASTY},
+        "CS03": {"Number": 1932, "Rate": 675.4, "Service response": "-starts with a minus & ends <here>"},
+    }
+    filled = fill_return(issued, settings.inbox / issued.name, {"Completed by": "A & B <team>"}, figures)
+    assert process_file(settings, store, catalogue, filled).status == "accepted"  # type: ignore[arg-type]
+    from kpiflow.periods import parse_period
+
+    report = render_report(settings, store, catalogue, parse_period("2017/18 Q2"))  # type: ignore[arg-type]
+    texts = [b for b in body_blocks(report) if isinstance(b, str)]
+    expected = ['Costs & <savings> "quoted" \'single\' 😀 =SUM(A1) \u2013 done', "Second line\tafter a tab", "Third"]
+    start = texts.index(expected[0])
+    assert texts[start:start + 3] == expected                     # commentary, as real paragraphs
+    assert texts.count(expected[0]) == 2                          # and the CS02 response
+    assert long_text.strip() in texts
+    assert "-starts with a minus & ends <here>" in texts
+
+
+def test_image_charts_when_asked(home: Path, store: object, catalogue: object, filled: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from kpiflow.periods import parse_period
+    from kpiflow.pipeline import process_file
+    from kpiflow.report import render_report
+    from kpiflow.settings import load_settings
+
+    toml = home / "kpiflow.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('# charts = "native"', 'charts = "image"'),
+                    encoding="utf-8")
+    settings = load_settings(home)
+    assert settings.charts == "image"
+    assert process_file(settings, store, catalogue, filled).status == "accepted"  # type: ignore[arg-type]
+    report = render_report(settings, store, catalogue, parse_period("2017/18 Q2"))  # type: ignore[arg-type]
+    assert chart_parts(report) == []
+    doc = Document(str(report))
+    assert len(doc.inline_shapes) == 5   # the same five charts, as pictures
+
+
+def test_a_quarter_with_no_exceptions_says_so(home: Path, store: object, catalogue: object) -> None:
+    from kpiflow.periods import parse_period
+    from kpiflow.report import render_report
+    from kpiflow.settings import load_settings
+
+    report = render_report(load_settings(home), store, catalogue, parse_period("2013/14 Q1"))  # type: ignore[arg-type]
+    texts = [b for b in body_blocks(report) if isinstance(b, str)]
+    assert "No indicator is an exception this quarter." in texts
+    assert "Service Response:" not in texts
+
+
+def test_a_second_draft_never_overwrites_the_first(demo: DemoResult) -> None:
+    from kpiflow.actions import load_checked_catalogue
+    from kpiflow.periods import parse_period
+    from kpiflow.report import render_report
+    from kpiflow.settings import load_settings
+    from kpiflow.store import Store
+
+    settings = load_settings(demo.home)
+    before = demo.report.read_bytes()
+    with Store(settings.db_path) as store:
+        again = render_report(settings, store, load_checked_catalogue(settings), parse_period("2017/18 Q2"))
+    assert again.name == "Appendix 6(b) - Exception Reports (Q2 2017-18) (2).docx"
+    assert demo.report.read_bytes() == before
+    again.unlink()

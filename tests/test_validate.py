@@ -1,0 +1,153 @@
+"""Validation of returns workbooks: every problem located at its cell."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kpiflow.catalogue import Catalogue
+from kpiflow.periods import parse_period
+from kpiflow.validate import validate_file
+
+# the issued Return sheet: header on row 6, CS01 CS02 CS03 on rows 7-9; Number is F, Rate G
+Edit = Callable[..., Path]
+
+
+def locations(path: Path, catalogue: Catalogue, **kw: object) -> list[tuple[str, str, str]]:
+    return validate_file(path, catalogue, **kw)[1].locations()  # type: ignore[arg-type]
+
+
+def test_the_filled_example_is_clean(filled: Path, catalogue: Catalogue) -> None:
+    data, result = validate_file(filled, catalogue)
+    assert result.problems == []
+    assert data is not None
+    assert data.service == "Children's Services"
+    assert data.quarter == parse_period("2017/18 Q2")
+    figs = {r.indicator_id: r.figures for r in data.rows}
+    assert (figs["CS01"].number, figs["CS01"].rate, figs["CS01"].england) == (531, 185.6, 62)
+    assert [(b.category, b.number) for b in data.breakdown][0] == ("Under 1", 39)
+    assert [s.period.label for s in data.support] == ["2017-07", "2017-08", "2017-09"]
+
+
+def test_text_in_a_number_cell(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
+    bad = edit(filled, {"Return!F7": "n/a"})
+    data, result = validate_file(bad, catalogue)
+    assert result.locations() == [("Return", "F7", "not-a-number")]
+    p = result.problems[0]
+    assert p.indicator_id == "CS01"
+    assert p.render().startswith('Return!F7  error  not-a-number  CS01: "n/a" is not a number.')
+    assert "leave it blank and explain why in Commentary" in p.message
+
+
+def test_every_bad_cell_is_reported_in_one_pass(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
+    bad = edit(filled, {"Return!F7": "lots", "Return!G7": -3, "Return!F8": "#DIV/0!", "Return!A9": "XX99",
+                        "Supporting data!B4": "Smarch 2017", "Breakdown!D4": "many"})
+    assert locations(bad, catalogue) == [
+        ("Return", "F7", "not-a-number"),
+        ("Return", "G7", "negative-value"),
+        ("Return", "F8", "formula-error"),
+        ("Return", "A9", "unknown-indicator"),
+        ("Return", "", "missing-indicator"),
+        ("Supporting data", "B4", "bad-period"),
+        ("Breakdown", "D4", "not-a-number"),
+    ]
+
+
+def test_numbers_typed_as_text_with_commas_and_spaces_are_accepted(filled: Path, catalogue: Catalogue,
+                                                                    edit: Edit) -> None:
+    ok = edit(filled, {"Return!F9": "1,932", "Return!G9": "\u00a0675.4 "})
+    data, result = validate_file(ok, catalogue)
+    assert result.ok, result.render_text()
+    assert data is not None
+    assert {r.indicator_id: r.figures.number for r in data.rows}["CS03"] == 1932
+
+
+def test_duplicate_indicator(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
+    bad = edit(filled, {"Return!A9": "CS01"})
+    assert ("Return", "A9", "duplicate-indicator") in locations(bad, catalogue)
+    assert ("Return", "", "missing-indicator") in locations(bad, catalogue)
+
+
+def test_wrong_and_unknown_quarter(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
+    assert locations(filled, catalogue, expected_quarter=parse_period("2017/18 Q3")) == [
+        ("About", "B2", "wrong-quarter")]
+    assert locations(edit(filled, {"About!B2": "Quarter two"}), catalogue) == [("About", "B2", "unknown-quarter")]
+
+
+def test_unknown_service(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
+    bad = edit(filled, {"About!B1": "Parks & Leisure"})
+    assert locations(bad, catalogue) == [("About", "B1", "unknown-service")]
+
+
+def test_missing_sheet_and_header(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
+    assert locations(edit(filled, {}, delete_sheet="Return"), catalogue) == [("Return", "", "missing-sheet")]
+    assert locations(edit(filled, {"Return!I6": "Eng."}), catalogue) == [("Return", "6:6", "missing-header")]
+
+
+def test_headers_match_ignoring_case_and_spacing(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
+    ok = edit(filled, {"Return!H6": "statistical   NEIGHBOURS", "Return!A6": "indicator id"})
+    assert validate_file(ok, catalogue)[1].ok
+
+
+def test_percentage_out_of_range(tmp_path: Path, catalogue: Catalogue) -> None:
+    from kpiflow.problems import ValidationResult
+    from kpiflow.validate import check_number
+
+    result = ValidationResult("x")
+    assert check_number(result, 87.5, "Return", "F7", "X", "percentage", percent=True) == 87.5
+    assert check_number(result, 875, "Return", "F7", "X", "percentage", percent=True) is None
+    assert result.locations() == [("Return", "F7", "out-of-range")]
+
+
+def test_a_blank_figure_needs_commentary(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
+    assert locations(edit(filled, {"Return!F8": None}), catalogue) == [("Return", "F8", "missing-value")]
+    explained = edit(filled, {"Return!F8": None, "Return!J8": "The system was down in September."})
+    assert validate_file(explained, catalogue)[1].ok
+
+
+@pytest.mark.parametrize(("content", "code"), [
+    (b"not a workbook", "not-xlsx"),
+    (b"Indicator ID,Number\nCS01,531\n", "not-xlsx"),
+    (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "not-xlsx"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512, "not-xlsx"),
+])
+def test_files_that_are_not_workbooks(tmp_path: Path, catalogue: Catalogue, content: bytes, code: str) -> None:
+    f = tmp_path / "return.xlsx"
+    f.write_bytes(content)
+    data, result = validate_file(f, catalogue)
+    assert data is None
+    assert result.locations() == [("", "", code)]
+    assert result.problems[0].location == "file"
+
+
+def test_truncated_zip_and_zip_bomb(filled: Path, tmp_path: Path, catalogue: Catalogue) -> None:
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(filled.read_bytes()[: filled.stat().st_size // 2])
+    assert validate_file(cut, catalogue)[1].locations()[0][2] in ("not-xlsx", "corrupt-file")
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        zf.writestr("xl/worksheets/sheet1.xml", b"<" + b"a" * (150 * 1024 * 1024) + b"/>")
+    assert validate_file(bomb, catalogue)[1].locations() == [("", "", "file-too-large")]
+
+
+def test_macro_workbook_is_refused(filled: Path, tmp_path: Path, catalogue: Catalogue) -> None:
+    xlsm = tmp_path / "return.xlsm"
+    xlsm.write_bytes(filled.read_bytes())
+    assert validate_file(xlsm, catalogue)[1].locations() == [("", "", "macros-not-accepted")]
+
+
+def test_defusedxml_is_in_use() -> None:
+    from kpiflow.workbook.read import check_defusedxml
+
+    assert check_defusedxml()
+
+
+def test_clean_text_keeps_what_was_typed_and_drops_control_characters() -> None:
+    from kpiflow.validate import clean_text
+
+    assert clean_text('A & <b> "c" 😀\r\nline\x07 two\x0b') == 'A & <b> "c" 😀\nline two'
