@@ -42,6 +42,7 @@ _EMU_PER_CM = 360000
 _KINDS = ("line", "column")
 _SHEET = "Sheet1"
 _GRIDLINE_RGB = "D9D9D9"
+CHART_FONT = "Arial"  # the report template's body font
 
 # Characters outside the XML 1.0 Char production (control characters, lone
 # surrogates, U+FFFE/U+FFFF) cannot be serialised at all, so they are dropped
@@ -234,7 +235,8 @@ def _text_props(parent: Any, size: int, bold: bool = False, rotate: int | None =
     _sub(parent, "a:lstStyle")
     paragraph = _sub(parent, "a:p")
     p_pr = _sub(paragraph, "a:pPr")
-    _sub(p_pr, "a:defRPr", sz=str(size), b="1" if bold else "0")
+    def_rpr = _sub(p_pr, "a:defRPr", sz=str(size), b="1" if bold else "0")
+    _sub(def_rpr, "a:latin", typeface=CHART_FONT)
     return paragraph
 
 
@@ -243,7 +245,8 @@ def _rich_text(parent: Any, text: str, size: int, bold: bool, rotate: int | None
     rich = _sub(tx, "c:rich")
     paragraph = _text_props(rich, size, bold, rotate)
     run = _sub(paragraph, "a:r")
-    _sub(run, "a:rPr", lang="en-GB", sz=str(size), b="1" if bold else "0")
+    r_pr = _sub(run, "a:rPr", lang="en-GB", sz=str(size), b="1" if bold else "0")
+    _sub(r_pr, "a:latin", typeface=CHART_FONT)
     _sub(run, "a:t").text = text
 
 

@@ -95,7 +95,7 @@ def catalogue_check(home: Home = None, as_json: Json = False) -> None:
     else:
         for p in result.problems:
             typer.echo(p.render())
-        typer.echo(f"{result.source}: {len(catalogue.indicators)} indicators, {len(catalogue.services)} services, "
+        typer.echo(f"{result.source}: {len(catalogue.indicators)} indicators, {len(catalogue.services)} service{'s' * (len(catalogue.services) != 1)}, "
                    f"{len(result.errors)} errors, {len(result.warnings)} warnings")
     raise typer.Exit(0 if result.ok else 1)
 

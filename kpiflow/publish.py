@@ -23,6 +23,7 @@ from kpiflow.errors import KpiflowError
 from kpiflow.files import unique_path
 from kpiflow.periods import Period
 from kpiflow.settings import Settings
+from kpiflow.report import report_filename
 from kpiflow.store import Store
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -123,15 +124,13 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
         return result
     from kpiflow.pdf import PdfUnavailable, to_pdf
 
-    settings.published_dir.mkdir(parents=True, exist_ok=True)
-    final = unique_path(settings.published_dir, draft.name)
+    folder = unique_path(settings.published_dir, quarter.file_label)
+    folder.mkdir(parents=True)
+    final = folder / report_filename(quarter)
     final.write_bytes(draft.read_bytes())
     result.files.append(final)
     try:
-        pdf = to_pdf(final, settings.published_dir / ".pdf-work")
-        dest = unique_path(settings.published_dir, final.stem + ".pdf")
-        pdf.replace(dest)
-        result.files.append(dest)
+        result.files.append(to_pdf(final, folder))
     except PdfUnavailable as exc:
         result.lines.append(str(exc))
     by = by or _user()
@@ -146,7 +145,7 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
         "submissions": [{"id": s.id, "file": s.file_name, "sha256": s.sha256, "service": s.service,
                          "completed_by": s.completed_by, "received_at": s.received_at} for s in subs],
     }
-    mpath = unique_path(settings.published_dir, f"{final.stem} - manifest.json")
+    mpath = folder / "manifest.json"
     mpath.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     result.files.append(mpath)
     store.record_quarter_event(quarter, "published", by, json.dumps({"files": [p.name for p in result.files]}))

@@ -40,6 +40,17 @@ def shade(cell, hex_fill: str) -> None:
     tc_pr.append(shd)
 
 
+def set_widths(table, widths_cm: list[float]) -> None:
+    """Column widths that Word and LibreOffice both honour: the grid and every cell."""
+    table.autofit = False
+    grid = table._tbl.tblGrid
+    for col, w in zip(grid.findall(qn("w:gridCol")), widths_cm, strict=True):
+        col.set(qn("w:w"), str(int(w * 567)))
+    for row in table.rows:
+        for cell, w in zip(row.cells, widths_cm, strict=False):
+            cell.width = Cm(w)
+
+
 def bold_cell(cell, text: str, fill: str | None = "D9E2F3") -> None:
     cell.text = ""
     run = cell.paragraphs[0].add_run(text)
@@ -52,7 +63,7 @@ def para(doc, text: str = "", style: str | None = None, bold: bool = False):
     p = doc.add_paragraph(style=style)
     if text:
         r = p.add_run(text)
-        r.bold = bold
+        r.bold = bold or style in ("Report Label", "Portfolio Heading")
     return p
 
 
@@ -101,6 +112,7 @@ def build_template(path: Path) -> None:
     para(doc, "Exceptions this quarter ({{ exception_count }})", "Report Label")
     t = doc.add_table(rows=3, cols=5)
     t.style = "Table Grid"
+    set_widths(t, [5.4, 2.3, 2.6, 2.4, 4.3])
     for cell, text in zip(t.rows[0].cells, ("Indicator", "Against last quarter", "Against the same quarter last year",
                                             "Against target", "Why it is reported"), strict=True):
         bold_cell(cell, text)
@@ -137,11 +149,11 @@ def build_template(path: Path) -> None:
     bold_cell(t1.cell(0, 1), "Better to be?")
     t1.cell(1, 0).text = "{{ ex.description }}"
     t1.cell(1, 1).text = "{{ ex.better }}"
-    for row in t1.rows:
-        row.cells[0].width, row.cells[1].width = Cm(13.5), Cm(3.5)
+    set_widths(t1, [13.5, 3.5])
     para(doc)
     t2 = doc.add_table(rows=3, cols=8)
     t2.style = "Table Grid"
+    set_widths(t2, [2.2, 2.4, 2.4, 1.9, 1.9, 1.9, 1.9, 2.4])
     t2.alignment = WD_TABLE_ALIGNMENT.CENTER
     top = t2.rows[0].cells
     bold_cell(top[0], "")
@@ -177,6 +189,7 @@ def build_template(path: Path) -> None:
     para(doc, "{{ ex.breakdown_title }}", "Report Label")
     t3 = doc.add_table(rows=3, cols=2)
     t3.style = "Table Grid"
+    set_widths(t3, [6.0, 3.0])
     bold_cell(t3.cell(0, 0), "Category")
     bold_cell(t3.cell(0, 1), "Number")
     t3.cell(1, 0).text = "{%tr for b in ex.breakdown %}"

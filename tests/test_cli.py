@@ -1,0 +1,133 @@
+"""The command line, run as a user runs it: exit codes, messages, files moved, JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kpiflow.catalogue import Catalogue
+from kpiflow.settings import Settings
+from kpiflow.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ["init", "catalogue", "issue", "validate", "ingest", "watch", "status", "history", "explain", "report",
+            "template", "publish", "reopen", "demo"]
+
+
+def kpiflow(*args: str, home: Path | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    env.pop("KPIFLOW_HOME", None)
+    if home:
+        env["KPIFLOW_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "kpiflow", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd or home or ROOT, timeout=300)
+
+
+def test_help_lists_every_command_and_the_readme_documents_them() -> None:
+    r = kpiflow("--help")
+    assert r.returncode == 0
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for c in COMMANDS:
+        assert re.search(rf"^\s+{c}\b", r.stdout, re.M), c
+        assert f"kpiflow {c}" in readme, c
+        sub = kpiflow(c, "--help")
+        assert sub.returncode == 0 and "Usage" in sub.stdout, c
+
+
+def test_ingest_rejects_text_in_a_number_cell(home: Path, settings: Settings, store: Store, filled: Path,
+                                              edit: Callable[..., Path]) -> None:
+    store.close()
+    bad = edit(filled, {"Return!F7": "n/a"})
+    dropped = settings.inbox / bad.name
+    shutil.copyfile(bad, dropped)
+    with Store(settings.db_path) as s:
+        before = s.conn.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
+    r = kpiflow("ingest", home=home)
+    assert r.returncode == 1
+    assert "Return!F7  error  not-a-number  CS01" in r.stdout
+    assert "Traceback" not in r.stdout + r.stderr
+    assert (settings.rejected / bad.name).exists() and not dropped.exists()
+    with Store(settings.db_path) as s:
+        assert s.conn.execute("SELECT COUNT(*) FROM observations").fetchone()[0] == before
+
+
+def test_validate_json_is_the_librarys_result(home: Path, filled: Path, catalogue: Catalogue,
+                                              edit: Callable[..., Path]) -> None:
+    from kpiflow.validate import validate_file
+
+    bad = edit(filled, {"Return!F7": "lots", "Return!A9": "ZZ1"})
+    r = kpiflow("validate", "--json", str(bad), home=home)
+    assert r.returncode == 1
+    assert json.loads(r.stdout) == validate_file(bad, catalogue)[1].to_dict()
+    ok = kpiflow("validate", str(filled), home=home)
+    assert ok.returncode == 0 and "no problems found" in ok.stdout
+
+
+def test_exit_2_when_the_command_cannot_run(tmp_path: Path, home: Path) -> None:
+    r = kpiflow("validate", str(tmp_path / "nope.xlsx"), home=home)
+    assert r.returncode == 2 and r.stderr.startswith("Error: no such file")
+    r = kpiflow("report", "--quarter", "Q7 2017", home=home)
+    assert r.returncode == 2 and "--quarter" in r.stderr
+    (home / "kpiflow.toml").write_text('colour = "red"\n', encoding="utf-8")
+    r = kpiflow("status", "--quarter", "2017/18 Q2", home=home)
+    assert r.returncode == 2 and "unknown setting 'colour'" in r.stderr
+    (tmp_path / "empty").mkdir()
+    r = kpiflow("issue", "--quarter", "2017/18 Q2", home=tmp_path / "empty")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = kpiflow("frobnicate")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_demo_command_prints_the_report(tmp_path: Path) -> None:
+    r = kpiflow("demo", "--home", str(tmp_path / "d"))
+    assert r.returncode == 0, r.stderr
+    report = tmp_path / "d" / "outbox" / "drafts" / "Appendix 6(b) - Exception Reports (Q2 2017-18).docx"
+    assert f"Report: {report}" in r.stdout
+    assert report.exists()
+    # running it again starts afresh rather than piling up
+    r = kpiflow("demo", "--home", str(tmp_path / "d"))
+    assert r.returncode == 0
+    assert [p.name for p in (tmp_path / "d" / "outbox" / "drafts").iterdir()] == [report.name]
+    # and it never clears a folder that is not a kpiflow folder
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "precious.txt").write_text("keep me")
+    r = kpiflow("demo", "--home", str(other))
+    assert r.returncode == 2 and (other / "precious.txt").exists()
+
+
+def test_status_history_explain_after_the_demo(tmp_path: Path) -> None:
+    home = tmp_path / "d"
+    assert kpiflow("demo", "--home", str(home)).returncode == 0
+    st = json.loads(kpiflow("status", "--quarter", "2017/18 Q2", "--json", home=home).stdout)
+    assert st["services"][0]["state"] == "accepted"
+    assert [e["id"] for e in st["exceptions"]] == ["CS01", "CS02", "CS03"]
+    h = kpiflow("history", "--service", "Children's Services", home=home)
+    assert "accepted" in h.stdout and "Children's Services_2017-18_Q2.xlsx" in h.stdout
+    ex = kpiflow("explain", "--quarter", "2017/18 Q2", "--indicator", "CS02", home=home)
+    assert "exception: worse than the same quarter last year, 514 against 781" in ex.stdout
+
+
+def test_init_catalogue_and_template_check(tmp_path: Path) -> None:
+    home = tmp_path / "new"
+    r = kpiflow("init", str(home))
+    assert r.returncode == 0
+    assert (home / "kpiflow.toml").exists() and (home / "inbox" / "processed").is_dir()
+    assert kpiflow("catalogue", "check", home=home).returncode == 0
+    assert kpiflow("template", "check", home=home).returncode == 0
+
+
+@pytest.mark.parametrize("arg", ["--help"])
+def test_help_is_fast_because_heavy_libraries_load_lazily(arg: str) -> None:
+    code = ("import sys, kpiflow.cli; heavy = {'openpyxl', 'docx', 'docxtpl', 'pptx', 'watchdog', 'lxml'}; "
+            "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "[]"
