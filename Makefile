@@ -36,7 +36,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 contract: $(STAMP)
-	$(PY) ../shared/tools/contract_check.py $(VENV)/bin/kpiflow
+	$(PY) ../shared/tools/contract_check.py $(CURDIR)/$(VENV)/bin/kpiflow
 
 # rebuild the shipped catalogue.xlsx and appendix_6b.docx (package and project root copies)
 skeleton: $(STAMP)
