@@ -51,24 +51,21 @@ def _paragraph_texts(docx: Path) -> tuple[list[str], int, int, int]:
 
 
 def responses_by_description(texts: list[str], descriptions: dict[str, str]) -> dict[str, str]:
-    """For each exception (found by its description), the text after its "Service Response:"."""
+    """For each exception (found by its description), the text after its "Service Response:"
+    label, up to its breakdown or the next exception's tables."""
     out: dict[str, str] = {}
     current: str | None = None
     collecting = False
-    stops = {"Service Response:", *{d for d in descriptions}}
     for t in texts:
         s = t.strip()
         if s in descriptions:
             current, collecting = descriptions[s], False
             out.setdefault(current, "")
-            continue
-        if s == "Service Response:" and current:
+        elif s == "Service Response:" and current:
             collecting = True
-            continue
-        if collecting and current and s and s not in stops:
-            if s.startswith("Breakdown at "):
-                collecting = False
-                continue
+        elif s == "Indicator Description" or s.startswith("Breakdown at "):
+            collecting = False
+        elif collecting and current and s:
             out[current] = (out[current] + "\n" + s).strip()
     return out
 
