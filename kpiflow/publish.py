@@ -22,8 +22,8 @@ from kpiflow.catalogue import Catalogue
 from kpiflow.errors import KpiflowError
 from kpiflow.files import unique_path
 from kpiflow.periods import Period
-from kpiflow.settings import Settings
 from kpiflow.report import report_filename
+from kpiflow.settings import Settings
 from kpiflow.store import Store
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

@@ -28,13 +28,13 @@ def test_the_filled_example_is_clean(filled: Path, catalogue: Catalogue) -> None
     assert data.quarter == parse_period("2017/18 Q2")
     figs = {r.indicator_id: r.figures for r in data.rows}
     assert (figs["CS01"].number, figs["CS01"].rate, figs["CS01"].england) == (531, 185.6, 62)
-    assert [(b.category, b.number) for b in data.breakdown][0] == ("Under 1", 39)
+    assert (data.breakdown[0].category, data.breakdown[0].number) == ("Under 1", 39)
     assert [s.period.label for s in data.support] == ["2017-07", "2017-08", "2017-09"]
 
 
 def test_text_in_a_number_cell(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
     bad = edit(filled, {"Return!F7": "n/a"})
-    data, result = validate_file(bad, catalogue)
+    _, result = validate_file(bad, catalogue)
     assert result.locations() == [("Return", "F7", "not-a-number")]
     p = result.problems[0]
     assert p.indicator_id == "CS01"
