@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import KPIFLOW, best_of, verdict  # noqa: E402
+from common import KPIFLOW, best_of, verdict
 
 
 def main() -> int:

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import KPIFLOW, best_of, verdict  # noqa: E402
+from common import KPIFLOW, best_of, verdict
 
 
 def make_return(tmp: Path) -> tuple[Path, Path]:
