@@ -8,10 +8,13 @@ XML without entity expansion.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kpiflow.problems import ValidationResult
 
@@ -44,6 +47,8 @@ class RawSheet:
 
     name: str
     rows: list[list[object]] = field(default_factory=list)
+    formulas_without_value: set[tuple[int, int]] = field(default_factory=set)
+    state: str = "visible"
 
     def value(self, row: int, col: int) -> object:
         if 1 <= row <= len(self.rows) and 1 <= col <= len(self.rows[row - 1]):
@@ -117,7 +122,6 @@ def precheck(path: Path, result: ValidationResult) -> bool:
             names = {i.filename for i in infos}
             total = sum(i.file_size for i in infos)
             packed = sum(i.compress_size for i in infos) or 1
-            bad = zf.testzip() if total <= MAX_UNCOMPRESSED else None
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError):
         result.error("corrupt-file", "The file is damaged (it may not have finished copying). Save it again and resend it.")
         return False
@@ -127,9 +131,6 @@ def precheck(path: Path, result: ValidationResult) -> bool:
             "The workbook expands to far more data than a return can hold, so it was not opened. "
             "Start again from the returns workbook you were issued.",
         )
-        return False
-    if bad is not None:
-        result.error("corrupt-file", "The file is damaged (it may not have finished copying). Save it again and resend it.")
         return False
     if "[Content_Types].xml" not in names or not any(n.startswith("xl/workbook") for n in names):
         result.error("not-xlsx", "This file is not an Excel workbook (.xlsx). Save it as an Excel Workbook (.xlsx).")
@@ -144,38 +145,188 @@ def precheck(path: Path, result: ValidationResult) -> bool:
     return True
 
 
+_DATE_IDS = {14, 15, 16, 17, 18, 19, 20, 21, 22, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 45, 46, 47, 50, 51, 52,
+             53, 54, 55, 56, 57, 58}
+_DATE_CODE = re.compile(r"[dmyhs]", re.I)
+_QUOTED = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.')
+_REF = re.compile(r"([A-Z]+)(\d+)")
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_REL_NS_STRICT = "http://purl.oclc.org/ooxml/officeDocument/relationships"
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _is_date_format(code: str) -> bool:
+    bare = _QUOTED.sub("", code)
+    return bare.lower() != "general" and bool(_DATE_CODE.search(bare))
+
+
+class _Unreadable(Exception):
+    pass
+
+
+class _TooManyRows(Exception):
+    pass
+
+
+def _resolve(base_dir: str, target: str) -> str:
+    if target.startswith("/"):
+        return target.lstrip("/")
+    parts: list[str] = []
+    for part in f"{base_dir}/{target}".split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part and part != ".":
+            parts.append(part)
+    return "/".join(parts)
+
+
+def _text_of(el: Any) -> str:
+    """Text of an inline or shared string item, without phonetic runs."""
+    out: list[str] = []
+    for child in el.iter():
+        name = _local(child.tag)
+        if name == "rPh":
+            continue
+        if name == "t" and child.text:
+            out.append(child.text)
+    return "".join(out)
+
+
+def _serial_to_datetime(serial: float, date1904: bool) -> dt.datetime:
+    base = dt.datetime(1904, 1, 1) if date1904 else dt.datetime(1899, 12, 30)
+    return base + dt.timedelta(days=serial)
+
+
+def _read_sheet(zf: zipfile.ZipFile, part: str, name: str, strings: list[str], date_styles: set[int],
+                date1904: bool) -> RawSheet:
+    from defusedxml.ElementTree import iterparse
+
+    cells: dict[tuple[int, int], object] = {}
+    sheet = RawSheet(name)
+    max_row = max_col = 0
+    row_no = last_col = 0
+    with zf.open(part) as fh:
+        for event, el in iterparse(fh, events=("start", "end")):
+            tag = _local(el.tag)
+            if event == "start":
+                if tag == "row":
+                    r_attr = el.get("r")
+                    row_no = int(r_attr) if r_attr else row_no + 1
+                    last_col = 0
+                continue
+            if tag == "row":
+                el.clear()
+                continue
+            if tag != "c":
+                continue
+            ref = el.get("r")
+            if ref and (m := _REF.fullmatch(ref)):
+                col, row_no = _col_number(m[1]), int(m[2])
+            else:
+                col = last_col + 1   # a cell without a reference follows the previous one in its row
+            last_col = col
+            t = el.get("t", "n")
+            style = int(el.get("s") or 0)
+            v = f = inline = None
+            for child in el:
+                ctag = _local(child.tag)
+                if ctag == "v":
+                    v = child.text
+                elif ctag == "f":
+                    f = child
+                elif ctag == "is":
+                    inline = _text_of(child)
+            el.clear()
+            value: object = None
+            if t == "inlineStr":
+                value = inline
+            elif v is None:
+                if f is not None:
+                    sheet.formulas_without_value.add((row_no, col))
+                continue
+            elif t == "s":
+                value = strings[int(v)]
+            elif t in ("str", "e"):
+                value = v
+            elif t == "b":
+                value = v.strip() in ("1", "true")
+            elif t == "d":
+                value = dt.datetime.fromisoformat(v.strip().rstrip("Z"))
+            else:
+                text = v.strip()
+                num: float | int = float(text) if ("." in text or "E" in text or "e" in text) else int(text)
+                value = _serial_to_datetime(float(num), date1904) if style in date_styles else num
+            if value is None or value == "":
+                continue
+            if row_no > MAX_ROWS:
+                raise _TooManyRows(name)
+            cells[(row_no, col)] = value
+            max_row, max_col = max(max_row, row_no), max(max_col, col)
+    sheet.rows = [[None] * max_col for _ in range(max_row)]
+    for (r, c), value in cells.items():
+        sheet.rows[r - 1][c - 1] = value
+    return sheet
+
+
 def read_workbook(path: Path, result: ValidationResult) -> RawWorkbook | None:
-    """All sheets' cached values, or None with a file-level problem added to ``result``."""
-    if not check_defusedxml():
-        raise RuntimeError("defusedxml is not installed: kpiflow will not parse workbooks without it")
+    """All sheets' values (the results Excel saved for formulas), or None with a file-level
+    problem added to ``result``. Parsed with defusedxml, streaming, without openpyxl."""
     if not precheck(path, result):
         return None
-    import openpyxl
-
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many types for malformed parts; all mean the same here
-        result.error("corrupt-file", "The workbook could not be opened: it may be damaged. Save it again in Excel and resend it.")
-        return None
-    sheets: dict[str, RawSheet] = {}
-    try:
-        for ws in wb.worksheets:
-            sheet = RawSheet(ws.title)
-            for i, row in enumerate(ws.iter_rows(values_only=True), start=1):
-                if i > MAX_ROWS:
-                    result.error(
-                        "too-many-rows", f"The sheet has more than {MAX_ROWS:,} rows. Delete the rows below the data.",
-                        sheet=ws.title,
-                    )
-                    return None
-                sheet.rows.append(list(row))
-            # trim trailing empty rows: a formatted but empty sheet reports its formatted extent
-            while sheet.rows and all(v is None for v in sheet.rows[-1]):
-                sheet.rows.pop()
-            sheets[ws.title] = sheet
+        return _read(path)
+    except _TooManyRows as exc:
+        result.error("too-many-rows", f"The sheet has more than {MAX_ROWS:,} rows. Delete the rows below the data "
+                     "and send it again.", sheet=str(exc))
     except Exception:
-        result.error("corrupt-file", "Part of the workbook could not be read: it may be damaged. Save it again in Excel and resend it.")
-        return None
-    finally:
-        wb.close()
+        result.error("corrupt-file", "The workbook could not be opened: it may be damaged. Save it again in Excel "
+                     "and resend it.")
+    return None
+
+
+def _read(path: Path) -> RawWorkbook:
+    from defusedxml.ElementTree import fromstring
+
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        wb = fromstring(zf.read("xl/workbook.xml"))
+        date1904 = any(_local(e.tag) == "workbookPr" and e.get("date1904") in ("1", "true") for e in wb.iter())
+        rels_xml = fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+        rels = {e.get("Id"): (e.get("Type", ""), e.get("Target", "")) for e in rels_xml if _local(e.tag) == "Relationship"}
+        strings: list[str] = []
+        ss = next((_resolve("xl", t) for typ, t in rels.values() if typ.endswith("/sharedStrings")), "xl/sharedStrings.xml")
+        if ss in names:
+            strings = [_text_of(si) for si in fromstring(zf.read(ss)) if _local(si.tag) == "si"]
+        date_styles: set[int] = set()
+        st = next((_resolve("xl", t) for typ, t in rels.values() if typ.endswith("/styles")), "xl/styles.xml")
+        if st in names:
+            styles = fromstring(zf.read(st))
+            custom = {int(e.get("numFmtId", "0")): e.get("formatCode", "") for e in styles.iter()
+                      if _local(e.tag) == "numFmt"}
+            xfs = next((e for e in styles if _local(e.tag) == "cellXfs"), None)
+            for i, xf in enumerate(xfs if xfs is not None else []):
+                fid = int(xf.get("numFmtId", "0"))
+                if fid in _DATE_IDS or (fid in custom and _is_date_format(custom[fid])):
+                    date_styles.add(i)
+        sheets: dict[str, RawSheet] = {}
+        for e in wb.iter():
+            if _local(e.tag) != "sheet":
+                continue
+            rid = e.get(f"{{{_REL_NS}}}id") or e.get(f"{{{_REL_NS_STRICT}}}id")
+            if rid not in rels:
+                raise _Unreadable(f"sheet {e.get('name')} has no part")
+            sheet = _read_sheet(zf, _resolve("xl", rels[rid][1]), e.get("name", ""), strings, date_styles, date1904)
+            sheet.state = e.get("state", "visible")
+            sheets[sheet.name] = sheet
     return RawWorkbook(path, sheets)
