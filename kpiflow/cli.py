@@ -131,8 +131,17 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Returns workbooks
     if missing:
         fail(f"no such file: {missing[0]}")
     q = _quarter(quarter) if quarter else None
-    catalogue = load_checked_catalogue(_settings(home))
-    results = [validate_file(f, catalogue, q)[1] for f in files]
+    settings = _settings(home)
+    catalogue = load_checked_catalogue(settings)
+    if settings.db_path.exists():
+        from kpiflow.store import Store
+        from kpiflow.validate import History
+
+        with Store(settings.db_path) as store:
+            history = History(store.series, settings.rules)
+            results = [validate_file(f, catalogue, q, history=history)[1] for f in files]
+    else:
+        results = [validate_file(f, catalogue, q)[1] for f in files]
     if as_json:
         _print_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
     else:

@@ -34,14 +34,23 @@ class Problem:
         return f"{self.location}  {self.severity}  {self.code}  {prefix}{self.message}"
 
 
+MAX_PROBLEMS = 200   # past this a workbook is plainly the wrong one; listing more helps nobody
+
+
 @dataclass
 class ValidationResult:
-    """Everything found in one file."""
+    """Everything found in one file (the first MAX_PROBLEMS of it, and a count of the rest)."""
 
     source: str
     problems: list[Problem] = field(default_factory=list)
+    omitted: int = 0
+    omitted_errors: int = 0
 
     def add(self, problem: Problem) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.omitted += 1
+            self.omitted_errors += problem.severity == "error"
+            return
         self.problems.append(problem)
 
     def error(self, code: str, message: str, sheet: str = "", cell: str = "", indicator_id: str = "") -> None:
@@ -60,7 +69,7 @@ class ValidationResult:
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.errors and not self.omitted_errors
 
     def locations(self) -> list[tuple[str, str, str]]:
         """(sheet, cell, code) triples, the shape tests and callers compare against."""
@@ -69,11 +78,14 @@ class ValidationResult:
     def summary(self) -> str:
         if not self.problems:
             return f"{self.source}: no problems found"
-        e, w = len(self.errors), len(self.warnings)
+        e = len(self.errors) + self.omitted_errors
+        w = len(self.warnings) + self.omitted - self.omitted_errors
         return f"{self.source}: {e} error{'s' * (e != 1)}, {w} warning{'s' * (w != 1)}"
 
     def render_text(self) -> str:
         lines = [p.render() for p in self.problems]
+        if self.omitted:
+            lines.append(f"... and {self.omitted} more problem{'s' * (self.omitted != 1)}")
         lines.append(self.summary())
         return "\n".join(lines)
 
@@ -81,8 +93,9 @@ class ValidationResult:
         return {
             "file": self.source,
             "ok": self.ok,
-            "errors": len(self.errors),
-            "warnings": len(self.warnings),
+            "errors": len(self.errors) + self.omitted_errors,
+            "warnings": len(self.warnings) + self.omitted - self.omitted_errors,
+            "omitted": self.omitted,
             "problems": [{**asdict(p), "location": p.location} for p in self.problems],
         }
 

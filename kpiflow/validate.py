@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from kpiflow.catalogue import Catalogue, Indicator
 from kpiflow.errors import PeriodError
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
-from kpiflow.workbook.read import RawSheet, RawWorkbook, coord, norm_header, read_workbook
+from kpiflow.settings import Rules
+from kpiflow.workbook.read import ISSUED_SHEET, RawSheet, RawWorkbook, coord, norm_header, read_workbook
 
 RETURN_REQUIRED = ["Indicator ID", "Indicator", "Better to be", "Unit", "Number", "Rate",
                    "Statistical neighbours", "England", "Target", "Commentary", "Service response"]
@@ -44,6 +46,7 @@ class ReturnRow:
     figures: Figures
     commentary: str
     response: str
+    cells: dict[str, str] = field(default_factory=dict, compare=False)   # header -> "F7"
 
 
 @dataclass(frozen=True)
@@ -241,7 +244,7 @@ def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogu
                          name, id_cell, iid)
             continue
         errors_before = len(result.errors)
-        figs = _figures(row, r, cols, result, name, iid, ind)
+        figs = _figures(row, r, cols, result, sheet, iid, ind)
         commentary = clean_text(_get(row, cols, "Commentary"))
         response = clean_text(_get(row, cols, "Service response"))
         primary = figs.rate if ind.primary == "rate" else figs.number
@@ -249,7 +252,9 @@ def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogu
             what = "Rate" if ind.primary == "rate" else "Number"
             result.error("missing-value", f"No figure was given for this quarter. Enter it in {what}, or leave it blank "
                          "and explain why in Commentary.", name, coord(r, cols[norm_header(what)]), iid)
-        data.rows.append(ReturnRow(iid, r, figs, commentary, response))
+        data.rows.append(ReturnRow(iid, r, figs, commentary, response,
+                                   {h: coord(r, cols[norm_header(h)]) for h in ("Number", "Rate", "Commentary",
+                                                                               "Service response")}))
     if data.service:
         for ind in catalogue.for_service(data.service):
             if ind.id not in seen:
@@ -257,11 +262,16 @@ def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogu
                              "workbook you were issued, which lists every indicator.", name, indicator_id=ind.id)
 
 
-def _figures(row: list[object], r: int, cols: dict[str, int], result: ValidationResult, sheet: str, iid: str,
+def _figures(row: list[object], r: int, cols: dict[str, int], result: ValidationResult, sheet: RawSheet, iid: str,
              ind: Indicator) -> Figures:
     def num(header: str, what: str, percent: bool = False) -> float | None:
-        return check_number(result, _get(row, cols, header), sheet, coord(r, cols[norm_header(header)]), iid, what,
-                            percent)
+        c = cols[norm_header(header)]
+        if (r, c) in sheet.formulas_without_value:
+            result.error("formula-no-value", f"This cell holds a formula but no saved result, so the {what} cannot be "
+                         "read. Open the workbook in Excel or LibreOffice Calc, save it and send it again, or type "
+                         "the figure in.", sheet.name, coord(r, c), iid)
+            return None
+        return check_number(result, _get(row, cols, header), sheet.name, coord(r, c), iid, what, percent)
 
     noun = f'figure for "{ind.name}"'
     return Figures(
@@ -304,7 +314,7 @@ def _support_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalog
             result.error("wrong-service", f"{iid} belongs to {ind.service}, not {data.service}.", sheet.name, id_cell, iid)
             continue
         period = _period(result, _get(row, cols, "Period"), sheet.name, coord(r, cols["period"]), iid, data.quarter)
-        figs = _figures(row, r, cols, result, sheet.name, iid, ind)
+        figs = _figures(row, r, cols, result, sheet, iid, ind)
         if period is not None:
             data.support.append(SupportRow(iid, r, period, figs))
 
@@ -334,8 +344,115 @@ def _breakdown_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catal
             data.breakdown.append(BreakdownRow(iid, r, period, category, number))
 
 
+def _same(a: object, b: object) -> bool:
+    if (a is None or str(a).strip() == "") and (b is None or str(b).strip() == ""):
+        return True
+    try:
+        return float(str(a)) == float(str(b))
+    except ValueError:
+        return " ".join(str(a).split()) == " ".join(str(b).split())
+
+
+def _locked_cells(raw: RawWorkbook, result: ValidationResult) -> None:
+    """Pre-filled cells must still hold what they were issued with."""
+    record = raw.sheets.get(ISSUED_SHEET)
+    if record is None:
+        return
+    reported = {(p.sheet, p.cell) for p in result.problems}   # a more specific problem says it better
+    for row in record.rows[1:]:
+        sheet, ref, iid, issued = (list(row) + [None] * 4)[:4]
+        target = raw.sheets.get(str(sheet))
+        if target is None or not ref or (str(sheet), str(ref)) in reported:
+            continue
+        now = target.at(str(ref))
+        if not _same(now, issued):
+            was = f'"{_show(issued)}"' if issued not in (None, "") else "blank"
+            result.error("locked-cell-changed", f"This cell is filled in for you and must not be changed (it was {was}, "
+                         f'now "{_show(now)}"). Put it back, or start again from the workbook you were issued.',
+                         str(sheet), str(ref), str(iid or ""))
+
+
+LONG_TEXT = 3000          # characters: more than this prints as a wall of text in Cabinet papers
+JUMP_PERCENT = 50         # a bigger move from the previous quarter is worth a second look
+BASE_TOLERANCE = 10       # percent: how far the population implied by a rate may move in a quarter
+
+
+@dataclass(frozen=True)
+class History:
+    """What the store already holds, for checks that compare a return with earlier periods."""
+
+    series: Callable[[str], Mapping[Period, Figures]]
+    rules: Rules
+
+
+def _long_texts(data: ReturnData, result: ValidationResult) -> None:
+    for row in data.rows:
+        for header, text in (("Commentary", row.commentary), ("Service response", row.response)):
+            if len(text) > LONG_TEXT:
+                result.warning("long-text", f"{header} is {len(text):,} characters long. It will be printed in full, "
+                               f"but more than {LONG_TEXT:,} characters is hard to read in Cabinet papers: consider "
+                               "shortening it.", "Return", row.cells.get(header, ""), row.indicator_id)
+
+
+def _against_history(data: ReturnData, catalogue: Catalogue, history: History, result: ValidationResult) -> None:
+    """Checks that need the stored figures: rates against numbers, big jumps, and a service
+    response for every indicator that will be an exception."""
+    from kpiflow.narrative import fmt
+    from kpiflow.rules import evaluate
+    from kpiflow.trends import facts, outturn
+
+    quarter = data.quarter
+    if quarter is None:
+        return
+    for row in data.rows:
+        ind = catalogue.get(row.indicator_id)
+        if ind is None:
+            continue
+        stored = dict(history.series(ind.id))
+        figs = row.figures
+        if ind.has_number and ind.has_rate and figs.number and figs.rate and ind.rate_per:
+            base = figs.number / figs.rate * ind.rate_per
+            earlier = sorted((p for p, f in stored.items() if p < quarter and f.number and f.rate), reverse=True)
+            if earlier:
+                f0 = stored[earlier[0]]
+                base0 = (f0.number or 0) / (f0.rate or 1) * ind.rate_per
+                if base0 and abs(base - base0) / base0 * 100 > BASE_TOLERANCE:
+                    result.error("rate-inconsistent", f"A rate of {fmt(figs.rate, ind.unit, 'rate')} for "
+                                 f"{fmt(figs.number, ind.unit, 'number')} implies a population of {base:,.0f}, but "
+                                 f"{earlier[0].short} implies {base0:,.0f}. Check the number and the rate (per "
+                                 f"{ind.rate_per:,.0f}).", "Return", row.cells.get("Rate", ""), ind.id)
+        figure = ind.primary
+        now = figs.rate if figure == "rate" else figs.number
+        before = outturn(stored, quarter.step(-1), figure, ind.measure)
+        if now is not None and before:
+            change = (now - before) / before * 100
+            if abs(change) > JUMP_PERCENT:
+                word = "higher" if change > 0 else "lower"
+                result.warning("big-change", f"{fmt(now, ind.unit)} is {abs(change):.0f}% {word} than at "
+                               f"{quarter.step(-1).short} ({fmt(before, ind.unit)}). Check it, and explain the change "
+                               "in Commentary.", "Return", row.cells.get("Rate" if figure == "rate" else "Number", ""),
+                               ind.id)
+        if row.response:
+            continue
+        merged = dict(stored)
+        if not figs.is_empty():
+            merged[quarter] = figs
+        for s_row in data.support:
+            if s_row.indicator_id == ind.id:
+                merged[s_row.period] = s_row.figures
+        targets = {y: t for (iid, y), t in catalogue.targets.items() if iid == ind.id}
+        r = history.rules
+        verdict = evaluate(facts(ind, merged, quarter, targets, r.tolerance_percent, r.no_change_percent,
+                                 r.projection_points), r.exception)
+        if verdict.exception:
+            result.error("missing-response", f"This indicator will be reported as an exception ({verdict.reasons[0]}), "
+                         "so it needs a service response: say what the service is doing about it.", "Return",
+                         row.cells.get("Service response", ""), ind.id)
+
+
 def validate_workbook(raw: RawWorkbook, catalogue: Catalogue, result: ValidationResult,
-                      expected_quarter: Period | None = None, expected_service: str | None = None) -> ReturnData:
+                      expected_quarter: Period | None = None, expected_service: str | None = None,
+                      history: History | None = None) -> ReturnData:
     data = ReturnData()
     for name in ("About", "Return"):
         if name not in raw.sheets:
@@ -349,14 +466,19 @@ def validate_workbook(raw: RawWorkbook, catalogue: Catalogue, result: Validation
         _support_sheet(raw.sheets["Supporting data"], result, catalogue, data)
     if "Breakdown" in raw.sheets:
         _breakdown_sheet(raw.sheets["Breakdown"], result, catalogue, data)
+    _long_texts(data, result)
+    if history is not None:
+        _against_history(data, catalogue, history, result)
+    _locked_cells(raw, result)
     return data
 
 
 def validate_file(path: Path, catalogue: Catalogue, expected_quarter: Period | None = None,
-                  expected_service: str | None = None) -> tuple[ReturnData | None, ValidationResult]:
+                  expected_service: str | None = None,
+                  history: History | None = None) -> tuple[ReturnData | None, ValidationResult]:
     """Read and check one returns workbook. The ReturnData is None when the file could not be read."""
     result = ValidationResult(path.name)
     raw = read_workbook(path, result)
     if raw is None:
         return None, result
-    return validate_workbook(raw, catalogue, result, expected_quarter, expected_service), result
+    return validate_workbook(raw, catalogue, result, expected_quarter, expected_service, history), result

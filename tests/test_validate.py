@@ -151,3 +151,70 @@ def test_clean_text_keeps_what_was_typed_and_drops_control_characters() -> None:
     from kpiflow.validate import clean_text
 
     assert clean_text('A & <b> "c" 😀\r\nline\x07 two\x0b') == 'A & <b> "c" 😀\nline two'
+
+
+def test_changed_locked_cells_are_caught(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
+    # a target typed over, history edited, a description reworded, the quarter changed on About
+    bad = edit(filled, {"Return!E7": 100, "Return!L7": "400 (140.0)", "Return!B8": "Early help",
+                        "About!B2": "Q2 2017/18"})
+    assert locations(bad, catalogue) == [
+        ("About", "B2", "locked-cell-changed"),
+        ("Return", "E7", "locked-cell-changed"),
+        ("Return", "L7", "locked-cell-changed"),
+        ("Return", "B8", "locked-cell-changed"),
+    ]
+    p = validate_file(bad, catalogue)[1].problems[1]
+    assert p.indicator_id == "CS01" and 'it was "No Target Set", now "100"' in p.message
+    # the quarter written another way is still the quarter, but the locked cell was still changed
+    assert validate_file(bad, catalogue)[0].quarter.label == "2017/18 Q2"  # type: ignore[union-attr]
+
+
+def test_a_formula_without_a_saved_result(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
+    # openpyxl writes formulas without results, as some tools do
+    bad = edit(filled, {"Return!F8": "=600-86"})
+    assert locations(bad, catalogue) == [("Return", "F8", "formula-no-value")]
+    assert "save it and send it again" in validate_file(bad, catalogue)[1].problems[0].message
+
+
+def with_history(path: Path, catalogue: Catalogue, store: object, settings: object) -> list[tuple[str, str, str]]:
+    from kpiflow.validate import History
+
+    history = History(store.series, settings.rules)  # type: ignore[attr-defined]
+    return validate_file(path, catalogue, history=history)[1].locations()
+
+
+def test_checks_against_the_stored_figures(filled: Path, catalogue: Catalogue, edit: Edit, store: object,
+                                           settings: object) -> None:
+    assert with_history(filled, catalogue, store, settings) == []
+    # a rate typed as if per 1,000; early help up 120% on Q1; no response for an exception
+    bad = edit(filled, {"Return!G7": 18.56, "Return!F8": 1400, "Return!K9": None})
+    assert with_history(bad, catalogue, store, settings) == [
+        ("Return", "G7", "rate-inconsistent"),
+        ("Return", "G7", "big-change"),
+        ("Return", "F8", "big-change"),
+        ("Return", "K9", "missing-response"),
+    ]
+    from kpiflow.validate import History
+
+    result = validate_file(bad, catalogue, history=History(store.series, settings.rules))[1]  # type: ignore[attr-defined]
+    assert [p.severity for p in result.problems] == ["error", "warning", "warning", "error"]
+    assert "implies a population of 286,099, but Q1 2017/18 implies 28,601" in result.problems[0].message
+    assert "is 123% higher than at Q1 2017/18 (629)" in result.problems[2].message
+    assert "(worse than the same quarter last year, 675.4 against 660.0)" in result.problems[3].message
+
+
+def test_long_text_is_a_warning(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
+    data, result = validate_file(edit(filled, {"Return!J8": "Word " * 1000}), catalogue)
+    assert result.ok and data is not None
+    assert result.locations() == [("Return", "J8", "long-text")]
+
+
+def test_problems_are_capped_with_a_count_of_the_rest(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
+    changes = {f"Supporting data!B{r}": "soon" for r in range(4, 204)}
+    changes |= {f"Supporting data!A{r}": "CS01" for r in range(4, 204)}
+    changes |= {f"Supporting data!C{r}": "x" for r in range(4, 204)}
+    _, result = validate_file(edit(filled, changes), catalogue)
+    assert len(result.problems) == 200 and result.omitted == 200
+    assert not result.ok
+    assert "... and 200 more problems" in result.render_text()
+    assert result.to_dict()["errors"] == 400

@@ -14,6 +14,7 @@ from typing import Any
 
 from kpiflow.catalogue import INDICATOR_HEADERS, TARGET_HEADERS, Catalogue, Indicator
 from kpiflow.periods import Period
+from kpiflow.workbook.read import ISSUED_SHEET
 
 TEMPLATE_VERSION = "1"
 RETURN_HEADER_ROW = 6
@@ -183,6 +184,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
                   formula1="10000")
     for dv in (dv_num, dv_pct, dv_rate, dv_cmp, dv_text):
         ws.add_data_validation(dv)
+    locked_cells: list[tuple[str, str, str]] = []
     for r, ctx in enumerate(rows, start=RETURN_HEADER_ROW + 1):
         ind = ctx.indicator
         locked = {"Indicator ID": ind.id, "Indicator": ind.name, "Better to be": ind.better,
@@ -195,6 +197,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
             c = ws.cell(row=r, column=col[h])
             set_text(c, v)
             c.fill, c.protection, c.alignment = st["locked"], st["locked_p"], st["wrap"]
+            locked_cells.append(("Return", c.coordinate, ind.id))
         inputs = ["Statistical neighbours", "England", "Commentary", "Service response"]
         inputs += ["Number"] if ind.has_number else []
         inputs += ["Rate"] if ind.has_rate else []
@@ -269,10 +272,24 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
         bd.column_dimensions[letter].width = w
     _protect(bd)
 
+    _record_locked(wb, [("About", f"B{i}", "") for i in (1, 2, 3)] + locked_cells)
+
     wb.active = wb.sheetnames.index("Return")
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
+
+
+def _record_locked(wb: Any, cells: list[tuple[str, str, str]]) -> None:
+    """Keep what each pre-filled cell held when issued, in a sheet Excel users cannot unhide,
+    so that validation can tell when one was changed."""
+    ws = wb.create_sheet(ISSUED_SHEET)
+    ws.append(["Sheet", "Cell", "Indicator ID", "Value"])
+    for sheet, ref, iid in cells:
+        ws.append([sheet, ref, iid, None])
+        set_text(ws.cell(row=ws.max_row, column=4), wb[sheet][ref].value)
+    ws.sheet_state = "veryHidden"
+    _protect(ws)
 
 
 def write_catalogue(path: Path, catalogue: Catalogue) -> Path:

@@ -21,6 +21,7 @@ from kpiflow.problems import ValidationResult
 MAX_UNCOMPRESSED = 100 * 1024 * 1024   # a quarterly return is a few hundred KB
 MAX_RATIO = 200                         # ordinary xlsx XML compresses 5-20x
 MAX_ROWS = 20_000                       # per sheet; a return has one row per indicator
+ISSUED_SHEET = "kpiflow"   # the hidden record of pre-filled cells in an issued returns workbook
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
@@ -54,6 +55,10 @@ class RawSheet:
         if 1 <= row <= len(self.rows) and 1 <= col <= len(self.rows[row - 1]):
             return self.rows[row - 1][col - 1]
         return None
+
+    def at(self, ref: str) -> object:
+        m = _REF.fullmatch(ref)
+        return self.value(int(m[2]), _col_number(m[1])) if m else None
 
     def find_header(self, must_have: str, search_rows: int = 40) -> int | None:
         """The first row holding a cell equal to ``must_have`` (normalised)."""
