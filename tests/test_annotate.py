@@ -1,0 +1,45 @@
+"""The annotated feedback copy, opened with openpyxl as a service manager would open it in Excel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+
+from kpiflow.catalogue import Catalogue
+from kpiflow.validate import validate_file
+from kpiflow.workbook.annotate import ERROR_FILL, write_annotated
+
+
+def test_problem_cells_are_red_with_comments_and_listed_first(filled: Path, catalogue: Catalogue, tmp_path: Path,
+                                                              edit: Callable[..., Path]) -> None:
+    bad = edit(filled, {"Return!F7": "n/a", "Return!J8": "Word " * 1000, "Return!A9": "ZZ9"})
+    before = bad.read_bytes()
+    _, result = validate_file(bad, catalogue)
+    out = write_annotated(bad, result, tmp_path / "fb", "return - feedback.xlsx")
+    assert bad.read_bytes() == before
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames[0] == "Problems"
+    ws = wb["Return"]
+    assert ws["F7"].fill.fgColor.rgb.endswith(ERROR_FILL)
+    assert "not-a-number" in ws["F7"].comment.text and '"n/a" is not a number' in ws["F7"].comment.text
+    assert not ws["J8"].fill.fgColor.rgb.endswith(ERROR_FILL)   # a warning is amber, not red
+    assert "long-text" in ws["J8"].comment.text
+    problems = wb["Problems"]
+    rows = [[c.value for c in r] for r in problems.iter_rows(min_row=4)]
+    assert [r[0] for r in rows] == [p.location for p in result.problems]
+    link = problems["A4"].hyperlink
+    assert link is not None and link.location == "'Return'!F7"
+    # the copy keeps the original's protection and data validation
+    assert ws.protection.sheet and len(ws.data_validations.dataValidation) > 0
+    assert ws["A7"].protection.locked and not ws["F7"].protection.locked
+
+
+def test_a_clean_return_gets_a_copy_saying_so_and_names_never_clash(filled: Path, catalogue: Catalogue,
+                                                                     tmp_path: Path) -> None:
+    _, result = validate_file(filled, catalogue)
+    first = write_annotated(filled, result, tmp_path, "r - feedback.xlsx")
+    second = write_annotated(filled, result, tmp_path, "r - feedback.xlsx")
+    assert first != second and first.exists() and second.exists()
+    assert openpyxl.load_workbook(first)["Problems"]["A4"].value == "No problems found."
