@@ -71,7 +71,8 @@ def draft_commentary(f: Facts) -> list[str]:
                 [n for n, v in (("our statistical neighbours", f.statneigh), ("England", f.england)) if v is not None])
         first.append(f"There is no target set for this indicator, so it is compared instead with {basis}.")
     elif f.rag is not None and f.current is not None:
-        first.append(f"At {f.quarter.short} the figure was {p(f.current)} against a target of {p(f.target_now)} "
+        what = "the figure for the year to date" if f.indicator.measure == "Count" else "the figure"
+        first.append(f"At {f.quarter.short} {what} was {p(f.to_date)} against a target of {p(f.target_now)} "
                      f"({f.rag}).")
     if f.run is not None:
         verb = "increased" if f.run.rising else "decreased"

@@ -35,7 +35,7 @@ def evaluate(f: Facts, rule: str) -> Verdict:
     reasons: list[str] = []
     if rule == "below-target-or-worse-than-last-year":
         if f.rag in (AMBER, RED):
-            reasons.append(f"below target ({f.rag}): {fmt(f.current, unit)} against {fmt(f.target_now, unit)}")
+            reasons.append(f"below target ({f.rag}): {fmt(f.to_date, unit)} against {fmt(f.target_now, unit)}")
         if f.vs_last_year == WORSENED:
             reasons.append(f"worse than the same quarter last year, {fmt(f.current, unit)} against "
                            f"{fmt(f.last_year, unit)}")
@@ -44,10 +44,10 @@ def evaluate(f: Facts, rule: str) -> Verdict:
             reasons.append("worse than statistical neighbours and England, and the gap is not narrowing")
     elif rule == "red":
         if f.rag == RED:
-            reasons.append(f"Red: {fmt(f.current, unit)} against a target of {fmt(f.target_now, unit)}")
+            reasons.append(f"Red: {fmt(f.to_date, unit)} against a target of {fmt(f.target_now, unit)}")
     elif rule == "red-or-amber-worsening":
         if f.rag == RED:
-            reasons.append(f"Red: {fmt(f.current, unit)} against a target of {fmt(f.target_now, unit)}")
+            reasons.append(f"Red: {fmt(f.to_date, unit)} against a target of {fmt(f.target_now, unit)}")
         elif f.rag == AMBER and f.vs_previous == WORSENED:
             reasons.append(f"Amber and worse than {f.previous_period.short} ({fmt(f.current, unit)} against "
                            f"{fmt(f.previous, unit)})")
@@ -58,6 +58,10 @@ def evaluate(f: Facts, rule: str) -> Verdict:
         raise ValueError(f"unknown exception rule {rule!r}")
     if reasons:
         return Verdict(True, tuple(reasons))
-    why = "no target set and not worse than last year" if f.target is None else (
-        "on target" if f.rag == GREEN else "within the rule")
+    if f.target is None:
+        # only the default rule looks at last year; the others cannot report an indicator without a target
+        why = "no target set and not worse than last year" if rule == "below-target-or-worse-than-last-year" \
+            else "no target set"
+    else:
+        why = "on target" if f.rag == GREEN else "within the rule"
     return Verdict(False, (why,))

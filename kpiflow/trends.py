@@ -28,6 +28,12 @@ def _pick(f: Figures | None, figure: str) -> float | None:
     return None if f is None else getattr(f, figure)
 
 
+def _percent(change: float, base: float) -> float:
+    """The size of ``change`` as a percentage of ``base``, rounded so that a figure exactly on the edge
+    of a band stays on it: in binary floating point 23.1 against 22 works out a hair over 5%."""
+    return round(abs(change) / abs(base) * 100, 9)
+
+
 def outturn(series: Series, period: Period, figure: str, measure: str) -> float | None:
     """The value of ``figure`` for a year, quarter or month under the Measure rule."""
     own = _pick(series.get(period), figure)
@@ -61,15 +67,12 @@ def direction(current: float | None, reference: float | None, higher_is_better: 
               no_change_percent: float) -> str | None:
     if current is None or reference is None:
         return None
-    if reference == 0:
-        if current == 0:
-            return NO_CHANGE
-        change = math.inf if current > 0 else -math.inf
-    else:
-        change = (current - reference) / abs(reference) * 100
-    if abs(change) < no_change_percent:
+    if current == reference:
         return NO_CHANGE
-    return IMPROVED if (change > 0) == higher_is_better else WORSENED
+    change = math.inf if reference == 0 else _percent(current - reference, reference)
+    if change < no_change_percent:
+        return NO_CHANGE
+    return IMPROVED if (current > reference) == higher_is_better else WORSENED
 
 
 def rag(current: float | None, target: float | None, higher_is_better: bool, tolerance_percent: float) -> str | None:
@@ -78,7 +81,7 @@ def rag(current: float | None, target: float | None, higher_is_better: bool, tol
         return None
     if (current >= target) if higher_is_better else (current <= target):
         return GREEN
-    gap = abs(current - target) / abs(target) * 100 if target else math.inf
+    gap = _percent(current - target, target) if target else math.inf
     return AMBER if gap <= tolerance_percent else RED
 
 
@@ -176,7 +179,7 @@ def year_run(values: list[tuple[Period, float]], no_change_percent: float) -> Ye
         return None
     moves: list[bool | None] = []
     for (_, a), (_, b) in itertools.pairwise(values):
-        if a == 0 or abs(b - a) / abs(a) * 100 < no_change_percent:
+        if a == 0 or b == a or _percent(b - a, a) < no_change_percent:
             moves.append(None)
         else:
             moves.append(b > a)
@@ -220,6 +223,7 @@ class Facts:
     run: YearRun | None = None
     projection: Projection | None = None
     previous_rag: str | None = None
+    to_date: float | None = None                 # what RAG compares with target_now: the year to date for counts
 
 
 def _figs(series: Series, period: Period, measure: str) -> Figures | None:
@@ -257,7 +261,7 @@ def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mappin
             worse.append(name)
         if previous is not None and before_c is not None:
             g_now, g_before = abs(current - now_c), abs(previous - before_c)
-            if g_before and abs(g_now - g_before) / g_before * 100 < no_change_percent:
+            if g_before and _percent(g_now - g_before, g_before) < no_change_percent:
                 gap_trend[name] = "steady"
             else:
                 gap_trend[name] = "widening" if g_now > g_before else "narrowing" if g_now < g_before else "steady"
@@ -279,7 +283,8 @@ def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mappin
     if current is not None and target_cmp:
         points = latest_run(series, quarter, figure, measure, projection_points)
         name, value = target_cmp[0]
-        projection = project(points, name, value)
+        # a projection_points setting below the usual minimum of four is the council's choice to allow
+        projection = project(points, name, value, min(projection_points, 4))
     has_history = any(_pick(f, figure) is not None for p, f in series.items() if p < quarter.year)
     return Facts(
         indicator=indicator, quarter=quarter, figure=figure, years=years, quarters=quarters,
@@ -294,4 +299,5 @@ def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mappin
         annual_comparators={k: tuple(v) for k, v in annual_cmp.items() if v},
         run=run, projection=projection,
         previous_rag=rag(value_to_date(series, prev_q, figure, measure), prev_target, better_high, tol),
+        to_date=now_value,
     )

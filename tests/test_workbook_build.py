@@ -12,7 +12,8 @@ from kpiflow.workbook.build import fill_return
 
 def test_sheets_headers_and_prefill(issued: Path) -> None:
     wb = openpyxl.load_workbook(issued)
-    assert wb.sheetnames == ["Guidance", "About", "Return", "Supporting data", "Breakdown"]
+    assert wb.sheetnames == ["Guidance", "About", "Return", "Supporting data", "Breakdown", "kpiflow"]
+    assert wb["kpiflow"].sheet_state == "veryHidden"
     about = {wb["About"].cell(r, 1).value: wb["About"].cell(r, 2).value for r in range(1, 7)}
     assert about["Service"] == "Children's Services" and about["Quarter"] == "2017/18 Q2"
     ws = wb["Return"]
