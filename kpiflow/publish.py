@@ -21,8 +21,9 @@ from kpiflow.analysis import assess
 from kpiflow.catalogue import Catalogue
 from kpiflow.errors import KpiflowError
 from kpiflow.files import unique_path
+from kpiflow.harvest import KINDS, harvest
 from kpiflow.periods import Period
-from kpiflow.report import report_filename
+from kpiflow.report import mark_anchor, report_filename
 from kpiflow.settings import Settings
 from kpiflow.store import Store
 
@@ -37,8 +38,15 @@ class PublishResult:
     files: list[Path] = field(default_factory=list)
 
 
-def _paragraph_texts(docx: Path) -> tuple[list[str], int, int, int]:
-    """Body paragraph texts, and counts of insertions, deletions and comments."""
+@dataclass(frozen=True)
+class _Para:
+    text: str
+    changes: int        # tracked insertions and deletions
+    comments: int       # comment anchors
+
+
+def _paragraphs(docx: Path) -> tuple[list[_Para], int]:
+    """Body paragraphs in order, and the number of comments in the comments part."""
     from defusedxml.ElementTree import fromstring
 
     with zipfile.ZipFile(docx) as zf:
@@ -46,27 +54,21 @@ def _paragraph_texts(docx: Path) -> tuple[list[str], int, int, int]:
         comments = 0
         if "word/comments.xml" in zf.namelist():
             comments = len(fromstring(zf.read("word/comments.xml")).findall(f"{W}comment"))
-    texts = ["".join(t.text or "" for t in p.iter(f"{W}t")) for p in root.iter(f"{W}p")]
-    return texts, len(list(root.iter(f"{W}ins"))), len(list(root.iter(f"{W}del"))), comments
+    text_tags = {f"{W}t", f"{W}delText"}
+    paras = [_Para("".join(t.text or "" for t in p.iter() if t.tag in text_tags),
+                   len(list(p.iter(f"{W}ins"))) + len(list(p.iter(f"{W}del"))),
+                   len(list(p.iter(f"{W}commentReference"))) + len(list(p.iter(f"{W}commentRangeStart"))))
+             for p in root.iter(f"{W}p")]
+    return paras, comments
 
 
-def responses_by_description(texts: list[str], descriptions: dict[str, str]) -> dict[str, str]:
-    """For each exception (found by its description), the text after its "Service Response:"
-    label, up to its breakdown or the next exception's tables."""
-    out: dict[str, str] = {}
-    current: str | None = None
-    collecting = False
-    for t in texts:
-        s = t.strip()
-        if s in descriptions:
-            current, collecting = descriptions[s], False
-            out.setdefault(current, "")
-        elif s == "Service Response:" and current:
-            collecting = True
-        elif s == "Indicator Description" or s.startswith("Breakdown at "):
-            collecting = False
-        elif collecting and current and s:
-            out[current] = (out[current] + "\n" + s).strip()
+def _where(paras: list[_Para], descriptions: dict[str, str]) -> list[str]:
+    """For each paragraph, the exception it belongs to (by the description above it), or ''."""
+    current, out = "", []
+    for p in paras:
+        if p.text.strip() in descriptions:
+            current = descriptions[p.text.strip()]
+        out.append(current)
     return out
 
 
@@ -88,39 +90,66 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
     if not draft.is_file():
         raise KpiflowError(f"no such file: {draft}")
     try:
-        texts, ins, dels, comments = _paragraph_texts(draft)
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise KpiflowError(f"{draft.name} is not a Word document (.docx)") from exc
+        paras, comment_count = _paragraphs(draft)
+        marks = harvest(draft)
+    except (zipfile.BadZipFile, KeyError, SyntaxError, ValueError) as exc:
+        raise KpiflowError(f"{draft.name} is not a Word document (.docx) kpiflow can read") from exc
+    everything = assess(settings, store, catalogue, quarter)
+    assessments = [a for a in everything if a.verdict.exception]
+    names = {a.indicator.name: a.indicator.id for a in assessments}
+    owner = _where(paras, names)
     result = PublishResult(ok=True, lines=[f"Checking {draft.name}"])
-    for t in texts:
-        for tag in _TAG.findall(t):
-            result.ok = False
-            result.lines.append(f"  unrendered template tag {tag!r} in the paragraph starting "
-                                f"\"{t.strip()[:60]}\": remove it or regenerate the draft")
-    if ins or dels:
+
+    def fail(message: str) -> None:
         result.ok = False
-        result.lines.append(f"  {ins + dels} tracked change(s) are not resolved: accept or reject them in Word "
-                            "(Review > Accept/Reject)")
-    if comments:
-        result.ok = False
-        result.lines.append(f"  {comments} comment(s) are still in the document: resolve and delete them in Word")
-    assessments = [a for a in assess(settings, store, catalogue, quarter) if a.verdict.exception]
-    descriptions = {a.indicator.name: a.indicator.id for a in assessments}
-    found = responses_by_description(texts, descriptions)
+        result.lines.append(f"  {message}")
+
+    def place(i: int) -> str:
+        return f" in {owner[i]}" if owner[i] else " before the first exception"
+
+    for i, p in enumerate(paras):
+        start = p.text.strip()[:60]
+        for tag in _TAG.findall(p.text):
+            fail(f"unrendered template tag {tag!r}{place(i)}, in the paragraph starting \"{start}\": remove it or "
+                 "make the draft again")
+        if p.changes:
+            fail(f"{p.changes} tracked change(s){place(i)}, in the paragraph starting \"{start}\": accept or reject "
+                 "them in Word (Review > Accept / Reject)")
+        if p.comments:
+            fail(f"a comment{place(i)}, on the paragraph starting \"{start}\": resolve and delete it")
+    if comment_count and not any(p.comments for p in paras):
+        fail(f"{comment_count} comment(s) are still in the document: resolve and delete them in Word")
+    texts: dict[str, tuple[str, str]] = {}
     for a in assessments:
-        iid = a.indicator.id
-        if iid not in found:
-            result.ok = False
-            result.lines.append(f"  {iid} ({a.indicator.name}) is an exception but is not in the draft")
-        elif not found[iid].strip():
-            result.ok = False
-            result.lines.append(f"  {iid} ({a.indicator.name}) has no service response: write one under "
-                                "\"Service Response:\"")
+        iid, anchor = a.indicator.id, mark_anchor(a.indicator.id)
+        got: dict[str, str | None] = {}
+        for kind in KINDS:
+            by_tag = marks.get(iid, kind)
+            got[kind] = by_tag if by_tag is not None else marks.get(anchor, kind)
+        label = f"{iid} ({a.indicator.name})"
+        if got["commentary"] is None and got["response"] is None:
+            if iid in owner:
+                fail(f"{label}: the marked commentary and service response were not found (the marks may have been "
+                     "deleted while editing). Make the draft again with kpiflow report and copy the edits across")
+            else:
+                fail(f"{label} is an exception but is not in the draft")
+            continue
+        for kind, what in (("commentary", "commentary"), ("response", "service response")):
+            if got[kind] is None:
+                fail(f"{label}: the marked {what} was not found (its mark may have been deleted while editing). "
+                     "Make the draft again with kpiflow report and copy the edits across")
+        if got["response"] is not None and not (got["response"] or "").strip():
+            fail(f"{label} has no service response: write one under \"Service Response:\"")
+        texts[iid] = (got["commentary"] or "", got["response"] or "")
     if not result.ok:
         result.lines.append("Nothing was published.")
         return result
     from kpiflow.pdf import PdfUnavailable, to_pdf
 
+    changed = [iid for iid, (c, r) in texts.items()
+               if store.set_text(iid, quarter, c, r, f"published report {draft.name}")]
+    result.lines.append("Stored the report's words (commentary and service response) for "
+                        + (", ".join(changed) if changed else "no indicator: they match the store already"))
     folder = unique_path(settings.published_dir, quarter.file_label)
     folder.mkdir(parents=True)
     final = folder / report_filename(quarter)
@@ -136,16 +165,17 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
     manifest = {
         "quarter": quarter.label, "published_at": at, "published_by": by, "draft": draft.name,
         "files": [{"name": p.name, "sha256": _sha(p)} for p in result.files],
-        "indicators": [{"id": a.indicator.id, "description": a.indicator.name, "rag": a.facts.rag,
-                        "vs_previous": a.facts.vs_previous, "vs_last_year": a.facts.vs_last_year,
-                        "reasons": list(a.verdict.reasons)} for a in assessments],
+        "indicators": [{"id": a.indicator.id, "description": a.indicator.name, "exception": a.verdict.exception,
+                        "rag": a.facts.rag, "vs_previous": a.facts.vs_previous, "vs_last_year": a.facts.vs_last_year,
+                        "reasons": list(a.verdict.reasons)} for a in everything],
         "submissions": [{"id": s.id, "file": s.file_name, "sha256": s.sha256, "service": s.service,
                          "completed_by": s.completed_by, "received_at": s.received_at} for s in subs],
     }
     mpath = folder / "manifest.json"
     mpath.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     result.files.append(mpath)
-    store.record_quarter_event(quarter, "published", by, json.dumps({"files": [p.name for p in result.files]}))
+    # the statuses as published: later revisions of figures never change what the report said
+    store.record_quarter_event(quarter, "published", by, json.dumps(manifest, ensure_ascii=False))
     result.lines += [f"Published: {p}" for p in result.files]
     result.lines.append(f"{quarter.short} is now closed to returns (kpiflow reopen to reopen it).")
     return result

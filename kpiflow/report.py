@@ -37,6 +37,51 @@ def report_filename(quarter: Period) -> str:
     return f"{report_title(quarter).replace('/', '-')}.docx"
 
 
+def mark_anchor(indicator_id: str) -> str:
+    """The indicator ID as it can appear in a bookmark name (letters, digits, underscores)."""
+    return re.sub(r"\W", "_", indicator_id, flags=re.ASCII)
+
+
+def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str], mark_id: int) -> Any:
+    """Paragraphs wrapped so that edits made in Word or LibreOffice can be read back: a content
+    control tagged ``kpiflow:<ID>:<kind>`` (Word keeps it) around them, and a bookmark
+    ``kpiflow_<ID>_<kind>`` from the start of the first paragraph to the end of the last
+    (LibreOffice keeps it when it drops the tag)."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    sd = tpl.new_subdoc()
+    for text in texts or [""]:
+        sd.add_paragraph(text)
+    body = sd.subdocx.element.body
+    ps = [el for el in body if el.tag == qn("w:p")]
+    sdt = OxmlElement("w:sdt")
+    pr = OxmlElement("w:sdtPr")
+    for name, value in (("w:alias", f"{indicator_id} {'commentary' if kind == 'commentary' else 'service response'}"),
+                        ("w:tag", f"kpiflow:{indicator_id}:{kind}")):
+        el = OxmlElement(name)
+        el.set(qn("w:val"), value)
+        pr.append(el)
+    sdt.append(pr)
+    content = OxmlElement("w:sdtContent")
+    sdt.append(content)
+    ps[0].addprevious(sdt)
+    for p in ps:
+        content.append(p)
+    start = OxmlElement("w:bookmarkStart")
+    start.set(qn("w:id"), str(mark_id))
+    start.set(qn("w:name"), f"kpiflow_{mark_anchor(indicator_id)}_{kind}")
+    end = OxmlElement("w:bookmarkEnd")
+    end.set(qn("w:id"), str(mark_id))
+    first_ppr = ps[0].find(qn("w:pPr"))
+    if first_ppr is not None:
+        first_ppr.addnext(start)
+    else:
+        ps[0].insert(0, start)
+    ps[-1].append(end)
+    return sd
+
+
 def paragraphs(text: str) -> list[str]:
     """User text as paragraphs: one per line, blank lines dropped, characters kept as typed."""
     return [line for line in clean_text(text).split("\n") if line.strip()]
@@ -154,17 +199,22 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
                 for plan in plans:
                     _add_chart(charts, plan, settings.charts)
             breakdown = store.breakdown(ind.id, quarter)
+            mark_base = 100 + 10 * len(exceptions)
+            response = paragraphs(texts[1])
             exceptions.append({
                 "id": ind.id,
+                "anchor": mark_anchor(ind.id),
                 "portfolio_heading": portfolio.upper() if i == 0 else "",
                 "portfolio": portfolio,
                 "description": ind.name,
                 "better": ind.better,
                 **_values_row(a),
                 "commentary": commentary,
+                "commentary_block": marked_block(tpl, ind.id, "commentary", commentary, mark_base + 1),
                 "commentary_drafted": drafted,
                 "charts": charts,
-                "response": paragraphs(texts[1]),
+                "response": response,
+                "response_block": marked_block(tpl, ind.id, "response", response, mark_base + 2),
                 "breakdown": [{"category": c, "number": fmt_number(n)} for c, n in breakdown],
                 "breakdown_title": f"Breakdown at {quarter.short}" if breakdown else "",
                 "reasons": list(a.verdict.reasons),

@@ -15,7 +15,7 @@ _TEXT = re.compile(r"<w:t(?: [^>]*)?>([^<]*)</w:t>")
 def sample_context(tpl: Any) -> dict[str, Any]:
     """Every variable the report provides, with example values."""
     ex = {
-        "id": "CS01", "portfolio_heading": "PORTFOLIO", "portfolio": "Portfolio", "description": "Indicator",
+        "id": "CS01", "anchor": "CS01", "commentary_block": "", "response_block": "", "portfolio_heading": "PORTFOLIO", "portfolio": "Portfolio", "description": "Indicator",
         "better": "Low", "years": ["2015/16", "2016/17"], "this_year": "2017/18", "row_label": "No. (Rate)",
         "cells": ["1 (1.0)"] * 6, "target": "No Target Set", "commentary": ["Commentary."],
         "commentary_drafted": True, "charts": "", "response": ["Response."],

@@ -175,16 +175,12 @@ def build_template(path: Path) -> None:
             for pp in p.paragraphs:
                 pp.alignment = WD_ALIGN_PARAGRAPH.CENTER
     para(doc)
-    para(doc, "{%p for text in ex.commentary %}")
-    para(doc, "{{ text }}")
-    para(doc, "{%p endfor %}")
+    para(doc, "{{p ex.commentary_block }}")
     para(doc, "{%p if ex.charts %}")
     para(doc, "{{p ex.charts }}")
     para(doc, "{%p endif %}")
     para(doc, "Service Response:", "Report Label")
-    para(doc, "{%p for text in ex.response %}")
-    para(doc, "{{ text }}")
-    para(doc, "{%p endfor %}")
+    para(doc, "{{p ex.response_block }}")
     para(doc, "{%p if ex.breakdown %}")
     para(doc, "{{ ex.breakdown_title }}", "Report Label")
     t3 = doc.add_table(rows=3, cols=2)

@@ -24,11 +24,17 @@ def body_blocks(path: Path) -> list[object]:
     """Paragraph texts and tables in document order."""
     doc = Document(str(path))
     out: list[object] = []
-    for el in doc.element.body.iterchildren():
-        if el.tag == f"{W}p":
-            out.append(Paragraph(el, doc).text)
-        elif el.tag == f"{W}tbl":
-            out.append(Table(el, doc))
+
+    def walk(parent: object) -> None:
+        for el in parent.iterchildren():  # type: ignore[attr-defined]
+            if el.tag == f"{W}p":
+                out.append(Paragraph(el, doc).text)
+            elif el.tag == f"{W}tbl":
+                out.append(Table(el, doc))
+            elif el.tag == f"{W}sdt":          # the marked commentary and service response
+                walk(el.find(f"{W}sdtContent"))
+
+    walk(doc.element.body)
     return out
 
 
