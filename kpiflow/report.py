@@ -26,6 +26,8 @@ from kpiflow.store import Store
 from kpiflow.trends import outturn
 from kpiflow.validate import clean_text
 
+SYMBOLS = {"Improved": "\u25b2", "Worsened": "\u25bc", "No change": "\u25ba"}
+RAG_FILLS = {"Green": "C6EFCE", "Amber": "FFEB9C", "Red": "FFC7CE"}
 ROW_LABELS = {"Number and rate": "No. (Rate)", "Number": "No.", "Rate": "Rate", "Percentage": "%"}
 
 
@@ -223,7 +225,10 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
             summary.append({
                 "id": ind.id, "description": ind.name, "portfolio": portfolio,
                 "vs_previous": f.vs_previous or "-", "vs_last_year": f.vs_last_year or "-",
-                "rag": f.rag or "No target", "reason": "; ".join(a.verdict.reasons).capitalize(),
+                "previous_symbol": SYMBOLS.get(f.vs_previous or "", ""),
+                "last_year_symbol": SYMBOLS.get(f.vs_last_year or "", ""),
+                "rag": f.rag or "No target", "rag_fill": RAG_FILLS.get(f.rag or "", "FFFFFF"),
+                "reason": "; ".join(a.verdict.reasons).capitalize(),
             })
     r = settings.rules
     return {

@@ -26,7 +26,8 @@ def sample_context(tpl: Any) -> dict[str, Any]:
         "council": "Council", "title": "Title", "quarter": "2017/18 Q2", "quarter_short": "Q2 2017/18",
         "rule_text": "rule", "no_change_percent": "1", "tolerance_percent": "5", "exception_count": 1,
         "summary": [{"id": "CS01", "description": "Indicator", "portfolio": "Portfolio", "vs_previous": "Improved",
-                     "vs_last_year": "Worsened", "rag": "Red", "reason": "Reason"}],
+                     "vs_last_year": "Worsened", "rag": "Red", "reason": "Reason",
+                     "previous_symbol": "\u25b2", "last_year_symbol": "\u25bc", "rag_fill": "FFC7CE"}],
         "exceptions": [ex],
     }
 

@@ -112,13 +112,15 @@ def build_template(path: Path) -> None:
     para(doc, "Exceptions this quarter ({{ exception_count }})", "Report Label")
     t = doc.add_table(rows=3, cols=5)
     t.style = "Table Grid"
-    set_widths(t, [5.4, 2.3, 2.6, 2.4, 4.3])
+    set_widths(t, [5.0, 2.7, 2.8, 2.2, 4.3])
     for cell, text in zip(t.rows[0].cells, ("Indicator", "Against last quarter", "Against the same quarter last year",
                                             "Against target", "Why it is reported"), strict=True):
         bold_cell(cell, text)
     t.rows[1].cells[0].text = "{%tr for s in summary %}"
-    for cell, text in zip(t.rows[2].cells, ("{{ s.id }}: {{ s.description }}", "{{ s.vs_previous }}",
-                                            "{{ s.vs_last_year }}", "{{ s.rag }}", "{{ s.reason }}"), strict=True):
+    for cell, text in zip(t.rows[2].cells, ("{{ s.id }}: {{ s.description }}",
+                                            "{{ s.previous_symbol }} {{ s.vs_previous }}",
+                                            "{{ s.last_year_symbol }} {{ s.vs_last_year }}",
+                                            "{% cellbg s.rag_fill %}{{ s.rag }}", "{{ s.reason }}"), strict=True):
         cell.text = text
     t.add_row().cells[0].text = "{%tr endfor %}"
     para(doc, "{%p else %}")
@@ -130,11 +132,12 @@ def build_template(path: Path) -> None:
         "its own trend, statistical neighbours and England.",
         "New PI: a new performance indicator, with no figure for that year.",
         "469 (162.8): the number, with the rate (e.g. per 10,000 children) in brackets.",
-        "Improved, Worsened, No change: the direction of travel, taking account of whether it is better for the "
-        "indicator to be high or low. A move of less than {{ no_change_percent }}% is No change.",
-        "Green: target met or beaten. Amber: worse than target by no more than the tolerance ({{ tolerance_percent }}% "
-        "unless the catalogue sets another). Red: worse than target by more than the tolerance. No target: no target "
-        "is set, so there is no colour.",
+        "\u25b2 Improved, \u25bc Worsened, \u25ba No change: the direction of travel against the quarter before and "
+        "against the same quarter last year. \u25b2 always means better, whether it is better for the indicator "
+        "to be high or low. A move of less than {{ no_change_percent }}% is No change.",
+        "Green (green shading): target met or beaten. Amber (yellow shading): worse than target by no more than "
+        "the tolerance ({{ tolerance_percent }}% unless the catalogue sets another). Red (pink shading): worse than "
+        "target by more than the tolerance. No target: no target is set, so there is no colour.",
         "Charts: the indicator against statistical neighbours and England; month by month (or quarter by quarter) "
         "against the year before; and, where the trend heads towards a comparator, the straight-line projection.",
     ):

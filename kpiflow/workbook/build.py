@@ -129,7 +129,6 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
                  history_headers: Sequence[str], breakdown: Sequence[BreakdownSeed] = ()) -> Path:
     """Write an issued returns workbook for one service and quarter."""
     from openpyxl import Workbook
-    from openpyxl.worksheet.datavalidation import DataValidation
 
     st = _styles()
     wb = Workbook()
@@ -255,7 +254,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
             "One row per category.").font = st["bold"]
     _header(bd, SUPPORT_HEADER_ROW, BREAKDOWN_HEADERS, st)
     dv_bnum = _dv("whole", "Number", "A whole number, 0 or more.", operator="greaterThanOrEqual", formula1="0")
-    dv_bid = DataValidation(type="list", formula1=dv_id.formula1, allow_blank=True)
+    dv_bid = _dv("list", "Indicator ID", "Pick the indicator this breakdown is for.", formula1=dv_id.formula1)
     bd.add_data_validation(dv_bnum)
     bd.add_data_validation(dv_bid)
     for r in range(first, last + 1):
