@@ -49,10 +49,6 @@ CHART_FONT = "Arial"  # the report template's body font
 # rather than allowed to corrupt the package.
 _XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
-# Ids handed out per package, so that several charts added before anything is
-# saved (or added to detached docxtpl subdocs, whose bodies are not yet part
-# of the document XML) never share a wp:docPr id.
-_issued_docpr_ids: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -106,14 +102,16 @@ def add_native_chart(
     doc_part = paragraph.part
     package = doc_part.package
 
-    chart_element = _chart_element(clean)
-    chart_part = XmlPart(package.next_partname("/word/charts/chart%d.xml"), _CHART_CT, chart_element, package)
-    chart_rid = doc_part.relate_to(chart_part, RT.CHART)
+    from docx.opc.packuri import PackURI
 
-    # Related only after the chart part is reachable from the package, so that
-    # next_partname sees every workbook added so far.
+    state = _state(package, paragraph)
+    state.charts += 1
+    state.workbooks += 1
+    chart_element = _chart_element(clean)
+    chart_part = XmlPart(PackURI(f"/word/charts/chart{state.charts}.xml"), _CHART_CT, chart_element, package)
+    chart_rid = doc_part.relate_to(chart_part, RT.CHART)
     workbook_part = Part(
-        package.next_partname("/word/embeddings/Microsoft_Excel_Worksheet%d.xlsx"),
+        PackURI(f"/word/embeddings/Microsoft_Excel_Worksheet{state.workbooks}.xlsx"),
         _XLSX_CT,
         _workbook_blob(clean),
         package,
@@ -121,7 +119,8 @@ def add_native_chart(
     workbook_rid = chart_part.relate_to(workbook_part, RT.PACKAGE)
     _set_external_data(chart_element, workbook_rid)
 
-    docpr_id = _next_docpr_id(package, paragraph)
+    state.docpr += 1
+    docpr_id = state.docpr
     inline = parse_xml(
         _inline_xml(
             chart_rid,
@@ -392,61 +391,139 @@ def _set_external_data(root: Any, rid: str) -> None:
         anchor.addnext(external)
 
 
+_XLSX_STATIC = {
+    "[Content_Types].xml": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/styles.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        "</Types>"
+    ),
+    "_rels/.rels": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        'officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    ),
+    "xl/workbook.xml": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        f'<sheets><sheet name="{_SHEET}" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    ),
+    "xl/_rels/workbook.xml.rels": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        'worksheet" Target="worksheets/sheet1.xml"/>'
+        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        'styles" Target="styles.xml"/></Relationships>'
+    ),
+}
+
+
 def _workbook_blob(spec: ChartSpec) -> bytes:
-    """The embedded workbook, laid out as the chart's c:f references expect.
+    """The embedded workbook, laid out as the chart's c:f references expect: categories in
+    column A from row 2, one series per column from B with its name in row 1.
 
-    Written cell by cell with explicit types so that labels from user data
-    that start with "=" or look like URLs or numbers stay plain text.
-    """
-    import xlsxwriter  # type: ignore[import-untyped, unused-ignore]
+    Written directly as SpreadsheetML (a chart needs one small sheet, and a spreadsheet library
+    costs more than the chart itself). Every label is an inline string, so text from user data
+    that starts with "=" or looks like a URL or a number stays plain text."""
+    from xml.sax.saxutils import escape, quoteattr
 
+    def col(n: int) -> str:
+        letters = ""
+        n += 1
+        while n:
+            n, rem = divmod(n - 1, 26)
+            letters = chr(65 + rem) + letters
+        return letters
+
+    def text(ref: str, value: str) -> str:
+        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
+
+    rows = ['<row r="1">' + "".join(text(f"{col(c)}1", name) for c, (name, _) in enumerate(spec.series, start=1))
+            + "</row>"]
+    for r, category in enumerate(spec.categories, start=2):
+        cells = [text(f"A{r}", category)]
+        for c, (_, values) in enumerate(spec.series, start=1):
+            v = values[r - 2]
+            cells.append(f'<c r="{col(c)}{r}" s="1"/>' if v is None else f'<c r="{col(c)}{r}" s="1"><v>{v!r}</v></c>')
+        rows.append(f'<row r="{r}">' + "".join(cells) + "</row>")
+    widest = min(max([10, *(len(c) + 2 for c in spec.categories)]), 60)
+    widths = [f'<col min="1" max="1" width="{widest}" customWidth="1"/>']
+    widths += [f'<col min="{c + 1}" max="{c + 1}" width="{min(max(10, len(name) + 2), 60)}" customWidth="1"/>'
+               for c, (name, _) in enumerate(spec.series, start=1)]
+    sheet = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             f"<cols>{''.join(widths)}</cols><sheetData>{''.join(rows)}</sheetData></worksheet>")
+    styles = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+              '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+              f'<numFmts count="1"><numFmt numFmtId="164" formatCode={quoteattr(spec.number_format)}/></numFmts>'
+              '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+              '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+              '<fill><patternFill patternType="gray125"/></fill></fills>'
+              '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+              '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+              '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+              '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+              '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+              "</styleSheet>")
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(
-        buffer,
-        {
-            "in_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
-    sheet = workbook.add_worksheet(_SHEET)
-    number = workbook.add_format({"num_format": spec.number_format})
-    widest = max([10, *(len(c) + 2 for c in spec.categories)])
-    sheet.set_column(0, 0, min(widest, 60))
-    for row, category in enumerate(spec.categories, start=1):
-        sheet.write_string(row, 0, category)
-    for col, (name, values) in enumerate(spec.series, start=1):
-        sheet.write_string(0, col, name)
-        sheet.set_column(col, col, min(max(10, len(name) + 2), 60))
-        for row, value in enumerate(values, start=1):
-            if value is None:
-                sheet.write_blank(row, col, None, number)
-            else:
-                sheet.write_number(row, col, value, number)
-    workbook.close()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, xml in (*_XLSX_STATIC.items(), ("xl/worksheets/sheet1.xml", sheet), ("xl/styles.xml", styles)):
+            zf.writestr(name, xml)
     return buffer.getvalue()
 
 
-def _next_docpr_id(package: Any, paragraph: Paragraph) -> int:
+@dataclass
+class _PackageState:
+    """The highest chart, workbook and drawing numbers used in a package. Found by one scan of
+    the package the first time a chart is added to it, then counted up, so that adding many
+    charts costs the same per chart."""
+
+    charts: int
+    workbooks: int
+    docpr: int
+
+
+_states: weakref.WeakKeyDictionary[Any, _PackageState] = weakref.WeakKeyDictionary()
+_NUMBERED = re.compile(r"/word/(charts/chart|embeddings/Microsoft_Excel_Worksheet)(\d+)\.")
+
+
+def _state(package: Any, paragraph: Paragraph) -> _PackageState:
+    state = _states.get(package)
+    if state is not None:
+        return state
     from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
-    seen = [_issued_docpr_ids.get(package, 0)]
+    charts = workbooks = 0
     trees = [paragraph._p.getroottree().getroot()]
     for part in package.iter_parts():
+        m = _NUMBERED.match(str(part.partname))
+        if m:
+            if m[1].startswith("charts"):
+                charts = max(charts, int(m[2]))
+            else:
+                workbooks = max(workbooks, int(m[2]))
         element = getattr(part, "element", None)
         if element is not None:
             trees.append(element)
     # A compiled XPath works on python-docx's element classes, whose own
     # xpath() does not accept a namespace map.
     docpr_ids = etree.XPath("//wp:docPr/@id", namespaces={"wp": _NS["wp"]})
+    seen = [0]
     for tree in trees:
-        for value in docpr_ids(tree):
-            if str(value).isdigit():
-                seen.append(int(value))
-    next_id = max(seen) + 1
-    _issued_docpr_ids[package] = next_id
-    return next_id
+        seen += [int(v) for v in docpr_ids(tree) if str(v).isdigit()]
+    state = _PackageState(charts, workbooks, max(seen))
+    _states[package] = state
+    return state
 
 
 def _inline_xml(rid: str, docpr_id: int, cx: int, cy: int) -> str:

@@ -44,7 +44,43 @@ def mark_anchor(indicator_id: str) -> str:
     return re.sub(r"\W", "_", indicator_id, flags=re.ASCII)
 
 
-def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str], mark_id: int) -> Any:
+class Block:
+    """Body content for the template, inserted with ``{{p ... }}`` as docxtpl inserts a subdoc.
+
+    Built from python-docx elements bound to the template's main document part (so charts and
+    pictures relate from the right part) without loading a new document for every block."""
+
+    def __init__(self, part: Any) -> None:
+        self.part = part
+        self.elements: list[Any] = []
+
+    def add_paragraph(self, text: str = "") -> Any:
+        from docx.oxml import OxmlElement
+        from docx.text.paragraph import Paragraph
+
+        p = OxmlElement("w:p")
+        self.elements.append(p)
+        para = Paragraph(p, self)
+        if text:
+            para.add_run(text)
+        return para
+
+    def __bool__(self) -> bool:
+        return bool(self.elements)
+
+    def __str__(self) -> str:
+        from lxml import etree
+
+        return "".join(etree.tostring(e, encoding="unicode") for e in self.elements)
+
+    __html__ = __str__
+
+
+def new_block(tpl: Any) -> Block:
+    return Block(tpl.get_docx().part)
+
+
+def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str], mark_id: int) -> Block:
     """Paragraphs wrapped so that edits made in Word or LibreOffice can be read back: a content
     control tagged ``kpiflow:<ID>:<kind>`` (Word keeps it) around them, and a bookmark
     ``kpiflow_<ID>_<kind>`` from the start of the first paragraph to the end of the last
@@ -52,11 +88,10 @@ def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str], mark_
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
 
-    sd = tpl.new_subdoc()
+    block = new_block(tpl)
     for text in texts or [""]:
-        sd.add_paragraph(text)
-    body = sd.subdocx.element.body
-    ps = [el for el in body if el.tag == qn("w:p")]
+        block.add_paragraph(text)
+    ps = list(block.elements)
     sdt = OxmlElement("w:sdt")
     pr = OxmlElement("w:sdtPr")
     for name, value in (("w:alias", f"{indicator_id} {'commentary' if kind == 'commentary' else 'service response'}"),
@@ -67,21 +102,17 @@ def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str], mark_
     sdt.append(pr)
     content = OxmlElement("w:sdtContent")
     sdt.append(content)
-    ps[0].addprevious(sdt)
     for p in ps:
         content.append(p)
+    block.elements = [sdt]
     start = OxmlElement("w:bookmarkStart")
     start.set(qn("w:id"), str(mark_id))
     start.set(qn("w:name"), f"kpiflow_{mark_anchor(indicator_id)}_{kind}")
     end = OxmlElement("w:bookmarkEnd")
     end.set(qn("w:id"), str(mark_id))
-    first_ppr = ps[0].find(qn("w:pPr"))
-    if first_ppr is not None:
-        first_ppr.addnext(start)
-    else:
-        ps[0].insert(0, start)
+    ps[0].insert(0, start)
     ps[-1].append(end)
-    return sd
+    return block
 
 
 def paragraphs(text: str) -> list[str]:
@@ -181,7 +212,9 @@ def _values_row(a: Assessment) -> dict[str, Any]:
 
 
 def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
-                  assessments: list[Assessment], tpl: Any) -> dict[str, Any]:
+                  assessments: list[Assessment], tpl: Any = None) -> dict[str, Any]:
+    """The template's variables. Without a template (``tpl`` None) only the text: no charts and
+    no marked regions."""
     exceptions: list[dict[str, Any]] = []
     summary: list[dict[str, str]] = []
     by_portfolio = {p: [a for a in assessments if a.verdict.exception and a.indicator.portfolio == p]
@@ -195,9 +228,9 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
             if drafted:
                 commentary = draft_commentary(f)
             charts: Any = ""
-            plans = chart_plans(a, settings.council)
+            plans = chart_plans(a, settings.council) if tpl is not None else []
             if plans:
-                charts = tpl.new_subdoc()
+                charts = new_block(tpl)
                 for plan in plans:
                     _add_chart(charts, plan, settings.charts)
             breakdown = store.breakdown(ind.id, quarter)
@@ -212,11 +245,11 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
                 "better": ind.better,
                 **_values_row(a),
                 "commentary": commentary,
-                "commentary_block": marked_block(tpl, ind.id, "commentary", commentary, mark_base + 1),
+                "commentary_block": marked_block(tpl, ind.id, "commentary", commentary, mark_base + 1) if tpl else "",
                 "commentary_drafted": drafted,
                 "charts": charts,
                 "response": response,
-                "response_block": marked_block(tpl, ind.id, "response", response, mark_base + 2),
+                "response_block": marked_block(tpl, ind.id, "response", response, mark_base + 2) if tpl else "",
                 "breakdown": [{"category": c, "number": fmt_number(n)} for c, n in breakdown],
                 "breakdown_title": f"Breakdown at {quarter.short}" if breakdown else "",
                 "reasons": list(a.verdict.reasons),
