@@ -19,16 +19,16 @@ from common import KPIFLOW, best_of, verdict
 N = 60
 BASELINE = r'''
 import json, sys
-from docxtpl import DocxTemplate
+from docxtpl import DocxTemplate, RichTextParagraph
 import jinja2
 ctx = json.load(open(sys.argv[1], encoding="utf-8"))
 tpl = DocxTemplate(sys.argv[2])
 for ex in ctx["exceptions"]:
     for key in ("commentary", "response"):
-        sd = tpl.new_subdoc()
+        block = RichTextParagraph()
         for text in ex[key]:
-            sd.add_paragraph(text)
-        ex[key + "_block"] = sd
+            block.add(text)
+        ex[key + "_block"] = block
     ex["charts"] = ""
 tpl.render(ctx, jinja_env=jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True), autoescape=True)
 tpl.save(sys.argv[3])

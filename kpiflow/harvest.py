@@ -1,10 +1,11 @@
 """Read the edited commentary and service responses back out of a draft report.
 
 Each exception's commentary and service response sit in a content control tagged
-``kpiflow:<ID>:commentary`` / ``kpiflow:<ID>:response`` and inside a bookmark
-``kpiflow_<ID>_commentary`` / ``kpiflow_<ID>_response``. Word keeps both; LibreOffice Writer drops
+``kpiflow:<ID>:commentary`` / ``kpiflow:<ID>:response``, after a label ("Commentary:", "Service
+Response:") holding a bookmark ``kpiflow_<ID>_<kind>``. Word keeps both; LibreOffice Writer drops
 the content-control tags when it saves a .docx but keeps the bookmarks. The read-back uses the tag
-where there is one and the bookmark otherwise, so it works wherever officers moved the sections.
+where there is one and otherwise the paragraphs after the bookmarked label, up to the next label,
+table or chart, so it works wherever officers moved the sections.
 A region that cannot be found is reported, never guessed.
 """
 
@@ -20,6 +21,8 @@ W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 KINDS = ("commentary", "response")
 _TAG = re.compile(r"kpiflow:(.+):(commentary|response)")
 _BOOKMARK = re.compile(r"kpiflow_(.+)_(commentary|response)")
+# paragraph styles that end a region: the labels and portfolio headings of the shipped template
+BOUNDARY_STYLES = {"ReportLabel", "PortfolioHeading", "Heading1", "Heading2", "Heading3", "Title"}
 
 
 @dataclass
@@ -82,41 +85,51 @@ def harvest(docx: Path) -> Harvest:
     return out
 
 
-def _bookmarked(body: Any) -> dict[tuple[str, str], str]:
-    """Text between each kpiflow bookmark's first start and its last end.
+def _blocks(parent: Any) -> list[Any]:
+    """Body-level paragraphs and tables in order, looking inside block content controls."""
+    out: list[Any] = []
+    for el in parent:
+        if el.tag == f"{W}sdt":
+            content = el.find(f"{W}sdtContent")
+            if content is not None:
+                out += _blocks(content)
+        elif el.tag in (f"{W}p", f"{W}tbl"):
+            out.append(el)
+    return out
 
-    Word writes one start and one end. LibreOffice, saving a bookmark that spans a content
-    control, may write the start twice under one name and close only the second, so the region
-    runs from the first start to the last end of any start with that name."""
-    paras = list(body.iter(f"{W}p"))
-    index = {id(p): i for i, p in enumerate(paras)}
 
-    def where(el: Any, start: bool) -> int | None:
-        for anc in el.iterancestors(f"{W}p"):
-            return index.get(id(anc))
-        # a marker between paragraphs belongs to the next one (a start) or the previous (an end)
-        sib = el.getnext() if start else el.getprevious()
-        while sib is not None and sib.tag != f"{W}p":
-            sib = sib.getnext() if start else sib.getprevious()
-        return index.get(id(sib)) if sib is not None else None
-
-    starts: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for el in body.iter(f"{W}bookmarkStart"):
+def _marks_in(block: Any) -> list[tuple[str, str]]:
+    marks = []
+    for el in block.iter(f"{W}bookmarkStart"):
         m = _BOOKMARK.fullmatch(el.get(f"{W}name", ""))
-        at = where(el, True)
-        if m and at is not None:
-            starts.setdefault((m[1], m[2]), []).append((at, el.get(f"{W}id", "")))
-    ends: dict[str, int] = {}
-    for el in body.iter(f"{W}bookmarkEnd"):
-        at = where(el, False)
-        if at is not None:
-            ends[el.get(f"{W}id", "")] = at
+        if m:
+            marks.append((m[1], m[2]))
+    return marks
+
+
+def _is_boundary(block: Any) -> bool:
+    if block.tag == f"{W}tbl" or next(block.iter(f"{W}drawing"), None) is not None:
+        return True
+    style = block.find(f"{W}pPr/{W}pStyle")
+    return style is not None and style.get(f"{W}val", "") in BOUNDARY_STYLES
+
+
+def _bookmarked(body: Any) -> dict[tuple[str, str], str]:
+    """Each region: the paragraphs after the label holding its mark ``kpiflow_<ID>_<kind>``, up to
+    the next table, chart, label or heading, or the next mark.
+
+    LibreOffice may write a mark twice under one name; the first one counts. A mark found in an
+    ordinary paragraph (not a label) starts the region at that paragraph."""
+    blocks = _blocks(body)
     found: dict[tuple[str, str], str] = {}
-    for key, marks in starts.items():
-        closing = [ends[mid] for _, mid in marks if mid in ends]
-        if not closing:
-            continue   # never closed: the region is lost, and the caller reports it
-        first, last = min(at for at, _ in marks), max(closing)
-        if last >= first:
-            found[key] = _join([_paragraph_text(p) for p in paras[first:last + 1]])
+    for i, block in enumerate(blocks):
+        for key in _marks_in(block):
+            if key in found:
+                continue
+            texts = [] if _is_boundary(block) else [_paragraph_text(block)]
+            for nxt in blocks[i + 1:]:
+                if _is_boundary(nxt) or _marks_in(nxt):
+                    break
+                texts.append(_paragraph_text(nxt))
+            found[key] = _join(texts)
     return found

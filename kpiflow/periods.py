@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 from typing import Literal
 
 from kpiflow.errors import PeriodError
@@ -180,7 +180,13 @@ def parse_period(value: object) -> Period:
         return month(value.year, value.month)
     if value is None:
         raise PeriodError("no period was given")
-    text = " ".join(str(value).split())
+    return _parse_text(str(value))
+
+
+@lru_cache(maxsize=8192)
+def _parse_text(value: str) -> Period:
+    # stored periods repeat across every indicator and every read of the store
+    text = " ".join(value.split())
     if not text:
         raise PeriodError("no period was given")
     if m := _RE_YEAR.match(text):

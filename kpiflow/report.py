@@ -80,18 +80,41 @@ def new_block(tpl: Any) -> Block:
     return Block(tpl.get_docx().part)
 
 
+def _point_bookmark(name: str, mark_id: int) -> tuple[Any, Any]:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    start, end = OxmlElement("w:bookmarkStart"), OxmlElement("w:bookmarkEnd")
+    start.set(qn("w:id"), str(mark_id))
+    start.set(qn("w:name"), name)
+    end.set(qn("w:id"), str(mark_id))
+    return start, end
+
+
+LABELS = {"commentary": "Commentary:", "response": "Service Response:"}
+LABEL_STYLE = "Report Label"
+
+
 def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str], mark_id: int) -> Block:
-    """Paragraphs wrapped so that edits made in Word or LibreOffice can be read back: a content
-    control tagged ``kpiflow:<ID>:<kind>`` (Word keeps it) around them, and a bookmark
-    ``kpiflow_<ID>_<kind>`` from the start of the first paragraph to the end of the last
-    (LibreOffice keeps it when it drops the tag)."""
+    """The label and the paragraphs of an exception's commentary or service response, marked so
+    that edits made in Word or LibreOffice can be read back.
+
+    The paragraphs sit in a content control tagged ``kpiflow:<ID>:<kind>`` (Word keeps it); the
+    label ("Service Response:") carries a bookmark ``kpiflow_<ID>_<kind>`` (LibreOffice keeps
+    it when it drops the tag), and the region is what follows the label up to the next label,
+    table or chart. The mark is on the label, not on the text, so that an officer can select
+    and retype the whole text without deleting it."""
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
 
     block = new_block(tpl)
-    for text in texts or [""]:
-        block.add_paragraph(text)
-    ps = list(block.elements)
+    label = block.add_paragraph()
+    label.style = tpl.get_docx().styles[LABEL_STYLE]
+    label.add_run(LABELS[kind]).bold = True
+    start, end = _point_bookmark(f"kpiflow_{mark_anchor(indicator_id)}_{kind}", mark_id)
+    label._p.append(start)
+    label._p.append(end)
+    paras = [block.add_paragraph(text)._p for text in texts or [""]]
     sdt = OxmlElement("w:sdt")
     pr = OxmlElement("w:sdtPr")
     for name, value in (("w:alias", f"{indicator_id} {'commentary' if kind == 'commentary' else 'service response'}"),
@@ -102,16 +125,9 @@ def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str], mark_
     sdt.append(pr)
     content = OxmlElement("w:sdtContent")
     sdt.append(content)
-    for p in ps:
+    for p in paras:
         content.append(p)
-    block.elements = [sdt]
-    start = OxmlElement("w:bookmarkStart")
-    start.set(qn("w:id"), str(mark_id))
-    start.set(qn("w:name"), f"kpiflow_{mark_anchor(indicator_id)}_{kind}")
-    end = OxmlElement("w:bookmarkEnd")
-    end.set(qn("w:id"), str(mark_id))
-    ps[0].insert(0, start)
-    ps[-1].append(end)
+    block.elements = [label._p, sdt]
     return block
 
 
@@ -234,7 +250,7 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
                 for plan in plans:
                     _add_chart(charts, plan, settings.charts)
             breakdown = store.breakdown(ind.id, quarter)
-            mark_base = 100 + 10 * len(exceptions)
+            mark_base = 100 + 10 * len(exceptions)   # bookmark ids: +1 commentary, +2 response
             response = paragraphs(texts[1])
             exceptions.append({
                 "id": ind.id,

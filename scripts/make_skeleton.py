@@ -182,7 +182,6 @@ def build_template(path: Path) -> None:
     para(doc, "{%p if ex.charts %}")
     para(doc, "{{p ex.charts }}")
     para(doc, "{%p endif %}")
-    para(doc, "Service Response:", "Report Label")
     para(doc, "{{p ex.response_block }}")
     para(doc, "{%p if ex.breakdown %}")
     para(doc, "{{ ex.breakdown_title }}", "Report Label")

@@ -40,12 +40,11 @@ def region(doc: object, iid: str, kind: str) -> object:
 
 def set_region_text(doc: object, iid: str, kind: str, text: str) -> None:
     """Replace a region's paragraphs as Word does when an officer retypes it: inside the content
-    control, keeping the bookmark in the first paragraph and its end in the last."""
+    control, keeping the mark (a point bookmark) at the start of the first paragraph."""
     sdt = region(doc, iid, kind)
     content = sdt.find(f"{W}sdtContent")  # type: ignore[attr-defined]
     paras = content.findall(f"{W}p")
-    start = paras[0].find(f"{W}bookmarkStart")
-    end = paras[-1].find(f"{W}bookmarkEnd")
+    marks = [el for el in paras[0] if el.tag in (f"{W}bookmarkStart", f"{W}bookmarkEnd")]
     template = copy.deepcopy(paras[0])
     for p in paras:
         content.remove(p)
@@ -57,9 +56,8 @@ def set_region_text(doc: object, iid: str, kind: str, text: str) -> None:
                 p.remove(child)
         Paragraph(p, doc).add_run(line)  # type: ignore[arg-type]
         if i == 0:
-            p.insert(1 if p.find(f"{W}pPr") is not None else 0, start)
-        if i == len(lines) - 1:
-            p.append(end)
+            for mark in reversed(marks):
+                p.insert(1 if p.find(f"{W}pPr") is not None else 0, mark)
         content.append(p)
 
 
@@ -126,7 +124,10 @@ def test_publish_stores_the_edits_and_the_next_quarter_starts_from_them(demo: De
 def test_a_lost_region_or_a_deleted_exception_is_reported_not_guessed(demo: DemoResult) -> None:
     doc = Document(str(demo.report))
     sdt = region(doc, "CS02", "response")
-    sdt.getparent().remove(sdt)  # type: ignore[attr-defined]
+    label = sdt.getprevious()  # type: ignore[attr-defined]
+    assert Paragraph(label, doc).text == "Service Response:"  # type: ignore[arg-type]
+    for el in (sdt, label):     # the label carries the mark
+        el.getparent().remove(el)  # type: ignore[attr-defined]
     lost = demo.report.with_name("lost.docx")
     doc.save(str(lost))
     settings = load_settings(demo.home)
@@ -137,3 +138,16 @@ def test_a_lost_region_or_a_deleted_exception_is_reported_not_guessed(demo: Demo
                    for line in result.lines)
         assert store.quarter_state(Q2) == "open"
         assert store.texts("CS02", Q2)[1].startswith("Data collection")  # type: ignore[index]
+
+
+def test_an_emptied_response_is_reported_as_missing(demo: DemoResult) -> None:
+    doc = Document(str(demo.report))
+    set_region_text(doc, "CS03", "response", "")
+    emptied = demo.report.with_name("emptied.docx")
+    doc.save(str(emptied))
+    settings = load_settings(demo.home)
+    with Store(settings.db_path) as store:
+        result = publish(settings, store, load_checked_catalogue(settings), Q2, emptied, "clerk")
+    assert not result.ok
+    assert any("CS03 (Number/ rate of current children in need per 10,000 population (including LAC & CP)) has no "
+               "service response" in line for line in result.lines)

@@ -1,4 +1,5 @@
-"""Drive LibreOffice through UNO: type into a workbook as a user would, or report what Calc sees.
+"""Drive LibreOffice through UNO: type into a workbook or edit a Word document as a user would, or
+report what Calc sees.
 
 Run with a Python that has the ``uno`` module (Debian: ``/usr/bin/python3`` with python3-uno),
 not the project's virtual environment, so this file imports only the standard library and uno::
@@ -7,11 +8,15 @@ not the project's virtual environment, so this file imports only the standard li
                                             "cells": [["Return", "F7", 531], ["Return", "K7", "Text"]]}'
     python3 tests/uno_client.py calc-inspect '{"src": "in.xlsx", "protected": ["Return"],
                                                "count_validation": ["Return"], "cells": [["Return", "F7"]]}'
+    python3 tests/uno_client.py writer-edit '{"src": "in.docx", "out": "out.docx", "edits": [
+        {"bookmark": "kpiflow_CS02_response", "op": "replace", "text": "First.\\nSecond paragraph."},
+        {"bookmark": "kpiflow_CS01_commentary", "op": "append", "text": " One more sentence."}]}'
 
 Each run starts its own headless soffice with a fresh profile and a unique pipe, and always stops
 it, within an overall timeout (``"timeout"`` in the arguments, seconds). One JSON object is
 printed on stdout. Exit status: 0 done; 1 done, but some typing was refused (a locked cell on a
-protected sheet); 2 failed, with ``{"error": ...}`` on stdout and the traceback on stderr.
+protected sheet) or an edited bookmark no longer covers its text; 2 failed, with ``{"error": ...}``
+on stdout and the traceback on stderr.
 A command is one function ``(desktop, args) -> (result, status)`` listed in COMMANDS.
 """
 
@@ -39,6 +44,8 @@ from com.sun.star.connection import NoConnectException
 CONNECT_TIMEOUT = 60.0   # seconds for a fresh profile to start and accept the connection
 DEFAULT_TIMEOUT = 150.0  # seconds for the whole run, after which soffice is killed
 XLSX_FILTER = "Calc MS Excel 2007 XML"
+DOCX_FILTER = "MS Word 2007 XML"
+SENTINEL = "\u2060"   # WORD JOINER: a placeholder character that the documents never contain
 
 
 def _props(**values: Any) -> tuple[Any, ...]:
@@ -258,9 +265,81 @@ def calc_inspect(desktop: Any, args: dict[str, Any]) -> tuple[dict[str, Any], in
         }, 0
 
 
+def _paragraph_texts(rng: Any) -> list[str]:
+    """The whole text of each paragraph a range touches. A content control that Writer imported as
+    an input field around a paragraph's text ends in a carriage return."""
+    cursor = rng.getText().createTextCursorByRange(rng)
+    out = []
+    paragraphs = cursor.createEnumeration()
+    while paragraphs.hasMoreElements():
+        para = paragraphs.nextElement()
+        if para.supportsService("com.sun.star.text.Paragraph"):
+            out.append(para.getString())
+    return out
+
+
+def _anchor(doc: Any, name: str) -> Any:
+    if not doc.Bookmarks.hasByName(name):
+        raise KeyError(f"no bookmark named {name!r}; the document has {list(doc.Bookmarks.ElementNames)}")
+    return doc.Bookmarks.getByName(name).getAnchor()
+
+
+def _select_region(doc: Any, name: str, paragraphs: int) -> Any:
+    """A cursor selecting the text an officer would select: the ``paragraphs`` paragraphs after
+    the label that holds the mark."""
+    anchor = _anchor(doc, name)
+    cursor = anchor.getText().createTextCursorByRange(anchor.getStart())
+    cursor.gotoNextParagraph(False)
+    cursor.gotoEndOfParagraph(True)
+    for _ in range(paragraphs - 1):
+        cursor.gotoNextParagraph(True)
+        cursor.gotoEndOfParagraph(True)
+    return cursor
+
+
+def _type(text: Any, cursor: Any, new_text: str) -> None:
+    """Type over the selection; a newline starts a new paragraph, as pressing Enter does."""
+    from com.sun.star.text.ControlCharacter import PARAGRAPH_BREAK
+
+    for i, line in enumerate(new_text.replace("\r\n", "\n").split("\n")):
+        if i:
+            text.insertControlCharacter(cursor, PARAGRAPH_BREAK, False)
+        text.insertString(cursor, line, i == 0)
+        cursor.collapseToEnd()
+
+
+def writer_edit(desktop: Any, args: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Edit a draft's marked regions as an officer would in Writer, then save as .docx.
+
+    args: src, out, edits: [{"bookmark": name, "paragraphs": n, "op": "replace" | "append",
+    "text": ...}, ...]. A region is the ``paragraphs`` paragraphs after the label holding its
+    bookmark. "replace" selects the whole region and types the text over it (a newline in the text
+    starts a new paragraph); "append" types the text at the end of the region's last paragraph.
+    Result: out, bookmarks (every bookmark name, in document order), and reloaded (the bookmark
+    names Writer finds in the saved file).
+    """
+    with opened(desktop, args["src"]) as doc:
+        names = list(doc.Bookmarks.ElementNames)
+        for edit in args["edits"]:
+            name, op, new, count = edit["bookmark"], edit["op"], edit["text"], int(edit.get("paragraphs", 1))
+            cursor = _select_region(doc, name, count)
+            if op == "replace":
+                _type(cursor.getText(), cursor, new)
+            elif op == "append":
+                cursor.collapseToEnd()
+                cursor.getText().insertString(cursor, new, False)
+            else:
+                raise ValueError(f"unknown edit {op!r}: use replace or append")
+        _store(doc, args["out"], args.get("filter", DOCX_FILTER))
+    with opened(desktop, args["out"]) as doc:
+        reloaded = list(doc.Bookmarks.ElementNames)
+    return {"out": args["out"], "bookmarks": names, "reloaded": reloaded}, 0
+
+
 COMMANDS: dict[str, Callable[[Any, dict[str, Any]], tuple[dict[str, Any], int]]] = {
     "calc-fill": calc_fill,
     "calc-inspect": calc_inspect,
+    "writer-edit": writer_edit,
 }
 
 
