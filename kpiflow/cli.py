@@ -231,19 +231,24 @@ def status(quarter: Quarter, home: Home = None, as_json: Json = False) -> None:
         _print_json({"quarter": q.label, "state": state, "services": [r.__dict__ for r in rows],
                      "exceptions": [{"id": a.indicator.id, "reasons": list(a.verdict.reasons)} for a in exceptions]})
         return
-    typer.echo(f"{q.short} ({state})")
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{q.short} ({state})", title_justify="left")
+    for col in ("Service", "Issued", "Status", "Received", "Completed by", "File", "Notes"):
+        table.add_column(col, overflow="fold")
     for r in rows:
-        line = f"  {r.service}: {r.state}"
-        if r.issued:
-            line += f"; issued {r.issued}"
-        if r.received_at:
-            line += f"; received {r.received_at}" + (f" from {r.completed_by}" if r.completed_by else "")
-        if r.detail:
-            line += f"; {r.detail}"
-        typer.echo(line)
-    typer.echo(f"Exceptions so far: {len(exceptions)}")
+        # names and notes come from workbooks: shown as text, never read as console markup
+        table.add_row(*(Text(v) for v in (r.service, r.issued[:10] or "-", r.state,
+                                          r.received_at.replace("T", " ")[:16] or "-", r.completed_by or "-",
+                                          r.file_name or "-", r.detail or "")))
+    console = Console(width=max(Console().width, 120), highlight=False)
+    console.print(table)
+    console.print(f"Exceptions so far: {len(exceptions)}", highlight=False)
     for a in exceptions:
-        typer.echo(f"  {a.indicator.id} {a.indicator.name}: {'; '.join(a.verdict.reasons)}")
+        console.print(f"  {a.indicator.id} {a.indicator.name}: {'; '.join(a.verdict.reasons)}", highlight=False,
+                      markup=False)
 
 
 @app.command()
