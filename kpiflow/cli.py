@@ -277,7 +277,8 @@ def history(service: Annotated[str | None, typer.Option(help="Only this service'
         typer.echo(f"#{s.id} {s.received_at} {s.service or '?'} {s.quarter or '?'} {s.outcome}{extra}: {s.file_name} "
                    f"(completed by {s.completed_by or 'unknown'}, sha256 {s.sha256[:12]})")
     for r in revisions:
-        typer.echo(f"revision {r.recorded_at} {r.indicator_id} {r.period} {r.figure}: {r.old} -> {r.new} ({r.source})")
+        who = f", completed by {r.by}" if r.by else ""
+        typer.echo(f"revision {r.recorded_at} {r.indicator_id} {r.period} {r.figure}: {r.old} -> {r.new} ({r.source}{who})")
     if not subs and not revisions:
         typer.echo("No history yet.")
 

@@ -1,71 +1,139 @@
-"""File names and moves: nothing received is ever deleted or overwritten."""
+"""File names, moves and locks: nothing received is ever deleted or overwritten.
+
+Every name kpiflow writes under goes through :func:`safe_name`, so a name taken from a workbook
+or from a received file can never leave its folder or trip over Windows device names. Files are
+placed with ``os.link`` (which refuses to replace an existing file) and written through a hidden
+``.part`` file, so a process killed part-way never leaves a half-written file under a real name.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
+import sys
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
-_UNSAFE = re.compile(r'[\x00-\x1f<>:"/\\|?*]')
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+# Windows device names, with or without an extension (and COM¹ etc., which Windows also reserves)
+_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+             *(f"{p}{d}" for p in ("COM", "LPT") for d in "0123456789¹²³")}
+
+
+def _clean_chars(text: str) -> str:
+    out = []
+    for ch in unicodedata.normalize("NFC", text):
+        cat = unicodedata.category(ch)
+        if cat == "Cf":            # invisible format characters (e.g. right-to-left override) could disguise a name
+            continue
+        out.append("_" if cat in ("Cc", "Cs") else ch)   # Cs: bytes that were not UTF-8 (surrogate escapes)
+    return "".join(out)
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8, on a character boundary."""
+    data = text.encode("utf-8")
+    return text if len(data) <= limit else data[:limit].decode("utf-8", "ignore")
 
 
 def safe_name(name: str, default: str = "file", limit: int = 120) -> str:
-    """A file name that cannot leave its folder or upset Windows: no separators, no ``..``,
-    no reserved device names, bounded length (the suffix kept)."""
-    base = Path(str(name).replace("\\", "/")).name
+    """A file name that cannot leave its folder or upset Windows: the last path component only,
+    no separators, control characters, ``..`` or reserved device names, at most ``limit`` bytes
+    of UTF-8 (the extension kept)."""
+    base = _clean_chars(str(name)).replace("\\", "/").rsplit("/", 1)[-1]
     base = _UNSAFE.sub("_", base).strip(" .")
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
-    if stem.split(".")[0].upper() in _RESERVED:
+    suffix = _fit(suffix, 10).strip(" .")
+    if stem.split(".")[0].strip(" ").upper() in _RESERVED:
         stem = "_" + stem
-    suffix = suffix[:10]
-    stem = stem[: max(1, limit - len(suffix) - 1)] or default
+    room = max(1, limit - len(suffix.encode("utf-8")) - 1) if suffix else limit
+    stem = _fit(stem, room).strip(" .") or default
     return f"{stem}.{suffix}" if suffix else stem
 
 
-def unique_path(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``name (2)``, ``name (3)``... if that is taken."""
+def unique_path(folder: Path, name: str, taken: Callable[[Path], bool] | None = None) -> Path:
+    """``folder/name``, or ``name (2)``, ``name (3)``... if that is taken (on disk, or by ``taken``:
+    e.g. a name already promised to another file but not written yet)."""
     folder.mkdir(parents=True, exist_ok=True)
     name = safe_name(name)
     candidate = folder / name
     stem, suffix = candidate.stem, candidate.suffix
     n = 2
-    while candidate.exists():
+    while candidate.exists() or (taken is not None and taken(candidate)):
         candidate = folder / f"{stem} ({n}){suffix}"
         n += 1
     return candidate
+
+
+def part_path(dest: Path) -> Path:
+    """The hidden name a file is written under before it appears as ``dest``."""
+    return dest.with_name(f".{dest.name}.part")
+
+
+def place(src: Path, dest: Path) -> bool:
+    """Give ``src`` the exact name ``dest`` without ever replacing a file, then remove ``src``.
+
+    Returns False (and leaves ``src``) if ``dest`` is another file. If ``dest`` already is ``src``
+    (a process was stopped between the two steps) only ``src`` is removed."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dest)
+    except FileExistsError:
+        if not os.path.samefile(src, dest):
+            return False
+    except OSError:
+        # no hard links here (another file system, or one without them): copy through a .part file
+        if dest.exists():
+            return False
+        part = part_path(dest)
+        shutil.copy2(src, part)
+        if dest.exists():
+            part.unlink()
+            return False
+        os.replace(part, dest)
+    src.unlink()
+    return True
 
 
 def move_unique(src: Path, folder: Path, name: str | None = None) -> Path:
     """Move ``src`` into ``folder`` under a name no other file has. Never overwrites."""
     while True:
         dest = unique_path(folder, name or src.name)
-        try:
-            # link + unlink refuses to replace an existing file, unlike rename
-            os.link(src, dest)
-        except FileExistsError:
-            continue
-        except OSError:
-            if dest.exists():
-                continue
-            shutil.copy2(src, dest)
-        src.unlink()
-        return dest
-
-
-def write_unique(folder: Path, name: str, data: bytes) -> Path:
-    while True:
-        dest = unique_path(folder, name)
-        try:
-            with dest.open("xb") as fh:
-                fh.write(data)
+        if place(src, dest):
             return dest
-        except FileExistsError:
-            continue
+
+
+def write_new(dest: Path, data: bytes) -> bool:
+    """Write ``dest`` all at once, never replacing a file: written as a hidden .part file first,
+    so it appears whole or not at all. Returns False if ``dest`` already existed."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = part_path(dest)
+    if dest.exists():
+        part.unlink(missing_ok=True)   # left by a process stopped after writing dest
+        return False
+    with part.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        os.link(part, dest)
+    except FileExistsError:
+        part.unlink()
+        return False
+    except OSError:
+        if dest.exists():
+            part.unlink()
+            return False
+        os.replace(part, dest)
+        return True
+    part.unlink()
+    return True
 
 
 def sha256_file(path: Path) -> str:
@@ -74,3 +142,93 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+class FileLock:
+    """An exclusive advisory lock (``flock``) on one open file. The operating system drops it when
+    the process ends, however it ends, so a file whose lock can be taken is not being worked on.
+
+    Where ``flock`` is unavailable (Windows, or a file system without it) the lock is a no-op."""
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+
+    def holds(self, path: Path) -> bool:
+        """True if ``path`` still names the locked file (not removed, not replaced)."""
+        if self.fd is None:
+            return path.exists()
+        try:
+            a, b = os.fstat(self.fd), os.stat(path)
+        except FileNotFoundError:
+            return False
+        return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)    # closing the file drops the lock
+            self.fd = None
+
+
+def _flock(fd: int) -> bool | None:
+    """True if locked, False if another process holds it, None if this system cannot lock."""
+    if sys.platform == "win32":
+        return None
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    return True
+
+
+def try_lock(path: Path) -> FileLock | None:
+    """Lock ``path`` if no other process has it; None if it is missing or held elsewhere."""
+    if sys.platform == "win32":
+        return FileLock(None) if path.is_file() else None
+    fd: int | None = None
+    for flags in (os.O_RDWR, os.O_RDONLY):    # read-write where allowed: NFS locks need it
+        try:
+            fd = os.open(path, flags)
+            break
+        except PermissionError:
+            continue
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+    if fd is None:
+        return None
+    got = _flock(fd)
+    if got is False:
+        os.close(fd)
+        return None
+    lock = FileLock(fd)
+    if got is None:
+        lock.release()
+        lock = FileLock(None)
+    if not lock.holds(path):
+        lock.release()
+        return None
+    return lock
+
+
+def create_locked(path: Path) -> tuple[FileLock, int]:
+    """Create ``path`` (which must not exist) and lock it before anyone can see it written.
+    Returns the lock and the open descriptor to write through (closed by ``release``)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+    _flock(fd)
+    return FileLock(fd), fd
+
+
+def discard_abandoned(path: Path) -> bool:
+    """Remove a kpiflow .part file that no live process is writing. Returns True if removed."""
+    lock = try_lock(path)
+    if lock is None:
+        return False
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    finally:
+        lock.release()
+    return True

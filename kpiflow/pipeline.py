@@ -1,25 +1,51 @@
-"""process_file(): claim -> read -> validate -> store -> move -> feedback.
+"""process_file(): claim -> read -> validate -> store -> feedback -> move.
 
-Used by ``kpiflow ingest`` and ``kpiflow watch`` alike. A file is claimed by renaming it into
-``inbox/.working/`` (atomic on one file system), so two processes never take the same file; a
-file left there by a killed process is finished by the next run, and its SHA-256 keeps it from
-being stored twice.
+Used by ``kpiflow ingest`` and ``kpiflow watch`` alike. Every step can be cut short by a killed
+process and is finished by the next run:
+
+1. claim: the file is locked and renamed into ``inbox/.working/`` under a unique name. A rename
+   is atomic on one file system, so of two processes only one gets the file. The lock (``flock``)
+   is held until the file is done and dropped by the operating system when the process dies, so a
+   file in ``.working`` whose lock can be taken was abandoned, and one whose lock cannot is being
+   worked on by a live process and is left alone.
+2. validate, then store in one transaction: the submission record, naming the claim and the names
+   the original and its feedback will be kept under, and (if accepted) its figures.
+3. write the feedback, whole or not at all, under its recorded name.
+4. move the original to ``processed/`` or ``rejected/`` under its recorded name. Leaving
+   ``.working`` is what marks a file done.
+
+An abandoned file whose claim is not in the store starts again at 2; one whose claim is stored
+resumes at 3, so nothing is stored twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpiflow.catalogue import Catalogue
-from kpiflow.files import move_unique, safe_name, sha256_file, unique_path, write_unique
+from kpiflow.files import (
+    FileLock,
+    create_locked,
+    discard_abandoned,
+    part_path,
+    place,
+    safe_name,
+    sha256_file,
+    try_lock,
+    unique_path,
+    write_new,
+)
 from kpiflow.periods import Period
-from kpiflow.problems import ValidationResult
+from kpiflow.problems import Problem, ValidationResult
 from kpiflow.settings import Settings
-from kpiflow.store import Store
-from kpiflow.validate import validate_file
+from kpiflow.store import Store, Submission
+from kpiflow.validate import History, ReturnData, validate_file
+from kpiflow.workbook.annotate import annotated, can_annotate
 
 
 @dataclass
@@ -46,24 +72,75 @@ class Outcome:
         return f"{self.file}: {detail}{where}"
 
 
+# files this process has claimed, and the locks that say so, until process_file takes them over
+_held: dict[Path, FileLock] = {}
+
+
 def claim(settings: Settings, path: Path) -> Path | None:
     """Take a file for processing by renaming it into the working folder; None if another
-    process took it first."""
+    process took it first. The file stays locked by this process until it is processed."""
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S%f")
-    target = settings.work_dir / f"{stamp}-{os.getpid()}--{safe_name(path.name)}"
+    target = settings.work_dir / f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}--{safe_name(path.name)}"
+    lock = try_lock(path)
+    if lock is None:
+        return None
     try:
         os.rename(path, target)
     except FileNotFoundError:
+        lock.release()
         return None
     except OSError:
-        # another file system (a file given on the command line from elsewhere): copy, then remove
-        move_unique(path, settings.work_dir, target.name)
+        # on another file system (a file given on the command line from elsewhere): copy it in
+        try:
+            lock = _copy_in(path, target, lock)
+        except FileNotFoundError:
+            return None
+    else:
+        if not lock.holds(target):
+            # another file came in under the same name between locking and renaming: lock that one
+            lock.release()
+            held = try_lock(target)
+            if held is None:
+                return None
+            lock = held
+    _held[target] = lock
     return target
+
+
+def _copy_in(src: Path, target: Path, src_lock: FileLock) -> FileLock:
+    """Copy ``src`` to ``target`` through a locked .part file, then remove ``src``."""
+    part = part_path(target)
+    try:
+        lock, fd = create_locked(part)
+        try:
+            with src.open("rb") as fh, os.fdopen(os.dup(fd), "wb") as out:
+                shutil.copyfileobj(fh, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.rename(part, target)
+        except BaseException:
+            lock.release()
+            part.unlink(missing_ok=True)
+            raise
+        try:
+            src.unlink()
+        except BaseException:
+            # the original stays where it was, so the copy must not be processed as well
+            lock.release()
+            target.unlink(missing_ok=True)
+            raise
+        return lock
+    finally:
+        src_lock.release()
 
 
 def original_name(claimed: Path) -> str:
     return claimed.name.split("--", 1)[1] if "--" in claimed.name else claimed.name
+
+
+def feedback_name(name: str) -> str:
+    return f"{Path(safe_name(name, limit=100)).stem} - feedback.txt"
 
 
 def feedback_text(outcome: Outcome, received: str) -> str:
@@ -87,53 +164,151 @@ def feedback_text(outcome: Outcome, received: str) -> str:
 
 def process_file(settings: Settings, store: Store, catalogue: Catalogue, path: Path,
                  expected_quarter: Period | None = None, claimed: bool = False) -> Outcome:
-    """Process one received file end to end. Never raises for bad input."""
-    work = path if claimed else claim(settings, path)
-    name = original_name(work) if work else path.name
-    if work is None:
-        return Outcome(name, "skipped", ValidationResult(name))
-    received = dt.datetime.now().astimezone().replace(microsecond=0).isoformat()
-    sha = sha256_file(work)
-    data, result = validate_file(work, catalogue, expected_quarter)
-    result.source = name
-    quarter = data.quarter if data else None
-    if data and quarter and store.quarter_state(quarter) == "published":
-        result.error("quarter-published", f"{quarter.short} has been published, so returns for it are closed. Ask the "
-                     "performance team to run kpiflow reopen if the figures must change.", sheet="About")
-    outcome = Outcome(name, "accepted", result, data.service if data else "", quarter.label if quarter else "")
-    problems = [{**p.__dict__, "location": p.location} for p in result.problems]
-    if not result.ok or data is None:
-        outcome.status = "rejected"
-        kept = move_unique(work, settings.rejected, name)
-        outcome.submission_id = store.record_rejected(name, sha, outcome.service, outcome.quarter,
-                                                      data.completed_by if data else "", problems, len(result.errors),
-                                                      len(result.warnings), str(kept.relative_to(settings.home)))
-    elif store.find_accepted(sha) is not None:
-        outcome.status = "duplicate"
-        kept = move_unique(work, settings.processed, name)
-        outcome.submission_id = store.record_rejected(name, sha, outcome.service, outcome.quarter, data.completed_by,
-                                                      problems, 0, len(result.warnings),
-                                                      str(kept.relative_to(settings.home)), outcome="duplicate")
+    """Process one received file end to end. Never raises for bad input.
+
+    ``claimed``: ``path`` is in the working folder already (claimed by this process, or left by a
+    stopped one, which is finished from where it stopped). A file another live process is working
+    on, or has taken first, is "skipped"."""
+    lock: FileLock | None
+    if claimed:
+        work: Path | None = path
+        lock = _held.pop(path, None) or try_lock(path)
     else:
-        # the name it will be kept under is decided before storing so that the record names it
-        final = unique_path(settings.processed, name)
-        outcome.submission_id = store.store_return(data, name, sha, problems, str(final.relative_to(settings.home)))
-        kept = move_unique(work, settings.processed, final.name)
-    outcome.kept_as = kept
-    outcome.feedback.append(write_unique(settings.feedback_dir, f"{Path(name).stem} - feedback.txt",
-                                         feedback_text(outcome, received).encode("utf-8")))
+        work = claim(settings, path)
+        lock = _held.pop(work, None) if work else None
+    if work is None or lock is None:
+        name = original_name(path) if claimed else path.name
+        return Outcome(name, "skipped", ValidationResult(name))
+    try:
+        sub = store.submission_by_claim(work.name)
+        if sub is None:
+            sha = sha256_file(work)
+            data, result = validate_file(work, catalogue, expected_quarter,
+                                         history=History(store.series, settings.rules))
+            result.source = original_name(work)
+            sub = _record(settings, store, work, sha, data, result)
+        return _finish(settings, store, sub, work)
+    finally:
+        lock.release()
+
+
+def _record(settings: Settings, store: Store, work: Path, sha: str, data: ReturnData | None,
+            result: ValidationResult) -> Submission:
+    """Decide the outcome and store it, with the names the file and its feedback will be kept
+    under, in one transaction (so two processes cannot both take a file as the first copy)."""
+    name = original_name(work)
+    quarter = data.quarter if data else None
+    with store.transaction():
+        if data and quarter and store.quarter_state(quarter) == "published":
+            result.error("quarter-published", f"{quarter.short} has been published, so returns for it are closed. "
+                         "Ask the performance team to run kpiflow reopen if the figures must change.", sheet="About")
+        if not result.ok or data is None:
+            status = "rejected"
+        elif store.find_accepted(sha) is not None:
+            status = "duplicate"
+        else:
+            status = "accepted"
+        kept = _reserve(settings, store, settings.rejected if status == "rejected" else settings.processed, name)
+        feedback = _reserve(settings, store, settings.feedback_dir, feedback_name(name))
+        problems = [{**p.__dict__, "location": p.location} for p in result.problems]
+        if status == "accepted":
+            assert data is not None
+            store.store_return(data, name, sha, problems, kept, claim=work.name, feedback=feedback)
+        else:
+            store.record_rejected(name, sha, data.service if data else "", quarter.label if quarter else "",
+                                  data.completed_by if data else "", problems, len(result.errors),
+                                  len(result.warnings), kept, status, claim=work.name, feedback=feedback)
+        sub = store.submission_by_claim(work.name)
+    assert sub is not None
+    return sub
+
+
+def _reserve(settings: Settings, store: Store, folder: Path, name: str) -> str:
+    """A free name in ``folder`` (relative to the working folder) that no file has and no other
+    submission has been promised. Call inside the transaction that records it."""
+    def rel(p: Path) -> str:
+        return p.relative_to(settings.home).as_posix()
+
+    return rel(unique_path(folder, name, taken=lambda p: store.path_recorded(rel(p))))
+
+
+def _finish(settings: Settings, store: Store, sub: Submission, work: Path) -> Outcome:
+    """Write the feedback and keep the original, each under its recorded name; either may have
+    been done already by a run that was stopped."""
+    outcome = _outcome(settings, sub)
+    if sub.feedback:
+        _write_feedback(settings.home / sub.feedback, outcome, sub)
+        copy = _annotated_path(settings.home / sub.feedback)
+        # a marked-up copy only where there is something to mark: a clean return needs just the .txt
+        if outcome.problems.problems and can_annotate(outcome.problems) and work.exists():
+            _write_annotated(work, copy, outcome)
+        if copy.exists():
+            outcome.feedback.append(copy)
+    outcome.kept_as = _keep_original(settings, store, sub, work)
     return outcome
 
 
+def _outcome(settings: Settings, sub: Submission) -> Outcome:
+    result = ValidationResult(sub.file_name, [
+        Problem(p["severity"], p["code"], p["message"], p.get("sheet", ""), p.get("cell", ""),
+                p.get("indicator_id", "")) for p in sub.problems])
+    return Outcome(sub.file_name, sub.outcome, result, sub.service, sub.quarter, settings.home / sub.kept_as,
+                   [settings.home / sub.feedback] if sub.feedback else [], sub.id)
+
+
+def _annotated_path(txt: Path) -> Path:
+    """The annotated workbook sits beside the .txt feedback, under the same (recorded, unique) stem."""
+    return txt.with_suffix(".xlsx")
+
+
+def _write_annotated(work: Path, dest: Path, outcome: Outcome) -> None:
+    if dest.exists():
+        return   # written by a run that was stopped before it finished
+    try:
+        data = annotated(work, outcome.problems)
+    except Exception as exc:
+        # the workbook was readable for validation but openpyxl cannot rewrite it: the .txt stands alone
+        outcome.problems.warning("no-annotated-copy", f"kpiflow could not make the marked-up copy of the "
+                                 f"workbook ({type(exc).__name__}); the problems are listed in the .txt feedback.")
+        return
+    write_new(dest, data)
+
+
+def _write_feedback(dest: Path, outcome: Outcome, sub: Submission) -> None:
+    received = dt.datetime.fromisoformat(sub.received_at).astimezone().isoformat()
+    write_new(dest, feedback_text(outcome, received).encode("utf-8"))
+
+
+def _keep_original(settings: Settings, store: Store, sub: Submission, work: Path) -> Path:
+    kept = settings.home / sub.kept_as
+    while not place(work, kept):
+        # a file kpiflow did not write has taken the name since: keep the original under the next free one
+        with store.transaction():
+            rel = _reserve(settings, store, kept.parent, sub.file_name)
+            store.set_kept_as(sub.id, rel)
+        kept = settings.home / rel
+    return kept
+
+
 def pending(settings: Settings) -> list[Path]:
-    """Files left in the working folder by a process that was stopped part-way."""
+    """Files in the working folder: left by a process that was stopped part-way (process_file
+    finishes them), or being worked on by a live one (process_file skips them)."""
     if not settings.work_dir.exists():
         return []
-    return sorted(p for p in settings.work_dir.iterdir() if p.is_file())
+    out: list[Path] = []
+    for p in sorted(settings.work_dir.iterdir()):
+        if p.name.startswith("."):
+            if p.name.endswith(".part") and p.is_file():
+                discard_abandoned(p)    # half a copy; the original it came from is still in place
+            continue
+        if p.is_file():
+            out.append(p)
+    return out
 
 
 def ingest(settings: Settings, store: Store, catalogue: Catalogue, paths: list[Path],
            expected_quarter: Period | None = None) -> list[Outcome]:
+    """Finish what a stopped process left in the working folder, then process ``paths``."""
     outcomes = [process_file(settings, store, catalogue, p, expected_quarter, claimed=True)
                 for p in pending(settings)]
     outcomes += [process_file(settings, store, catalogue, p, expected_quarter) for p in paths]

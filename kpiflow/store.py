@@ -1,8 +1,15 @@
 """The history store: all SQL lives here.
 
 SQLite is the embedded default. Every change is one transaction (BEGIN IMMEDIATE ... COMMIT), so a
-process killed at any point leaves either all of a submission or none of it. The schema is built
-by numbered migrations recorded in ``schema_migrations``; a database from a newer kpiflow is refused.
+process killed at any point leaves either all of a submission or none of it; transactions nest
+(as savepoints), so a caller can make several calls one change. The schema is built by numbered
+migrations recorded in ``schema_migrations``, applied in the same transaction as their record; a
+shipped migration is never edited, a change of schema is a new one. A database from a newer
+kpiflow is refused.
+
+Each submission records the name the file was claimed under (``claim``, unique), and the names
+its original and its feedback are kept under, all before either is written: a process stopped
+after storing finishes the moves on the next run instead of storing the file again.
 
 Figures are kept as observations, never updated in place: the newest non-blank value of each
 figure for an (indicator, period) is the current one, and older rows are its revision history.
@@ -94,8 +101,16 @@ MIGRATIONS: list[tuple[str, str]] = [
             detail TEXT NOT NULL DEFAULT ''
         );
     """),
+    ("claims-and-feedback", """
+        ALTER TABLE submissions ADD COLUMN claim TEXT;
+        ALTER TABLE submissions ADD COLUMN feedback TEXT NOT NULL DEFAULT '';
+        CREATE UNIQUE INDEX submissions_claim ON submissions(claim);
+        CREATE INDEX submissions_kept_as ON submissions(kept_as);
+        CREATE INDEX submissions_feedback ON submissions(feedback);
+    """),
 ]
 FIGURES = ("number", "rate", "statneigh", "england")
+BUSY_TIMEOUT_SECONDS = 30.0   # how long a change waits for another process's change to finish
 
 
 def now() -> str:
@@ -118,6 +133,8 @@ class Submission:
     problems: list[dict[str, Any]]
     kept_as: str
     superseded_by: int | None
+    feedback: str = ""
+    claim: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,8 @@ class Revision:
     new: float | None
     source: str
     recorded_at: str
+    by: str = ""                       # who completed the return that made the change, where known
+    submission_id: int | None = None
 
 
 class Store:
@@ -136,16 +155,23 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._depth = 0
         path.parent.mkdir(parents=True, exist_ok=True)
+        # a busy database (another kpiflow writing) is waited for, never an error at once
+        self.conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         try:
-            self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA foreign_keys = ON")
-            self.conn.execute("PRAGMA journal_mode = WAL")
+            if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            self.conn.close()
             raise KpiflowError(f"{path} is not a kpiflow store or is damaged: {exc}") from exc
+        except BaseException:
+            self.conn.close()
+            raise
 
     def close(self) -> None:
         self.conn.close()
@@ -158,30 +184,59 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
+        """All or nothing. BEGIN IMMEDIATE takes the write lock at once, so two processes queue
+        (up to the 30 s timeout) instead of failing half-way. Nested, it is a savepoint."""
+        nested = self._depth > 0
+        try:
+            self.conn.execute(f"SAVEPOINT s{self._depth}" if nested else "BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            raise KpiflowError(f"The store {self.path} is busy: another kpiflow process has been changing it for "
+                               f"{BUSY_TIMEOUT_SECONDS:g} seconds. Try again in a minute; if it stays busy, look "
+                               "for a kpiflow process that has stopped responding.") from exc
+        self._depth += 1
         try:
             yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._depth -= 1
+            if nested:
+                self.conn.execute(f"ROLLBACK TO s{self._depth}")
+                self.conn.execute(f"RELEASE s{self._depth}")
+            else:
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        self._depth -= 1
+        self.conn.execute(f"RELEASE s{self._depth}" if nested else "COMMIT")
 
     # -- schema ---------------------------------------------------------------------------
     def _migrate(self) -> None:
+        if self._applied() == len(MIGRATIONS):
+            return      # the usual case: no write lock taken, so opening never waits for a writer
         with self.transaction() as c:
+            tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "schema_migrations" not in tables:
+                raise KpiflowError(f"{self.path} is a SQLite database but not a kpiflow store. Point "
+                                   "paths.database in kpiflow.toml at another file.")
             c.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                       "applied_at TEXT NOT NULL)")
             done = {r[0] for r in c.execute("SELECT version FROM schema_migrations")}
             if done and max(done) > len(MIGRATIONS):
                 raise KpiflowError(f"{self.path} was written by a newer kpiflow (schema {max(done)}); this one knows "
-                                   f"up to {len(MIGRATIONS)}. Upgrade kpiflow.")
+                                   f"up to {len(MIGRATIONS)}. Upgrade kpiflow to use it.")
             for version, (name, sql) in enumerate(MIGRATIONS, start=1):
                 if version in done:
                     continue
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        c.execute(statement)
+                for statement in _statements(sql):
+                    c.execute(statement)
                 c.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, name, now()))
+
+    def _applied(self) -> int | None:
+        """The schema version, read without a lock; None for a database without a migrations table."""
+        if self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+                             ).fetchone() is None:
+            return None
+        return self.schema_version()
 
     def schema_version(self) -> int:
         return int(self.conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0])
@@ -222,33 +277,52 @@ class Store:
                       (iid, period.label, cat, num, pos, batch, source, submission_id, at))
 
     def find_accepted(self, sha256: str) -> Submission | None:
+        """The first accepted submission of exactly this file, if any."""
         row = self.conn.execute("SELECT * FROM submissions WHERE sha256 = ? AND outcome = 'accepted' ORDER BY id LIMIT 1",
                                 (sha256,)).fetchone()
         return _submission(row) if row else None
 
+    def submission_by_claim(self, claim: str) -> Submission | None:
+        """The submission recorded for the file claimed under this name, if it got that far."""
+        row = self.conn.execute("SELECT * FROM submissions WHERE claim = ?", (claim,)).fetchone()
+        return _submission(row) if row else None
+
+    def path_recorded(self, rel: str) -> bool:
+        """True if a submission keeps its original or its feedback under ``rel`` (relative to the
+        working folder): the name is promised even before the file is written."""
+        return self.conn.execute("SELECT 1 FROM submissions WHERE kept_as = ? OR feedback = ? LIMIT 1",
+                                 (rel, rel)).fetchone() is not None
+
+    def set_kept_as(self, submission_id: int, rel: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE submissions SET kept_as = ? WHERE id = ?", (rel, submission_id))
+
     def record_rejected(self, file_name: str, sha256: str, service: str, quarter: str, completed_by: str,
                         problems: list[dict[str, Any]], errors: int, warnings: int, kept_as: str,
-                        outcome: str = "rejected") -> int:
+                        outcome: str = "rejected", claim: str | None = None, feedback: str = "") -> int:
+        """Record a submission that stores no figures: rejected, or a duplicate of an accepted file."""
         with self.transaction() as c:
             cur = c.execute(
                 "INSERT INTO submissions (file_name, sha256, service, quarter, completed_by, received_at, outcome, "
-                "errors, warnings, problems, kept_as) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "errors, warnings, problems, kept_as, claim, feedback) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (file_name, sha256, service, quarter, completed_by, now(), outcome, errors, warnings,
-                 json.dumps(problems, ensure_ascii=False), kept_as))
+                 json.dumps(problems, ensure_ascii=False), kept_as, claim, feedback))
             return int(cur.lastrowid or 0)
 
     def store_return(self, data: ReturnData, file_name: str, sha256: str, warnings: list[dict[str, Any]],
-                     kept_as: str) -> int:
-        """Store an accepted return and its submission record in one transaction."""
+                     kept_as: str, claim: str | None = None, feedback: str = "") -> int:
+        """Store an accepted return and its submission record in one transaction. Earlier accepted
+        returns for the same service and quarter are marked superseded by it, and kept."""
         assert data.quarter is not None
         at = now()
         with self.transaction() as c:
             cur = c.execute(
                 "INSERT INTO submissions (file_name, sha256, service, quarter, completed_by, email, date_completed, "
-                "received_at, outcome, errors, warnings, problems, kept_as) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'accepted', 0, ?, ?, ?)",
+                "received_at, outcome, errors, warnings, problems, kept_as, claim, feedback) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'accepted', 0, ?, ?, ?, ?, ?)",
                 (file_name, sha256, data.service, data.quarter.label, data.completed_by, data.email,
-                 data.date_completed, at, len(warnings), json.dumps(warnings, ensure_ascii=False), kept_as))
+                 data.date_completed, at, len(warnings), json.dumps(warnings, ensure_ascii=False), kept_as,
+                 claim, feedback))
             sid = int(cur.lastrowid or 0)
             c.execute("UPDATE submissions SET superseded_by = ? WHERE service = ? AND quarter = ? AND outcome = 'accepted' "
                       "AND id <> ? AND superseded_by IS NULL", (sid, data.service, data.quarter.label, sid))
@@ -288,16 +362,18 @@ class Store:
                       (service, quarter.label, file_name, now()))
 
     def record_quarter_event(self, quarter: Period, event: str, by: str, detail: str) -> None:
+        """Record that a quarter was published, or reopened (by whom, and why in ``detail``)."""
         with self.transaction() as c:
+            if event == "reopened" and self.quarter_state(quarter) != "published":
+                raise KpiflowError(f"{quarter.short} is not published, so there is nothing to reopen.")
             c.execute("INSERT INTO quarter_events (quarter, event, at, by, detail) VALUES (?, ?, ?, ?, ?)",
                       (quarter.label, event, now(), by, detail))
 
     def set_text(self, iid: str, quarter: Period, commentary: str, response: str, source: str) -> bool:
         """Record edited words (from a published report). Returns True if they changed."""
-        cur = self.texts(iid, quarter)
-        if cur == (commentary, response):
-            return False
         with self.transaction() as c:
+            if self.texts(iid, quarter) == (commentary, response):
+                return False
             c.execute("INSERT INTO texts (indicator_id, quarter, commentary, response, source, recorded_at) "
                       "VALUES (?, ?, ?, ?, ?, ?)", (iid, quarter.label, commentary, response, source, now()))
         return True
@@ -363,17 +439,20 @@ class Store:
             "SELECT service, MAX(issued_at) AS issued_at FROM issued WHERE quarter = ? GROUP BY service", (quarter.label,))}
 
     def revisions(self, indicator_ids: Iterable[str]) -> list[Revision]:
-        """Every change of a figure after it was first recorded, oldest first."""
+        """Every change of a figure after it was first recorded, oldest first, with its source,
+        date and who completed the return that changed it."""
         out: list[Revision] = []
         for iid in indicator_ids:
             seen: dict[tuple[str, str], float | None] = {}
-            for r in self.conn.execute("SELECT * FROM observations WHERE indicator_id = ? ORDER BY id", (iid,)):
+            for r in self.conn.execute("SELECT o.*, s.completed_by FROM observations o LEFT JOIN submissions s "
+                                       "ON s.id = o.submission_id WHERE o.indicator_id = ? ORDER BY o.id", (iid,)):
                 for f in FIGURES:
                     if r[f] is None:
                         continue
                     key = (r["period"], f)
                     if key in seen and seen[key] != r[f]:
-                        out.append(Revision(iid, r["period"], f, seen[key], r[f], r["source"], r["recorded_at"]))
+                        out.append(Revision(iid, r["period"], f, seen[key], r[f], r["source"], r["recorded_at"],
+                                            r["completed_by"] or "", r["submission_id"]))
                     seen[key] = r[f]
         return out
 
@@ -384,6 +463,7 @@ class Store:
         return "published" if r and r["event"] == "published" else "open"
 
     def quarter_events(self, quarter: Period) -> list[dict[str, str]]:
+        """Each publish and reopen of a quarter, oldest first: event, at, by, detail."""
         return [dict(r) for r in self.conn.execute("SELECT event, at, by, detail FROM quarter_events WHERE quarter = ? "
                                                    "ORDER BY id", (quarter.label,))]
 
@@ -393,5 +473,18 @@ def _submission(r: sqlite3.Row) -> Submission:
         id=r["id"], file_name=r["file_name"], sha256=r["sha256"], service=r["service"], quarter=r["quarter"],
         completed_by=r["completed_by"], email=r["email"], received_at=r["received_at"], outcome=r["outcome"],
         errors=r["errors"], warnings=r["warnings"], problems=json.loads(r["problems"]), kept_as=r["kept_as"],
-        superseded_by=r["superseded_by"],
+        superseded_by=r["superseded_by"], feedback=r["feedback"], claim=r["claim"],
     )
+
+
+def _statements(sql: str) -> Iterator[str]:
+    """Split a migration into statements, keeping a ``;`` inside a string or trigger body."""
+    buf = ""
+    for piece in sql.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \t\r\n;"):
+                yield buf
+            buf = ""
+    if buf.strip(" \t\r\n;"):
+        raise KpiflowError(f"an incomplete statement in a migration: {buf.strip()[:80]}")

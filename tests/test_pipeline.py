@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from kpiflow.catalogue import Catalogue
+from kpiflow.files import create_locked, safe_name, try_lock
 from kpiflow.periods import Period, parse_period
-from kpiflow.pipeline import ingest, process_file
+from kpiflow.pipeline import ingest, pending, process_file
 from kpiflow.settings import Settings
 from kpiflow.store import Store
+from kpiflow.watch import waiting_files
 
 
 def drop(src: Path, settings: Settings, name: str | None = None) -> Path:
@@ -115,11 +122,199 @@ def test_a_published_quarter_refuses_returns(settings: Settings, store: Store, c
     assert "kpiflow reopen" in out.problems.problems[0].message
 
 
-def test_file_names_cannot_escape_their_folders() -> None:
-    from kpiflow.files import safe_name
+@pytest.mark.parametrize(("name", "safe"), [
+    ("../../etc/passwd", "passwd"),
+    ("/etc/cron.d/job", "job"),
+    ("C:\\Windows\\evil.xlsx", "evil.xlsx"),
+    ("..\\..\\boot.ini", "boot.ini"),
+    ("CON.xlsx", "_CON.xlsx"),
+    ("con", "_con"),
+    ("NUL.txt", "_NUL.txt"),
+    ("com1", "_com1"),
+    ("LPT9.tar.gz", "_LPT9.tar.gz"),
+    ("CON .xlsx", "_CON.xlsx"),
+    ("CONOUT$.xlsx", "_CONOUT$.xlsx"),
+    ("console.xlsx", "console.xlsx"),
+    ("..", "file"),
+    (".", "file"),
+    ("", "file"),
+    ("...xlsx", "xlsx"),
+    ("a\tb\nc\x00d\x7f.xlsx", "a_b_c_d_.xlsx"),
+    ('what?<>|"*:.xlsx', "what_______.xlsx"),
+    ("evil\u202excod.xlsx", "evilxcod.xlsx"),
+    ("bad\udcff.xlsx", "bad_.xlsx"),
+    ("trailing. . .", "trailing"),
+])
+def test_file_names_cannot_escape_their_folders(name: str, safe: str) -> None:
+    assert safe_name(name) == safe
 
-    assert safe_name("../../etc/passwd") == "passwd"
-    assert safe_name("C:\\Windows\\evil.xlsx") == "evil.xlsx"
-    assert safe_name("CON.xlsx") == "_CON.xlsx"
-    assert safe_name("..") == "file"
-    assert len(safe_name("x" * 500 + ".xlsx")) <= 120
+
+def test_long_names_are_cut_to_a_byte_budget_keeping_the_extension() -> None:
+    for name in ("x" * 500 + ".xlsx", "é" * 300 + ".xlsx", "🙂" * 200 + ".xlsx", "x" * 500):
+        out = safe_name(name)
+        assert len(out.encode("utf-8")) <= 120
+        assert out.endswith(".xlsx") == name.endswith(".xlsx")
+    assert safe_name("a." + "x" * 50) == "a." + "x" * 10
+
+
+def test_awkward_file_names_are_received_and_kept_inside_their_folders(
+        tmp_path: Path, settings: Settings, store: Store, catalogue: Catalogue, filled: Path) -> None:
+    data = filled.read_bytes()
+    names = [b"CON.xlsx", b"nul", b"com1.xlsx", b"tab\there\x01.xlsx", ("\u00e9" * 115 + ".xlsx").encode(),
+             b"not-utf8-\xff.xlsx", "evil\u202excod.xlsx".encode(), b"trailing dot."]
+    for n in names:
+        with open(os.path.join(os.fsencode(settings.inbox), n), "wb") as fh:
+            fh.write(data)
+    before = snapshot(tmp_path)
+    outcomes = ingest(settings, store, catalogue, waiting_files(settings))
+    assert [o.status for o in outcomes] == ["accepted"] + ["duplicate"] * (len(names) - 1)
+    kept = {o.kept_as for o in outcomes}
+    assert len(kept) == len(names)
+    for o in outcomes:
+        assert o.kept_as is not None and o.kept_as.parent == settings.processed
+        assert o.kept_as.name == safe_name(o.kept_as.name) and o.file == safe_name(o.file)
+        assert [f.parent for f in o.feedback] == [settings.feedback_dir]
+        assert o.kept_as.read_bytes() == data
+    assert all(s.file_name.encode("utf-8") for s in store.submissions())    # storable text, no surrogates
+    changed = {p for p, v in snapshot(tmp_path).items() if before.get(p) != v}
+    assert changed <= written_by_ingest(tmp_path, settings), changed
+    assert list(settings.inbox.iterdir()) != [] and not any(p.is_file() for p in settings.inbox.iterdir())
+
+
+def snapshot(root: Path) -> dict[Path, tuple[int, int]]:
+    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+def written_by_ingest(root: Path, settings: Settings) -> set[Path]:
+    """Where ingest may write: its folders and the store."""
+    allowed = (settings.processed, settings.rejected, settings.feedback_dir)
+    return {p for p in root.rglob("*") if p.is_file() and (p.parent in allowed
+                                                          or p.name.startswith(settings.db_path.name))}
+
+
+def test_a_service_name_from_a_workbook_cannot_lead_outside_the_folders(
+        tmp_path: Path, settings: Settings, store: Store, catalogue: Catalogue, filled: Path,
+        edit: Callable[..., Path]) -> None:
+    hostile = edit(filled, {"About!B1": "../../etc"}, "etc.xlsx")
+    before = snapshot(tmp_path)
+    out = process_file(settings, store, catalogue, drop(hostile, settings))
+    assert out.status == "rejected"
+    assert ("About", "B1", "unknown-service") in out.problems.locations()
+    changed = {p for p, v in snapshot(tmp_path).items() if before.get(p) != v}
+    assert changed <= written_by_ingest(tmp_path, settings), changed
+    assert {p.name for p in settings.rejected.iterdir()} == {"etc.xlsx"}
+    assert not (tmp_path / "etc").exists() and not (settings.home / "etc").exists()
+    [sub] = store.submissions()
+    assert (sub.outcome, sub.kept_as) == ("rejected", "inbox/rejected/etc.xlsx")
+
+
+def test_a_duplicate_is_recorded_and_kept_under_a_new_name_never_overwriting(
+        settings: Settings, store: Store, catalogue: Catalogue, filled: Path) -> None:
+    # someone has put a file of their own where the return would go
+    settings.processed.mkdir(parents=True, exist_ok=True)
+    theirs = settings.processed / filled.name
+    theirs.write_bytes(b"not ours")
+    first = process_file(settings, store, catalogue, drop(filled, settings))
+    second = process_file(settings, store, catalogue, drop(filled, settings))
+    assert (first.status, second.status) == ("accepted", "duplicate")
+    assert theirs.read_bytes() == b"not ours"
+    assert first.kept_as == settings.processed / f"{filled.stem} (2).xlsx"
+    assert second.kept_as == settings.processed / f"{filled.stem} (3).xlsx"
+    assert first.kept_as.read_bytes() == second.kept_as.read_bytes() == filled.read_bytes()
+    subs = store.submissions()
+    assert [(s.outcome, s.kept_as, s.errors) for s in subs] == [
+        ("accepted", f"inbox/processed/{filled.stem} (2).xlsx", 0),
+        ("duplicate", f"inbox/processed/{filled.stem} (3).xlsx", 0)]
+    assert subs[0].sha256 == subs[1].sha256 and subs[1].superseded_by is None
+    assert store.find_accepted(subs[1].sha256) == subs[0]
+    assert "ALREADY RECEIVED" in second.feedback[0].read_text(encoding="utf-8")
+
+
+def test_a_name_taken_after_it_was_recorded_is_not_overwritten(
+        settings: Settings, store: Store, catalogue: Catalogue, filled: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import kpiflow.pipeline as pipeline
+
+    real = pipeline._keep_original
+
+    def someone_gets_there_first(settings: Settings, store: Store, sub: Any, work: Path) -> Path:
+        (settings.home / sub.kept_as).write_bytes(b"not ours")
+        return real(settings, store, sub, work)
+
+    monkeypatch.setattr(pipeline, "_keep_original", someone_gets_there_first)
+    out = process_file(settings, store, catalogue, drop(filled, settings))
+    assert (settings.processed / filled.name).read_bytes() == b"not ours"
+    assert out.kept_as == settings.processed / f"{filled.stem} (2).xlsx"
+    assert out.kept_as.read_bytes() == filled.read_bytes()
+    assert store.submissions()[0].kept_as == f"inbox/processed/{filled.stem} (2).xlsx"
+
+
+def test_a_file_held_by_a_live_process_is_left_alone_and_an_abandoned_one_finished(
+        settings: Settings, store: Store, catalogue: Catalogue, filled: Path) -> None:
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    work = settings.work_dir / f"20171016-123-abc--{filled.name}"
+    shutil.copyfile(filled, work)
+    other = try_lock(work)        # a separate open file: to flock, another process
+    assert other is not None
+    assert [o.status for o in ingest(settings, store, catalogue, [])] == ["skipped"]
+    assert work.exists() and store.submissions() == []
+    other.release()               # that process has died
+    assert [(o.file, o.status) for o in ingest(settings, store, catalogue, [])] == [(filled.name, "accepted")]
+    assert pending(settings) == []
+
+
+def test_half_a_copy_left_by_a_killed_process_is_cleared_but_one_being_written_is_not(
+        settings: Settings) -> None:
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    abandoned = settings.work_dir / ".x--a.xlsx.part"
+    abandoned.write_bytes(b"PK half")
+    live = settings.work_dir / ".y--b.xlsx.part"
+    lock, _ = create_locked(live)
+    try:
+        assert pending(settings) == []
+        assert not abandoned.exists() and live.exists()
+    finally:
+        lock.release()
+
+
+def test_a_file_from_another_file_system_is_copied_in_and_its_original_removed(
+        settings: Settings, store: Store, catalogue: Catalogue, filled: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(settings.home).st_dev:
+        pytest.skip("needs a second file system")
+    src = Path(tempfile.mkdtemp(dir=shm)) / "elsewhere.xlsx"
+    try:
+        shutil.copyfile(filled, src)
+        out = process_file(settings, store, catalogue, src)
+        assert out.status == "accepted" and not src.exists()
+        assert out.kept_as == settings.processed / "elsewhere.xlsx"
+        assert out.kept_as.read_bytes() == filled.read_bytes()
+        assert list(settings.work_dir.iterdir()) == []
+    finally:
+        shutil.rmtree(src.parent)
+
+
+def test_a_return_with_problems_gets_an_annotated_copy_beside_its_txt(settings: Settings, store: Store,
+                                                                      catalogue: Catalogue, filled: Path,
+                                                                      edit: Callable[..., Path]) -> None:
+    import openpyxl
+
+    bad = drop(edit(filled, {"Return!F7": "n/a"}), settings)
+    out = process_file(settings, store, catalogue, bad)
+    txt, xlsx = out.feedback
+    assert (txt.suffix, xlsx.suffix, txt.stem) == (".txt", ".xlsx", xlsx.stem)
+    wb = openpyxl.load_workbook(xlsx)
+    assert wb.sheetnames[0] == "Problems" and "not-a-number" in wb["Return"]["F7"].comment.text
+    clean = process_file(settings, store, catalogue, drop(filled, settings, "clean.xlsx"))
+    assert [p.suffix for p in clean.feedback] == [".txt"]
+    junk = settings.inbox / "junk.xlsx"
+    junk.write_bytes(b"not a workbook")
+    assert [p.suffix for p in process_file(settings, store, catalogue, junk).feedback] == [".txt"]
+
+
+def test_ingest_checks_a_return_against_the_stored_figures(settings: Settings, store: Store, catalogue: Catalogue,
+                                                           filled: Path, edit: Callable[..., Path]) -> None:
+    # no service response for an indicator that will be an exception: refused at ingest
+    out = process_file(settings, store, catalogue, drop(edit(filled, {"Return!K9": None}), settings))
+    assert out.status == "rejected"
+    assert out.problems.locations() == [("Return", "K9", "missing-response")]

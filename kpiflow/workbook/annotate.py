@@ -22,8 +22,31 @@ def _quote(sheet: str) -> str:
     return "'" + sheet.replace("'", "''") + "'"
 
 
+FILE_LEVEL = {"not-xlsx", "corrupt-file", "file-too-large", "macros-not-accepted", "unreadable-file", "too-many-rows"}
+
+
+def can_annotate(result: ValidationResult) -> bool:
+    """Whether the file was a workbook kpiflow could open (and so can hand back marked up)."""
+    return not any(p.code in FILE_LEVEL for p in result.problems)
+
+
 def write_annotated(src: Path, result: ValidationResult, folder: Path, name: str) -> Path:
     """Write the annotated copy into ``folder`` under ``name`` (or a free variant of it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    os.close(fd)
+    try:
+        Path(tmp).write_bytes(annotated(src, result))
+        return move_unique(Path(tmp), folder, name)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def annotated(src: Path, result: ValidationResult) -> bytes:
+    """The annotated copy of ``src``, as the bytes of an .xlsx."""
+    import io
+
     from openpyxl import load_workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
@@ -75,12 +98,6 @@ def write_annotated(src: Path, result: ValidationResult, folder: Path, name: str
     wb.active = 0
     for other in wb.worksheets[1:]:
         other.sheet_view.tabSelected = False
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        return move_unique(Path(tmp), folder, name)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,261 @@
+"""The history store: migrations, the audit trail, revisions and quarter locks, read back through
+the library and the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import kpiflow.store as store_module
+from kpiflow.catalogue import Catalogue
+from kpiflow.demo import SERVICE, load_example_history
+from kpiflow.errors import KpiflowError
+from kpiflow.periods import Period, parse_period
+from kpiflow.pipeline import process_file
+from kpiflow.settings import Settings
+from kpiflow.store import MIGRATIONS, Store
+from kpiflow.validate import Figures
+
+
+def kpiflow(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    env.pop("KPIFLOW_HOME", None)
+    return subprocess.run([sys.executable, "-m", "kpiflow", *args, "--home", str(home)], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def drop(src: Path, settings: Settings, name: str | None = None) -> Path:
+    dest = settings.inbox / (name or src.name)
+    shutil.copyfile(src, dest)
+    return dest
+
+
+def columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+
+
+# -- migrations ---------------------------------------------------------------------------------
+
+def test_a_new_store_records_every_migration(tmp_path: Path) -> None:
+    with Store(tmp_path / "k.db") as s:
+        rows = s.conn.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+        assert [tuple(r) for r in rows] == [(i, name) for i, (name, _) in enumerate(MIGRATIONS, start=1)]
+        assert s.schema_version() == len(MIGRATIONS) >= 2
+    with Store(tmp_path / "k.db") as s:   # opening again applies nothing twice
+        assert s.conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_a_store_at_schema_1_is_migrated_and_keeps_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              settings: Settings, catalogue: Catalogue,
+                                                              filled: Path) -> None:
+    old = tmp_path / "old.db"
+    with monkeypatch.context() as m:
+        m.setattr(store_module, "MIGRATIONS", MIGRATIONS[:1])    # the kpiflow that shipped schema 1
+        with Store(old) as s:
+            load_example_history(s)
+            s.conn.execute("INSERT INTO submissions (file_name, sha256, service, quarter, completed_by, received_at, "
+                           "outcome, errors, kept_as) VALUES ('old.xlsx', ?, ?, '2017/18 Q1', 'someone', "
+                           "'2017-07-20T09:00:00+00:00', 'rejected', 1, 'inbox/rejected/old.xlsx')",
+                           ("ab" * 32, SERVICE))
+            assert s.schema_version() == 1
+            assert "claim" not in columns(s.conn, "submissions")
+            history = s.series("CS01")
+    with Store(old) as s:
+        assert s.schema_version() == len(MIGRATIONS)
+        assert {"claim", "feedback"} <= columns(s.conn, "submissions")
+        indexes = {r[1] for r in s.conn.execute("PRAGMA index_list(submissions)")}
+        assert {"submissions_claim", "submissions_kept_as", "submissions_feedback"} <= indexes
+        assert s.series("CS01") == history
+        [sub] = s.submissions()
+        assert (sub.file_name, sub.outcome, sub.completed_by, sub.claim, sub.feedback) == (
+            "old.xlsx", "rejected", "someone", None, "")
+    # and the migrated store takes returns as a new one does
+    with Store(old) as s:
+        out = process_file(settings, s, catalogue, drop(filled, settings))
+        assert out.status == "accepted"
+        assert [x.outcome for x in s.submissions()] == ["rejected", "accepted"]
+
+
+def test_a_store_from_a_newer_kpiflow_is_refused(tmp_path: Path, home: Path, settings: Settings) -> None:
+    with Store(settings.db_path) as s:
+        s.conn.execute("INSERT INTO schema_migrations VALUES (?, 'from the future', '2030-01-01')",
+                       (len(MIGRATIONS) + 1,))
+    with pytest.raises(KpiflowError, match=r"newer kpiflow .*Upgrade kpiflow"):
+        Store(settings.db_path)
+    r = kpiflow(home, "history")
+    assert r.returncode == 2
+    assert r.stderr.startswith("Error: ") and "Upgrade kpiflow" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_file_that_is_not_a_kpiflow_store_is_refused_and_left_alone(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(KpiflowError, match="not a kpiflow store"):
+        Store(junk)
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE customers (id INTEGER)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(KpiflowError, match="not a kpiflow store"):
+        Store(other)
+    conn = sqlite3.connect(other)
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["customers"]
+    conn.close()
+
+
+def test_a_migration_is_applied_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "k.db"
+    Store(path).close()
+    broken = ("broken", """
+        CREATE TABLE notes (text TEXT);
+        INSERT INTO notes VALUES ('a; b');
+        INSERT INTO no_such_table VALUES (1);
+    """)
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, broken])
+    with pytest.raises(KpiflowError):
+        Store(path)
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS)
+    with Store(path) as s:
+        assert s.schema_version() == len(MIGRATIONS)
+        assert s.conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'notes'").fetchone()[0] == 0
+    # a ";" inside a string does not split the statement
+    fixed = ("notes", "CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('a; b');")
+    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, fixed])
+    with Store(path) as s:
+        assert s.conn.execute("SELECT text FROM notes").fetchone()[0] == "a; b"
+
+
+def test_transactions_nest_as_savepoints(tmp_path: Path) -> None:
+    with Store(tmp_path / "k.db") as s:
+        def count() -> int:
+            return int(s.conn.execute("SELECT COUNT(*) FROM issued").fetchone()[0])
+
+        q = parse_period("2017/18 Q2")
+        with s.transaction():
+            s.record_issue("A", q, "a.xlsx")
+            with pytest.raises(RuntimeError), s.transaction():
+                s.record_issue("B", q, "b.xlsx")
+                raise RuntimeError
+            assert count() == 1                  # only the inner part was undone
+        assert count() == 1
+        with pytest.raises(RuntimeError), s.transaction():
+            s.record_issue("C", q, "c.xlsx")     # commits nothing on its own inside the outer
+            raise RuntimeError
+        assert count() == 1
+        assert not s.conn.in_transaction
+
+
+def test_a_store_kept_busy_by_another_process_is_a_clear_error_not_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "k.db"
+    Store(path).close()
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_SECONDS", 0.2)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")          # another process in the middle of a change
+    try:
+        with Store(path) as s:                 # opening and reading do not wait for it
+            assert s.submissions() == []
+            with pytest.raises(KpiflowError, match="is busy"):
+                s.record_issue("A", parse_period("2017/18 Q2"), "a.xlsx")
+            assert not s.conn.in_transaction
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+# -- the audit trail ----------------------------------------------------------------------------
+
+def test_every_submission_is_kept_with_its_file_hash_and_outcome(settings: Settings, store: Store,
+                                                                 catalogue: Catalogue, filled: Path, quarter: Period,
+                                                                 edit: Callable[..., Path]) -> None:
+    corrected = edit(filled, {"Return!F7": 530, "Return!G7": 185.3, "About!B4": "A Corrector"}, "corrected.xlsx")
+    bad = edit(filled, {"Return!F7": "n/a"}, "bad.xlsx")
+    for src in (filled, bad, filled, corrected):
+        process_file(settings, store, catalogue, drop(src, settings))
+    subs = store.submissions(SERVICE)
+    assert [(s.file_name, s.outcome) for s in subs] == [
+        (filled.name, "accepted"), ("bad.xlsx", "rejected"), (filled.name, "duplicate"),
+        ("corrected.xlsx", "accepted")]
+    assert [s.sha256 for s in subs] == [hashlib.sha256(p.read_bytes()).hexdigest()
+                                        for p in (filled, bad, filled, corrected)]
+    assert all((s.service, s.quarter) == (SERVICE, quarter.label) for s in subs)
+    assert [s.completed_by for s in subs] == ["Children's Services performance lead"] * 3 + ["A Corrector"]
+    assert all(s.received_at and s.claim for s in subs)
+    # each kept under its own name, the bytes it was received as, with its own feedback
+    kept = [settings.home / s.kept_as for s in subs]
+    assert len(set(kept)) == 4
+    assert [hashlib.sha256(p.read_bytes()).hexdigest() for p in kept] == [s.sha256 for s in subs]
+    assert kept[1].parent == settings.rejected and {p.parent for p in kept[::2]} == {settings.processed}
+    feedback = [(settings.home / s.feedback).read_text(encoding="utf-8") for s in subs]
+    assert ["ACCEPTED" in feedback[0], "REJECTED" in feedback[1], "ALREADY RECEIVED" in feedback[2]] == [True] * 3
+    # the earlier accepted return is superseded, not removed; the newest is the one used
+    assert subs[0].superseded_by == subs[3].id and subs[3].superseded_by is None
+    newest = store.accepted_submission(SERVICE, quarter)
+    assert newest is not None and newest.id == subs[3].id
+    assert store.series("CS01")[quarter].number == 530
+    # both in the audit trail the CLI prints
+    r = kpiflow(settings.home, "history", "--service", SERVICE)
+    lines = [line for line in r.stdout.splitlines() if line.startswith("#")]
+    assert len(lines) == 4
+    assert f"superseded by #{subs[3].id}" in lines[0] and "duplicate" in lines[2] and "corrected.xlsx" in lines[3]
+    # and the quarter's status reports the newest accepted return
+    r = kpiflow(settings.home, "status", "--quarter", quarter.label, "--json")
+    [row] = json.loads(r.stdout)["services"]
+    assert (row["state"], row["file_name"], row["completed_by"], row["received_at"]) == (
+        "accepted", "corrected.xlsx", "A Corrector", subs[3].received_at)
+
+
+def test_a_revision_keeps_who_changed_what_and_when(settings: Settings, store: Store, catalogue: Catalogue,
+                                                    filled: Path, quarter: Period,
+                                                    edit: Callable[..., Path]) -> None:
+    process_file(settings, store, catalogue, drop(filled, settings))
+    sept = parse_period("2017-07")
+    before = store.series("CS03")[sept]
+    # the next return corrects a month of an earlier period in its supporting data
+    corrected = edit(filled, {"Supporting data!C4": 1978, "Supporting data!D4": 691.5,
+                              "About!B4": "J Smith"}, "corrected.xlsx")
+    process_file(settings, store, catalogue, drop(corrected, settings))
+    revs = store.revisions(["CS03"])
+    assert [(r.period, r.figure, r.old, r.new, r.by, r.source) for r in revs] == [
+        ("2017-07", "number", before.number, 1978, "J Smith", "return corrected.xlsx"),
+        ("2017-07", "rate", before.rate, 691.5, "J Smith", "return corrected.xlsx")]
+    sub = store.accepted_submission(SERVICE, quarter)
+    assert sub is not None and all(r.submission_id == sub.id and r.recorded_at == sub.received_at for r in revs)
+    assert (store.series("CS03")[sept].number, store.series("CS03")[sept].rate) == (1978, 691.5)
+    # an unchanged figure sent again is not a revision
+    assert store.load_history([("CS03", sept, Figures(1978, 691.5, None, None))], "resent") == 0
+    assert len(store.revisions(["CS03"])) == 2
+    r = kpiflow(settings.home, "history", "--indicator", "CS03")
+    assert r.returncode == 0
+    assert "CS03 2017-07 number: 1977.0 -> 1978.0 (return corrected.xlsx)" in r.stdout
+
+
+def test_a_published_quarter_is_closed_until_reopened_and_the_reopening_is_recorded(
+        settings: Settings, store: Store, catalogue: Catalogue, filled: Path, quarter: Period) -> None:
+    with pytest.raises(KpiflowError, match="not published"):
+        store.record_quarter_event(quarter, "reopened", "J Smith", "nothing to reopen")
+    store.record_quarter_event(quarter, "published", "clerk", "")
+    refused = process_file(settings, store, catalogue, drop(filled, settings))
+    assert refused.status == "rejected"
+    assert "kpiflow reopen" in refused.problems.errors[0].message
+    assert store.series("CS01").get(quarter) is None
+    r = kpiflow(settings.home, "reopen", "--quarter", quarter.label, "--by", "J Smith", "--reason",
+                "CS01 figure corrected")
+    assert r.returncode == 0, r.stderr
+    assert [(e["event"], e["by"], e["detail"]) for e in store.quarter_events(quarter)] == [
+        ("published", "clerk", ""), ("reopened", "J Smith", "CS01 figure corrected")]
+    assert all(e["at"] for e in store.quarter_events(quarter))
+    assert store.quarter_state(quarter) == "open"
+    accepted = process_file(settings, store, catalogue, drop(filled, settings, "again.xlsx"))
+    assert accepted.status == "accepted"
+    assert [s.outcome for s in store.submissions()] == ["rejected", "accepted"]
