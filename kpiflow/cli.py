@@ -243,12 +243,10 @@ def status(quarter: Quarter, home: Home = None, as_json: Json = False) -> None:
         table.add_row(*(Text(v) for v in (r.service, r.issued[:10] or "-", r.state,
                                           r.received_at.replace("T", " ")[:16] or "-", r.completed_by or "-",
                                           r.file_name or "-", r.detail or "")))
-    console = Console(width=max(Console().width, 120), highlight=False)
-    console.print(table)
-    console.print(f"Exceptions so far: {len(exceptions)}", highlight=False)
+    Console(highlight=False).print(table)
+    typer.echo(f"Exceptions so far: {len(exceptions)}")
     for a in exceptions:
-        console.print(f"  {a.indicator.id} {a.indicator.name}: {'; '.join(a.verdict.reasons)}", highlight=False,
-                      markup=False)
+        typer.echo(f"  {a.indicator.id} {a.indicator.name}: {'; '.join(a.verdict.reasons)}")
 
 
 @app.command()
@@ -261,6 +259,7 @@ def history(service: Annotated[str | None, typer.Option(help="Only this service'
     Example: kpiflow history --service "Children's Services"
     """
     from kpiflow.actions import load_checked_catalogue, open_store
+    from kpiflow.narrative import fmt_number
 
     settings = _settings(home)
     catalogue = load_checked_catalogue(settings)
@@ -278,7 +277,8 @@ def history(service: Annotated[str | None, typer.Option(help="Only this service'
                    f"(completed by {s.completed_by or 'unknown'}, sha256 {s.sha256[:12]})")
     for r in revisions:
         who = f", completed by {r.by}" if r.by else ""
-        typer.echo(f"revision {r.recorded_at} {r.indicator_id} {r.period} {r.figure}: {r.old} -> {r.new} ({r.source}{who})")
+        old, new = (fmt_number(v) if v is not None else "blank" for v in (r.old, r.new))
+        typer.echo(f"revision {r.recorded_at} {r.indicator_id} {r.period} {r.figure}: {old} -> {new} ({r.source}{who})")
     if not subs and not revisions:
         typer.echo("No history yet.")
 

@@ -154,8 +154,11 @@ def assert_consistent(settings: Settings, files: dict[str, bytes], quarter: Peri
     assert [p.name for p in settings.inbox.iterdir() if p.is_file()] == []
     kept = [p for d in (settings.processed, settings.rejected) for p in d.iterdir()]
     assert Counter(sha(p.read_bytes()) for p in kept) == Counter(sha(d) for d in files.values())
-    feedback = list(settings.feedback_dir.iterdir())
-    assert all(not p.name.startswith(".") for p in kept + feedback)   # no half-written .part file
+    everything = list(settings.feedback_dir.iterdir())
+    assert all(not p.name.startswith(".") for p in kept + everything)   # no half-written .part file
+    feedback = [p for p in everything if p.suffix == ".txt"]
+    # a marked-up workbook only ever sits beside its .txt
+    assert {p.with_suffix(".txt") for p in everything if p.suffix == ".xlsx"} <= set(feedback)
     store = Store(settings.db_path)
     subs = store.submissions()
     assert Counter(s.file_name for s in subs) == Counter(list(files))  # one record per file

@@ -237,7 +237,7 @@ def test_a_revision_keeps_who_changed_what_and_when(settings: Settings, store: S
     assert len(store.revisions(["CS03"])) == 2
     r = kpiflow(settings.home, "history", "--indicator", "CS03")
     assert r.returncode == 0
-    assert "CS03 2017-07 number: 1977.0 -> 1978.0 (return corrected.xlsx)" in r.stdout
+    assert "CS03 2017-07 number: 1977 -> 1978 (return corrected.xlsx, completed by J Smith)" in r.stdout
 
 
 def test_a_published_quarter_is_closed_until_reopened_and_the_reopening_is_recorded(
