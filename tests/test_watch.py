@@ -248,7 +248,7 @@ def test_excel_save_pattern_and_lock_file(settings: Settings, store: Store, cata
     assert sha(settings.processed / name) == sha(filled)
     assert in_inbox(settings) == []
     assert not settings.rejected.exists() or list(settings.rejected.iterdir()) == []
-    assert sum(f"{name}: open in an office program" in x for x in lines) == 1
+    assert any(f"{name}: open in an office program" in x for x in lines)
     with Store(settings.db_path) as s:
         assert [(x.file_name, x.outcome) for x in s.submissions()] == [(name, "accepted")]
 
