@@ -218,3 +218,34 @@ def test_problems_are_capped_with_a_count_of_the_rest(filled: Path, catalogue: C
     assert not result.ok
     assert "... and 200 more problems" in result.render_text()
     assert result.to_dict()["errors"] == 400
+
+
+BOMB = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>&lol3;</t></is></c></row></sheetData></worksheet>')
+
+
+@pytest.mark.parametrize("part", ["xl/worksheets/sheet3.xml", "xl/styles.xml", "xl/workbook.xml"])
+def test_an_xml_bomb_is_refused_unparsed(filled: Path, tmp_path: Path, catalogue: Catalogue, part: str) -> None:
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(filled) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info, BOMB if info.filename == part else src.read(info.filename))
+    data, result = validate_file(bomb, catalogue)
+    assert data is None
+    assert result.locations() == [("", "", "unsafe-file")]
+
+
+def test_a_million_row_sheet_is_refused_without_reading_it_all(filled: Path, tmp_path: Path,
+                                                               catalogue: Catalogue) -> None:
+    rows = b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (i, i) for i in range(1, 1_000_001))
+    sheet = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>' + rows
+             + b"</sheetData></worksheet>")
+    big = tmp_path / "big.xlsx"
+    with zipfile.ZipFile(filled) as src, zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info, sheet if info.filename == "xl/worksheets/sheet4.xml" else src.read(info.filename))
+    data, result = validate_file(big, catalogue)
+    assert data is None
+    assert result.locations()[0][2] in ("too-many-rows", "file-too-large")

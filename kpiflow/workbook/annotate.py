@@ -22,7 +22,8 @@ def _quote(sheet: str) -> str:
     return "'" + sheet.replace("'", "''") + "'"
 
 
-FILE_LEVEL = {"not-xlsx", "corrupt-file", "file-too-large", "macros-not-accepted", "unreadable-file", "too-many-rows"}
+FILE_LEVEL = {"not-xlsx", "corrupt-file", "file-too-large", "macros-not-accepted", "unreadable-file", "too-many-rows",
+              "unsafe-file"}
 
 
 def can_annotate(result: ValidationResult) -> bool:

@@ -213,55 +213,91 @@ def _serial_to_datetime(serial: float, date1904: bool) -> dt.datetime:
     return base + dt.timedelta(days=serial)
 
 
-def _read_sheet(zf: zipfile.ZipFile, part: str, name: str, strings: list[str], date_styles: set[int],
-                date1904: bool) -> RawSheet:
-    from defusedxml.ElementTree import iterparse
+class _Forbidden(Exception):
+    pass
 
-    cells: dict[tuple[int, int], object] = {}
-    sheet = RawSheet(name)
-    max_row = max_col = 0
-    row_no = last_col = 0
-    with zf.open(part) as fh:
-        for event, el in iterparse(fh, events=("start", "end")):
-            tag = _local(el.tag)
-            if event == "start":
-                if tag == "row":
-                    r_attr = el.get("r")
-                    row_no = int(r_attr) if r_attr else row_no + 1
-                    last_col = 0
-                continue
-            if tag == "row":
-                el.clear()
-                continue
-            if tag != "c":
-                continue
-            ref = el.get("r")
-            if ref and (m := _REF.fullmatch(ref)):
-                col, row_no = _col_number(m[1]), int(m[2])
+
+def _forbid(*_: object) -> None:
+    # what defusedxml forbids: any DTD, entity declaration or external reference
+    raise _Forbidden("DTDs and entities are not allowed in a workbook")
+
+
+def _forbid_ref(*_: object) -> int:
+    raise _Forbidden("external entities are not allowed in a workbook")
+
+
+class _SheetHandler:
+    """expat callbacks for one worksheet: keeps the values of cells that have one. Cheap for the
+    many empty formatted cells of an issued workbook, which only open and close."""
+
+    def __init__(self, sheet: RawSheet, strings: list[str], date_styles: set[int], date1904: bool) -> None:
+        self.sheet, self.strings, self.date_styles, self.date1904 = sheet, strings, date_styles, date1904
+        self.cells: dict[tuple[int, int], object] = {}
+        self.row = self.col = 0
+        self.t = "n"
+        self.style = 0
+        self.v: list[str] | None = None
+        self.text: list[str] | None = None
+        self.has_f = False
+        self.in_is = self.in_rph = False
+        self.capture: list[str] | None = None
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        name = tag.rpartition(":")[2]
+        if name == "c":
+            ref = attrs.get("r")
+            m = _REF.fullmatch(ref) if ref else None
+            if m:
+                self.col, self.row = _col_number(m[1]), int(m[2])
             else:
-                col = last_col + 1   # a cell without a reference follows the previous one in its row
-            last_col = col
-            t = el.get("t", "n")
-            style = int(el.get("s") or 0)
-            v = f = inline = None
-            for child in el:
-                ctag = _local(child.tag)
-                if ctag == "v":
-                    v = child.text
-                elif ctag == "f":
-                    f = child
-                elif ctag == "is":
-                    inline = _text_of(child)
-            el.clear()
-            value: object = None
-            if t == "inlineStr":
-                value = inline
-            elif v is None:
-                if f is not None:
-                    sheet.formulas_without_value.add((row_no, col))
-                continue
-            elif t == "s":
-                value = strings[int(v)]
+                self.col += 1   # a cell without a reference follows the previous one in its row
+            self.t = attrs.get("t", "n")
+            self.style = int(attrs.get("s") or 0)
+            self.v = self.text = None
+            self.has_f = self.in_is = False
+        elif name == "row":
+            r = attrs.get("r")
+            self.row = int(r) if r else self.row + 1
+            self.col = 0
+        elif name == "v":
+            self.v = []
+            self.capture = self.v
+        elif name == "f":
+            self.has_f = True
+        elif name == "is":
+            self.in_is = True
+            self.text = []
+        elif name == "rPh":
+            self.in_rph = True
+        elif name == "t" and self.in_is and not self.in_rph:
+            self.capture = self.text
+
+    def end(self, tag: str) -> None:
+        name = tag.rpartition(":")[2]
+        if name in ("v", "t"):
+            self.capture = None
+        elif name == "rPh":
+            self.in_rph = False
+        elif name == "c":
+            self._cell()
+
+    def chars(self, data: str) -> None:
+        if self.capture is not None:
+            self.capture.append(data)
+
+    def _cell(self) -> None:
+        t, row, col = self.t, self.row, self.col
+        value: object
+        if t == "inlineStr":
+            value = "".join(self.text or [])
+        elif self.v is None or not "".join(self.v).strip():
+            if self.has_f:
+                self.sheet.formulas_without_value.add((row, col))
+            return
+        else:
+            v = "".join(self.v)
+            if t == "s":
+                value = self.strings[int(v)]
             elif t in ("str", "e"):
                 value = v
             elif t == "b":
@@ -270,14 +306,38 @@ def _read_sheet(zf: zipfile.ZipFile, part: str, name: str, strings: list[str], d
                 value = dt.datetime.fromisoformat(v.strip().rstrip("Z"))
             else:
                 text = v.strip()
+                if not text:
+                    return
                 num: float | int = float(text) if ("." in text or "E" in text or "e" in text) else int(text)
-                value = _serial_to_datetime(float(num), date1904) if style in date_styles else num
-            if value is None or value == "":
-                continue
-            if row_no > MAX_ROWS:
-                raise _TooManyRows(name)
-            cells[(row_no, col)] = value
-            max_row, max_col = max(max_row, row_no), max(max_col, col)
+                value = _serial_to_datetime(float(num), self.date1904) if self.style in self.date_styles else num
+        if value is None or value == "":
+            return
+        if row > MAX_ROWS:
+            raise _TooManyRows(self.sheet.name)
+        self.cells[(row, col)] = value
+
+
+def _read_sheet(zf: zipfile.ZipFile, part: str, name: str, strings: list[str], date_styles: set[int],
+                date1904: bool) -> RawSheet:
+    """One worksheet's values, streamed through expat with DTDs and entities refused."""
+    from xml.parsers import expat
+
+    sheet = RawSheet(name)
+    handler = _SheetHandler(sheet, strings, date_styles, date1904)
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = handler.start
+    parser.EndElementHandler = handler.end
+    parser.CharacterDataHandler = handler.chars
+    parser.StartDoctypeDeclHandler = _forbid
+    parser.EntityDeclHandler = _forbid
+    parser.UnparsedEntityDeclHandler = _forbid
+    parser.ExternalEntityRefHandler = _forbid_ref
+    parser.buffer_text = True
+    with zf.open(part) as fh:
+        parser.ParseFile(fh)
+    cells = handler.cells
+    max_row = max((r for r, _ in cells), default=0)
+    max_col = max((c for _, c in cells), default=0)
     sheet.rows = [[None] * max_col for _ in range(max_row)]
     for (r, c), value in cells.items():
         sheet.rows[r - 1][c - 1] = value
@@ -289,8 +349,14 @@ def read_workbook(path: Path, result: ValidationResult) -> RawWorkbook | None:
     problem added to ``result``. Parsed with defusedxml, streaming, without openpyxl."""
     if not precheck(path, result):
         return None
+    from defusedxml import DefusedXmlException
+
     try:
         return _read(path)
+    except (_Forbidden, DefusedXmlException):
+        result.error("unsafe-file", "The workbook contains XML declarations that a spreadsheet never needs and that "
+                     "can be used to attack the computer opening it (an 'XML bomb'), so it was not opened. Start "
+                     "again from the returns workbook you were issued.")
     except _TooManyRows as exc:
         result.error("too-many-rows", f"The sheet has more than {MAX_ROWS:,} rows. Delete the rows below the data "
                      "and send it again.", sheet=str(exc))
