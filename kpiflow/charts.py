@@ -16,9 +16,10 @@ import posixpath
 import re
 import weakref
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph
@@ -172,20 +173,70 @@ def _clean_spec(spec: ChartSpec) -> ChartSpec:
     )
 
 
-def _chart_element(spec: ChartSpec) -> Any:
-    """The c:chartSpace root: python-pptx's default chart, restyled for an A4 report page."""
-    from docx.oxml.parser import parse_xml
-    from pptx.chart.data import CategoryChartData
-    from pptx.enum.chart import XL_CHART_TYPE
+def _col(n: int) -> str:
+    """Spreadsheet column letters for a 0-based column index."""
+    letters = ""
+    n += 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
 
-    chart_type = XL_CHART_TYPE.LINE_MARKERS if spec.kind == "line" else XL_CHART_TYPE.COLUMN_CLUSTERED
-    # python-pptx writes the number format into the XML unescaped, so it is
-    # given a neutral one here and the real format is set through lxml below.
-    chart_data = cast(Any, CategoryChartData)(number_format="General")
-    chart_data.categories = list(spec.categories)
-    for name, values in spec.series:
-        chart_data.add_series(name, list(values))
-    root = parse_xml(chart_data.xml_bytes(chart_type))
+
+def _base_chart_xml(spec: ChartSpec) -> str:
+    """The plain DrawingML chart (the layout python-pptx writes), referring to the embedded
+    workbook's cells and caching their values. Written directly: generating it through a
+    presentation library costs more than everything else a report chart needs."""
+    from xml.sax.saxutils import escape
+
+    n = len(spec.categories)
+    last = n + 1
+
+    def str_cache(values: Sequence[str]) -> str:
+        pts = "".join(f'<c:pt idx="{i}"><c:v>{escape(v)}</c:v></c:pt>' for i, v in enumerate(values))
+        return f'<c:strCache><c:ptCount val="{len(values)}"/>{pts}</c:strCache>'
+
+    cats = f"<c:cat><c:strRef><c:f>{_SHEET}!$A$2:$A${last}</c:f>{str_cache(spec.categories)}</c:strRef></c:cat>"
+    series = []
+    for i, (name, values) in enumerate(spec.series):
+        col = _col(i + 1)
+        pts = "".join(f'<c:pt idx="{j}"><c:v>{v!r}</c:v></c:pt>' for j, v in enumerate(values) if v is not None)
+        series.append(
+            f'<c:ser><c:idx val="{i}"/><c:order val="{i}"/>'
+            f"<c:tx><c:strRef><c:f>{_SHEET}!${col}$1</c:f>{str_cache([name])}</c:strRef></c:tx>{cats}"
+            f"<c:val><c:numRef><c:f>{_SHEET}!${col}$2:${col}${last}</c:f><c:numCache>"
+            f'<c:formatCode>General</c:formatCode><c:ptCount val="{n}"/>{pts}</c:numCache></c:numRef></c:val>'
+            + ('<c:smooth val="0"/>' if spec.kind == "line" else "") + "</c:ser>")
+    ax = '<c:axId val="2118791784"/><c:axId val="2140495176"/>'
+    if spec.kind == "line":
+        plot = (f'<c:lineChart><c:grouping val="standard"/><c:varyColors val="0"/>{"".join(series)}'
+                f'<c:marker val="1"/>{ax}</c:lineChart>')
+    else:
+        plot = f'<c:barChart><c:barDir val="col"/><c:grouping val="clustered"/>{"".join(series)}{ax}</c:barChart>'
+    return (
+        f'<c:chartSpace xmlns:c="{_NS["c"]}" xmlns:a="{_NS["a"]}" xmlns:r="{_NS["r"]}">'
+        '<c:date1904 val="0"/><c:chart><c:autoTitleDeleted val="0"/><c:plotArea>'
+        f"{plot}"
+        '<c:catAx><c:axId val="2118791784"/><c:scaling><c:orientation val="minMax"/></c:scaling>'
+        '<c:delete val="0"/><c:axPos val="b"/><c:majorTickMark val="out"/><c:minorTickMark val="none"/>'
+        '<c:tickLblPos val="nextTo"/><c:crossAx val="2140495176"/><c:crosses val="autoZero"/><c:auto val="1"/>'
+        '<c:lblAlgn val="ctr"/><c:lblOffset val="100"/><c:noMultiLvlLbl val="0"/></c:catAx>'
+        '<c:valAx><c:axId val="2140495176"/><c:scaling><c:orientation val="minMax"/></c:scaling>'
+        '<c:delete val="0"/><c:axPos val="l"/><c:majorGridlines/><c:majorTickMark val="out"/>'
+        '<c:minorTickMark val="none"/><c:tickLblPos val="nextTo"/><c:crossAx val="2118791784"/>'
+        '<c:crosses val="autoZero"/><c:crossBetween val="between"/></c:valAx></c:plotArea>'
+        '<c:legend><c:legendPos val="r"/><c:overlay val="0"/></c:legend><c:plotVisOnly val="1"/>'
+        '<c:dispBlanksAs val="gap"/></c:chart>'
+        '<c:txPr><a:bodyPr/><a:lstStyle/><a:p><a:pPr><a:defRPr sz="1800"/></a:pPr><a:endParaRPr lang="en-GB"/>'
+        "</a:p></c:txPr></c:chartSpace>"
+    )
+
+
+def _chart_element(spec: ChartSpec) -> Any:
+    """The c:chartSpace root, styled for an A4 report page."""
+    from docx.oxml.parser import parse_xml
+
+    root = parse_xml(_base_chart_xml(spec).encode("utf-8"))
 
     for format_code in root.iter(_q("c:formatCode")):
         format_code.text = spec.number_format
@@ -437,24 +488,16 @@ def _workbook_blob(spec: ChartSpec) -> bytes:
     that starts with "=" or looks like a URL or a number stays plain text."""
     from xml.sax.saxutils import escape, quoteattr
 
-    def col(n: int) -> str:
-        letters = ""
-        n += 1
-        while n:
-            n, rem = divmod(n - 1, 26)
-            letters = chr(65 + rem) + letters
-        return letters
-
     def text(ref: str, value: str) -> str:
         return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
 
-    rows = ['<row r="1">' + "".join(text(f"{col(c)}1", name) for c, (name, _) in enumerate(spec.series, start=1))
+    rows = ['<row r="1">' + "".join(text(f"{_col(c)}1", name) for c, (name, _) in enumerate(spec.series, start=1))
             + "</row>"]
     for r, category in enumerate(spec.categories, start=2):
         cells = [text(f"A{r}", category)]
         for c, (_, values) in enumerate(spec.series, start=1):
             v = values[r - 2]
-            cells.append(f'<c r="{col(c)}{r}" s="1"/>' if v is None else f'<c r="{col(c)}{r}" s="1"><v>{v!r}</v></c>')
+            cells.append(f'<c r="{_col(c)}{r}" s="1"/>' if v is None else f'<c r="{_col(c)}{r}" s="1"><v>{v!r}</v></c>')
         rows.append(f'<row r="{r}">' + "".join(cells) + "</row>")
     widest = min(max([10, *(len(c) + 2 for c in spec.categories)]), 60)
     widths = [f'<col min="1" max="1" width="{widest}" customWidth="1"/>']
@@ -476,7 +519,8 @@ def _workbook_blob(spec: ChartSpec) -> bytes:
               '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
               "</styleSheet>")
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+    # stored, not deflated: the .docx that holds it is compressed as a whole
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
         for name, xml in (*_XLSX_STATIC.items(), ("xl/worksheets/sheet1.xml", sheet), ("xl/styles.xml", styles)):
             zf.writestr(name, xml)
     return buffer.getvalue()

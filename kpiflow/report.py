@@ -95,6 +95,18 @@ LABELS = {"commentary": "Commentary:", "response": "Service Response:"}
 LABEL_STYLE = "Report Label"
 
 
+def _label_style_id(tpl: Any) -> str:
+    """The template's label style, looked up once per template (a style lookup walks them all)."""
+    cached: str | None = getattr(tpl, "_kpiflow_label_style", None)
+    if cached is None:
+        try:
+            cached = str(tpl.get_docx().styles[LABEL_STYLE].style_id)
+        except KeyError:
+            cached = ""   # a template without the style: the label keeps the body style, bold
+        tpl._kpiflow_label_style = cached
+    return cached
+
+
 def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str], mark_id: int) -> Block:
     """The label and the paragraphs of an exception's commentary or service response, marked so
     that edits made in Word or LibreOffice can be read back.
@@ -109,7 +121,9 @@ def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str], mark_
 
     block = new_block(tpl)
     label = block.add_paragraph()
-    label.style = tpl.get_docx().styles[LABEL_STYLE]
+    style_id = _label_style_id(tpl)
+    if style_id:
+        label._p.get_or_add_pPr().style = style_id
     label.add_run(LABELS[kind]).bold = True
     start, end = _point_bookmark(f"kpiflow_{mark_anchor(indicator_id)}_{kind}", mark_id)
     label._p.append(start)
