@@ -184,7 +184,7 @@ def _col(n: int) -> str:
 
 
 def _base_chart_xml(spec: ChartSpec) -> str:
-    """The plain DrawingML chart (the layout python-pptx writes), referring to the embedded
+    """The plain DrawingML chart (the layout Office writes for a new chart), referring to the embedded
     workbook's cells and caching their values. Written directly: generating it through a
     presentation library costs more than everything else a report chart needs."""
     from xml.sax.saxutils import escape
