@@ -110,3 +110,22 @@ def test_a_published_quarter_can_be_reopened(demo: DemoResult) -> None:
     with Store(load_settings(demo.home).db_path) as store:
         assert store.quarter_state(Q2) == "open"
         assert store.quarter_events(Q2)[-1]["by"] == "J Smith"
+
+
+def test_statuses_are_frozen_when_published(demo: DemoResult) -> None:
+    from kpiflow.analysis import assess
+    from kpiflow.validate import Figures
+
+    assert run(demo)[0]
+    settings = load_settings(demo.home)
+    catalogue = load_checked_catalogue(settings)
+    with Store(settings.db_path) as store:
+        before = {a.indicator.id: (a.verdict.exception, a.verdict.reasons) for a in assess(settings, store, catalogue, Q2)}
+        # a revision after publishing would make CS02 no longer an exception...
+        store.load_history([("CS02", Q2, Figures(900, None, None, None))], "late correction")
+        after = {a.indicator.id: (a.verdict.exception, a.verdict.reasons) for a in assess(settings, store, catalogue, Q2)}
+        # ...but what the published report said stands
+        assert after == before and after["CS02"][0]
+        store.record_quarter_event(Q2, "reopened", "clerk", "corrections")
+        reopened = {a.indicator.id: a.verdict.exception for a in assess(settings, store, catalogue, Q2)}
+        assert reopened["CS02"] is False

@@ -215,3 +215,39 @@ def test_a_second_draft_never_overwrites_the_first(demo: DemoResult) -> None:
     assert again.name == "Appendix 6(b) - Exception Reports (Q2 2017-18) (2).docx"
     assert demo.report.read_bytes() == before
     again.unlink()
+
+
+def test_portfolios_in_catalogue_order_and_no_blank_last_page(tmp_path: Path) -> None:
+    """Two portfolios, the second listed first in no way but the catalogue's order; the last
+    exception ends the document (no page break after it)."""
+    from kpiflow.actions import load_checked_catalogue
+    from kpiflow.catalogue import Catalogue, Indicator
+    from kpiflow.init import init_home
+    from kpiflow.periods import parse_period
+    from kpiflow.report import render_report
+    from kpiflow.settings import load_settings
+    from kpiflow.store import Store
+    from kpiflow.validate import Figures
+    from kpiflow.workbook.build import write_catalogue
+
+    home = tmp_path / "h"
+    init_home(home)
+    inds = tuple(Indicator(iid, f"Indicator {iid}", portfolio, "Service", "High", "Number", None, "Quarterly",
+                           "Count", None, "Always")
+                 for iid, portfolio in (("Z1", "Zebra Portfolio"), ("A1", "Aardvark Portfolio"),
+                                        ("Z2", "Zebra Portfolio")))
+    write_catalogue(home / "workbook_templates" / "catalogue.xlsx", Catalogue(inds, {}))
+    settings = load_settings(home)
+    q = parse_period("2017/18 Q2")
+    with Store(settings.db_path) as store:
+        store.load_history([(i.id, q, Figures(10, None, None, None)) for i in inds], "test")
+        report = render_report(settings, store, load_checked_catalogue(settings), q)
+    doc = Document(str(report))
+    headings = [p.text for p in doc.paragraphs if p.style.name == "Portfolio Heading"]
+    assert headings == ["ZEBRA PORTFOLIO", "", "AARDVARK PORTFOLIO"]
+    descriptions = [t for t in body_blocks(report) if isinstance(t, Table) and rows(t)[0][0] == "Indicator Description"]
+    assert [rows(t)[1][0] for t in descriptions] == ["Indicator Z1", "Indicator Z2", "Indicator A1"]
+    body = doc.element.body
+    last_blocks = [el for el in body if el.tag != f"{W}sectPr"][-3:]
+    assert not any(el.findall(f".//{W}br[@{W}type='page']") for el in last_blocks)
+    assert not any(el.findall(f".//{W}pageBreakBefore") for el in last_blocks)

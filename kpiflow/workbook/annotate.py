@@ -48,6 +48,10 @@ def annotated(src: Path, result: ValidationResult) -> bytes:
     """The annotated copy of ``src``, as the bytes of an .xlsx."""
     import io
 
+    from kpiflow.workbook.read import check_defusedxml
+
+    if not check_defusedxml():
+        raise RuntimeError("defusedxml is not installed: kpiflow will not let openpyxl parse a received workbook")
     from openpyxl import load_workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
