@@ -59,8 +59,9 @@ def comparator(series: Series, period: Period, figure: str) -> float | None:
     v = outturn(series, period, figure, "Snapshot")
     if v is not None:
         return v
-    earlier = sorted((p for p, f in series.items() if p <= period and _pick(f, figure) is not None), reverse=True)
-    return _pick(series[earlier[0]], figure) if earlier else None
+    # comparators are published for few periods: test the figure before the (slower) period order
+    earlier = [p for p, f in series.items() if _pick(f, figure) is not None and p <= period]
+    return _pick(series[max(earlier)], figure) if earlier else None
 
 
 def direction(current: float | None, reference: float | None, higher_is_better: bool,
