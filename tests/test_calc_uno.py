@@ -7,53 +7,23 @@ starts its own soffice with its own profile.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+from helpers import uno, uno_available
 
 from kpiflow.catalogue import Catalogue
 from kpiflow.validate import Figures, ReturnRow, validate_file
 from kpiflow.workbook.annotate import write_annotated
 
-SYSTEM_PYTHON = "/usr/bin/python3"
-CLIENT = Path(__file__).with_name("uno_client.py")
 SHEETS = ["Guidance", "About", "Return", "Supporting data", "Breakdown", "kpiflow"]
 
 
-def _clean_env() -> dict[str, str]:
-    """The environment without the virtual environment's Python settings."""
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-
-
-def _uno_available() -> bool:
-    if shutil.which("soffice") is None or not Path(SYSTEM_PYTHON).exists():
-        return False
-    try:
-        return subprocess.run([SYSTEM_PYTHON, "-c", "import uno"], capture_output=True, timeout=30,
-                              env=_clean_env()).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _uno_available(),
+pytestmark = pytest.mark.skipif(not uno_available(),
                                 reason="needs LibreOffice (soffice) and a system python3 with python3-uno")
-
-
-def uno(command: str, args: dict[str, Any], status: int = 0) -> dict[str, Any]:
-    """Run one uno_client command and return its JSON result, checking its exit status."""
-    args = {"timeout": 120, **{k: str(v) if isinstance(v, Path) else v for k, v in args.items()}}
-    proc = subprocess.run([SYSTEM_PYTHON, str(CLIENT), command, json.dumps(args)], capture_output=True, text=True,
-                          timeout=180, env=_clean_env())
-    assert proc.returncode == status, f"uno_client {command} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result
 
 
 RESPONSE_7 = 'Fewer children coming into care & more leaving: the "edge of care" team\'s work, <5% re-entries 👍'

@@ -1,32 +1,17 @@
 from __future__ import annotations
 
 import pytest
+from helpers import seed_facts
 
 from kpiflow.catalogue import Indicator
-from kpiflow.demo import EXAMPLE_CATALOGUE, example_history, example_return
-from kpiflow.periods import Period, parse_period, quarter
+from kpiflow.periods import Period, quarter
 from kpiflow.rules import RULE_TEXT, Verdict, evaluate
-from kpiflow.settings import EXCEPTION_RULES, Rules
+from kpiflow.settings import EXCEPTION_RULES
 from kpiflow.trends import AMBER, GREEN, RED, Facts, facts
 from kpiflow.validate import Figures
 
 Q1, Q2 = quarter(2017, 1), quarter(2017, 2)
 DEFAULT = "below-target-or-worse-than-last-year"
-
-
-def seed_facts(iid: str) -> Facts:
-    """Facts for one of the shipped example's indicators at Q2 2017/18, with the example return in."""
-    series = {p: f for i, p, f in example_history() if i == iid}
-    ret = example_return()
-    row = ret["figures"][iid]
-    series[Q2] = Figures(row.get("Number"), row.get("Rate"), row.get("Statistical neighbours"), row.get("England"))
-    for i, label, number, rate, sn, en in ret["support"]:
-        if i == iid:
-            series[parse_period(label)] = Figures(number, rate, sn, en)
-    ind = EXAMPLE_CATALOGUE.get(iid)
-    assert ind is not None
-    r = Rules()
-    return facts(ind, series, Q2, {"2017/18": None}, r.tolerance_percent, r.no_change_percent, r.projection_points)
 
 
 def make(values: dict[Period, float], *, target: float | None = 100.0, better: str = "High",

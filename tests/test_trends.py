@@ -3,12 +3,13 @@ from __future__ import annotations
 import math
 
 import pytest
+from helpers import seed_series
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpiflow.catalogue import Indicator
-from kpiflow.demo import EXAMPLE_CATALOGUE, example_history, example_return
-from kpiflow.periods import Period, month, parse_period, quarter, year
+from kpiflow.demo import EXAMPLE_CATALOGUE
+from kpiflow.periods import Period, month, quarter, year
 from kpiflow.settings import Rules
 from kpiflow.trends import (
     AMBER,
@@ -34,18 +35,6 @@ from kpiflow.validate import Figures
 
 Q2 = quarter(2017, 2)
 FEW = settings(max_examples=60, deadline=None)
-
-
-def seed_series(iid: str) -> dict[Period, Figures]:
-    """The shipped history of one indicator plus the example Q2 2017/18 return, as the store holds them."""
-    series = {p: f for i, p, f in example_history() if i == iid}
-    ret = example_return()
-    row = ret["figures"][iid]
-    series[Q2] = Figures(row.get("Number"), row.get("Rate"), row.get("Statistical neighbours"), row.get("England"))
-    for i, label, number, rate, sn, en in ret["support"]:
-        if i == iid:
-            series[parse_period(label)] = Figures(number, rate, sn, en)
-    return series
 
 
 def seed_facts(iid: str) -> Facts:

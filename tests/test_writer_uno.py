@@ -9,15 +9,12 @@ chart or mark.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from docx import Document
+from helpers import uno, uno_available
 
 from kpiflow.actions import load_checked_catalogue
 from kpiflow.demo import DemoResult, example_return, run_demo
@@ -27,8 +24,6 @@ from kpiflow.publish import publish
 from kpiflow.settings import load_settings
 from kpiflow.store import Store
 
-SYSTEM_PYTHON = "/usr/bin/python3"
-CLIENT = Path(__file__).with_name("uno_client.py")
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 Q2 = parse_period("2017/18 Q2")
 NEW_RESPONSE = 'Early Help Hub launched 1 November & fully staffed 👍\nA second paragraph <with> "quotes"'
@@ -36,33 +31,8 @@ ADDED = " Officers added this sentence."
 MARKS = [f"kpiflow_{iid}_{kind}" for iid in ("CS01", "CS02", "CS03") for kind in ("commentary", "response")]
 
 
-def _clean_env() -> dict[str, str]:
-    """The environment without the virtual environment's Python settings."""
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-
-
-def _uno_available() -> bool:
-    if shutil.which("soffice") is None or not Path(SYSTEM_PYTHON).exists():
-        return False
-    try:
-        return subprocess.run([SYSTEM_PYTHON, "-c", "import uno"], capture_output=True, timeout=30,
-                              env=_clean_env()).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _uno_available(),
+pytestmark = pytest.mark.skipif(not uno_available(),
                                 reason="needs LibreOffice (soffice) and a system python3 with python3-uno")
-
-
-def uno(command: str, args: dict[str, Any], status: int = 0) -> dict[str, Any]:
-    """Run one uno_client command and return its JSON result, checking its exit status."""
-    args = {"timeout": 120, **{k: str(v) if isinstance(v, Path) else v for k, v in args.items()}}
-    proc = subprocess.run([SYSTEM_PYTHON, str(CLIENT), command, json.dumps(args)], capture_output=True, text=True,
-                          timeout=180, env=_clean_env())
-    assert proc.returncode == status, f"uno_client {command} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-    result: dict[str, Any] = json.loads(proc.stdout)
-    return result
 
 
 @pytest.fixture(scope="module")
