@@ -3,14 +3,12 @@ from __future__ import annotations
 import math
 
 import pytest
-from helpers import seed_series
+from helpers import seed_facts, seed_series
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpiflow.catalogue import Indicator
-from kpiflow.demo import EXAMPLE_CATALOGUE
 from kpiflow.periods import Period, month, quarter, year
-from kpiflow.settings import Rules
 from kpiflow.trends import (
     AMBER,
     GREEN,
@@ -35,14 +33,6 @@ from kpiflow.validate import Figures
 
 Q2 = quarter(2017, 2)
 FEW = settings(max_examples=60, deadline=None)
-
-
-def seed_facts(iid: str) -> Facts:
-    ind = EXAMPLE_CATALOGUE.get(iid)
-    assert ind is not None
-    r = Rules()
-    return facts(ind, seed_series(iid), Q2, {"2017/18": None}, r.tolerance_percent, r.no_change_percent,
-                 r.projection_points)
 
 
 def table(f: Facts) -> dict[str, tuple[float | None, float | None] | None]:
