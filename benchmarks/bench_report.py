@@ -36,12 +36,11 @@ tpl.save(sys.argv[3])
 
 
 def make_home(root: Path, years: int, charts: str = "native") -> Path:
-    from kpiflow.catalogue import Catalogue, Indicator
     from kpiflow.init import init_home
+    from kpiflow.model import Catalogue, Figures, Indicator
     from kpiflow.periods import month, parse_period
     from kpiflow.settings import load_settings
     from kpiflow.store import Store
-    from kpiflow.validate import Figures
     from kpiflow.workbook.build import write_catalogue
 
     home = root / f"home-{years}-{charts}"

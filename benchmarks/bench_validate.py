@@ -13,8 +13,8 @@ from common import KPIFLOW, best_of, verdict
 
 def make_return(tmp: Path) -> tuple[Path, Path]:
     from kpiflow.actions import issue_returns
-    from kpiflow.catalogue import Catalogue, Indicator
     from kpiflow.init import init_home
+    from kpiflow.model import Catalogue, Indicator
     from kpiflow.periods import parse_period
     from kpiflow.settings import load_settings
     from kpiflow.store import Store

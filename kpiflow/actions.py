@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kpiflow.catalogue import Catalogue, load_catalogue
+from kpiflow.catalogue import load_catalogue
 from kpiflow.errors import KpiflowError
 from kpiflow.files import safe_name
-from kpiflow.narrative import fmt_figures
+from kpiflow.fmt import fmt_figures
+from kpiflow.model import Catalogue, Figures
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
 from kpiflow.settings import Settings
 from kpiflow.store import Store
 from kpiflow.trends import comparator, outturn
-from kpiflow.validate import Figures
 
 
 class CatalogueInvalid(KpiflowError):

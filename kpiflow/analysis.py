@@ -7,12 +7,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kpiflow.catalogue import Catalogue, Indicator
+from kpiflow.model import Catalogue, Indicator, Series
 from kpiflow.periods import Period
-from kpiflow.rules import Verdict, evaluate
+from kpiflow.rules import Reason, Verdict, evaluate
 from kpiflow.settings import Settings
 from kpiflow.store import Store
-from kpiflow.trends import Facts, Series, facts
+from kpiflow.trends import Facts, facts
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ def assess(settings: Settings, store: Store, catalogue: Catalogue, quarter: Peri
         verdict = evaluate(f, r.exception)
         if ind.id in frozen:
             was = frozen[ind.id]
-            verdict = Verdict(bool(was.get("exception", True)), tuple(was.get("reasons", ())))
+            verdict = Verdict(bool(was.get("exception", True)),
+                              tuple(Reason.from_dict(x) for x in was.get("reasons", ())))
         out.append(Assessment(ind, f, verdict, series))
     return out
 

@@ -2,89 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpiflow.errors import PeriodError
+from kpiflow.model import EXCEPTION_MODES, FREQUENCIES, MEASURES, UNITS, Catalogue, Indicator
 from kpiflow.periods import parse_period
 from kpiflow.problems import ValidationResult
 from kpiflow.workbook.read import RawSheet, coord, norm_header, read_workbook
 
-UNITS = ("Number", "Rate", "Number and rate", "Percentage")
-MEASURES = ("Snapshot", "Count", "Cumulative")
-FREQUENCIES = ("Monthly", "Quarterly")
-EXCEPTION_MODES = ("Auto", "Always", "Never")
-
 INDICATOR_HEADERS = ["Indicator ID", "Indicator", "Portfolio", "Service", "Better to be", "Unit", "Rate per",
                      "Frequency", "Measure", "Tolerance %", "Exception"]
 TARGET_HEADERS = ["Indicator ID", "Year", "Target"]
-
-
-@dataclass(frozen=True)
-class Indicator:
-    id: str
-    name: str
-    portfolio: str
-    service: str
-    better: str            # "High" or "Low"
-    unit: str
-    rate_per: float | None
-    frequency: str
-    measure: str
-    tolerance: float | None  # None: the settings default
-    exception: str = "Auto"
-
-    @property
-    def has_number(self) -> bool:
-        return self.unit in ("Number", "Number and rate", "Percentage")
-
-    @property
-    def has_rate(self) -> bool:
-        return self.unit in ("Rate", "Number and rate")
-
-    @property
-    def primary(self) -> str:
-        """Which figure trends and rules compare: the rate where there is one."""
-        return "rate" if self.has_rate else "number"
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.better == "High"
-
-
-@dataclass(frozen=True)
-class Catalogue:
-    indicators: tuple[Indicator, ...]
-    targets: dict[tuple[str, str], float | None] = field(default_factory=dict)
-
-    def get(self, indicator_id: str) -> Indicator | None:
-        for ind in self.indicators:
-            if ind.id == indicator_id:
-                return ind
-        return None
-
-    def target(self, indicator_id: str, year_label: str) -> float | None:
-        return self.targets.get((indicator_id, year_label))
-
-    @property
-    def services(self) -> list[str]:
-        return list(dict.fromkeys(i.service for i in self.indicators))
-
-    @property
-    def portfolios(self) -> list[str]:
-        return list(dict.fromkeys(i.portfolio for i in self.indicators))
-
-    def for_service(self, service: str) -> list[Indicator]:
-        key = service.strip().casefold()
-        return [i for i in self.indicators if i.service.casefold() == key]
-
-    def service_name(self, text: str) -> str | None:
-        """The catalogue's spelling of a service name given in any case."""
-        key = " ".join(text.split()).casefold()
-        for s in self.services:
-            if s.casefold() == key:
-                return s
-        return None
 
 
 def _text(v: object) -> str:

@@ -219,6 +219,7 @@ def status(quarter: Quarter, home: Home = None, as_json: Json = False) -> None:
     """
     from kpiflow.actions import load_checked_catalogue, open_store, quarter_status
     from kpiflow.analysis import assess
+    from kpiflow.narrative import reason_texts
 
     settings = _settings(home)
     q = _quarter(quarter)
@@ -229,7 +230,7 @@ def status(quarter: Quarter, home: Home = None, as_json: Json = False) -> None:
         state = store.quarter_state(q)
     if as_json:
         _print_json({"quarter": q.label, "state": state, "services": [r.__dict__ for r in rows],
-                     "exceptions": [{"id": a.indicator.id, "reasons": list(a.verdict.reasons)} for a in exceptions]})
+                     "exceptions": [{"id": a.indicator.id, "reasons": [r.to_dict() for r in a.verdict.reasons]} for a in exceptions]})
         return
     from rich.console import Console
     from rich.table import Table
@@ -246,7 +247,7 @@ def status(quarter: Quarter, home: Home = None, as_json: Json = False) -> None:
     Console(highlight=False).print(table)
     typer.echo(f"Exceptions so far: {len(exceptions)}")
     for a in exceptions:
-        typer.echo(f"  {a.indicator.id} {a.indicator.name}: {'; '.join(a.verdict.reasons)}")
+        typer.echo(f"  {a.indicator.id} {a.indicator.name}: {'; '.join(reason_texts(a.verdict, a.indicator.unit))}")
 
 
 @app.command()
@@ -259,7 +260,7 @@ def history(service: Annotated[str | None, typer.Option(help="Only this service'
     Example: kpiflow history --service "Children's Services"
     """
     from kpiflow.actions import load_checked_catalogue, open_store
-    from kpiflow.narrative import fmt_number
+    from kpiflow.fmt import fmt_number
 
     settings = _settings(home)
     catalogue = load_checked_catalogue(settings)
@@ -292,7 +293,8 @@ def explain(quarter: Quarter, indicator: Annotated[str | None, typer.Option(help
     """
     from kpiflow.actions import load_checked_catalogue, open_store
     from kpiflow.analysis import assess
-    from kpiflow.narrative import fmt
+    from kpiflow.fmt import fmt
+    from kpiflow.narrative import reason_texts
 
     settings = _settings(home)
     q = _quarter(quarter)
@@ -302,7 +304,7 @@ def explain(quarter: Quarter, indicator: Annotated[str | None, typer.Option(help
     with open_store(settings) as store:
         results = assess(settings, store, catalogue, q, [indicator] if indicator else None)
     if as_json:
-        _print_json([{"id": a.indicator.id, "exception": a.verdict.exception, "reasons": list(a.verdict.reasons),
+        _print_json([{"id": a.indicator.id, "exception": a.verdict.exception, "reasons": [r.to_dict() for r in a.verdict.reasons],
                       "current": a.facts.current, "previous": a.facts.previous, "last_year": a.facts.last_year,
                       "target": a.facts.target, "rag": a.facts.rag, "vs_previous": a.facts.vs_previous,
                       "vs_last_year": a.facts.vs_last_year, "statistical_neighbours": a.facts.statneigh,
@@ -314,7 +316,7 @@ def explain(quarter: Quarter, indicator: Annotated[str | None, typer.Option(help
         f, unit = a.facts, a.indicator.unit
         verdict = "exception" if a.verdict.exception else "not an exception"
         typer.echo(f"{a.indicator.id} {a.indicator.name}")
-        typer.echo(f"  {verdict}: {'; '.join(a.verdict.reasons)}")
+        typer.echo(f"  {verdict}: {'; '.join(reason_texts(a.verdict, unit))}")
         typer.echo(f"  {q.short}: {fmt(f.current, unit)}; {f.previous_period.short}: {fmt(f.previous, unit)} "
                    f"({f.vs_previous or '-'}); {f.last_year_period.short}: {fmt(f.last_year, unit)} "
                    f"({f.vs_last_year or '-'})")

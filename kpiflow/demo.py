@@ -11,10 +11,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kpiflow.catalogue import Catalogue, Indicator
+from kpiflow.model import Catalogue, Figures, Indicator
 from kpiflow.periods import Period, parse_period
 from kpiflow.store import Store
-from kpiflow.validate import Figures
 
 PORTFOLIO = "Cabinet Secretary for Resilient Communities & Childrens"
 SERVICE = "Children's Services"

@@ -5,39 +5,62 @@ Every sentence states only what the facts show; where a fact is missing the sent
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from kpiflow.fmt import fmt
+from kpiflow.periods import parse_period
 
 if TYPE_CHECKING:
+    from kpiflow.rules import Reason, Verdict
     from kpiflow.trends import Facts
-    from kpiflow.validate import Figures
+
+RULE_TEXT = {
+    "below-target-or-worse-than-last-year": "an indicator is reported when it is below target or performing worse "
+                                            "than at the same point last year",
+    "red": "an indicator is reported when it is Red: worse than its target by more than the tolerance",
+    "red-or-amber-worsening": "an indicator is reported when it is Red, or Amber and worse than last quarter",
+    "missed-two-quarters": "an indicator is reported when it has missed its target in this and the previous quarter",
+}
 
 
-def fmt_number(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
+def _short(label: Any) -> str:
+    try:
+        return parse_period(label).short
+    except ValueError:
+        return str(label)
 
 
-def fmt(value: float | None, unit: str, figure: str = "primary") -> str:
-    """A figure as the report prints it: counts whole, rates to one decimal place, percentages with %."""
-    if value is None:
-        return "n/a"
-    if unit == "Percentage":
-        return f"{fmt_number(round(value, 1))}%"
-    if figure == "rate" or (figure == "primary" and unit in ("Rate", "Number and rate")):
-        return f"{value:.1f}"
-    return fmt_number(value)
+def reason_text(reason: Reason, unit: str) -> str:
+    """A verdict's reason in words, from its code and values."""
+    v = reason.values
+
+    def n(key: str) -> str:
+        return fmt(v.get(key), unit)
+
+    words = {
+        "always": lambda: "the catalogue reports this indicator every quarter",
+        "never": lambda: "the catalogue never reports this indicator as an exception",
+        "no-figure": lambda: f"no figure for {_short(v.get('quarter'))}",
+        "below-target": lambda: f"below target ({v.get('rag')}): {n('value')} against {n('target')}",
+        "worse-than-last-year": lambda: f"worse than the same quarter last year, {n('value')} against {n('last_year')}",
+        "worse-than-comparators": lambda: "worse than statistical neighbours and England, and the gap is not narrowing",
+        "red": lambda: f"Red: {n('value')} against a target of {n('target')}",
+        "amber-worsening": lambda: f"Amber and worse than {_short(v.get('previous_period'))} ({n('value')} against "
+                                   f"{n('previous')})",
+        "missed-two-quarters": lambda: f"target missed in {_short(v.get('quarter'))} and "
+                                       f"{_short(v.get('previous_period'))}",
+        "no-target": lambda: "no target set",
+        "no-target-not-worse": lambda: "no target set and not worse than last year",
+        "on-target": lambda: "on target",
+        "within-rule": lambda: "within the rule",
+        "recorded": lambda: str(v.get("text", "")),
+    }
+    make = words.get(reason.code)
+    return make() if make else reason.code
 
 
-def fmt_figures(f: Figures | None, unit: str) -> str:
-    """A values-table cell: ``469 (162.8)`` for number and rate, else the one figure."""
-    if f is None:
-        return ""
-    if unit == "Number and rate":
-        if f.number is not None and f.rate is not None:
-            return f"{fmt_number(f.number)} ({f.rate:.1f})"
-        return fmt(f.number, unit, "number") if f.number is not None else fmt(f.rate, unit, "rate")
-    if unit == "Rate":
-        return fmt(f.rate, unit, "rate")
-    return fmt(f.number, unit, "number")
+def reason_texts(verdict: Verdict, unit: str) -> tuple[str, ...]:
+    return tuple(reason_text(r, unit) for r in verdict.reasons)
 
 
 def _subject(f: Facts) -> str:

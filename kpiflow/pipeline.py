@@ -27,7 +27,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpiflow.catalogue import Catalogue
 from kpiflow.files import (
     FileLock,
     create_locked,
@@ -40,11 +39,12 @@ from kpiflow.files import (
     unique_path,
     write_new,
 )
+from kpiflow.model import Catalogue, ReturnData
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
 from kpiflow.settings import Settings
 from kpiflow.store import Store, Submission
-from kpiflow.validate import History, ReturnData, validate_file
+from kpiflow.validate import History, validate_file
 from kpiflow.workbook.annotate import annotated, can_annotate
 
 

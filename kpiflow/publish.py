@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpiflow.analysis import assess
-from kpiflow.catalogue import Catalogue
 from kpiflow.errors import KpiflowError
 from kpiflow.files import unique_path
 from kpiflow.harvest import KINDS, harvest
+from kpiflow.model import Catalogue
 from kpiflow.periods import Period
 from kpiflow.report import mark_anchor, report_filename
 from kpiflow.settings import Settings
@@ -167,7 +167,7 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
         "files": [{"name": p.name, "sha256": _sha(p)} for p in result.files],
         "indicators": [{"id": a.indicator.id, "description": a.indicator.name, "exception": a.verdict.exception,
                         "rag": a.facts.rag, "vs_previous": a.facts.vs_previous, "vs_last_year": a.facts.vs_last_year,
-                        "reasons": list(a.verdict.reasons)} for a in everything],
+                        "reasons": [r.to_dict() for r in a.verdict.reasons]} for a in everything],
         "submissions": [{"id": s.id, "file": s.file_name, "sha256": s.sha256, "service": s.service,
                          "completed_by": s.completed_by, "received_at": s.received_at} for s in subs],
     }

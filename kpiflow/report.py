@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from kpiflow.analysis import Assessment, assess
-from kpiflow.catalogue import Catalogue
 from kpiflow.charts import ChartSpec
 from kpiflow.errors import KpiflowError
 from kpiflow.files import unique_path
-from kpiflow.narrative import draft_commentary, fmt, fmt_figures, fmt_number
+from kpiflow.fmt import fmt, fmt_figures, fmt_number
+from kpiflow.model import Catalogue
+from kpiflow.narrative import RULE_TEXT, draft_commentary, reason_texts
 from kpiflow.periods import MONTH_NAMES, Period
-from kpiflow.rules import RULE_TEXT
 from kpiflow.settings import Settings
 from kpiflow.store import Store
 from kpiflow.trends import outturn
@@ -282,7 +282,7 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
                 "response_block": marked_block(tpl, ind.id, "response", response, mark_base + 2) if tpl else "",
                 "breakdown": [{"category": c, "number": fmt_number(n)} for c, n in breakdown],
                 "breakdown_title": f"Breakdown at {quarter.short}" if breakdown else "",
-                "reasons": list(a.verdict.reasons),
+                "reasons": list(reason_texts(a.verdict, ind.unit)),
                 "rag": f.rag or "No target",
             })
             summary.append({
@@ -291,7 +291,7 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
                 "previous_symbol": SYMBOLS.get(f.vs_previous or "", ""),
                 "last_year_symbol": SYMBOLS.get(f.vs_last_year or "", ""),
                 "rag": f.rag or "No target", "rag_fill": RAG_FILLS.get(f.rag or "", "FFFFFF"),
-                "reason": "; ".join(a.verdict.reasons).capitalize(),
+                "reason": "; ".join(reason_texts(a.verdict, ind.unit)).capitalize(),
             })
     r = settings.rules
     return {

@@ -1,67 +1,101 @@
-"""The council's exception rule: named presets over trend facts, with the reasons."""
+"""The council's exception rule: named presets over trend facts, with the reasons as codes.
+
+A verdict's reasons are codes with the values they rest on, never sentences: they are frozen into
+the published record, and ``narrative.reason_text`` words them, so a wording fix never rewrites history.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from kpiflow.narrative import fmt
-from kpiflow.trends import AMBER, GREEN, RED, WORSENED, Facts
+from kpiflow.model import AMBER, GREEN, RED, RULE_NAMES, WORSENED
+from kpiflow.trends import Facts
 
-RULE_TEXT = {
-    "below-target-or-worse-than-last-year": "an indicator is reported when it is below target or performing worse "
-                                            "than at the same point last year",
-    "red": "an indicator is reported when it is Red: worse than its target by more than the tolerance",
-    "red-or-amber-worsening": "an indicator is reported when it is Red, or Amber and worse than last quarter",
-    "missed-two-quarters": "an indicator is reported when it has missed its target in this and the previous quarter",
+# why an indicator is, or is not, reported; the values each carries are listed beside it
+REASON_CODES: dict[str, str] = {
+    "always": "the catalogue reports it every quarter",
+    "never": "the catalogue never reports it",
+    "no-figure": "no figure for the quarter (quarter)",
+    "below-target": "below target (rag, value, target)",
+    "worse-than-last-year": "worse than the same quarter last year (value, last_year, last_year_period)",
+    "worse-than-comparators": "worse than both comparators, the gap not narrowing",
+    "red": "Red against target (value, target)",
+    "amber-worsening": "Amber and worse than the previous quarter (value, previous, previous_period)",
+    "missed-two-quarters": "target missed in this and the previous quarter (quarter, previous_period)",
+    "no-target": "no target set, so a target rule cannot report it",
+    "no-target-not-worse": "no target set and not worse than last year",
+    "on-target": "on target",
+    "within-rule": "missed the target but within the rule",
+    "recorded": "a reason recorded in words by an earlier version (text)",
 }
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, **dict(self.values)}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Reason:
+        """A stored reason; a sentence stored by an earlier version is kept as recorded."""
+        if isinstance(data, dict) and isinstance(data.get("code"), str):
+            return cls(data["code"], {k: v for k, v in data.items() if k != "code"})
+        return cls("recorded", {"text": str(data)})
 
 
 @dataclass(frozen=True)
 class Verdict:
     exception: bool
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"exception": self.exception, "reasons": [r.to_dict() for r in self.reasons]}
 
 
 def evaluate(f: Facts, rule: str) -> Verdict:
     """Whether an indicator is an exception, and why (or why not)."""
+    if rule not in RULE_NAMES:
+        raise ValueError(f"unknown exception rule {rule!r}")
     mode = f.indicator.exception
     if mode == "Always":
-        return Verdict(True, ("the catalogue reports this indicator every quarter",))
+        return Verdict(True, (Reason("always"),))
     if mode == "Never":
-        return Verdict(False, ("the catalogue never reports this indicator as an exception",))
+        return Verdict(False, (Reason("never"),))
     if f.current is None:
-        return Verdict(False, (f"no figure for {f.quarter.short}",))
-    unit = f.indicator.unit
-    reasons: list[str] = []
+        return Verdict(False, (Reason("no-figure", {"quarter": f.quarter.label}),))
+    reasons: list[Reason] = []
+    against_target = {"value": f.to_date, "target": f.target_now}
     if rule == "below-target-or-worse-than-last-year":
         if f.rag in (AMBER, RED):
-            reasons.append(f"below target ({f.rag}): {fmt(f.to_date, unit)} against {fmt(f.target_now, unit)}")
+            reasons.append(Reason("below-target", {"rag": f.rag, **against_target}))
         if f.vs_last_year == WORSENED:
-            reasons.append(f"worse than the same quarter last year, {fmt(f.current, unit)} against "
-                           f"{fmt(f.last_year, unit)}")
+            reasons.append(Reason("worse-than-last-year", {"value": f.current, "last_year": f.last_year,
+                                                           "last_year_period": f.last_year_period.label}))
         if f.target is None and len(f.worse_than) == 2 and all(
                 f.gap_trend.get(c) in ("widening", "steady") for c in f.worse_than):
-            reasons.append("worse than statistical neighbours and England, and the gap is not narrowing")
+            reasons.append(Reason("worse-than-comparators"))
     elif rule == "red":
         if f.rag == RED:
-            reasons.append(f"Red: {fmt(f.to_date, unit)} against a target of {fmt(f.target_now, unit)}")
+            reasons.append(Reason("red", against_target))
     elif rule == "red-or-amber-worsening":
         if f.rag == RED:
-            reasons.append(f"Red: {fmt(f.to_date, unit)} against a target of {fmt(f.target_now, unit)}")
+            reasons.append(Reason("red", against_target))
         elif f.rag == AMBER and f.vs_previous == WORSENED:
-            reasons.append(f"Amber and worse than {f.previous_period.short} ({fmt(f.current, unit)} against "
-                           f"{fmt(f.previous, unit)})")
-    elif rule == "missed-two-quarters":
-        if f.rag in (AMBER, RED) and f.previous_rag in (AMBER, RED):
-            reasons.append(f"target missed in {f.quarter.short} and {f.previous_period.short}")
-    else:
-        raise ValueError(f"unknown exception rule {rule!r}")
+            reasons.append(Reason("amber-worsening", {"value": f.current, "previous": f.previous,
+                                                      "previous_period": f.previous_period.label}))
+    elif rule == "missed-two-quarters" and f.rag in (AMBER, RED) and f.previous_rag in (AMBER, RED):
+        reasons.append(Reason("missed-two-quarters", {"quarter": f.quarter.label,
+                                                      "previous_period": f.previous_period.label}))
     if reasons:
         return Verdict(True, tuple(reasons))
     if f.target is None:
         # only the default rule looks at last year; the others cannot report an indicator without a target
-        why = "no target set and not worse than last year" if rule == "below-target-or-worse-than-last-year" \
-            else "no target set"
+        code = "no-target-not-worse" if rule == "below-target-or-worse-than-last-year" else "no-target"
     else:
-        why = "on target" if f.rag == GREEN else "within the rule"
-    return Verdict(False, (why,))
+        code = "on-target" if f.rag == GREEN else "within-rule"
+    return Verdict(False, (Reason(code),))

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from kpiflow.errors import KpiflowError
+from kpiflow.model import Figures, ReturnData
 from kpiflow.periods import Period, parse_period
-from kpiflow.validate import Figures, ReturnData
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial", """

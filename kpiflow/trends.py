@@ -12,16 +12,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from kpiflow.catalogue import Indicator
+from kpiflow.model import AMBER, GREEN, IMPROVED, NO_CHANGE, RED, WORSENED, Figures, Indicator, Series
 from kpiflow.periods import Period
-from kpiflow.validate import Figures
 
-IMPROVED, WORSENED, NO_CHANGE = "Improved", "Worsened", "No change"
-GREEN, AMBER, RED = "Green", "Amber", "Red"
 HORIZON_QUARTERS = 8   # a projection further out than two years says nothing useful
 
-
-Series = Mapping[Period, Figures]
 
 
 def _pick(f: Figures | None, figure: str) -> float | None:

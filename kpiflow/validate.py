@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from kpiflow.catalogue import Catalogue, Indicator
 from kpiflow.errors import PeriodError
+from kpiflow.model import BreakdownRow, Catalogue, Figures, Indicator, ReturnData, ReturnRow, SupportRow
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
 from kpiflow.settings import Rules
@@ -26,59 +26,6 @@ BREAKDOWN_REQUIRED = ["Indicator ID", "Period", "Category", "Number"]
 FORMULA_ERRORS = {"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#SPILL!", "#CALC!",
                   "#GETTING_DATA"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-@dataclass(frozen=True)
-class Figures:
-    number: float | None = None
-    rate: float | None = None
-    statneigh: float | None = None
-    england: float | None = None
-
-    def is_empty(self) -> bool:
-        return all(v is None for v in (self.number, self.rate, self.statneigh, self.england))
-
-
-@dataclass(frozen=True)
-class ReturnRow:
-    indicator_id: str
-    row: int
-    figures: Figures
-    commentary: str
-    response: str
-    cells: dict[str, str] = field(default_factory=dict, compare=False)   # header -> "F7"
-
-
-@dataclass(frozen=True)
-class SupportRow:
-    indicator_id: str
-    row: int
-    period: Period
-    figures: Figures
-
-
-@dataclass(frozen=True)
-class BreakdownRow:
-    indicator_id: str
-    row: int
-    period: Period
-    category: str
-    number: float
-
-
-@dataclass
-class ReturnData:
-    """A return as kpiflow understands it. Only stored when its ValidationResult has no errors."""
-
-    service: str = ""
-    quarter: Period | None = None
-    completed_by: str = ""
-    email: str = ""
-    date_completed: str = ""
-    template_version: str = ""
-    rows: list[ReturnRow] = field(default_factory=list)
-    support: list[SupportRow] = field(default_factory=list)
-    breakdown: list[BreakdownRow] = field(default_factory=list)
 
 
 def clean_text(value: object) -> str:
@@ -213,7 +160,6 @@ def _about(sheet: RawSheet, result: ValidationResult, catalogue: Catalogue, data
         data.date_completed = dc.strftime("%Y-%m-%d")
     else:
         data.date_completed = clean_text(dc)
-    data.template_version = clean_text(value("Template version")[1])
 
 
 def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogue, data: ReturnData) -> None:
@@ -397,7 +343,8 @@ def _long_texts(data: ReturnData, result: ValidationResult) -> None:
 def _against_history(data: ReturnData, catalogue: Catalogue, history: History, result: ValidationResult) -> None:
     """Checks that need the stored figures: rates against numbers, big jumps, and a service
     response for every indicator that will be an exception."""
-    from kpiflow.narrative import fmt
+    from kpiflow.fmt import fmt
+    from kpiflow.narrative import reason_text
     from kpiflow.rules import evaluate
     from kpiflow.trends import facts, outturn
 
@@ -445,7 +392,7 @@ def _against_history(data: ReturnData, catalogue: Catalogue, history: History, r
         verdict = evaluate(facts(ind, merged, quarter, targets, r.tolerance_percent, r.no_change_percent,
                                  r.projection_points), r.exception)
         if verdict.exception:
-            result.error("missing-response", f"This indicator will be reported as an exception ({verdict.reasons[0]}), "
+            result.error("missing-response", f"This indicator will be reported as an exception ({reason_text(verdict.reasons[0], ind.unit)}), "
                          "so it needs a service response: say what the service is doing about it.", "Return",
                          row.cells.get("Service response", ""), ind.id)
 

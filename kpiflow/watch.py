@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kpiflow.catalogue import Catalogue
+from kpiflow.model import Catalogue
 from kpiflow.pipeline import Outcome, original_name, pending, process_file
 from kpiflow.settings import Settings
 from kpiflow.store import Store

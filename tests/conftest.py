@@ -10,9 +10,9 @@ import openpyxl
 import pytest
 
 from kpiflow.actions import issue_returns, load_checked_catalogue
-from kpiflow.catalogue import Catalogue
 from kpiflow.demo import SERVICE, fill_example_return, load_example_history
 from kpiflow.init import init_home
+from kpiflow.model import Catalogue
 from kpiflow.periods import Period, parse_period
 from kpiflow.settings import Settings, load_settings
 from kpiflow.store import Store

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from kpiflow.demo import EXAMPLE_CATALOGUE, example_history, example_return
+from kpiflow.model import Figures
 from kpiflow.periods import Period, parse_period
 from kpiflow.settings import Rules
 from kpiflow.trends import Facts, facts
-from kpiflow.validate import Figures
 
 Q2 = parse_period("2017/18 Q2")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import openpyxl
 
-from kpiflow.catalogue import Catalogue
+from kpiflow.model import Catalogue
 from kpiflow.validate import validate_file
 from kpiflow.workbook.annotate import ERROR_FILL, write_annotated
 

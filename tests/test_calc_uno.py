@@ -15,8 +15,8 @@ import openpyxl
 import pytest
 from helpers import uno, uno_available
 
-from kpiflow.catalogue import Catalogue
-from kpiflow.validate import Figures, ReturnRow, validate_file
+from kpiflow.model import Catalogue, Figures, ReturnRow
+from kpiflow.validate import validate_file
 from kpiflow.workbook.annotate import write_annotated
 
 SHEETS = ["Guidance", "About", "Return", "Supporting data", "Breakdown", "kpiflow"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kpiflow.catalogue import Catalogue
+from kpiflow.model import Catalogue
 from kpiflow.settings import Settings
 from kpiflow.store import Store
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from kpiflow.catalogue import Catalogue
 from kpiflow.demo import DemoResult, run_demo
+from kpiflow.model import Catalogue
 from kpiflow.pdf import convert, to_pdf
 from kpiflow.validate import validate_file
 

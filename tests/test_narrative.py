@@ -7,11 +7,11 @@ from helpers import seed_facts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpiflow.catalogue import Indicator
-from kpiflow.narrative import draft_commentary, fmt, fmt_figures
+from kpiflow.fmt import fmt, fmt_figures
+from kpiflow.model import Figures, Indicator
+from kpiflow.narrative import draft_commentary
 from kpiflow.periods import Period, quarter
 from kpiflow.trends import Facts, facts
-from kpiflow.validate import Figures
 
 Q1, Q2 = quarter(2017, 1), quarter(2017, 2)
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from kpiflow.catalogue import Catalogue
 from kpiflow.files import create_locked, safe_name, try_lock
+from kpiflow.model import Catalogue
 from kpiflow.periods import Period, parse_period
 from kpiflow.pipeline import ingest, pending, process_file
 from kpiflow.settings import Settings

@@ -114,7 +114,7 @@ def test_a_published_quarter_can_be_reopened(demo: DemoResult) -> None:
 
 def test_statuses_are_frozen_when_published(demo: DemoResult) -> None:
     from kpiflow.analysis import assess
-    from kpiflow.validate import Figures
+    from kpiflow.model import Figures
 
     assert run(demo)[0]
     settings = load_settings(demo.home)

@@ -221,13 +221,12 @@ def test_portfolios_in_catalogue_order_and_no_blank_last_page(tmp_path: Path) ->
     """Two portfolios, the second listed first in no way but the catalogue's order; the last
     exception ends the document (no page break after it)."""
     from kpiflow.actions import load_checked_catalogue
-    from kpiflow.catalogue import Catalogue, Indicator
     from kpiflow.init import init_home
+    from kpiflow.model import Catalogue, Figures, Indicator
     from kpiflow.periods import parse_period
     from kpiflow.report import render_report
     from kpiflow.settings import load_settings
     from kpiflow.store import Store
-    from kpiflow.validate import Figures
     from kpiflow.workbook.build import write_catalogue
 
     home = tmp_path / "h"

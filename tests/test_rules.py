@@ -3,12 +3,12 @@ from __future__ import annotations
 import pytest
 from helpers import seed_facts
 
-from kpiflow.catalogue import Indicator
+from kpiflow.model import AMBER, GREEN, RED, Figures, Indicator
+from kpiflow.narrative import RULE_TEXT, reason_texts
 from kpiflow.periods import Period, quarter
-from kpiflow.rules import RULE_TEXT, Verdict, evaluate
+from kpiflow.rules import Reason, Verdict, evaluate
 from kpiflow.settings import EXCEPTION_RULES
-from kpiflow.trends import AMBER, GREEN, RED, Facts, facts
-from kpiflow.validate import Figures
+from kpiflow.trends import Facts, facts
 
 Q1, Q2 = quarter(2017, 1), quarter(2017, 2)
 DEFAULT = "below-target-or-worse-than-last-year"
@@ -24,6 +24,11 @@ def make(values: dict[Period, float], *, target: float | None = 100.0, better: s
     sn, en = comparators or (None, None)
     series = {p: Figures(v, None, sn, en) for p, v in values.items()}
     return facts(ind, series, at, targets if targets is not None else {"2017/18": target}, 5.0, 1.0, 6)
+
+
+def words(v: Verdict, unit: str = "Number") -> tuple[bool, tuple[str, ...]]:
+    """A verdict as the report words it."""
+    return v.exception, reason_texts(v, unit)
 
 
 def verdict(rule: str, values: dict[Period, float], **kw: object) -> Verdict:
@@ -42,19 +47,19 @@ def test_every_seed_indicator_is_an_exception_under_the_default_rule(iid: str) -
 
 
 def test_seed_reasons() -> None:
-    assert evaluate(seed_facts("CS02"), DEFAULT).reasons == (
+    assert words(evaluate(seed_facts("CS02"), DEFAULT), "Number")[1] == (
         "worse than the same quarter last year, 514 against 781",)
-    assert evaluate(seed_facts("CS01"), DEFAULT).reasons == (
+    assert words(evaluate(seed_facts("CS01"), DEFAULT), "Number and rate")[1] == (
         "worse than the same quarter last year, 185.6 against 173.2",)
     # gaps to both comparators narrowed, so being worse than both adds nothing
-    assert evaluate(seed_facts("CS03"), DEFAULT).reasons == (
+    assert words(evaluate(seed_facts("CS03"), DEFAULT), "Rate")[1] == (
         "worse than the same quarter last year, 675.4 against 660.0",)
 
 
 @pytest.mark.parametrize("rule", ["red", "red-or-amber-worsening", "missed-two-quarters"])
 def test_seed_under_a_target_rule_has_no_target_to_miss(rule: str) -> None:
     # CS01 is worse than last year, so the reason must not say otherwise
-    assert evaluate(seed_facts("CS01"), rule) == Verdict(False, ("no target set",))
+    assert words(evaluate(seed_facts("CS01"), rule)) == (False, ("no target set",))
 
 
 # --- RAG boundaries through facts ---
@@ -73,9 +78,9 @@ def test_rag_boundaries_and_the_indicators_own_tolerance(value: float, better: s
 # --- red ---
 
 def test_red_reports_only_red() -> None:
-    assert verdict("red", {Q2: 90}) == Verdict(True, ("Red: 90 against a target of 100",))
-    assert verdict("red", {Q2: 96}) == Verdict(False, ("within the rule",))
-    assert verdict("red", {Q2: 100}) == Verdict(False, ("on target",))
+    assert words(verdict("red", {Q2: 90})) == (True, ("Red: 90 against a target of 100",))
+    assert words(verdict("red", {Q2: 96})) == (False, ("within the rule",))
+    assert words(verdict("red", {Q2: 100})) == (False, ("on target",))
     # worse than last year does not matter to this rule
     assert not verdict("red", {quarter(2016, 2): 200, Q2: 100}).exception
 
@@ -88,12 +93,12 @@ def test_red_with_a_looser_indicator_tolerance_is_not_red() -> None:
 
 def test_red_or_amber_worsening() -> None:
     rule = "red-or-amber-worsening"
-    assert verdict(rule, {Q1: 99, Q2: 96}) == Verdict(
+    assert words(verdict(rule, {Q1: 99, Q2: 96})) == (
         True, ("Amber and worse than Q1 2017/18 (96 against 99)",))
     assert not verdict(rule, {Q1: 95, Q2: 96}).exception          # Amber, but better than last quarter
     assert not verdict(rule, {Q1: 96.5, Q2: 96}).exception        # Amber, within the no-change band
     assert not verdict(rule, {Q2: 96}).exception                   # Amber, no previous quarter
-    assert verdict(rule, {Q1: 80, Q2: 90}) == Verdict(True, ("Red: 90 against a target of 100",))
+    assert words(verdict(rule, {Q1: 80, Q2: 90})) == (True, ("Red: 90 against a target of 100",))
     assert not verdict(rule, {Q1: 120, Q2: 100}).exception        # Green, however it moved
     assert verdict(rule, {Q1: 101, Q2: 104}, better="Low").exception
 
@@ -102,7 +107,7 @@ def test_red_or_amber_worsening() -> None:
 
 def test_missed_two_quarters() -> None:
     rule = "missed-two-quarters"
-    assert verdict(rule, {Q1: 97, Q2: 98}) == Verdict(True, ("target missed in Q2 2017/18 and Q1 2017/18",))
+    assert words(verdict(rule, {Q1: 97, Q2: 98})) == (True, ("target missed in Q2 2017/18 and Q1 2017/18",))
     assert verdict(rule, {Q1: 80, Q2: 97}).exception              # Red then Amber: both missed
     assert not verdict(rule, {Q1: 100, Q2: 80}).exception         # only this quarter
     assert not verdict(rule, {Q1: 80, Q2: 100}).exception         # only the previous quarter
@@ -128,25 +133,25 @@ def test_missed_two_quarters_for_a_count_is_judged_to_date() -> None:
 # --- the default rule ---
 
 def test_default_rule_with_a_target() -> None:
-    assert verdict(DEFAULT, {Q2: 96}) == Verdict(True, ("below target (Amber): 96 against 100",))
-    assert verdict(DEFAULT, {quarter(2016, 2): 120, Q2: 110}) == Verdict(
+    assert words(verdict(DEFAULT, {Q2: 96})) == (True, ("below target (Amber): 96 against 100",))
+    assert words(verdict(DEFAULT, {quarter(2016, 2): 120, Q2: 110})) == (
         True, ("worse than the same quarter last year, 110 against 120",))
-    assert verdict(DEFAULT, {quarter(2016, 2): 120, Q2: 90}).reasons == (
+    assert words(verdict(DEFAULT, {quarter(2016, 2): 120, Q2: 90}))[1] == (
         "below target (Red): 90 against 100", "worse than the same quarter last year, 90 against 120")
-    assert verdict(DEFAULT, {quarter(2016, 2): 100, Q2: 110}) == Verdict(False, ("on target",))
+    assert words(verdict(DEFAULT, {quarter(2016, 2): 100, Q2: 110})) == (False, ("on target",))
 
 
 def test_default_rule_reports_a_count_against_its_target_to_date() -> None:
     # a year's target of 1000 is 500 by Q2; 200 + 150 is 30% short of that
     v = verdict(DEFAULT, {Q1: 200, Q2: 150}, target=1000.0, measure="Count")
-    assert v == Verdict(True, ("below target (Red): 350 against 500",))
-    assert verdict("red", {Q1: 200, Q2: 150}, target=1000.0, measure="Count").reasons == (
+    assert words(v) == (True, ("below target (Red): 350 against 500",))
+    assert words(verdict("red", {Q1: 200, Q2: 150}, target=1000.0, measure="Count"))[1] == (
         "Red: 350 against a target of 500",)
 
 
 def test_default_rule_without_a_target() -> None:
     ly = quarter(2016, 2)
-    assert verdict(DEFAULT, {ly: 100, Q2: 110}, target=None) == Verdict(
+    assert words(verdict(DEFAULT, {ly: 100, Q2: 110}, target=None)) == (
         False, ("no target set and not worse than last year",))
     assert verdict(DEFAULT, {ly: 100, Q2: 90}, target=None).exception
     assert not verdict(DEFAULT, {ly: 100, Q2: 99.5}, target=None).exception     # within the no-change band
@@ -155,7 +160,7 @@ def test_default_rule_without_a_target() -> None:
 def test_default_rule_without_a_target_counts_a_gap_to_both_comparators_that_is_not_narrowing() -> None:
     ly = quarter(2016, 2)
     widening = verdict(DEFAULT, {ly: 100, Q1: 102, Q2: 100}, target=None, comparators=(120.0, 130.0))
-    assert widening == Verdict(True, ("worse than statistical neighbours and England, and the gap is not narrowing",))
+    assert words(widening) == (True, ("worse than statistical neighbours and England, and the gap is not narrowing",))
     steady = verdict(DEFAULT, {ly: 100, Q1: 100, Q2: 100}, target=None, comparators=(120.0, 130.0))
     assert steady.exception
     narrowing = verdict(DEFAULT, {ly: 100, Q1: 95, Q2: 100}, target=None, comparators=(120.0, 130.0))
@@ -170,13 +175,29 @@ def test_default_rule_without_a_target_counts_a_gap_to_both_comparators_that_is_
 
 @pytest.mark.parametrize("rule", EXCEPTION_RULES)
 def test_always_and_never_override_every_rule(rule: str) -> None:
-    assert verdict(rule, {}, exception="Always") == Verdict(True, ("the catalogue reports this indicator every quarter",))
+    assert words(verdict(rule, {}, exception="Always")) == (True, ("the catalogue reports this indicator every quarter",))
     assert verdict(rule, {Q2: 100}, exception="Always").exception
-    assert verdict(rule, {Q1: 10, Q2: 10}, exception="Never") == Verdict(
+    assert words(verdict(rule, {Q1: 10, Q2: 10}, exception="Never")) == (
         False, ("the catalogue never reports this indicator as an exception",))
 
 
 def test_no_figure_is_no_exception_and_an_unknown_rule_is_an_error() -> None:
-    assert verdict(DEFAULT, {Q1: 10}) == Verdict(False, ("no figure for Q2 2017/18",))
+    assert words(verdict(DEFAULT, {Q1: 10})) == (False, ("no figure for Q2 2017/18",))
     with pytest.raises(ValueError, match="unknown exception rule"):
         verdict("worse-than-ever", {Q2: 10})
+
+
+def test_reasons_are_codes_with_values_that_survive_a_json_round_trip() -> None:
+    import json
+
+    v = verdict(DEFAULT, {quarter(2016, 2): 120, Q2: 90})
+    assert [r.code for r in v.reasons] == ["below-target", "worse-than-last-year"]
+    assert v.reasons[0].values == {"rag": RED, "value": 90, "target": 100}
+    back = tuple(Reason.from_dict(d) for d in json.loads(json.dumps(v.to_dict()))["reasons"])
+    assert back == v.reasons
+
+
+def test_a_reason_stored_as_words_by_an_earlier_version_reads_back_as_recorded() -> None:
+    old = Reason.from_dict("worse than the same quarter last year, 514 against 781")
+    assert old.code == "recorded"
+    assert words(Verdict(True, (old,)))[1] == ("worse than the same quarter last year, 514 against 781",)

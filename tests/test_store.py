@@ -16,14 +16,13 @@ from pathlib import Path
 import pytest
 
 import kpiflow.store as store_module
-from kpiflow.catalogue import Catalogue
 from kpiflow.demo import SERVICE, load_example_history
 from kpiflow.errors import KpiflowError
+from kpiflow.model import Catalogue, Figures
 from kpiflow.periods import Period, parse_period
 from kpiflow.pipeline import process_file
 from kpiflow.settings import Settings
 from kpiflow.store import MIGRATIONS, Store
-from kpiflow.validate import Figures
 
 
 def kpiflow(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

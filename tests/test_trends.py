@@ -7,16 +7,10 @@ from helpers import seed_facts, seed_series
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpiflow.catalogue import Indicator
+from kpiflow.model import AMBER, GREEN, IMPROVED, NO_CHANGE, RED, WORSENED, Figures, Indicator
 from kpiflow.periods import Period, month, quarter, year
 from kpiflow.trends import (
-    AMBER,
-    GREEN,
     HORIZON_QUARTERS,
-    IMPROVED,
-    NO_CHANGE,
-    RED,
-    WORSENED,
     Facts,
     comparator,
     direction,
@@ -29,7 +23,6 @@ from kpiflow.trends import (
     target_to_date,
     year_run,
 )
-from kpiflow.validate import Figures
 
 Q2 = quarter(2017, 2)
 FEW = settings(max_examples=60, deadline=None)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kpiflow.catalogue import Catalogue
+from kpiflow.model import Catalogue
 from kpiflow.periods import parse_period
 from kpiflow.validate import validate_file
 

@@ -26,7 +26,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from kpiflow.catalogue import Catalogue
+from kpiflow.model import Catalogue
 from kpiflow.settings import Settings
 from kpiflow.store import Store
 from kpiflow.watch import Watcher, ignored, waiting_files

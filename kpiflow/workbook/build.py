@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kpiflow.catalogue import INDICATOR_HEADERS, TARGET_HEADERS, Catalogue, Indicator
+from kpiflow.catalogue import INDICATOR_HEADERS, TARGET_HEADERS
+from kpiflow.model import Catalogue, Indicator
 from kpiflow.periods import Period
 from kpiflow.workbook.read import ISSUED_SHEET
 

@@ -1,0 +1,168 @@
+"""The records every stage shares, and the words they may hold.
+
+Stages import these downwards only: the workbook reader, the validator, the store, the trend core
+and the report all speak in these types, and this module imports nothing of kpiflow's but periods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from kpiflow.periods import Period
+
+Unit = Literal["Number", "Rate", "Number and rate", "Percentage"]
+Measure = Literal["Snapshot", "Count", "Cumulative"]
+Frequency = Literal["Monthly", "Quarterly"]
+Polarity = Literal["High", "Low"]
+ExceptionMode = Literal["Auto", "Always", "Never"]
+FigureName = Literal["number", "rate", "statneigh", "england"]
+RAG = Literal["Green", "Amber", "Red"]
+Direction = Literal["Improved", "Worsened", "No change"]
+GapTrend = Literal["widening", "narrowing", "steady"]
+Outcome = Literal["accepted", "rejected", "duplicate", "skipped"]
+RuleName = Literal["below-target-or-worse-than-last-year", "red", "red-or-amber-worsening", "missed-two-quarters"]
+
+UNITS: tuple[Unit, ...] = ("Number", "Rate", "Number and rate", "Percentage")
+MEASURES: tuple[Measure, ...] = ("Snapshot", "Count", "Cumulative")
+FREQUENCIES: tuple[Frequency, ...] = ("Monthly", "Quarterly")
+EXCEPTION_MODES: tuple[ExceptionMode, ...] = ("Auto", "Always", "Never")
+FIGURES: tuple[FigureName, ...] = ("number", "rate", "statneigh", "england")
+RULE_NAMES: tuple[RuleName, ...] = ("below-target-or-worse-than-last-year", "red", "red-or-amber-worsening",
+                                    "missed-two-quarters")
+
+GREEN: RAG = "Green"
+AMBER: RAG = "Amber"
+RED: RAG = "Red"
+IMPROVED: Direction = "Improved"
+WORSENED: Direction = "Worsened"
+NO_CHANGE: Direction = "No change"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The four figures a period can have; any may be missing."""
+
+    number: float | None = None
+    rate: float | None = None
+    statneigh: float | None = None
+    england: float | None = None
+
+    def is_empty(self) -> bool:
+        return all(v is None for v in (self.number, self.rate, self.statneigh, self.england))
+
+
+Series = Mapping[Period, Figures]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    name: str
+    portfolio: str
+    service: str
+    better: str            # "High" or "Low"
+    unit: str
+    rate_per: float | None
+    frequency: str
+    measure: str
+    tolerance: float | None  # None: the settings default
+    exception: str = "Auto"
+
+    @property
+    def has_number(self) -> bool:
+        return self.unit in ("Number", "Number and rate", "Percentage")
+
+    @property
+    def has_rate(self) -> bool:
+        return self.unit in ("Rate", "Number and rate")
+
+    @property
+    def primary(self) -> str:
+        """Which figure trends and rules compare: the rate where there is one."""
+        return "rate" if self.has_rate else "number"
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.better == "High"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    indicators: tuple[Indicator, ...]
+    targets: dict[tuple[str, str], float | None] = field(default_factory=dict)
+
+    def get(self, indicator_id: str) -> Indicator | None:
+        for ind in self.indicators:
+            if ind.id == indicator_id:
+                return ind
+        return None
+
+    def target(self, indicator_id: str, year_label: str) -> float | None:
+        return self.targets.get((indicator_id, year_label))
+
+    def targets_for(self, indicator_id: str) -> dict[str, float | None]:
+        """Year label -> target for one indicator."""
+        return {y: t for (iid, y), t in self.targets.items() if iid == indicator_id}
+
+    @property
+    def services(self) -> list[str]:
+        return list(dict.fromkeys(i.service for i in self.indicators))
+
+    @property
+    def portfolios(self) -> list[str]:
+        return list(dict.fromkeys(i.portfolio for i in self.indicators))
+
+    def for_service(self, service: str) -> list[Indicator]:
+        key = service.strip().casefold()
+        return [i for i in self.indicators if i.service.casefold() == key]
+
+    def service_name(self, text: str) -> str | None:
+        """The catalogue's spelling of a service name given in any case."""
+        key = " ".join(text.split()).casefold()
+        for s in self.services:
+            if s.casefold() == key:
+                return s
+        return None
+
+
+@dataclass(frozen=True)
+class ReturnRow:
+    indicator_id: str
+    row: int
+    figures: Figures
+    commentary: str
+    response: str
+    cells: dict[str, str] = field(default_factory=dict, compare=False)   # header -> "F7"
+
+
+@dataclass(frozen=True)
+class SupportRow:
+    indicator_id: str
+    row: int
+    period: Period
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    indicator_id: str
+    row: int
+    period: Period
+    category: str
+    number: float
+
+
+@dataclass
+class ReturnData:
+    """A return as kpiflow understands it. Only stored when its ValidationResult has no errors."""
+
+    service: str = ""
+    quarter: Period | None = None
+    completed_by: str = ""
+    email: str = ""
+    date_completed: str = ""
+    rows: list[ReturnRow] = field(default_factory=list)
+    support: list[SupportRow] = field(default_factory=list)
+    breakdown: list[BreakdownRow] = field(default_factory=list)
