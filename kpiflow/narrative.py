@@ -5,6 +5,7 @@ Every sentence states only what the facts show; where a fact is missing the sent
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kpiflow.fmt import fmt
@@ -37,7 +38,7 @@ def reason_text(reason: Reason, unit: str) -> str:
     def n(key: str) -> str:
         return fmt(v.get(key), unit)
 
-    words = {
+    words: dict[str, Callable[[], str]] = {
         "always": lambda: "the catalogue reports this indicator every quarter",
         "never": lambda: "the catalogue never reports this indicator as an exception",
         "no-figure": lambda: f"no figure for {_short(v.get('quarter'))}",
