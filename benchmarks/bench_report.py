@@ -75,8 +75,8 @@ def make_home(root: Path, years: int, charts: str = "native") -> Path:
 
 
 def dump_context(home: Path, out: Path) -> None:
-    from kpiflow.actions import load_checked_catalogue
-    from kpiflow.analysis import assess
+    from kpiflow.assess import assess
+    from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.periods import parse_period
     from kpiflow.report import build_context
     from kpiflow.settings import load_settings

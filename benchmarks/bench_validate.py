@@ -12,8 +12,8 @@ from common import KPIFLOW, best_of, verdict
 
 
 def make_return(tmp: Path) -> tuple[Path, Path]:
-    from kpiflow.actions import issue_returns
     from kpiflow.init import init_home
+    from kpiflow.issue import issue_returns
     from kpiflow.model import Catalogue, Indicator
     from kpiflow.periods import parse_period
     from kpiflow.settings import load_settings

@@ -39,8 +39,9 @@ def make_returns(tmp: Path, n: int) -> list[Path]:
     """``n`` distinct, valid returns for the shipped example, outside any inbox."""
     import openpyxl
 
-    from kpiflow.actions import issue_returns, load_checked_catalogue
+    from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.demo import SERVICE, fill_example_return
+    from kpiflow.issue import issue_returns
     from kpiflow.periods import parse_period
     from kpiflow.settings import load_settings
     from kpiflow.store import Store

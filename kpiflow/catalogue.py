@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from kpiflow.errors import PeriodError
+from kpiflow.errors import KpiflowError, PeriodError
 from kpiflow.model import EXCEPTION_MODES, FREQUENCIES, MEASURES, UNITS, Catalogue, Indicator
 from kpiflow.periods import parse_period
 from kpiflow.problems import ValidationResult
+from kpiflow.settings import Settings
 from kpiflow.workbook.read import RawSheet, coord, norm_header, read_workbook
 
 INDICATOR_HEADERS = ["Indicator ID", "Indicator", "Portfolio", "Service", "Better to be", "Unit", "Rate per",
@@ -162,3 +165,46 @@ def load_catalogue(path: Path) -> tuple[Catalogue, ValidationResult]:
     if raw is None:
         return Catalogue(()), result
     return parse_catalogue(raw.sheets, result), result
+
+
+class CatalogueInvalid(KpiflowError):
+    def __init__(self, result: ValidationResult) -> None:
+        super().__init__(f"The catalogue has errors; run kpiflow catalogue check.\n{result.render_text()}")
+        self.result = result
+
+
+@dataclass(frozen=True)
+class CatalogueCheck:
+    """What ``kpiflow catalogue check`` says."""
+
+    catalogue: Catalogue
+    result: ValidationResult
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.result.to_dict(), "indicators": len(self.catalogue.indicators),
+                "services": len(self.catalogue.services)}
+
+    def lines(self) -> list[str]:
+        def count(n: int, word: str) -> str:
+            return f"{n} {word}{'s' * (n != 1)}"
+
+        r, c = self.result, self.catalogue
+        return [p.render() for p in r.problems] + [
+            f"{r.source}: {count(len(c.indicators), 'indicator')}, {count(len(c.services), 'service')}, "
+            f"{count(len(r.errors), 'error')}, {count(len(r.warnings), 'warning')}"]
+
+
+def check_catalogue(settings: Settings) -> CatalogueCheck:
+    """Read and check the working folder's catalogue."""
+    if not settings.catalogue_path.exists():
+        raise KpiflowError(f"There is no catalogue at {settings.catalogue_path}. Run kpiflow init, or use --home to "
+                           "point at your working folder.")
+    return CatalogueCheck(*load_catalogue(settings.catalogue_path))
+
+
+def load_checked_catalogue(settings: Settings) -> Catalogue:
+    """The catalogue, or CatalogueInvalid listing its errors."""
+    check = check_catalogue(settings)
+    if not check.result.ok:
+        raise CatalogueInvalid(check.result)
+    return check.catalogue

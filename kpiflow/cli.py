@@ -33,9 +33,7 @@ Quarter = Annotated[str, typer.Option("--quarter", "-q", help='The quarter, e.g.
 OptQuarter = Annotated[str | None, typer.Option("--quarter", "-q", help='Only accept returns for this quarter, e.g. '
                                                 '"2017/18 Q2".', show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback when a command fails.")]
 
-_debug = False
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -58,8 +56,13 @@ def _quarter(text: str) -> Any:
         fail(f"--quarter: {exc}")
 
 
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+def _render(data: Any, as_json: bool) -> None:
+    """A result's ``to_dict()`` as JSON, or its lines as text."""
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    else:
+        for line in data:
+            typer.echo(line)
 
 
 @app.command()
@@ -87,17 +90,11 @@ def catalogue_check(home: Home = None, as_json: Json = False) -> None:
 
     Example: kpiflow catalogue check
     """
-    from kpiflow.actions import check_catalogue
+    from kpiflow.catalogue import check_catalogue
 
-    catalogue, result = check_catalogue(_settings(home))
-    if as_json:
-        _print_json({**result.to_dict(), "indicators": len(catalogue.indicators)})
-    else:
-        for p in result.problems:
-            typer.echo(p.render())
-        typer.echo(f"{result.source}: {len(catalogue.indicators)} indicators, {len(catalogue.services)} service{'s' * (len(catalogue.services) != 1)}, "
-                   f"{len(result.errors)} errors, {len(result.warnings)} warnings")
-    raise typer.Exit(0 if result.ok else 1)
+    check = check_catalogue(_settings(home))
+    _render(check.to_dict() if as_json else check.lines(), as_json)
+    raise typer.Exit(0 if check.result.ok else 1)
 
 
 @app.command()
@@ -107,14 +104,11 @@ def issue(quarter: Quarter, service: Annotated[str | None, typer.Option(help="On
 
     Example: kpiflow issue --quarter "2017/18 Q2" --service "Children's Services"
     """
-    from kpiflow.actions import issue_returns, load_checked_catalogue, open_store
+    from kpiflow.issue import issue as run_issue
 
     settings = _settings(home)
-    q = _quarter(quarter)
-    catalogue = load_checked_catalogue(settings)
-    with open_store(settings) as store:
-        for path in issue_returns(settings, store, catalogue, q, service):
-            typer.echo(f"Issued {path.relative_to(settings.home)}")
+    for path in run_issue(settings, _quarter(quarter), service):
+        typer.echo(f"Issued {path.relative_to(settings.home)}")
 
 
 @app.command()
@@ -124,30 +118,11 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Returns workbooks
 
     Example: kpiflow validate "inbox/Children's Services_2017-18_Q2.xlsx"
     """
-    from kpiflow.actions import load_checked_catalogue
-    from kpiflow.validate import validate_file
+    from kpiflow.pipeline import validate_returns
 
-    missing = [f for f in files if not f.is_file()]
-    if missing:
-        fail(f"no such file: {missing[0]}")
-    q = _quarter(quarter) if quarter else None
-    settings = _settings(home)
-    catalogue = load_checked_catalogue(settings)
-    if settings.db_path.exists():
-        from kpiflow.store import Store
-        from kpiflow.validate import History
-
-        with Store(settings.db_path) as store:
-            history = History(store.series, settings.rules)
-            results = [validate_file(f, catalogue, q, history=history)[1] for f in files]
-    else:
-        results = [validate_file(f, catalogue, q)[1] for f in files]
-    if as_json:
-        _print_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
-    else:
-        for r in results:
-            typer.echo(r.render_text())
-    raise typer.Exit(0 if all(r.ok for r in results) else 1)
+    checked = validate_returns(_settings(home), files, _quarter(quarter) if quarter else None)
+    _render(checked.to_dict() if as_json else [r.render_text() for r in checked.results], as_json)
+    raise typer.Exit(0 if checked.ok else 1)
 
 
 @app.command()
@@ -159,32 +134,11 @@ def ingest(files: Annotated[list[Path] | None, typer.Argument(help="Returns to i
 
     Example: kpiflow ingest
     """
-    from kpiflow.actions import load_checked_catalogue, open_store
-    from kpiflow.pipeline import ingest as run_ingest
-    from kpiflow.watch import waiting_files
+    from kpiflow.pipeline import ingest_returns
 
-    settings = _settings(home)
-    q = _quarter(quarter) if quarter else None
-    paths = list(files or [])
-    missing = [f for f in paths if not f.is_file()]
-    if missing:
-        fail(f"no such file: {missing[0]}")
-    catalogue = load_checked_catalogue(settings)
-    with open_store(settings) as store:
-        if not files:
-            paths = waiting_files(settings)
-        outcomes = run_ingest(settings, store, catalogue, [p.resolve() for p in paths], q)
-    if as_json:
-        _print_json([{"file": o.file, "status": o.status, "kept_as": str(o.kept_as or ""),
-                      "feedback": [str(p) for p in o.feedback], **o.problems.to_dict()} for o in outcomes])
-    else:
-        if not outcomes:
-            typer.echo("Nothing to ingest.")
-        for o in outcomes:
-            typer.echo(o.line())
-            for p in o.problems.problems:
-                typer.echo(f"  {p.render()}")
-    raise typer.Exit(1 if any(o.status == "rejected" for o in outcomes) else 0)
+    done = ingest_returns(_settings(home), files, _quarter(quarter) if quarter else None)
+    _render(done.to_dict() if as_json else done.lines(), as_json)
+    raise typer.Exit(0 if done.ok else 1)
 
 
 @app.command()
@@ -200,7 +154,7 @@ def watch(
 
     Example: kpiflow watch --polling
     """
-    from kpiflow.actions import load_checked_catalogue
+    from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.watch import Watcher
 
     settings = _settings(home)
@@ -217,37 +171,26 @@ def status(quarter: Quarter, home: Home = None, as_json: Json = False) -> None:
 
     Example: kpiflow status --quarter "2017/18 Q2"
     """
-    from kpiflow.actions import load_checked_catalogue, open_store, quarter_status
-    from kpiflow.analysis import assess
-    from kpiflow.narrative import reason_texts
+    from kpiflow.status import status as quarter_status
 
-    settings = _settings(home)
-    q = _quarter(quarter)
-    catalogue = load_checked_catalogue(settings)
-    with open_store(settings) as store:
-        rows = quarter_status(store, catalogue, q)
-        exceptions = [a for a in assess(settings, store, catalogue, q) if a.verdict.exception]
-        state = store.quarter_state(q)
+    st = quarter_status(_settings(home), _quarter(quarter))
     if as_json:
-        _print_json({"quarter": q.label, "state": state, "services": [r.__dict__ for r in rows],
-                     "exceptions": [{"id": a.indicator.id, "reasons": [r.to_dict() for r in a.verdict.reasons]} for a in exceptions]})
+        _render(st.to_dict(), True)
         return
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"{q.short} ({state})", title_justify="left")
+    table = Table(title=f"{st.quarter.short} ({st.state})", title_justify="left")
     for col in ("Service", "Issued", "Status", "Received", "Completed by", "File", "Notes"):
         table.add_column(col, overflow="fold")
-    for r in rows:
+    for r in st.services:
         # names and notes come from workbooks: shown as text, never read as console markup
         table.add_row(*(Text(v) for v in (r.service, r.issued[:10] or "-", r.state,
                                           r.received_at.replace("T", " ")[:16] or "-", r.completed_by or "-",
                                           r.file_name or "-", r.detail or "")))
     Console(highlight=False).print(table)
-    typer.echo(f"Exceptions so far: {len(exceptions)}")
-    for a in exceptions:
-        typer.echo(f"  {a.indicator.id} {a.indicator.name}: {'; '.join(reason_texts(a.verdict, a.indicator.unit))}")
+    _render(st.exception_lines(), False)
 
 
 @app.command()
@@ -259,29 +202,10 @@ def history(service: Annotated[str | None, typer.Option(help="Only this service'
 
     Example: kpiflow history --service "Children's Services"
     """
-    from kpiflow.actions import load_checked_catalogue, open_store
-    from kpiflow.fmt import fmt_number
+    from kpiflow.status import audit_trail
 
-    settings = _settings(home)
-    catalogue = load_checked_catalogue(settings)
-    with open_store(settings) as store:
-        subs = store.submissions(service) if not indicator else []
-        ids = [indicator] if indicator else [i.id for i in (catalogue.for_service(service) if service
-                                                             else catalogue.indicators)]
-        revisions = store.revisions(ids)
-    if as_json:
-        _print_json({"submissions": [s.__dict__ for s in subs], "revisions": [r.__dict__ for r in revisions]})
-        return
-    for s in subs:
-        extra = f", superseded by #{s.superseded_by}" if s.superseded_by else ""
-        typer.echo(f"#{s.id} {s.received_at} {s.service or '?'} {s.quarter or '?'} {s.outcome}{extra}: {s.file_name} "
-                   f"(completed by {s.completed_by or 'unknown'}, sha256 {s.sha256[:12]})")
-    for r in revisions:
-        who = f", completed by {r.by}" if r.by else ""
-        old, new = (fmt_number(v) if v is not None else "blank" for v in (r.old, r.new))
-        typer.echo(f"revision {r.recorded_at} {r.indicator_id} {r.period} {r.figure}: {old} -> {new} ({r.source}{who})")
-    if not subs and not revisions:
-        typer.echo("No history yet.")
+    trail = audit_trail(_settings(home), service, indicator)
+    _render(trail.to_dict() if as_json else trail.lines(), as_json)
 
 
 @app.command()
@@ -291,42 +215,10 @@ def explain(quarter: Quarter, indicator: Annotated[str | None, typer.Option(help
 
     Example: kpiflow explain --quarter "2017/18 Q2" --indicator CS02
     """
-    from kpiflow.actions import load_checked_catalogue, open_store
-    from kpiflow.analysis import assess
-    from kpiflow.fmt import fmt
-    from kpiflow.narrative import reason_texts
+    from kpiflow.assess import explain as run_explain
 
-    settings = _settings(home)
-    q = _quarter(quarter)
-    catalogue = load_checked_catalogue(settings)
-    if indicator and catalogue.get(indicator) is None:
-        fail(f'"{indicator}" is not an indicator in the catalogue')
-    with open_store(settings) as store:
-        results = assess(settings, store, catalogue, q, [indicator] if indicator else None)
-    if as_json:
-        _print_json([{"id": a.indicator.id, "exception": a.verdict.exception, "reasons": [r.to_dict() for r in a.verdict.reasons],
-                      "current": a.facts.current, "previous": a.facts.previous, "last_year": a.facts.last_year,
-                      "target": a.facts.target, "rag": a.facts.rag, "vs_previous": a.facts.vs_previous,
-                      "vs_last_year": a.facts.vs_last_year, "statistical_neighbours": a.facts.statneigh,
-                      "england": a.facts.england, "gap_trend": a.facts.gap_trend,
-                      "projection": a.facts.projection.reaches.label if a.facts.projection
-                      and a.facts.projection.reaches else None} for a in results])
-        return
-    for a in results:
-        f, unit = a.facts, a.indicator.unit
-        verdict = "exception" if a.verdict.exception else "not an exception"
-        typer.echo(f"{a.indicator.id} {a.indicator.name}")
-        typer.echo(f"  {verdict}: {'; '.join(reason_texts(a.verdict, unit))}")
-        typer.echo(f"  {q.short}: {fmt(f.current, unit)}; {f.previous_period.short}: {fmt(f.previous, unit)} "
-                   f"({f.vs_previous or '-'}); {f.last_year_period.short}: {fmt(f.last_year, unit)} "
-                   f"({f.vs_last_year or '-'})")
-        typer.echo(f"  target: {fmt(f.target, unit) if f.target is not None else 'No Target Set'}"
-                   f"{f' ({f.rag})' if f.rag else ''}; statistical neighbours: {fmt(f.statneigh, unit)}; "
-                   f"England: {fmt(f.england, unit)}")
-        if f.projection is not None:
-            pr = f.projection
-            typer.echo("  projection: " + (f"reaches {pr.comparator} by {pr.reaches.quarter.short}" if pr.reaches
-                                           else f"none ({pr.note})"))
+    found = run_explain(_settings(home), _quarter(quarter), indicator)
+    _render(found.to_dict() if as_json else found.lines(), as_json)
 
 
 @app.command()
@@ -336,14 +228,9 @@ def report(quarter: Quarter, home: Home = None,
 
     Example: kpiflow report --quarter "2017/18 Q2"
     """
-    from kpiflow.actions import load_checked_catalogue, open_store
-    from kpiflow.report import render_report
+    from kpiflow.report import make_report
 
-    settings = _settings(home)
-    q = _quarter(quarter)
-    catalogue = load_checked_catalogue(settings)
-    with open_store(settings) as store:
-        path = render_report(settings, store, catalogue, q)
+    path = make_report(_settings(home), _quarter(quarter))
     typer.echo(f"Draft report: {path}")
     if pdf:
         from kpiflow.pdf import PdfUnavailable, to_pdf
@@ -382,14 +269,9 @@ def publish(quarter: Quarter, from_: Annotated[Path | None, typer.Option("--from
 
     Example: kpiflow publish --quarter "2017/18 Q2"
     """
-    from kpiflow.actions import load_checked_catalogue, open_store
-    from kpiflow.publish import publish as run_publish
+    from kpiflow.publish import publish_quarter
 
-    settings = _settings(home)
-    q = _quarter(quarter)
-    catalogue = load_checked_catalogue(settings)
-    with open_store(settings) as store:
-        result = run_publish(settings, store, catalogue, q, from_, by)
+    result = publish_quarter(_settings(home), _quarter(quarter), from_, by)
     for line in result.lines:
         typer.echo(line)
     raise typer.Exit(0 if result.ok else 1)
@@ -402,24 +284,15 @@ def reopen(quarter: Quarter, reason: Annotated[str, typer.Option(help="Why it is
 
     Example: kpiflow reopen --quarter "2017/18 Q2" --by "J Smith" --reason "CS01 figure corrected"
     """
-    from kpiflow.actions import open_store
+    from kpiflow.publish import NotPublished
+    from kpiflow.publish import reopen as run_reopen
 
-    settings = _settings(home)
     q = _quarter(quarter)
-    with open_store(settings) as store:
-        if store.quarter_state(q) != "published":
-            fail(f"{q.short} is not published, so there is nothing to reopen", 1)
-        store.record_quarter_event(q, "reopened", by or _whoami(), reason)
-    typer.echo(f"{q.short} reopened: returns for it are accepted again.")
-
-
-def _whoami() -> str:
-    import getpass
-
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""
+        run_reopen(_settings(home), q, reason, by)
+    except NotPublished as exc:
+        fail(str(exc), 1)
+    typer.echo(f"{q.short} reopened: returns for it are accepted again.")
 
 
 @app.command()

@@ -84,8 +84,9 @@ def fill_example_return(issued: Path, out: Path) -> Path:
 
 def run_demo(home: Path) -> DemoResult:
     """Start ``home`` afresh, then: load history, issue, fill, drop, ingest, report."""
-    from kpiflow.actions import issue_returns, load_checked_catalogue
+    from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.init import init_home
+    from kpiflow.issue import issue_returns
     from kpiflow.pipeline import ingest
     from kpiflow.report import render_report
     from kpiflow.settings import load_settings

@@ -26,8 +26,12 @@ import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from kpiflow.files import (
+from kpiflow.catalogue import load_checked_catalogue
+from kpiflow.crosscheck import History, check_against_history
+from kpiflow.errors import KpiflowError
+from kpiflow.filing import (
     FileLock,
     create_locked,
     discard_abandoned,
@@ -37,14 +41,15 @@ from kpiflow.files import (
     sha256_file,
     try_lock,
     unique_path,
+    waiting_files,
     write_new,
 )
 from kpiflow.model import Catalogue, ReturnData
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
 from kpiflow.settings import Settings
-from kpiflow.store import Store, Submission
-from kpiflow.validate import History, validate_file
+from kpiflow.store import Store, Submission, open_store
+from kpiflow.validate import validate_file
 from kpiflow.workbook.annotate import annotated, can_annotate
 
 
@@ -58,6 +63,10 @@ class Outcome:
     kept_as: Path | None = None
     feedback: list[Path] = field(default_factory=list)
     submission_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "status": self.status, "kept_as": str(self.kept_as or ""),
+                "feedback": [str(p) for p in self.feedback], **self.problems.to_dict()}
 
     def line(self) -> str:
         if self.status == "rejected":
@@ -183,8 +192,7 @@ def process_file(settings: Settings, store: Store, catalogue: Catalogue, path: P
         sub = store.submission_by_claim(work.name)
         if sub is None:
             sha = sha256_file(work)
-            data, result = validate_file(work, catalogue, expected_quarter,
-                                         history=History(store.series, settings.rules))
+            data, result = check_file(work, catalogue, expected_quarter, History(store.series, settings.rules))
             result.source = original_name(work)
             sub = _record(settings, store, work, sha, data, result)
         return _finish(settings, store, sub, work)
@@ -313,3 +321,79 @@ def ingest(settings: Settings, store: Store, catalogue: Catalogue, paths: list[P
                 for p in pending(settings)]
     outcomes += [process_file(settings, store, catalogue, p, expected_quarter) for p in paths]
     return outcomes
+
+
+def check_file(path: Path, catalogue: Catalogue, expected_quarter: Period | None = None,
+               history: History | None = None) -> tuple[ReturnData | None, ValidationResult]:
+    """Validate a workbook and, given the stored history, check it against that too."""
+    data, result = validate_file(path, catalogue, expected_quarter)
+    if data is not None and history is not None:
+        check_against_history(data, catalogue, history, result)
+    return data, result
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What ``kpiflow validate`` says about each file."""
+
+    results: tuple[ValidationResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    def to_dict(self) -> dict[str, Any] | list[dict[str, Any]]:
+        if len(self.results) == 1:
+            return self.results[0].to_dict()
+        return [r.to_dict() for r in self.results]
+
+
+def _given_files(paths: list[Path]) -> None:
+    missing = [f for f in paths if not f.is_file()]
+    if missing:
+        raise KpiflowError(f"no such file: {missing[0]}")
+
+
+def validate_returns(settings: Settings, paths: list[Path], quarter: Period | None = None) -> Checked:
+    """``kpiflow validate``: check workbooks without storing anything, against the stored history
+    where the working folder has one."""
+    _given_files(paths)
+    catalogue = load_checked_catalogue(settings)
+    if not settings.db_path.exists():
+        return Checked(tuple(check_file(p, catalogue, quarter)[1] for p in paths))
+    with Store(settings.db_path) as store:
+        history = History(store.series, settings.rules)
+        return Checked(tuple(check_file(p, catalogue, quarter, history)[1] for p in paths))
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What ``kpiflow ingest`` did with each file."""
+
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not any(o.status == "rejected" for o in self.outcomes)
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [o.to_dict() for o in self.outcomes]
+
+    def lines(self) -> list[str]:
+        if not self.outcomes:
+            return ["Nothing to ingest."]
+        out = []
+        for o in self.outcomes:
+            out.append(o.line())
+            out += [f"  {p.render()}" for p in o.problems.problems]
+        return out
+
+
+def ingest_returns(settings: Settings, paths: list[Path] | None = None,
+                   quarter: Period | None = None) -> Ingested:
+    """``kpiflow ingest``: the files named, or everything waiting in the inbox."""
+    _given_files(list(paths or []))
+    catalogue = load_checked_catalogue(settings)
+    with open_store(settings) as store:
+        todo = [p.resolve() for p in paths] if paths else waiting_files(settings)
+        return Ingested(tuple(ingest(settings, store, catalogue, todo, quarter)))

@@ -9,7 +9,6 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 import json
 import re
@@ -17,14 +16,14 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpiflow.analysis import assess
+from kpiflow.assess import assess
 from kpiflow.errors import KpiflowError
-from kpiflow.files import unique_path
+from kpiflow.filing import unique_path
 from kpiflow.harvest import KINDS, harvest
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
 from kpiflow.report import mark_anchor, report_filename
-from kpiflow.settings import Settings
+from kpiflow.settings import Settings, current_user
 from kpiflow.store import Store
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -159,7 +158,7 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
         result.files.append(to_pdf(final, folder))
     except PdfUnavailable as exc:
         result.lines.append(str(exc))
-    by = by or _user()
+    by = by or current_user()
     at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     subs = [s for svc in catalogue.services if (s := store.accepted_submission(svc, quarter))]
     manifest = {
@@ -181,8 +180,25 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
     return result
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""
+def reopen(settings: Settings, quarter: Period, reason: str, by: str = "") -> None:
+    """``kpiflow reopen``: accept returns for a published quarter again, recording who and why."""
+    from kpiflow.store import open_store
+
+    with open_store(settings) as store:
+        if store.quarter_state(quarter) != "published":
+            raise NotPublished(f"{quarter.short} is not published, so there is nothing to reopen")
+        store.record_quarter_event(quarter, "reopened", by or current_user(), reason)
+
+
+class NotPublished(KpiflowError):
+    """Asked to reopen a quarter that is open."""
+
+
+def publish_quarter(settings: Settings, quarter: Period, draft: Path | None = None, by: str = "") -> PublishResult:
+    """``kpiflow publish``: the working folder's catalogue and store."""
+    from kpiflow.catalogue import load_checked_catalogue
+    from kpiflow.store import open_store
+
+    catalogue = load_checked_catalogue(settings)
+    with open_store(settings) as store:
+        return publish(settings, store, catalogue, quarter, draft, by)

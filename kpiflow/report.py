@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kpiflow.analysis import Assessment, assess
+from kpiflow.assess import Assessment, assess
 from kpiflow.charts import ChartSpec
 from kpiflow.errors import KpiflowError
-from kpiflow.files import unique_path
+from kpiflow.filing import unique_path
 from kpiflow.fmt import fmt, fmt_figures, fmt_number
 from kpiflow.model import Catalogue
 from kpiflow.narrative import RULE_TEXT, draft_commentary, reason_texts
@@ -354,3 +354,13 @@ def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarte
     dest.parent.mkdir(parents=True, exist_ok=True)
     tpl.save(str(dest))
     return dest
+
+
+def make_report(settings: Settings, quarter: Period) -> Path:
+    """``kpiflow report``: the draft for the quarter from the working folder's catalogue and store."""
+    from kpiflow.catalogue import load_checked_catalogue
+    from kpiflow.store import open_store
+
+    catalogue = load_checked_catalogue(settings)
+    with open_store(settings) as store:
+        return render_report(settings, store, catalogue, quarter)

@@ -184,3 +184,13 @@ def load_settings(home: str | Path | None = None) -> Settings:
         template_rel=p.get("template", Settings.template_rel),
         database_rel=p.get("database", Settings.database_rel),
     )
+
+
+def current_user() -> str:
+    """The login name of whoever runs kpiflow, for the audit trail; empty where it cannot be told."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""

@@ -29,6 +29,7 @@ from typing import Any
 from kpiflow.errors import KpiflowError
 from kpiflow.model import Figures, ReturnData
 from kpiflow.periods import Period, parse_period
+from kpiflow.settings import Settings
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("initial", """
@@ -488,3 +489,11 @@ def _statements(sql: str) -> Iterator[str]:
             buf = ""
     if buf.strip(" \t\r\n;"):
         raise KpiflowError(f"an incomplete statement in a migration: {buf.strip()[:80]}")
+
+
+def open_store(settings: Settings) -> Store:
+    """The working folder's history store; a folder that is not a kpiflow working folder is refused."""
+    if not (settings.home / "inbox").is_dir() and not settings.db_path.exists():
+        raise KpiflowError(f"{settings.home} is not a kpiflow working folder (no inbox/). Run kpiflow init DIR, or "
+                           "use --home.")
+    return Store(settings.db_path)

@@ -222,7 +222,8 @@ class Facts:
     to_date: float | None = None                 # what RAG compares with target_now: the year to date for counts
 
 
-def _figs(series: Series, period: Period, measure: str) -> Figures | None:
+def figures_at(series: Series, period: Period, measure: str) -> Figures | None:
+    """A period's figures as the values table shows them: outturns and the comparators in force."""
     f = Figures(outturn(series, period, "number", measure), outturn(series, period, "rate", measure),
                 comparator(series, period, "statneigh"), comparator(series, period, "england"))
     return None if f.number is None and f.rate is None else f
@@ -235,8 +236,8 @@ def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mappin
     measure = indicator.measure
     better_high = indicator.higher_is_better
     tol = indicator.tolerance if indicator.tolerance is not None else tolerance_percent
-    years = tuple((quarter.year.step(k), _figs(series, quarter.year.step(k), measure)) for k in (-2, -1))
-    quarters = tuple((q, _figs(series, q, measure) if q <= quarter else None) for q in quarter.year.quarters())
+    years = tuple((quarter.year.step(k), figures_at(series, quarter.year.step(k), measure)) for k in (-2, -1))
+    quarters = tuple((q, figures_at(series, q, measure) if q <= quarter else None) for q in quarter.year.quarters())
     current = outturn(series, quarter, figure, measure)
     prev_q = quarter.step(-1)
     previous = outturn(series, prev_q, figure, measure)

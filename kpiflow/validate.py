@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from kpiflow.errors import PeriodError
 from kpiflow.model import BreakdownRow, Catalogue, Figures, Indicator, ReturnData, ReturnRow, SupportRow
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
-from kpiflow.settings import Rules
 from kpiflow.workbook.read import ISSUED_SHEET, RawSheet, RawWorkbook, coord, norm_header, read_workbook
 
 RETURN_REQUIRED = ["Indicator ID", "Indicator", "Better to be", "Unit", "Number", "Rate",
@@ -319,16 +316,6 @@ def _locked_cells(raw: RawWorkbook, result: ValidationResult) -> None:
 
 
 LONG_TEXT = 3000          # characters: more than this prints as a wall of text in Cabinet papers
-JUMP_PERCENT = 50         # a bigger move from the previous quarter is worth a second look
-BASE_TOLERANCE = 10       # percent: how far the population implied by a rate may move in a quarter
-
-
-@dataclass(frozen=True)
-class History:
-    """What the store already holds, for checks that compare a return with earlier periods."""
-
-    series: Callable[[str], Mapping[Period, Figures]]
-    rules: Rules
 
 
 def _long_texts(data: ReturnData, result: ValidationResult) -> None:
@@ -340,66 +327,8 @@ def _long_texts(data: ReturnData, result: ValidationResult) -> None:
                                "shortening it.", "Return", row.cells.get(header, ""), row.indicator_id)
 
 
-def _against_history(data: ReturnData, catalogue: Catalogue, history: History, result: ValidationResult) -> None:
-    """Checks that need the stored figures: rates against numbers, big jumps, and a service
-    response for every indicator that will be an exception."""
-    from kpiflow.fmt import fmt
-    from kpiflow.narrative import reason_text
-    from kpiflow.rules import evaluate
-    from kpiflow.trends import facts, outturn
-
-    quarter = data.quarter
-    if quarter is None:
-        return
-    for row in data.rows:
-        ind = catalogue.get(row.indicator_id)
-        if ind is None:
-            continue
-        stored = dict(history.series(ind.id))
-        figs = row.figures
-        if ind.has_number and ind.has_rate and figs.number and figs.rate and ind.rate_per:
-            base = figs.number / figs.rate * ind.rate_per
-            earlier = sorted((p for p, f in stored.items() if p < quarter and f.number and f.rate), reverse=True)
-            if earlier:
-                f0 = stored[earlier[0]]
-                base0 = (f0.number or 0) / (f0.rate or 1) * ind.rate_per
-                if base0 and abs(base - base0) / base0 * 100 > BASE_TOLERANCE:
-                    result.error("rate-inconsistent", f"A rate of {fmt(figs.rate, ind.unit, 'rate')} for "
-                                 f"{fmt(figs.number, ind.unit, 'number')} implies a population of {base:,.0f}, but "
-                                 f"{earlier[0].short} implies {base0:,.0f}. Check the number and the rate (per "
-                                 f"{ind.rate_per:,.0f}).", "Return", row.cells.get("Rate", ""), ind.id)
-        figure = ind.primary
-        now = figs.rate if figure == "rate" else figs.number
-        before = outturn(stored, quarter.step(-1), figure, ind.measure)
-        if now is not None and before:
-            change = (now - before) / before * 100
-            if abs(change) > JUMP_PERCENT:
-                word = "higher" if change > 0 else "lower"
-                result.warning("big-change", f"{fmt(now, ind.unit)} is {abs(change):.0f}% {word} than at "
-                               f"{quarter.step(-1).short} ({fmt(before, ind.unit)}). Check it, and explain the change "
-                               "in Commentary.", "Return", row.cells.get("Rate" if figure == "rate" else "Number", ""),
-                               ind.id)
-        if row.response:
-            continue
-        merged = dict(stored)
-        if not figs.is_empty():
-            merged[quarter] = figs
-        for s_row in data.support:
-            if s_row.indicator_id == ind.id:
-                merged[s_row.period] = s_row.figures
-        targets = {y: t for (iid, y), t in catalogue.targets.items() if iid == ind.id}
-        r = history.rules
-        verdict = evaluate(facts(ind, merged, quarter, targets, r.tolerance_percent, r.no_change_percent,
-                                 r.projection_points), r.exception)
-        if verdict.exception:
-            result.error("missing-response", f"This indicator will be reported as an exception ({reason_text(verdict.reasons[0], ind.unit)}), "
-                         "so it needs a service response: say what the service is doing about it.", "Return",
-                         row.cells.get("Service response", ""), ind.id)
-
-
 def validate_workbook(raw: RawWorkbook, catalogue: Catalogue, result: ValidationResult,
-                      expected_quarter: Period | None = None, expected_service: str | None = None,
-                      history: History | None = None) -> ReturnData:
+                      expected_quarter: Period | None = None, expected_service: str | None = None) -> ReturnData:
     data = ReturnData()
     for name in ("About", "Return"):
         if name not in raw.sheets:
@@ -414,18 +343,15 @@ def validate_workbook(raw: RawWorkbook, catalogue: Catalogue, result: Validation
     if "Breakdown" in raw.sheets:
         _breakdown_sheet(raw.sheets["Breakdown"], result, catalogue, data)
     _long_texts(data, result)
-    if history is not None:
-        _against_history(data, catalogue, history, result)
     _locked_cells(raw, result)
     return data
 
 
 def validate_file(path: Path, catalogue: Catalogue, expected_quarter: Period | None = None,
-                  expected_service: str | None = None,
-                  history: History | None = None) -> tuple[ReturnData | None, ValidationResult]:
+                  expected_service: str | None = None) -> tuple[ReturnData | None, ValidationResult]:
     """Read and check one returns workbook. The ReturnData is None when the file could not be read."""
     result = ValidationResult(path.name)
     raw = read_workbook(path, result)
     if raw is None:
         return None, result
-    return validate_workbook(raw, catalogue, result, expected_quarter, expected_service, history), result
+    return validate_workbook(raw, catalogue, result, expected_quarter, expected_service), result

@@ -13,10 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
-import re
 import signal
-import stat
 import threading
 import time
 from collections.abc import Callable
@@ -25,81 +22,18 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from kpiflow.filing import lock_names, locked_by_office, scan_inbox
 from kpiflow.model import Catalogue
 from kpiflow.pipeline import Outcome, original_name, pending, process_file
 from kpiflow.settings import Settings
 from kpiflow.store import Store
 
-# Excel saves by writing the new workbook to a temporary file named with eight hex digits and
-# no extension, then renaming it over the original: taking that file would break the save.
-_EXCEL_SAVE_TEMP = re.compile(r"[0-9A-Fa-f]{8}")
-_SYSTEM_FILES = ("thumbs.db", "desktop.ini")
 # Event types that change nothing in the folder (anything reading a file produces them).
 _READ_ONLY_EVENTS = ("opened", "closed_no_write")
 HEALTH_CHECK_SECONDS = 1.0    # how often an idle watcher checks its observer and the inbox folder
 LOCKED_LOOK_SECONDS = 1.0     # how often a workbook open in an office program is looked at
 _FOLDER, _OBSERVER = "\0folder", "\0observer"   # keys of _failed that no file name can take
 ERROR_PAUSE_SECONDS = 5.0     # pause after the folder itself could not be read (a network share down)
-
-
-def ignored(path: Path) -> bool:
-    """Office lock and temp files, hidden and system files: never returns, never rejected."""
-    name = path.name
-    lower = name.lower()
-    return (name.startswith(("~$", ".")) or lower.endswith(".tmp") or lower in _SYSTEM_FILES
-            or bool(_EXCEL_SAVE_TEMP.fullmatch(name)))
-
-
-def lock_names(name: str) -> tuple[str, ...]:
-    """The lock files an office suite keeps beside an open workbook ``name``: Office's ``~$name``
-    (for a long name Office drops its first two characters instead) and LibreOffice's
-    ``.~lock.name#``. A lock file of another workbook can match the short form: that delays a
-    file, never loses it."""
-    return f"~${name}", f"~${name[2:]}", f".~lock.{name}#"
-
-
-def locked_by_office(path: Path) -> bool:
-    """True while an office suite says the workbook is still open."""
-    return any((path.parent / n).exists() for n in lock_names(path.name))
-
-
-def _hidden(st: os.stat_result) -> bool:
-    # Windows marks Office lock files and other clutter hidden; elsewhere this is always 0
-    return bool(getattr(st, "st_file_attributes", 0) & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 0))
-
-
-def _scan(folder: Path) -> tuple[list[tuple[Path, os.stat_result]], set[str]]:
-    """Candidate files in ``folder`` (oldest first) and the casefolded names of everything there.
-
-    A file that disappears while the folder is read (another process took it) is left out.
-    """
-    candidates: list[tuple[Path, os.stat_result]] = []
-    names: set[str] = set()
-    with os.scandir(folder) as it:
-        for entry in it:
-            names.add(entry.name.casefold())
-            path = Path(entry.path)
-            if ignored(path):
-                continue
-            try:
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if not _hidden(st):
-                candidates.append((path, st))
-    candidates.sort(key=lambda c: (c[1].st_mtime_ns, c[0].name))
-    return candidates, names
-
-
-def waiting_files(settings: Settings) -> list[Path]:
-    """Files waiting in the inbox, oldest first: everything except folders and the files
-    ``ignored`` names. Anything that is not a workbook is included, so that it is rejected with
-    feedback rather than silently left."""
-    if not settings.inbox.is_dir():
-        return []
-    return [p for p, _ in _scan(settings.inbox)[0]]
 
 
 class _StopRaceFilter(logging.Filter):
@@ -264,7 +198,7 @@ class Watcher:
         """Files whose size and mtime have held still for the settle time and that no office suite
         has open, oldest first. Updates what has been seen; with ``announce``, logs a file found
         open in an office program."""
-        candidates, names = _scan(self.settings.inbox)
+        candidates, names = scan_inbox(self.settings.inbox)
         out: list[Path] = []
         current: set[Path] = set()
         for p, st in candidates:

@@ -9,9 +9,10 @@ from typing import Any
 import openpyxl
 import pytest
 
-from kpiflow.actions import issue_returns, load_checked_catalogue
+from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.demo import SERVICE, fill_example_return, load_example_history
 from kpiflow.init import init_home
+from kpiflow.issue import issue_returns
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period, parse_period
 from kpiflow.settings import Settings, load_settings

@@ -12,9 +12,10 @@ import pytest
 from docx import Document
 from docx.text.paragraph import Paragraph
 
-from kpiflow.actions import issue_returns, load_checked_catalogue
+from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.demo import DemoResult, run_demo
 from kpiflow.harvest import harvest
+from kpiflow.issue import issue_returns
 from kpiflow.periods import parse_period
 from kpiflow.publish import publish
 from kpiflow.settings import load_settings

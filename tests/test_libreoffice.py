@@ -47,7 +47,7 @@ def test_the_report_keeps_its_charts_as_charts(demo: DemoResult, tmp_path: Path)
 
 
 def test_a_return_saved_by_libreoffice_reads_back_exactly(demo: DemoResult, tmp_path: Path) -> None:
-    from kpiflow.actions import load_checked_catalogue
+    from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.settings import load_settings
 
     catalogue: Catalogue = load_checked_catalogue(load_settings(demo.home))

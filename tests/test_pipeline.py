@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 
-from kpiflow.files import create_locked, safe_name, try_lock
+from kpiflow.filing import create_locked, safe_name, try_lock, waiting_files
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period, parse_period
 from kpiflow.pipeline import ingest, pending, process_file
 from kpiflow.settings import Settings
 from kpiflow.store import Store
-from kpiflow.watch import waiting_files
 
 
 def drop(src: Path, settings: Settings, name: str | None = None) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from docx import Document
 
-from kpiflow.actions import load_checked_catalogue
+from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.demo import DemoResult, run_demo
 from kpiflow.periods import parse_period
 from kpiflow.publish import publish
@@ -113,7 +113,7 @@ def test_a_published_quarter_can_be_reopened(demo: DemoResult) -> None:
 
 
 def test_statuses_are_frozen_when_published(demo: DemoResult) -> None:
-    from kpiflow.analysis import assess
+    from kpiflow.assess import assess
     from kpiflow.model import Figures
 
     assert run(demo)[0]

@@ -202,7 +202,7 @@ def test_a_quarter_with_no_exceptions_says_so(home: Path, store: object, catalog
 
 
 def test_a_second_draft_never_overwrites_the_first(demo: DemoResult) -> None:
-    from kpiflow.actions import load_checked_catalogue
+    from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.periods import parse_period
     from kpiflow.report import render_report
     from kpiflow.settings import load_settings
@@ -220,7 +220,7 @@ def test_a_second_draft_never_overwrites_the_first(demo: DemoResult) -> None:
 def test_portfolios_in_catalogue_order_and_no_blank_last_page(tmp_path: Path) -> None:
     """Two portfolios, the second listed first in no way but the catalogue's order; the last
     exception ends the document (no page break after it)."""
-    from kpiflow.actions import load_checked_catalogue
+    from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.init import init_home
     from kpiflow.model import Catalogue, Figures, Indicator
     from kpiflow.periods import parse_period

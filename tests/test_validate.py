@@ -176,33 +176,6 @@ def test_a_formula_without_a_saved_result(filled: Path, catalogue: Catalogue, ed
     assert "save it and send it again" in validate_file(bad, catalogue)[1].problems[0].message
 
 
-def with_history(path: Path, catalogue: Catalogue, store: object, settings: object) -> list[tuple[str, str, str]]:
-    from kpiflow.validate import History
-
-    history = History(store.series, settings.rules)  # type: ignore[attr-defined]
-    return validate_file(path, catalogue, history=history)[1].locations()
-
-
-def test_checks_against_the_stored_figures(filled: Path, catalogue: Catalogue, edit: Edit, store: object,
-                                           settings: object) -> None:
-    assert with_history(filled, catalogue, store, settings) == []
-    # a rate typed as if per 1,000; early help up 120% on Q1; no response for an exception
-    bad = edit(filled, {"Return!G7": 18.56, "Return!F8": 1400, "Return!K9": None})
-    assert with_history(bad, catalogue, store, settings) == [
-        ("Return", "G7", "rate-inconsistent"),
-        ("Return", "G7", "big-change"),
-        ("Return", "F8", "big-change"),
-        ("Return", "K9", "missing-response"),
-    ]
-    from kpiflow.validate import History
-
-    result = validate_file(bad, catalogue, history=History(store.series, settings.rules))[1]  # type: ignore[attr-defined]
-    assert [p.severity for p in result.problems] == ["error", "warning", "warning", "error"]
-    assert "implies a population of 286,099, but Q1 2017/18 implies 28,601" in result.problems[0].message
-    assert "is 123% higher than at Q1 2017/18 (629)" in result.problems[2].message
-    assert "(worse than the same quarter last year, 675.4 against 660.0)" in result.problems[3].message
-
-
 def test_long_text_is_a_warning(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
     data, result = validate_file(edit(filled, {"Return!J8": "Word " * 1000}), catalogue)
     assert result.ok and data is not None

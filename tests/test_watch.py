@@ -26,10 +26,11 @@ from typing import Any
 import openpyxl
 import pytest
 
+from kpiflow.filing import ignored, waiting_files
 from kpiflow.model import Catalogue
 from kpiflow.settings import Settings
 from kpiflow.store import Store
-from kpiflow.watch import Watcher, ignored, waiting_files
+from kpiflow.watch import Watcher
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
 POSIX_ONLY = pytest.mark.skipif(os.name != "posix", reason="signals and /proc as on Linux")

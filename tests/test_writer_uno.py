@@ -16,7 +16,7 @@ import pytest
 from docx import Document
 from helpers import uno, uno_available
 
-from kpiflow.actions import load_checked_catalogue
+from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.demo import DemoResult, example_return, run_demo
 from kpiflow.harvest import harvest
 from kpiflow.periods import parse_period

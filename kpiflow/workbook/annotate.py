@@ -9,7 +9,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from kpiflow.files import move_unique
+from kpiflow.filing import move_unique
 from kpiflow.problems import Problem, ValidationResult
 from kpiflow.workbook.build import HEADER_FILL, set_text
 

@@ -13,10 +13,15 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import sys
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kpiflow.settings import Settings
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 # Windows device names, with or without an extension (and COM¹ etc., which Windows also reserves)
@@ -232,3 +237,69 @@ def discard_abandoned(path: Path) -> bool:
     finally:
         lock.release()
     return True
+
+
+# Excel saves by writing the new workbook to a temporary file named with eight hex digits and
+# no extension, then renaming it over the original: taking that file would break the save.
+_EXCEL_SAVE_TEMP = re.compile(r"[0-9A-Fa-f]{8}")
+_SYSTEM_FILES = ("thumbs.db", "desktop.ini")
+
+
+def ignored(path: Path) -> bool:
+    """Office lock and temp files, hidden and system files: never returns, never rejected."""
+    name = path.name
+    lower = name.lower()
+    return (name.startswith(("~$", ".")) or lower.endswith(".tmp") or lower in _SYSTEM_FILES
+            or bool(_EXCEL_SAVE_TEMP.fullmatch(name)))
+
+
+def lock_names(name: str) -> tuple[str, ...]:
+    """The lock files an office suite keeps beside an open workbook ``name``: Office's ``~$name``
+    (for a long name Office drops its first two characters instead) and LibreOffice's
+    ``.~lock.name#``. A lock file of another workbook can match the short form: that delays a
+    file, never loses it."""
+    return f"~${name}", f"~${name[2:]}", f".~lock.{name}#"
+
+
+def locked_by_office(path: Path) -> bool:
+    """True while an office suite says the workbook is still open."""
+    return any((path.parent / n).exists() for n in lock_names(path.name))
+
+
+def _hidden(st: os.stat_result) -> bool:
+    # Windows marks Office lock files and other clutter hidden; elsewhere this is always 0
+    return bool(getattr(st, "st_file_attributes", 0) & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 0))
+
+
+def scan_inbox(folder: Path) -> tuple[list[tuple[Path, os.stat_result]], set[str]]:
+    """Candidate files in ``folder`` (oldest first) and the casefolded names of everything there.
+
+    A file that disappears while the folder is read (another process took it) is left out.
+    """
+    candidates: list[tuple[Path, os.stat_result]] = []
+    names: set[str] = set()
+    with os.scandir(folder) as it:
+        for entry in it:
+            names.add(entry.name.casefold())
+            path = Path(entry.path)
+            if ignored(path):
+                continue
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if not _hidden(st):
+                candidates.append((path, st))
+    candidates.sort(key=lambda c: (c[1].st_mtime_ns, c[0].name))
+    return candidates, names
+
+
+def waiting_files(settings: Settings) -> list[Path]:
+    """Files waiting in the inbox, oldest first: everything except folders and the files
+    ``ignored`` names. Anything that is not a workbook is included, so that it is rejected with
+    feedback rather than silently left."""
+    if not settings.inbox.is_dir():
+        return []
+    return [p for p, _ in scan_inbox(settings.inbox)[0]]

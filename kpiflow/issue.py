@@ -1,0 +1,69 @@
+"""Issue the quarter's returns workbooks: one per service, pre-filled from the catalogue and the store."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from kpiflow.catalogue import load_checked_catalogue
+from kpiflow.errors import KpiflowError
+from kpiflow.filing import safe_name
+from kpiflow.fmt import fmt_figures
+from kpiflow.model import Catalogue
+from kpiflow.periods import Period, parse_period
+from kpiflow.settings import Settings
+from kpiflow.store import Store, open_store
+from kpiflow.trends import figures_at
+
+
+def history_headers(quarter: Period) -> list[str]:
+    """The read-only context columns of an issued return."""
+    heads = [quarter.year.step(-2).label, quarter.year.step(-1).label]
+    heads += [q.label for q in quarter.year.quarters() if q < quarter]
+    heads.append(quarter.same_last_year().label)
+    return list(dict.fromkeys(heads))
+
+
+def issue_returns(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
+                  service: str | None = None) -> list[Path]:
+    """Write outbox/returns/<Service>_<year>_Q<n>.xlsx for each service (or the one named)."""
+    from kpiflow.workbook.build import BreakdownSeed, ReturnContext, write_return
+
+    if service is not None:
+        name = catalogue.service_name(service)
+        if name is None:
+            raise KpiflowError(f'"{service}" is not a service in the catalogue. Services: ' + ", ".join(catalogue.services))
+        services = [name]
+    else:
+        services = catalogue.services
+    heads = history_headers(quarter)
+    written: list[Path] = []
+    for svc in services:
+        rows: list[ReturnContext] = []
+        seeds: list[BreakdownSeed] = []
+        for ind in catalogue.for_service(svc):
+            series = store.series(ind.id)
+            history = {}
+            for h in heads:
+                figs = figures_at(series, parse_period(h), ind.measure)
+                history[h] = fmt_figures(figs, ind.unit) if figs else ""
+            rows.append(ReturnContext(ind, catalogue.target(ind.id, quarter.year.label), history,
+                                      store.last_response(ind.id, quarter)))
+            seeds += [BreakdownSeed(ind.id, c) for c in store.latest_breakdown_categories(ind.id, quarter)]
+        dest = settings.returns_dir / safe_name(f"{svc}_{quarter.file_label}.xlsx")
+        settings.returns_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=settings.returns_dir, suffix=".tmp")
+        os.close(fd)
+        write_return(Path(tmp), svc, quarter, rows, heads, seeds)
+        os.replace(tmp, dest)
+        store.record_issue(svc, quarter, dest.name)
+        written.append(dest)
+    return written
+
+
+def issue(settings: Settings, quarter: Period, service: str | None = None) -> list[Path]:
+    """``kpiflow issue``: the working folder's catalogue and store, one workbook per service."""
+    catalogue = load_checked_catalogue(settings)
+    with open_store(settings) as store:
+        return issue_returns(settings, store, catalogue, quarter, service)

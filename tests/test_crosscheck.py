@@ -1,0 +1,35 @@
+"""Checks of a return against the stored history: rates, big changes, responses for exceptions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from kpiflow.crosscheck import History
+from kpiflow.model import Catalogue
+from kpiflow.pipeline import check_file
+
+Edit = Callable[..., Path]
+
+
+def with_history(path: Path, catalogue: Catalogue, store: object, settings: object) -> list[tuple[str, str, str]]:
+    history = History(store.series, settings.rules)  # type: ignore[attr-defined]
+    return check_file(path, catalogue, history=history)[1].locations()
+
+
+def test_checks_against_the_stored_figures(filled: Path, catalogue: Catalogue, edit: Edit, store: object,
+                                           settings: object) -> None:
+    assert with_history(filled, catalogue, store, settings) == []
+    # a rate typed as if per 1,000; early help up 120% on Q1; no response for an exception
+    bad = edit(filled, {"Return!G7": 18.56, "Return!F8": 1400, "Return!K9": None})
+    assert with_history(bad, catalogue, store, settings) == [
+        ("Return", "G7", "rate-inconsistent"),
+        ("Return", "G7", "big-change"),
+        ("Return", "F8", "big-change"),
+        ("Return", "K9", "missing-response"),
+    ]
+    result = check_file(bad, catalogue, history=History(store.series, settings.rules))[1]  # type: ignore[attr-defined]
+    assert [p.severity for p in result.problems] == ["error", "warning", "warning", "error"]
+    assert "implies a population of 286,099, but Q1 2017/18 implies 28,601" in result.problems[0].message
+    assert "is 123% higher than at Q1 2017/18 (629)" in result.problems[2].message
+    assert "(worse than the same quarter last year, 675.4 against 660.0)" in result.problems[3].message
