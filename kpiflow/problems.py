@@ -15,6 +15,88 @@ Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
+class ProblemCode:
+    title: str
+    fix: str
+
+
+# Every code kpiflow can report, with what it means and how to put it right. docs/problems.md is
+# rendered from this table (a test checks both), and a problem with a code not listed here fails the tests.
+CODES: dict[str, ProblemCode] = {
+    # the file itself
+    "not-xlsx": ProblemCode("The file is not an Excel workbook (.xlsx)",
+                            "Save it from Excel as an Excel Workbook (.xlsx) and send that."),
+    "corrupt-file": ProblemCode("The workbook is damaged or cut short",
+                                "Open it in Excel, save it again, and send the saved copy."),
+    "unreadable-file": ProblemCode("The file could not be read", "Check it is not open elsewhere, then send it again."),
+    "file-too-large": ProblemCode("The workbook is far larger than a return can be",
+                                  "Start again from the workbook you were issued."),
+    "macros-not-accepted": ProblemCode("The workbook contains macros",
+                                       "Save it as an Excel Workbook (.xlsx), not .xlsm, and send that."),
+    "unsafe-file": ProblemCode("The workbook contains XML a spreadsheet never needs",
+                               "Start again from the workbook you were issued."),
+    "too-many-rows": ProblemCode("A sheet has far more rows or cells than a return can have",
+                                 "Delete what was pasted below or beside the table, or start again from the issued "
+                                 "workbook."),
+    "no-annotated-copy": ProblemCode("The marked-up copy of the workbook could not be made",
+                                     "Nothing to fix in the return: the .txt feedback lists every problem."),
+    # sheets, headers and labels
+    "missing-sheet": ProblemCode("A sheet the workbook needs is missing", "Use the workbook you were issued; do not "
+                                 "rename or delete its sheets."),
+    "missing-header": ProblemCode("A column heading is missing", "Put the heading back as it was issued."),
+    "missing-label": ProblemCode("A label on the About sheet is missing", "Use the workbook you were issued."),
+    "locked-cell-changed": ProblemCode("A cell filled in for you was changed, or a row was moved",
+                                       "Put it back as issued, or start again from the issued workbook."),
+    # which return this is
+    "unknown-service": ProblemCode("The service is not in the catalogue", "Use the workbook issued to your service."),
+    "wrong-service": ProblemCode("The workbook or row belongs to another service",
+                                 "Use the workbook issued to your service."),
+    "unknown-quarter": ProblemCode("The quarter is not one kpiflow can read", "Use the workbook issued for this quarter."),
+    "wrong-quarter": ProblemCode("The return is for another quarter", "Use the workbook issued for this quarter."),
+    "quarter-published": ProblemCode("The quarter has been published and is closed",
+                                     "Ask the performance team to reopen it if the figures must change."),
+    # indicators and figures
+    "unknown-indicator": ProblemCode("An indicator ID is not in the catalogue", "Use the IDs in the issued workbook."),
+    "duplicate-indicator": ProblemCode("An indicator appears twice", "Keep one row per indicator."),
+    "missing-indicator": ProblemCode("An indicator is missing from the return", "Use the issued workbook, which lists "
+                                     "every indicator."),
+    "missing-value": ProblemCode("Something that must be filled in is blank",
+                                 "Fill it in, or for a figure explain in Commentary why there is none."),
+    "not-a-number": ProblemCode("Text where a number belongs", "Enter the number, or leave it blank and explain why."),
+    "negative-value": ProblemCode("A figure is below zero", "Enter the figure as zero or more."),
+    "out-of-range": ProblemCode("A percentage outside 0-100", "Enter a percentage between 0 and 100."),
+    "bad-value": ProblemCode("A value is not one of those allowed", "Use one of the values the message lists."),
+    "bad-period": ProblemCode("A period kpiflow cannot read", "Write it as 2017/18, 2017/18 Q2 or Sep 2017."),
+    "future-period": ProblemCode("A period after the return's quarter", "Check the period."),
+    "formula-error": ProblemCode("A formula shows an error such as #DIV/0!", "Type the figure in, not a formula."),
+    "formula-no-value": ProblemCode("A formula that has no saved result", "Open the workbook in Excel, save it and "
+                                    "send it again, or type the figure in."),
+    "rate-inconsistent": ProblemCode("A rate does not fit its number", "Check the number and the rate, and what the "
+                                     "rate is per."),
+    "big-change": ProblemCode("A figure moved by more than half since the last comparable period",
+                              "Check it, and explain the change in Commentary."),
+    "missing-response": ProblemCode("An exception has no service response",
+                                    "Say what the service is doing about it in Service response."),
+    "long-text": ProblemCode("Text too long to print well", "Consider shortening it."),
+    # report templates
+    "not-docx": ProblemCode("The template is not a Word document (.docx)", "Save it from Word as a .docx."),
+    "template-syntax": ProblemCode("A template tag is broken", "Fix the tag the message quotes."),
+    "unknown-variable": ProblemCode("A template uses a variable kpiflow does not provide",
+                                    "Use the variables listed in doc_templates/README.md."),
+}
+
+
+def codes_markdown() -> str:
+    """docs/problems.md: every problem code, what it means and how to fix it."""
+    lines = ["# Problem codes", "",
+             "Every problem kpiflow reports carries one of these codes (in the text and `--json` output, and in",
+             "the feedback workbook). Codes are stable: scripts may match on them.", "",
+             "| code | what it means | how to fix it |", "|---|---|---|"]
+    lines += [f"| `{code}` | {c.title} | {c.fix} |" for code, c in CODES.items()]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
 class Problem:
     severity: Severity
     code: str

@@ -80,3 +80,17 @@ def edit(tmp_path: Path) -> Callable[..., Path]:
         return out
 
     return _edit
+
+
+@pytest.fixture(autouse=True)
+def _every_problem_code_is_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A problem raised anywhere in a test with a code missing from the registry fails that test."""
+    from kpiflow.problems import CODES, Problem, ValidationResult
+
+    original = ValidationResult.add
+
+    def add(self: ValidationResult, problem: Problem) -> None:
+        assert problem.code in CODES, f"problem code {problem.code!r} is not in kpiflow.problems.CODES"
+        original(self, problem)
+
+    monkeypatch.setattr(ValidationResult, "add", add)

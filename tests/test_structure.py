@@ -1,0 +1,106 @@
+"""The shape of the package: stages import downwards only, and the pure core touches no files."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "kpiflow"
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every kpiflow module and the kpiflow modules it imports anywhere: at the top, inside
+    functions, and under TYPE_CHECKING alike."""
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps: set[str] = set()
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*up, base] if base else up)
+                targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            for t in targets:
+                if t in modules and t != name:
+                    deps.add(t)
+        graph[name] = deps
+    return graph
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for d in graph[todo.pop()]:
+            if d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return seen
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        stack.append(n)
+        for d in sorted(graph[n]):
+            if state.get(d) == 1:
+                return [*stack[stack.index(d):], d]
+            if d not in state and (found := visit(d)):
+                return found
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for n in sorted(graph):
+        if n not in state and (found := visit(n)):
+            return found
+    return None
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    cycle = find_cycle(import_graph())
+    assert cycle is None, " -> ".join(cycle or [])
+
+
+def test_a_cycle_is_found_when_there_is_one() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+IO_STAGES = ("kpiflow.store", "kpiflow.workbook", "kpiflow.validate", "kpiflow.crosscheck", "kpiflow.pipeline",
+             "kpiflow.filing", "kpiflow.watch", "kpiflow.report", "kpiflow.docx", "kpiflow.publish",
+             "kpiflow.catalogue", "kpiflow.settings", "kpiflow.cli", "kpiflow.assess", "kpiflow.pdf")
+
+
+@pytest.mark.parametrize("core", ["kpiflow.trends", "kpiflow.rules", "kpiflow.narrative", "kpiflow.periods",
+                                  "kpiflow.model", "kpiflow.fmt"])
+def test_the_pure_core_imports_no_io_stage(core: str) -> None:
+    bad = sorted(m for m in reachable(import_graph(), core) if m.startswith(IO_STAGES))
+    assert bad == [], f"{core} reaches {bad}"
+
+
+def test_the_store_imports_neither_the_validator_nor_the_workbook_reader() -> None:
+    graph = import_graph()
+    stores = [m for m in graph if m == "kpiflow.store" or m.startswith("kpiflow.store.")]
+    for s in stores:
+        bad = sorted(m for m in reachable(graph, s) if m.startswith(("kpiflow.validate", "kpiflow.workbook")))
+        assert bad == [], f"{s} reaches {bad}"
