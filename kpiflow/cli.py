@@ -234,9 +234,10 @@ def report(quarter: Quarter, home: Home = None,
     typer.echo(f"Draft report: {path}")
     if pdf:
         from kpiflow.pdf import PdfUnavailable, to_pdf
+        from kpiflow.report import report_title
 
         try:
-            typer.echo(f"PDF: {to_pdf(path, path.parent)}")
+            typer.echo(f"PDF: {to_pdf(path, path.parent, title=report_title(_quarter(quarter)))}")
         except PdfUnavailable as exc:
             typer.echo(str(exc), err=True)
 

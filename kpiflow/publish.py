@@ -22,7 +22,7 @@ from kpiflow.filing import unique_path
 from kpiflow.harvest import KINDS, harvest
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
-from kpiflow.report import mark_anchor, report_filename
+from kpiflow.report import mark_anchor, report_filename, report_title
 from kpiflow.settings import Settings, current_user
 from kpiflow.store import Store
 
@@ -155,7 +155,7 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
     final.write_bytes(draft.read_bytes())
     result.files.append(final)
     try:
-        result.files.append(to_pdf(final, folder))
+        result.files.append(to_pdf(final, folder, title=report_title(quarter)))
     except PdfUnavailable as exc:
         result.lines.append(str(exc))
     by = by or current_user()

@@ -69,3 +69,31 @@ def test_a_return_saved_by_libreoffice_reads_back_exactly(demo: DemoResult, tmp_
     assert ws.protection.sheet
     assert ws["A7"].protection.locked and not ws["F7"].protection.locked
     assert len(ws.data_validations.dataValidation) > 0
+
+
+def test_the_pdf_is_tagged_with_alternative_text_language_and_title(demo: DemoResult, tmp_path: Path) -> None:
+    import pikepdf
+
+    from kpiflow.pdf import check_pdf, figure_alt_texts
+
+    alts = figure_alt_texts(demo.report)
+    assert len(alts) == 5 and all(alts)
+    pdf = to_pdf(demo.report, tmp_path, title="Appendix 6(b) - Exception Reports (Q2 2017/18)")
+    found = check_pdf(pdf)
+    assert found.problems() == []
+    assert (found.tagged, found.lang, found.display_title, found.figures) == (True, "en-GB", True, 5)
+    with pikepdf.open(pdf) as opened:
+        assert opened.docinfo["/Title"] == "Appendix 6(b) - Exception Reports (Q2 2017/18)"
+        from kpiflow.pdf import structure_figures
+
+        # each figure carries the alternative text of the chart at the same place in the document
+        assert [str(f.Alt) for f in structure_figures(opened)] == alts
+
+
+def test_an_untagged_pdf_fails_the_check(demo: DemoResult, tmp_path: Path) -> None:
+    from kpiflow.pdf import check_pdf
+
+    plain = convert(demo.report, tmp_path, "pdf")    # LibreOffice's defaults: untagged
+    problems = check_pdf(plain).problems()
+    assert "the PDF is not tagged (no structure tree)" in problems
+    assert "the PDF does not show its title" in problems
