@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpiflow.assess import assess
+from kpiflow.docx.harvest import harvest
+from kpiflow.docx.marks import KINDS, mark_anchor
 from kpiflow.errors import KpiflowError
 from kpiflow.filing import unique_path
-from kpiflow.harvest import KINDS, harvest
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
-from kpiflow.report import mark_anchor, report_filename
+from kpiflow.report import report_filename
 from kpiflow.settings import Settings, current_user
 from kpiflow.store import Store
 

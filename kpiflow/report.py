@@ -15,6 +15,7 @@ from typing import Any
 
 from kpiflow.assess import Assessment, assess
 from kpiflow.charts import ChartSpec
+from kpiflow.docx.marks import bookmark_name, mark_anchor, tag_value
 from kpiflow.errors import KpiflowError
 from kpiflow.filing import unique_path
 from kpiflow.fmt import fmt, fmt_figures, fmt_number
@@ -37,11 +38,6 @@ def report_title(quarter: Period) -> str:
 
 def report_filename(quarter: Period) -> str:
     return f"{report_title(quarter).replace('/', '-')}.docx"
-
-
-def mark_anchor(indicator_id: str) -> str:
-    """The indicator ID as it can appear in a bookmark name (letters, digits, underscores)."""
-    return re.sub(r"\W", "_", indicator_id, flags=re.ASCII)
 
 
 class Block:
@@ -125,14 +121,14 @@ def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str], mark_
     if style_id:
         label._p.get_or_add_pPr().style = style_id
     label.add_run(LABELS[kind]).bold = True
-    start, end = _point_bookmark(f"kpiflow_{mark_anchor(indicator_id)}_{kind}", mark_id)
+    start, end = _point_bookmark(bookmark_name(indicator_id, kind), mark_id)
     label._p.append(start)
     label._p.append(end)
     paras = [block.add_paragraph(text)._p for text in texts or [""]]
     sdt = OxmlElement("w:sdt")
     pr = OxmlElement("w:sdtPr")
     for name, value in (("w:alias", f"{indicator_id} {'commentary' if kind == 'commentary' else 'service response'}"),
-                        ("w:tag", f"kpiflow:{indicator_id}:{kind}")):
+                        ("w:tag", tag_value(indicator_id, kind))):
         el = OxmlElement(name)
         el.set(qn("w:val"), value)
         pr.append(el)
