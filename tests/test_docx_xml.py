@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from kpiflow.docx.checks import read_paragraphs
 from kpiflow.docx.harvest import harvest
 from kpiflow.docx.xml import UnsafeXml, W, parse
 
@@ -53,3 +54,5 @@ def test_a_draft_with_an_entity_in_its_document_part_is_refused(tmp_path: Path) 
         zf.writestr("word/document.xml", REFUSED["internal entity"])
     with pytest.raises(UnsafeXml):
         harvest(draft)
+    with pytest.raises(UnsafeXml):
+        read_paragraphs(draft)

@@ -1,6 +1,7 @@
 """Everything that reads or writes Word XML.
 
 ``xml`` holds the namespaces and the one parser set-up; ``marks`` how an exception's regions are
-marked; ``harvest`` the read-back of edited regions. Nothing here is imported by
-``kpiflow --help``: lxml and python-docx are imported inside the functions that use them.
+marked; ``harvest`` the read-back of edited regions; ``checks`` the draft checks publish runs.
+Nothing here is imported by ``kpiflow --help``: lxml and python-docx are imported inside the
+functions that use them.
 """
