@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kpiflow.assess import Assessment, assess
-from kpiflow.charts import ChartSpec
+from kpiflow.docx.charts import ChartSpec
 from kpiflow.docx.marks import bookmark_name, mark_anchor, tag_value
 from kpiflow.errors import KpiflowError
 from kpiflow.filing import unique_path
@@ -306,7 +306,7 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
 
 def _add_chart(subdoc: Any, plan: ChartPlan, mode: str) -> None:
     if mode == "image":
-        from kpiflow.charts import render_png
+        from kpiflow.docx.charts import render_png
 
         png = render_png(plan.spec)
         import io
@@ -315,7 +315,7 @@ def _add_chart(subdoc: Any, plan: ChartPlan, mode: str) -> None:
 
         subdoc.add_paragraph().add_run().add_picture(io.BytesIO(png), width=Cm(15))
     else:
-        from kpiflow.charts import add_native_chart
+        from kpiflow.docx.charts import add_native_chart
 
         add_native_chart(subdoc.add_paragraph(), plan.spec)
 
