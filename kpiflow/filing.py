@@ -106,14 +106,6 @@ def place(src: Path, dest: Path) -> bool:
     return True
 
 
-def move_unique(src: Path, folder: Path, name: str | None = None) -> Path:
-    """Move ``src`` into ``folder`` under a name no other file has. Never overwrites."""
-    while True:
-        dest = unique_path(folder, name or src.name)
-        if place(src, dest):
-            return dest
-
-
 def write_new(dest: Path, data: bytes) -> bool:
     """Write ``dest`` all at once, never replacing a file: written as a hidden .part file first,
     so it appears whole or not at all. Returns False if ``dest`` already existed."""

@@ -1,9 +1,9 @@
 """``kpiflow publish``: check the edited draft, file the final report with its manifest, and
 close the quarter.
 
-The checks read the document's XML: unrendered template tags, tracked changes and comments that
-are still open, and an exception whose service response was left empty. A failed check changes
-nothing.
+The checks (``kpiflow.docx.checks``) read the document's XML: unrendered template tags, tracked
+changes and comments that are still open, and an exception whose service response was left empty.
+A failed check changes nothing.
 """
 
 from __future__ import annotations
@@ -11,23 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpiflow.assess import assess
+from kpiflow.docx.checks import owners, paragraph_problems, read_paragraphs, region_problems
+from kpiflow.docx.harvest import harvest
 from kpiflow.errors import KpiflowError
 from kpiflow.filing import unique_path
-from kpiflow.harvest import KINDS, harvest
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
-from kpiflow.report import mark_anchor, report_filename, report_title
+from kpiflow.report import report_filename, report_title
 from kpiflow.settings import Settings, current_user
 from kpiflow.store import Store
-
-W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
 
 
 @dataclass
@@ -35,40 +32,6 @@ class PublishResult:
     ok: bool
     lines: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Para:
-    text: str
-    changes: int        # tracked insertions and deletions
-    comments: int       # comment anchors
-
-
-def _paragraphs(docx: Path) -> tuple[list[_Para], int]:
-    """Body paragraphs in order, and the number of comments in the comments part."""
-    from defusedxml.ElementTree import fromstring
-
-    with zipfile.ZipFile(docx) as zf:
-        root = fromstring(zf.read("word/document.xml"))
-        comments = 0
-        if "word/comments.xml" in zf.namelist():
-            comments = len(fromstring(zf.read("word/comments.xml")).findall(f"{W}comment"))
-    text_tags = {f"{W}t", f"{W}delText"}
-    paras = [_Para("".join(t.text or "" for t in p.iter() if t.tag in text_tags),
-                   len(list(p.iter(f"{W}ins"))) + len(list(p.iter(f"{W}del"))),
-                   len(list(p.iter(f"{W}commentReference"))) + len(list(p.iter(f"{W}commentRangeStart"))))
-             for p in root.iter(f"{W}p")]
-    return paras, comments
-
-
-def _where(paras: list[_Para], descriptions: dict[str, str]) -> list[str]:
-    """For each paragraph, the exception it belongs to (by the description above it), or ''."""
-    current, out = "", []
-    for p in paras:
-        if p.text.strip() in descriptions:
-            current = descriptions[p.text.strip()]
-        out.append(current)
-    return out
 
 
 def newest_draft(settings: Settings, quarter: Period) -> Path:
@@ -89,57 +52,17 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
     if not draft.is_file():
         raise KpiflowError(f"no such file: {draft}")
     try:
-        paras, comment_count = _paragraphs(draft)
+        paras, comment_count = read_paragraphs(draft)
         marks = harvest(draft)
     except (zipfile.BadZipFile, KeyError, SyntaxError, ValueError) as exc:
         raise KpiflowError(f"{draft.name} is not a Word document (.docx) kpiflow can read") from exc
     everything = assess(settings, store, catalogue, quarter)
     assessments = [a for a in everything if a.verdict.exception]
-    names = {a.indicator.name: a.indicator.id for a in assessments}
-    owner = _where(paras, names)
-    result = PublishResult(ok=True, lines=[f"Checking {draft.name}"])
-
-    def fail(message: str) -> None:
-        result.ok = False
-        result.lines.append(f"  {message}")
-
-    def place(i: int) -> str:
-        return f" in {owner[i]}" if owner[i] else " before the first exception"
-
-    for i, p in enumerate(paras):
-        start = p.text.strip()[:60]
-        for tag in _TAG.findall(p.text):
-            fail(f"unrendered template tag {tag!r}{place(i)}, in the paragraph starting \"{start}\": remove it or "
-                 "make the draft again")
-        if p.changes:
-            fail(f"{p.changes} tracked change(s){place(i)}, in the paragraph starting \"{start}\": accept or reject "
-                 "them in Word (Review > Accept / Reject)")
-        if p.comments:
-            fail(f"a comment{place(i)}, on the paragraph starting \"{start}\": resolve and delete it")
-    if comment_count and not any(p.comments for p in paras):
-        fail(f"{comment_count} comment(s) are still in the document: resolve and delete them in Word")
-    texts: dict[str, tuple[str, str]] = {}
-    for a in assessments:
-        iid, anchor = a.indicator.id, mark_anchor(a.indicator.id)
-        got: dict[str, str | None] = {}
-        for kind in KINDS:
-            by_tag = marks.get(iid, kind)
-            got[kind] = by_tag if by_tag is not None else marks.get(anchor, kind)
-        label = f"{iid} ({a.indicator.name})"
-        if got["commentary"] is None and got["response"] is None:
-            if iid in owner:
-                fail(f"{label}: the marked commentary and service response were not found (the marks may have been "
-                     "deleted while editing). Make the draft again with kpiflow report and copy the edits across")
-            else:
-                fail(f"{label} is an exception but is not in the draft")
-            continue
-        for kind, what in (("commentary", "commentary"), ("response", "service response")):
-            if got[kind] is None:
-                fail(f"{label}: the marked {what} was not found (its mark may have been deleted while editing). "
-                     "Make the draft again with kpiflow report and copy the edits across")
-        if got["response"] is not None and not (got["response"] or "").strip():
-            fail(f"{label} has no service response: write one under \"Service Response:\"")
-        texts[iid] = (got["commentary"] or "", got["response"] or "")
+    owner = owners(paras, {a.indicator.name: a.indicator.id for a in assessments})
+    problems = paragraph_problems(paras, owner, comment_count)
+    more, texts = region_problems(marks, [(a.indicator.id, a.indicator.name) for a in assessments], owner)
+    problems += more
+    result = PublishResult(ok=not problems, lines=[f"Checking {draft.name}", *(f"  {p}" for p in problems)])
     if not result.ok:
         result.lines.append("Nothing was published.")
         return result

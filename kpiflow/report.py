@@ -3,18 +3,19 @@
 The template holds the layout (a council restyles it in Word); this module builds the context:
 per exception the description table, the values table, commentary (the return's, or drafted from
 the facts), charts, the service response and any breakdown. Autoescape is always on and the
-Jinja environment is strict, so a typo in the template is an error, not a blank.
+Jinja environment is strict, so a typo in the template is an error, not a blank. The Word XML it
+inserts (marked regions, charts) is made by ``kpiflow.docx.render``.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kpiflow.assess import Assessment, assess
-from kpiflow.charts import ChartSpec
+from kpiflow.docx.charts import ChartSpec
+from kpiflow.docx.marks import mark_anchor
+from kpiflow.docx.render import add_chart, marked_block, new_block, number_drawings, open_template
 from kpiflow.errors import KpiflowError
 from kpiflow.filing import unique_path
 from kpiflow.fmt import fmt, fmt_figures, fmt_number
@@ -39,131 +40,19 @@ def report_filename(quarter: Period) -> str:
     return f"{report_title(quarter).replace('/', '-')}.docx"
 
 
-def mark_anchor(indicator_id: str) -> str:
-    """The indicator ID as it can appear in a bookmark name (letters, digits, underscores)."""
-    return re.sub(r"\W", "_", indicator_id, flags=re.ASCII)
-
-
-class Block:
-    """Body content for the template, inserted with ``{{p ... }}`` as docxtpl inserts a subdoc.
-
-    Built from python-docx elements bound to the template's main document part (so charts and
-    pictures relate from the right part) without loading a new document for every block."""
-
-    def __init__(self, part: Any) -> None:
-        self.part = part
-        self.elements: list[Any] = []
-
-    def add_paragraph(self, text: str = "") -> Any:
-        from docx.oxml import OxmlElement
-        from docx.text.paragraph import Paragraph
-
-        p = OxmlElement("w:p")
-        self.elements.append(p)
-        para = Paragraph(p, self)
-        if text:
-            para.add_run(text)
-        return para
-
-    def __bool__(self) -> bool:
-        return bool(self.elements)
-
-    def __str__(self) -> str:
-        from lxml import etree
-
-        return "".join(etree.tostring(e, encoding="unicode") for e in self.elements)
-
-    __html__ = __str__
-
-
-def new_block(tpl: Any) -> Block:
-    return Block(tpl.get_docx().part)
-
-
-def _point_bookmark(name: str, mark_id: int) -> tuple[Any, Any]:
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
-
-    start, end = OxmlElement("w:bookmarkStart"), OxmlElement("w:bookmarkEnd")
-    start.set(qn("w:id"), str(mark_id))
-    start.set(qn("w:name"), name)
-    end.set(qn("w:id"), str(mark_id))
-    return start, end
-
-
-LABELS = {"commentary": "Commentary:", "response": "Service Response:"}
-LABEL_STYLE = "Report Label"
-
-
-def _label_style_id(tpl: Any) -> str:
-    """The template's label style, looked up once per template (a style lookup walks them all)."""
-    cached: str | None = getattr(tpl, "_kpiflow_label_style", None)
-    if cached is None:
-        try:
-            cached = str(tpl.get_docx().styles[LABEL_STYLE].style_id)
-        except KeyError:
-            cached = ""   # a template without the style: the label keeps the body style, bold
-        tpl._kpiflow_label_style = cached
-    return cached
-
-
-def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str], mark_id: int) -> Block:
-    """The label and the paragraphs of an exception's commentary or service response, marked so
-    that edits made in Word or LibreOffice can be read back.
-
-    The paragraphs sit in a content control tagged ``kpiflow:<ID>:<kind>`` (Word keeps it); the
-    label ("Service Response:") carries a bookmark ``kpiflow_<ID>_<kind>`` (LibreOffice keeps
-    it when it drops the tag), and the region is what follows the label up to the next label,
-    table or chart. The mark is on the label, not on the text, so that an officer can select
-    and retype the whole text without deleting it."""
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
-
-    block = new_block(tpl)
-    label = block.add_paragraph()
-    style_id = _label_style_id(tpl)
-    if style_id:
-        label._p.get_or_add_pPr().style = style_id
-    label.add_run(LABELS[kind]).bold = True
-    start, end = _point_bookmark(f"kpiflow_{mark_anchor(indicator_id)}_{kind}", mark_id)
-    label._p.append(start)
-    label._p.append(end)
-    paras = [block.add_paragraph(text)._p for text in texts or [""]]
-    sdt = OxmlElement("w:sdt")
-    pr = OxmlElement("w:sdtPr")
-    for name, value in (("w:alias", f"{indicator_id} {'commentary' if kind == 'commentary' else 'service response'}"),
-                        ("w:tag", f"kpiflow:{indicator_id}:{kind}")):
-        el = OxmlElement(name)
-        el.set(qn("w:val"), value)
-        pr.append(el)
-    sdt.append(pr)
-    content = OxmlElement("w:sdtContent")
-    sdt.append(content)
-    for p in paras:
-        content.append(p)
-    block.elements = [label._p, sdt]
-    return block
-
-
 def paragraphs(text: str) -> list[str]:
     """User text as paragraphs: one per line, blank lines dropped, characters kept as typed."""
     return [line for line in clean_text(text).split("\n") if line.strip()]
 
 
-@dataclass(frozen=True)
-class ChartPlan:
-    spec: ChartSpec
-    caption: str
-
-
-def chart_plans(a: Assessment, council: str) -> list[ChartPlan]:
+def chart_specs(a: Assessment, council: str) -> list[ChartSpec]:
     """The charts an exception gets: against comparators over the years; month by month (or
     quarter by quarter) against last year; the projection where there is one."""
     f, ind, series = a.facts, a.indicator, a.series
     figure, unit = f.figure, ind.unit
     what = f"Rate per {ind.rate_per:,.0f}" if figure == "rate" and ind.rate_per else (
         "Percentage" if unit == "Percentage" else "Number")
-    plans: list[ChartPlan] = []
+    specs: list[ChartSpec] = []
     years = [p for p, _ in f.annual][-4:]
     if f.annual_comparators or f.statneigh is not None or f.england is not None:
         cats = [*[y.label for y in years], f.quarter.short]
@@ -175,10 +64,8 @@ def chart_plans(a: Assessment, council: str) -> list[ChartPlan]:
             if any(v is not None for v in vals):
                 series_list.append((name, tuple(vals)))
         if len(series_list) > 1:
-            plans.append(ChartPlan(
-                ChartSpec(f"{what}: {council}, statistical neighbours and England", tuple(cats), tuple(series_list),
-                          "line", what, "0.0" if figure == "rate" else "General"),
-                f"{ind.name}: {council} against statistical neighbours and England"))
+            specs.append(ChartSpec(f"{what}: {council}, statistical neighbours and England", tuple(cats),
+                                   tuple(series_list), "line", what, "0.0" if figure == "rate" else "General"))
     this_year, last_year = f.quarter.year, f.quarter.year.step(-1)
     months_now = [m for m in this_year.months() if m <= f.quarter.months()[-1]]
     has_monthly = any(series.get(m) is not None and getattr(series[m], figure) is not None for m in months_now)
@@ -187,21 +74,19 @@ def chart_plans(a: Assessment, council: str) -> list[ChartPlan]:
         def mvals(y: Period, upto: Period | None) -> tuple[float | None, ...]:
             return tuple(getattr(series[m], figure) if m in series and (upto is None or m <= upto) else None
                          for m in y.months())
-        plans.append(ChartPlan(
-            ChartSpec(f"{what}: month by month, {this_year.label} against {last_year.label}", tuple(cats),
-                      ((last_year.label, mvals(last_year, None)), (this_year.label, mvals(this_year, f.quarter.months()[-1]))),
-                      "line", what),
-            f"{ind.name}: month by month against the same months last year"))
-    elif not plans:
+        specs.append(ChartSpec(
+            f"{what}: month by month, {this_year.label} against {last_year.label}", tuple(cats),
+            ((last_year.label, mvals(last_year, None)), (this_year.label, mvals(this_year, f.quarter.months()[-1]))),
+            "line", what))
+    elif not specs:
         cats = [f"Q{q.n}" for q in this_year.quarters()]
         def qvals(y: Period, upto: Period | None) -> tuple[float | None, ...]:
             return tuple(outturn(series, q, figure, ind.measure) if upto is None or q <= upto else None
                          for q in y.quarters())
-        plans.append(ChartPlan(
-            ChartSpec(f"{what}: quarter by quarter, {this_year.label} against {last_year.label}", tuple(cats),
-                      ((last_year.label, qvals(last_year, None)), (this_year.label, qvals(this_year, f.quarter))),
-                      "column", what),
-            f"{ind.name}: each quarter against the same quarter last year"))
+        specs.append(ChartSpec(
+            f"{what}: quarter by quarter, {this_year.label} against {last_year.label}", tuple(cats),
+            ((last_year.label, qvals(last_year, None)), (this_year.label, qvals(this_year, f.quarter))),
+            "column", what))
     pr = f.projection
     if pr is not None and pr.reaches is not None and len(pr.points) >= 2:
         first = pr.points[0][0]
@@ -213,12 +98,11 @@ def chart_plans(a: Assessment, council: str) -> list[ChartPlan]:
         line = tuple(round(pr.fitted(i - (n_pts - 1)), 2) for i in range(len(periods)))
         label = f"Statistical neighbours ({fmt(pr.comparator_value, unit)})" if pr.comparator == "statistical neighbours" \
             else f"England ({fmt(pr.comparator_value, unit)})"
-        plans.append(ChartPlan(
-            ChartSpec(f"{what}: if the trend continues", tuple(p.short for p in periods),
-                      ((council, actual), ("Trend", line), (label, tuple(pr.comparator_value for _ in periods))),
-                      "line", what),
-            f"{ind.name}: projection of the last {n_pts} figures"))
-    return plans
+        specs.append(ChartSpec(
+            f"{what}: if the trend continues", tuple(p.short for p in periods),
+            ((council, actual), ("Trend", line), (label, tuple(pr.comparator_value for _ in periods))),
+            "line", what))
+    return specs
 
 
 def _values_row(a: Assessment) -> dict[str, Any]:
@@ -258,13 +142,12 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
             if drafted:
                 commentary = draft_commentary(f)
             charts: Any = ""
-            plans = chart_plans(a, settings.council) if tpl is not None else []
-            if plans:
+            specs = chart_specs(a, settings.council) if tpl is not None else []
+            if specs:
                 charts = new_block(tpl)
-                for plan in plans:
-                    _add_chart(charts, plan, settings.charts)
+                for spec in specs:
+                    add_chart(charts, spec, settings.charts)
             breakdown = store.breakdown(ind.id, quarter)
-            mark_base = 100 + 10 * len(exceptions)   # bookmark ids: +1 commentary, +2 response
             response = paragraphs(texts[1])
             exceptions.append({
                 "id": ind.id,
@@ -275,11 +158,11 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
                 "better": ind.better,
                 **_values_row(a),
                 "commentary": commentary,
-                "commentary_block": marked_block(tpl, ind.id, "commentary", commentary, mark_base + 1) if tpl else "",
+                "commentary_block": marked_block(tpl, ind.id, "commentary", commentary) if tpl else "",
                 "commentary_drafted": drafted,
                 "charts": charts,
                 "response": response,
-                "response_block": marked_block(tpl, ind.id, "response", response, mark_base + 2) if tpl else "",
+                "response_block": marked_block(tpl, ind.id, "response", response) if tpl else "",
                 "breakdown": [{"category": c, "number": fmt_number(n)} for c, n in breakdown],
                 "breakdown_title": f"Breakdown at {quarter.short}" if breakdown else "",
                 "reasons": list(reason_texts(a.verdict, ind.unit)),
@@ -308,35 +191,15 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
     }
 
 
-def _add_chart(subdoc: Any, plan: ChartPlan, mode: str) -> None:
-    if mode == "image":
-        from kpiflow.charts import render_png
-
-        png = render_png(plan.spec)
-        import io
-
-        from docx.shared import Cm
-
-        subdoc.add_paragraph().add_run().add_picture(io.BytesIO(png), width=Cm(15))
-    else:
-        from kpiflow.charts import add_native_chart
-
-        add_native_chart(subdoc.add_paragraph(), plan.spec)
-
-
 def jinja_env() -> Any:
     import jinja2
 
     return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True)
 
 
-_LEFTOVER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
-
-
 def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
                   template: Path | None = None, out: Path | None = None) -> Path:
     """Write the draft report and return its path (a new name if a draft already exists)."""
-    from docxtpl import DocxTemplate
     from jinja2 import TemplateError
 
     template = template or settings.template_path
@@ -344,9 +207,10 @@ def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarte
         raise KpiflowError(f"The report template {template} is missing. Run kpiflow init to get the shipped one.")
     assessments = assess(settings, store, catalogue, quarter)
     try:
-        tpl = DocxTemplate(str(template))
+        tpl = open_template(template)
         context = build_context(settings, store, catalogue, quarter, assessments, tpl)
         tpl.render(context, jinja_env=jinja_env(), autoescape=True)
+        number_drawings(tpl)
     except TemplateError as exc:
         raise KpiflowError(f"The report template {template.name} has an error: {exc}. "
                            "Run kpiflow template check to find it.") from exc

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
 
 from kpiflow.model import Catalogue
+from kpiflow.pipeline import process_file
+from kpiflow.problems import ValidationResult
+from kpiflow.settings import Settings
+from kpiflow.store import Store
 from kpiflow.validate import validate_file
-from kpiflow.workbook.annotate import ERROR_FILL, write_annotated
+from kpiflow.workbook.annotate import ERROR_FILL, annotated
+
+
+def annotate_into(src: Path, result: ValidationResult, folder: Path, name: str) -> Path:
+    out = folder / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(annotated(src, result))
+    return out
 
 
 def test_problem_cells_are_red_with_comments_and_listed_first(filled: Path, catalogue: Catalogue, tmp_path: Path,
@@ -17,7 +29,7 @@ def test_problem_cells_are_red_with_comments_and_listed_first(filled: Path, cata
     bad = edit(filled, {"Return!F7": "n/a", "Return!J8": "Word " * 1000, "Return!A9": "ZZ9"})
     before = bad.read_bytes()
     _, result = validate_file(bad, catalogue)
-    out = write_annotated(bad, result, tmp_path / "fb", "return - feedback.xlsx")
+    out = annotate_into(bad, result, tmp_path / "fb", "return - feedback.xlsx")
     assert bad.read_bytes() == before
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames[0] == "Problems"
@@ -36,10 +48,21 @@ def test_problem_cells_are_red_with_comments_and_listed_first(filled: Path, cata
     assert ws["A7"].protection.locked and not ws["F7"].protection.locked
 
 
-def test_a_clean_return_gets_a_copy_saying_so_and_names_never_clash(filled: Path, catalogue: Catalogue,
-                                                                     tmp_path: Path) -> None:
+def test_a_clean_return_gets_a_copy_saying_so(filled: Path, catalogue: Catalogue, tmp_path: Path) -> None:
     _, result = validate_file(filled, catalogue)
-    first = write_annotated(filled, result, tmp_path, "r - feedback.xlsx")
-    second = write_annotated(filled, result, tmp_path, "r - feedback.xlsx")
-    assert first != second and first.exists() and second.exists()
-    assert openpyxl.load_workbook(first)["Problems"]["A4"].value == "No problems found."
+    out = annotate_into(filled, result, tmp_path, "r - feedback.xlsx")
+    assert openpyxl.load_workbook(out)["Problems"]["A4"].value == "No problems found."
+
+
+def test_annotated_copies_of_returns_with_the_same_name_never_clash(settings: Settings, store: Store,
+                                                                    catalogue: Catalogue, filled: Path,
+                                                                    edit: Callable[..., Path]) -> None:
+    copies = []
+    for value in ("n/a", "none"):
+        bad = edit(filled, {"Return!F7": value}, "r.xlsx")
+        shutil.copyfile(bad, settings.inbox / bad.name)
+        copies.append(process_file(settings, store, catalogue, settings.inbox / bad.name).feedback[-1])
+    assert [p.suffix for p in copies] == [".xlsx", ".xlsx"]
+    assert copies[0] != copies[1] and all(p.exists() for p in copies)
+    assert [f'"{v}" is not a number' in openpyxl.load_workbook(p)["Return"]["F7"].comment.text
+            for p, v in zip(copies, ("n/a", "none"), strict=True)] == [True, True]

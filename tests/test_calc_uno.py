@@ -17,7 +17,7 @@ from helpers import uno, uno_available
 
 from kpiflow.model import Catalogue, Figures, ReturnRow
 from kpiflow.validate import validate_file
-from kpiflow.workbook.annotate import write_annotated
+from kpiflow.workbook.annotate import annotated
 
 SHEETS = ["Guidance", "About", "Return", "Supporting data", "Breakdown", "kpiflow"]
 
@@ -131,7 +131,9 @@ def test_the_feedback_copy_opens_in_calc(filled: Path, edit: Callable[..., Path]
     bad = edit(filled, {"Return!F7": "n/a"})
     _, result = validate_file(bad, catalogue)
     assert ("Return", "F7", "not-a-number") in result.locations()
-    feedback = write_annotated(bad, result, tmp_path / "feedback", bad.name)
+    feedback = tmp_path / "feedback" / bad.name
+    feedback.parent.mkdir()
+    feedback.write_bytes(annotated(bad, result))
 
     seen = uno("calc-inspect", {"src": feedback, "protected": ["Return"],
                                 "cells": [["Return", "F7"], ["Return", "A7"], ["Problems", "A4"]]})

@@ -11,10 +11,11 @@ import pytest
 from docx.enum.shape import WD_INLINE_SHAPE
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.shared import Cm
+from docx_helpers import chart_parts
 from docxtpl import DocxTemplate
 from lxml import etree
 
-from kpiflow.charts import ChartSpec, add_native_chart, chart_parts
+from kpiflow.docx.charts import ChartSpec, add_native_chart
 
 NS = {
     "a": "http://schemas.openxmlformats.org/drawingml/2006/main",

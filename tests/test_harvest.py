@@ -14,7 +14,7 @@ from docx.text.paragraph import Paragraph
 
 from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.demo import DemoResult, run_demo
-from kpiflow.harvest import harvest
+from kpiflow.docx.harvest import harvest
 from kpiflow.issue import issue_returns
 from kpiflow.periods import parse_period
 from kpiflow.publish import publish

@@ -8,8 +8,8 @@ import pytest
 from docx import Document
 from docx.table import Table
 from docx.text.paragraph import Paragraph
+from docx_helpers import chart_parts
 
-from kpiflow.charts import chart_parts
 from kpiflow.demo import DemoResult, example_return, run_demo
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

@@ -18,7 +18,7 @@ from helpers import uno, uno_available
 
 from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.demo import DemoResult, example_return, run_demo
-from kpiflow.harvest import harvest
+from kpiflow.docx.harvest import harvest
 from kpiflow.periods import parse_period
 from kpiflow.publish import publish
 from kpiflow.settings import load_settings

@@ -4,12 +4,9 @@ its cell. The original is never touched; the copy keeps its data validation and 
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
-from kpiflow.filing import move_unique
 from kpiflow.problems import Problem, ValidationResult
 from kpiflow.workbook.build import HEADER_FILL, set_text
 
@@ -29,19 +26,6 @@ FILE_LEVEL = {"not-xlsx", "corrupt-file", "file-too-large", "macros-not-accepted
 def can_annotate(result: ValidationResult) -> bool:
     """Whether the file was a workbook kpiflow could open (and so can hand back marked up)."""
     return not any(p.code in FILE_LEVEL for p in result.problems)
-
-
-def write_annotated(src: Path, result: ValidationResult, folder: Path, name: str) -> Path:
-    """Write the annotated copy into ``folder`` under ``name`` (or a free variant of it)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
-    try:
-        Path(tmp).write_bytes(annotated(src, result))
-        return move_unique(Path(tmp), folder, name)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def annotated(src: Path, result: ValidationResult) -> bytes:

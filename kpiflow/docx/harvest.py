@@ -11,16 +11,14 @@ A region that cannot be found is reported, never guessed.
 
 from __future__ import annotations
 
-import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-KINDS = ("commentary", "response")
-_TAG = re.compile(r"kpiflow:(.+):(commentary|response)")
-_BOOKMARK = re.compile(r"kpiflow_(.+)_(commentary|response)")
+from kpiflow.docx.marks import BOOKMARK, TAG
+from kpiflow.docx.xml import W, read_part
+
 # paragraph styles that end a region: the labels and portfolio headings of the shipped template
 BOUNDARY_STYLES = {"ReportLabel", "PortfolioHeading", "Heading1", "Heading2", "Heading3", "Title"}
 
@@ -56,20 +54,19 @@ def _join(paragraphs: list[str]) -> str:
 
 
 def read_document(docx: Path) -> Any:
-    from lxml import etree
-
+    """The main document part's root element."""
     with zipfile.ZipFile(docx) as zf:
-        data = zf.read("word/document.xml")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-    return etree.fromstring(data, parser)
+        return read_part(zf, "word/document.xml")
 
 
 def harvest(docx: Path) -> Harvest:
+    """The text of every marked region in the draft: by content-control tag where Word kept it,
+    otherwise by the bookmark on its label."""
     root = read_document(docx)
     out = Harvest()
     for sdt in root.iter(f"{W}sdt"):
         tag = sdt.find(f"{W}sdtPr/{W}tag")
-        m = _TAG.fullmatch(tag.get(f"{W}val", "")) if tag is not None else None
+        m = TAG.fullmatch(tag.get(f"{W}val", "")) if tag is not None else None
         content = sdt.find(f"{W}sdtContent")
         if m and content is not None:
             key = (m[1], m[2])
@@ -101,7 +98,7 @@ def _blocks(parent: Any) -> list[Any]:
 def _marks_in(block: Any) -> list[tuple[str, str]]:
     marks = []
     for el in block.iter(f"{W}bookmarkStart"):
-        m = _BOOKMARK.fullmatch(el.get(f"{W}name", ""))
+        m = BOOKMARK.fullmatch(el.get(f"{W}name", ""))
         if m:
             marks.append((m[1], m[2]))
     return marks

@@ -1,0 +1,28 @@
+"""How an exception's commentary and service response are marked in the draft: the one
+vocabulary that the report writes and the read-back reads.
+
+A region sits in a content control tagged ``kpiflow:<ID>:<kind>`` (Word keeps it) after a label
+holding a point bookmark ``kpiflow_<anchor>_<kind>`` (LibreOffice keeps that when it drops the
+tag), where the anchor is the indicator ID as a bookmark name can hold it.
+"""
+
+from __future__ import annotations
+
+import re
+
+KINDS = ("commentary", "response")
+TAG = re.compile(r"kpiflow:(.+):(commentary|response)")
+BOOKMARK = re.compile(r"kpiflow_(.+)_(commentary|response)")
+
+
+def mark_anchor(indicator_id: str) -> str:
+    """The indicator ID as it can appear in a bookmark name (letters, digits, underscores)."""
+    return re.sub(r"\W", "_", indicator_id, flags=re.ASCII)
+
+
+def bookmark_name(indicator_id: str, kind: str) -> str:
+    return f"kpiflow_{mark_anchor(indicator_id)}_{kind}"
+
+
+def tag_value(indicator_id: str, kind: str) -> str:
+    return f"kpiflow:{indicator_id}:{kind}"

@@ -1,0 +1,156 @@
+"""The pieces the report puts into its docxtpl template: blocks of body content, the marked
+commentary and service response of an exception, and its charts; and the numbering of bookmark
+and drawing ids after the template's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kpiflow.docx.charts import ChartSpec, add_native_chart, render_png
+from kpiflow.docx.ids import numbers
+from kpiflow.docx.marks import bookmark_name, tag_value
+from kpiflow.docx.xml import q
+
+LABELS = {"commentary": "Commentary:", "response": "Service Response:"}
+LABEL_STYLE = "Report Label"
+
+
+def open_template(path: Path) -> Any:
+    """The docxtpl template, with the highest bookmark and drawing ids of its own parts (body,
+    headers, footers, notes) read before anything is added, so that every id kpiflow gives out
+    comes after them."""
+    from docxtpl import DocxTemplate
+
+    tpl = DocxTemplate(str(path))
+    numbers(tpl.get_docx().part.package)
+    return tpl
+
+
+def number_drawings(tpl: Any) -> None:
+    """Number the rendered body's drawings after the template's own highest drawing id.
+
+    docxtpl renumbers every drawing in the body from 1001 as it renders (a loop may have copied
+    one); a header or footer with a drawing of its own could then hold the same id."""
+    document = tpl.docx   # not get_docx(), which reloads the template once it is rendered
+    n = numbers(document.part.package)
+    next_id = n.drawings_base
+    for doc_pr in document.element.body.iter(q("wp:docPr")):
+        next_id += 1
+        doc_pr.set("id", str(next_id))
+    n.drawings = max(n.drawings, next_id)
+
+
+class Block:
+    """Body content for the template, inserted with ``{{p ... }}`` as docxtpl inserts a subdoc.
+
+    Built from python-docx elements bound to the template's main document part (so charts and
+    pictures relate from the right part) without loading a new document for every block."""
+
+    def __init__(self, part: Any) -> None:
+        self.part = part
+        self.elements: list[Any] = []
+
+    def add_paragraph(self, text: str = "") -> Any:
+        from docx.oxml import OxmlElement
+        from docx.text.paragraph import Paragraph
+
+        p = OxmlElement("w:p")
+        self.elements.append(p)
+        para = Paragraph(p, self)
+        if text:
+            para.add_run(text)
+        return para
+
+    def __bool__(self) -> bool:
+        return bool(self.elements)
+
+    def __str__(self) -> str:
+        from lxml import etree
+
+        return "".join(etree.tostring(e, encoding="unicode") for e in self.elements)
+
+    __html__ = __str__
+
+
+def new_block(tpl: Any) -> Block:
+    return Block(tpl.get_docx().part)
+
+
+def _point_bookmark(name: str, mark_id: int) -> tuple[Any, Any]:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    start, end = OxmlElement("w:bookmarkStart"), OxmlElement("w:bookmarkEnd")
+    start.set(qn("w:id"), str(mark_id))
+    start.set(qn("w:name"), name)
+    end.set(qn("w:id"), str(mark_id))
+    return start, end
+
+
+def label_style_id(tpl: Any) -> str:
+    """The template's label style, looked up once per template (a style lookup walks them all)."""
+    cached: str | None = getattr(tpl, "_kpiflow_label_style", None)
+    if cached is None:
+        try:
+            cached = str(tpl.get_docx().styles[LABEL_STYLE].style_id)
+        except KeyError:
+            cached = ""   # a template without the style: the label keeps the body style, bold
+        tpl._kpiflow_label_style = cached
+    return cached
+
+
+def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str]) -> Block:
+    """The label and the paragraphs of an exception's commentary or service response, marked so
+    that edits made in Word or LibreOffice can be read back.
+
+    The paragraphs sit in a content control tagged ``kpiflow:<ID>:<kind>`` (Word keeps it); the
+    label ("Service Response:") carries a bookmark ``kpiflow_<ID>_<kind>`` (LibreOffice keeps
+    it when it drops the tag), and the region is what follows the label up to the next label,
+    table or chart. The mark is on the label, not on the text, so that an officer can select
+    and retype the whole text without deleting it."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    block = new_block(tpl)
+    label = block.add_paragraph()
+    style_id = label_style_id(tpl)
+    if style_id:
+        label._p.get_or_add_pPr().style = style_id
+    label.add_run(LABELS[kind]).bold = True
+    start, end = _point_bookmark(bookmark_name(indicator_id, kind), numbers(block.part.package).next_annotation())
+    label._p.append(start)
+    label._p.append(end)
+    paras = [block.add_paragraph(text)._p for text in texts or [""]]
+    sdt = OxmlElement("w:sdt")
+    pr = OxmlElement("w:sdtPr")
+    for name, value in (("w:alias", f"{indicator_id} {'commentary' if kind == 'commentary' else 'service response'}"),
+                        ("w:tag", tag_value(indicator_id, kind))):
+        el = OxmlElement(name)
+        el.set(qn("w:val"), value)
+        pr.append(el)
+    sdt.append(pr)
+    content = OxmlElement("w:sdtContent")
+    sdt.append(content)
+    for p in paras:
+        content.append(p)
+    block.elements = [label._p, sdt]
+    return block
+
+
+def add_chart(block: Block, spec: ChartSpec, mode: str) -> None:
+    """A paragraph holding the chart: native (``mode`` "native"), or a matplotlib picture ("image")."""
+    paragraph = block.add_paragraph()
+    if mode == "image":
+        import io
+
+        from docx.shared import Cm
+
+        paragraph.add_run().add_picture(io.BytesIO(render_png(spec)), width=Cm(15))
+        # python-docx numbers a picture from the ids already in the document body, which does
+        # not hold this block yet
+        for doc_pr in paragraph._p.iter(q("wp:docPr")):
+            doc_pr.set("id", str(numbers(block.part.package).next_drawing()))
+    else:
+        add_native_chart(paragraph, spec)
