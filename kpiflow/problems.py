@@ -78,6 +78,16 @@ CODES: dict[str, ProblemCode] = {
     "missing-response": ProblemCode("An exception has no service response",
                                     "Say what the service is doing about it in Service response."),
     "long-text": ProblemCode("Text too long to print well", "Consider shortening it."),
+    # accessibility of a draft or template (the Public Sector Bodies Accessibility Regulations)
+    "no-title": ProblemCode("The document has no title", "Set it in File > Properties, or make the draft again."),
+    "wrong-language": ProblemCode("The document's language is not English (UK)",
+                                  "Set the Normal style's language to English (UK)."),
+    "missing-alt-text": ProblemCode("A picture or chart has no alternative text",
+                                    "Add alt text saying what it shows and its latest figures."),
+    "empty-heading": ProblemCode("A heading with no text", "Delete it, or give the paragraph the Normal style."),
+    "heading-skipped": ProblemCode("A heading skips a level", "Use the next heading level down."),
+    "table-no-header": ProblemCode("A table has no header row",
+                                   "Mark its first row to repeat as a header row on each page."),
     # report templates
     "not-docx": ProblemCode("The template is not a Word document (.docx)", "Save it from Word as a .docx."),
     "template-syntax": ProblemCode("A template tag is broken", "Fix the tag the message quotes."),

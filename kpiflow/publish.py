@@ -62,6 +62,8 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
     problems = paragraph_problems(paras, owner, comment_count)
     more, texts = region_problems(marks, [(a.indicator.id, a.indicator.name) for a in assessments], owner)
     problems += more
+    access, final_bytes = accessible_copy(draft, {a.indicator.name: a.indicator.id for a in assessments})
+    problems += access
     result = PublishResult(ok=not problems, lines=[f"Checking {draft.name}", *(f"  {p}" for p in problems)])
     if not result.ok:
         result.lines.append("Nothing was published.")
@@ -75,7 +77,7 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
     folder = unique_path(settings.published_dir, quarter.file_label)
     folder.mkdir(parents=True)
     final = folder / report_filename(quarter)
-    final.write_bytes(draft.read_bytes())
+    final.write_bytes(final_bytes)
     result.files.append(final)
     try:
         result.files.append(to_pdf(final, folder, title=report_title(quarter)))
@@ -125,3 +127,20 @@ def publish_quarter(settings: Settings, quarter: Period, draft: Path | None = No
     catalogue = load_checked_catalogue(settings)
     with open_store(settings) as store:
         return publish(settings, store, catalogue, quarter, draft, by)
+
+
+def accessible_copy(draft: Path, descriptions: dict[str, str]) -> tuple[list[str], bytes]:
+    """The draft as it will be published (charts that lost their alternative text in LibreOffice
+    given it again, from what each chart shows), and what still stops it meeting the accessibility
+    regulations, each located."""
+    import tempfile
+
+    from kpiflow.docx.a11y import check_document, restore_chart_alt_text
+    from kpiflow.problems import ValidationResult
+
+    with tempfile.TemporaryDirectory(prefix="kpiflow-publish-") as tmp:
+        copy = Path(tmp) / draft.name
+        restore_chart_alt_text(draft, copy)
+        found = ValidationResult(draft.name)
+        check_document(copy, found, descriptions=descriptions)
+        return [p.render() for p in found.problems], copy.read_bytes()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kpiflow.assess import Assessment, assess
+from kpiflow.docx.a11y import set_properties
 from kpiflow.docx.charts import ChartSpec
 from kpiflow.docx.marks import mark_anchor
 from kpiflow.docx.render import add_chart, marked_block, new_block, number_drawings, open_template
@@ -211,6 +212,7 @@ def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarte
         context = build_context(settings, store, catalogue, quarter, assessments, tpl)
         tpl.render(context, jinja_env=jinja_env(), autoescape=True)
         number_drawings(tpl)
+        set_properties(tpl.docx, report_title(quarter), settings.council)
     except TemplateError as exc:
         raise KpiflowError(f"The report template {template.name} has an error: {exc}. "
                            "Run kpiflow template check to find it.") from exc

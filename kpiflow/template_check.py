@@ -80,4 +80,7 @@ def check_template(path: Path) -> ValidationResult:
                          sheet="document")
         except TemplateSyntaxError as exc:
             result.error("template-syntax", f"{exc.message}.", sheet="document")
+    from kpiflow.docx.a11y import check_document
+
+    check_document(path, result, template=True)
     return result

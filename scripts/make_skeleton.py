@@ -63,8 +63,59 @@ def para(doc, text: str = "", style: str | None = None, bold: bool = False):
     p = doc.add_paragraph(style=style)
     if text:
         r = p.add_run(text)
-        r.bold = bold or style in ("Report Label", "Portfolio Heading")
+        r.bold = bold or style == "Report Label"
     return p
+
+
+def header_row(table, header_rows: int = 1) -> None:
+    """Mark the first row as the table's header: repeated on each page, read as headers by
+    screen readers and tagged as such in the PDF; no row splits across a page."""
+    for i, row in enumerate(table.rows):
+        tr_pr = row._tr.get_or_add_trPr()
+        if i < header_rows:
+            tr_pr.append(OxmlElement("w:tblHeader"))
+        tr_pr.append(OxmlElement("w:cantSplit"))
+
+
+def english_uk(doc) -> None:
+    """The document's language, which LibreOffice also writes into the PDF."""
+    rpr = doc.styles.element.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
+    lang = rpr.find(qn("w:lang"))
+    if lang is None:
+        lang = OxmlElement("w:lang")
+        rpr.append(lang)
+    lang.set(qn("w:val"), "en-GB")
+    lang.set(qn("w:eastAsia"), "en-GB")
+
+
+def new_page_heading(styles, name: str, base: str, outline_level: int):
+    """A heading style of ``base``'s level that starts a new page."""
+    st = styles.add_style(name, 1)
+    st.base_style = styles[base]
+    st.paragraph_format.page_break_before = True
+    st.paragraph_format.space_before = Pt(0)
+    ppr = st.element.get_or_add_pPr()
+    lvl = OxmlElement("w:outlineLvl")
+    lvl.set(qn("w:val"), str(outline_level))
+    ppr.append(lvl)
+    st.next_paragraph_style = styles["Normal"]
+    return st
+
+
+def heading_style(styles, name: str, size: int, page_break: bool = False):
+    """A built-in heading (so Word, LibreOffice and the PDF know it is one), styled as the seed's
+    plain bold headings."""
+    h = styles[name]
+    h.font.name = "Arial"
+    h.font.size = Pt(size)
+    h.font.bold = True
+    h.font.italic = False
+    h.font.color.rgb = RGBColor(0, 0, 0)
+    h.paragraph_format.keep_with_next = True
+    h.paragraph_format.space_before = Pt(6 if not page_break else 0)
+    h.paragraph_format.space_after = Pt(12)
+    h.paragraph_format.page_break_before = page_break
+    return h
 
 
 def build_template(path: Path) -> None:
@@ -81,13 +132,13 @@ def build_template(path: Path) -> None:
     normal.font.name = "Arial"
     normal.font.size = Pt(11)
     normal.paragraph_format.space_after = Pt(6)
-    ph = styles.add_style("Portfolio Heading", 1)
-    ph.base_style = normal
-    ph.font.bold = True
-    ph.font.size = Pt(12)
-    ph.paragraph_format.page_break_before = True
-    ph.paragraph_format.keep_with_next = True
-    ph.paragraph_format.space_after = Pt(12)
+    english_uk(doc)
+    heading_style(styles, "Heading 1", 12)
+    heading_style(styles, "Heading 2", 11)
+    # the headings that open an exception's page: the break is in the style, since LibreOffice
+    # writes a direct "page break before" back as a break inside the paragraph above it
+    portfolio = new_page_heading(styles, "Portfolio Heading", "Heading 1", 0)
+    exception = new_page_heading(styles, "Exception Heading", "Heading 2", 1)
     label = styles.add_style("Report Label", 1)
     label.base_style = normal
     label.font.bold = True
@@ -109,7 +160,7 @@ def build_template(path: Path) -> None:
     para(doc, "This appendix reports the indicators that are exceptions at {{ quarter_short }}. Under the "
               "council's rule, {{ rule_text }}.")
     para(doc, "{%p if summary %}")
-    para(doc, "Exceptions this quarter ({{ exception_count }})", "Report Label")
+    para(doc, "Exceptions this quarter ({{ exception_count }})", "Heading 1")
     t = doc.add_table(rows=3, cols=5)
     t.style = "Table Grid"
     set_widths(t, [5.0, 2.7, 2.8, 2.2, 4.3])
@@ -123,10 +174,11 @@ def build_template(path: Path) -> None:
                                             "{% cellbg s.rag_fill %}{{ s.rag }}", "{{ s.reason }}"), strict=True):
         cell.text = text
     t.add_row().cells[0].text = "{%tr endfor %}"
+    header_row(t)
     para(doc, "{%p else %}")
     para(doc, "No indicator is an exception this quarter.")
     para(doc, "{%p endif %}")
-    para(doc, "Key", "Report Label")
+    para(doc, "Key", "Heading 1")
     for line in (
         "No Target Set: the council has not set a target for the indicator for the year, so it is compared with "
         "its own trend, statistical neighbours and England.",
@@ -143,9 +195,15 @@ def build_template(path: Path) -> None:
     ):
         para(doc, line)
 
-    # one section per exception, each starting on a new page
+    # one section per exception, each starting on a new page: under its portfolio's heading (level
+    # 1, the first in the portfolio only) and its own (level 2)
     para(doc, "{%p for ex in exceptions %}")
-    para(doc, "{{ ex.portfolio_heading }}", "Portfolio Heading")
+    para(doc, "{%p if ex.portfolio_heading %}")
+    para(doc, "{{ ex.portfolio_heading }}", portfolio.name)
+    para(doc, "{{ ex.description }}", "Heading 2")
+    para(doc, "{%p else %}")
+    para(doc, "{{ ex.description }}", exception.name)
+    para(doc, "{%p endif %}")
     t1 = doc.add_table(rows=2, cols=2)
     t1.style = "Table Grid"
     bold_cell(t1.cell(0, 0), "Indicator Description")
@@ -153,6 +211,7 @@ def build_template(path: Path) -> None:
     t1.cell(1, 0).text = "{{ ex.description }}"
     t1.cell(1, 1).text = "{{ ex.better }}"
     set_widths(t1, [13.5, 3.5])
+    header_row(t1)
     para(doc)
     t2 = doc.add_table(rows=3, cols=8)
     t2.style = "Table Grid"
@@ -173,6 +232,7 @@ def build_template(path: Path) -> None:
     for i in range(6):
         last[i + 1].text = "{{ ex.cells[" + str(i) + "] }}"
     last[7].text = "{{ ex.target }}"
+    header_row(t2, 2)
     for row in t2.rows:
         for p in row.cells:
             for pp in p.paragraphs:
@@ -194,6 +254,7 @@ def build_template(path: Path) -> None:
     t3.cell(2, 0).text = "{{ b.category }}"
     t3.cell(2, 1).text = "{{ b.number }}"
     t3.add_row().cells[0].text = "{%tr endfor %}"
+    header_row(t3)
     para(doc, "{%p endif %}")
     para(doc, "{%p endfor %}")
     path.parent.mkdir(parents=True, exist_ok=True)

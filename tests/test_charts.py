@@ -162,7 +162,7 @@ def test_user_text_cannot_break_the_package(tmp_path: Path) -> None:
         ("http://example.org", 3),
     ]
     descr = _xml(path, "word/document.xml").xpath("//wp:docPr/@descr", namespaces=NS)
-    assert descr == ['Rate & <children> "LAC" 😀']
+    assert descr == ['Line chart: Rate & <children> "LAC" 😀. Latest figures: Us & them <x> 3 (http://example.org).']
 
 
 def test_invalid_specs_are_rejected() -> None:
@@ -277,3 +277,28 @@ def test_libreoffice_reads_native_charts(tmp_path: Path) -> None:
     pdf = _soffice(source, "pdf", tmp_path)
     assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
     print(f"soffice conversions took {time.monotonic() - started:.1f}s")
+
+
+def test_alternative_text_says_what_the_chart_shows_and_its_latest_figures() -> None:
+    from kpiflow.docx.charts import ChartSpec, describe
+
+    spec = ChartSpec("Rate per 10,000: Blackpool Council, statistical neighbours and England",
+                     ("2015/16", "2016/17", "Q2 2017/18"),
+                     (("Blackpool Council", (150.0, 160.44, 185.6)), ("Statistical neighbours", (98.0, 102.0, None)),
+                      ("England", (60.0, 62.0, 62.0))), "line", "Rate per 10,000", "0.0")
+    assert describe(spec) == (
+        "Line chart: Rate per 10,000: Blackpool Council, statistical neighbours and England. Latest figures: "
+        "Blackpool Council 185.6 (Q2 2017/18); Statistical neighbours 102.0 (2016/17); England 62.0 (Q2 2017/18).")
+    counts = ChartSpec("Number: quarter by quarter", ("Q1", "Q2", "Q3", "Q4"),
+                       (("2016/17", (10.0, 12.0, 9.0, 11.0)), ("2017/18", (8.0, 7.0, None, None))), "column", "Number")
+    assert describe(counts) == ("Column chart: Number: quarter by quarter. Latest figures: 2016/17 11 (Q4); "
+                                "2017/18 7 (Q2).")
+
+
+def test_lines_are_told_apart_by_marker_and_dash_not_colour_alone(tmp_path: Path) -> None:
+    from kpiflow.docx.charts import ChartSpec, _chart_xml, _clean_spec
+
+    spec = ChartSpec("t", ("a", "b"), (("one", (1.0, 2.0)), ("two", (2.0, 3.0)), ("three", (3.0, 1.0))))
+    xml = _chart_xml(_clean_spec(spec), "rId1")
+    assert xml.count('<c:symbol val="circle"/>') == 1 and '<c:symbol val="square"/>' in xml
+    assert '<a:prstDash val="solid"/>' in xml and '<a:prstDash val="dash"/>' in xml and '<a:prstDash val="sysDot"/>' in xml

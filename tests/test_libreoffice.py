@@ -96,4 +96,3 @@ def test_an_untagged_pdf_fails_the_check(demo: DemoResult, tmp_path: Path) -> No
     plain = convert(demo.report, tmp_path, "pdf")    # LibreOffice's defaults: untagged
     problems = check_pdf(plain).problems()
     assert "the PDF is not tagged (no structure tree)" in problems
-    assert "the PDF does not show its title" in problems

@@ -34,7 +34,7 @@ def test_template_check_finds_unknown_variables_and_broken_tags(tmp_path: Path) 
     bad = tmp_path / "bad.docx"
     doc.save(str(bad))
     result = check_template(bad)
-    assert [p.code for p in result.problems] == ["unknown-variable"]
+    assert [p.code for p in result.problems] == ["unknown-variable", "wrong-language"]   # python-docx default: en-US
     assert "councill" in result.problems[0].message
     doc2 = Document()
     doc2.add_paragraph("{{ ex.description }}")

@@ -100,3 +100,16 @@ def test_a_draft_saved_in_writer_twice_keeps_whole_regions(edited_in_writer: tup
     again = saved.with_name("saved in Writer again.docx")
     uno("writer-edit", {"src": saved, "out": again, "edits": []})
     assert harvest(again).texts == harvest(saved).texts
+
+
+def test_charts_that_lost_their_alt_text_in_writer_get_it_back_from_what_they_show(
+        demo: DemoResult, edited_in_writer: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    from kpiflow.docx.a11y import restore_chart_alt_text
+    from kpiflow.pdf import figure_alt_texts
+
+    saved, _ = edited_in_writer
+    assert figure_alt_texts(saved) == [""] * 5          # LibreOffice 7.4 drops a chart's descr on save
+    fixed = tmp_path / "fixed.docx"
+    assert restore_chart_alt_text(saved, fixed) == 5
+    # the same words kpiflow wrote when it drew the charts: title and latest figures, read from each chart
+    assert figure_alt_texts(fixed) == figure_alt_texts(demo.report)

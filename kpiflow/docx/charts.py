@@ -46,6 +46,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.xml import NS
+from kpiflow.fmt import fmt_number
 
 if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph
@@ -118,16 +119,30 @@ def add_native_chart(
     chart.load_rel(RT.PACKAGE, workbook, _WORKBOOK_RID)
     chart_rid = doc_part.relate_to(chart, RT.CHART)
     inline = parse_xml(_inline_xml(chart_rid, n.next_drawing(), round(width_cm * _EMU_PER_CM),
-                                   round(height_cm * _EMU_PER_CM), clean.title))
+                                   round(height_cm * _EMU_PER_CM), describe(clean)))
     paragraph.add_run()._r.add_drawing(inline)
 
 
-def _inline_xml(rid: str, docpr_id: int, cx: int, cy: int, title: str) -> str:
+def describe(spec: ChartSpec) -> str:
+    """The chart's alternative text: what it shows and its latest figures, for a screen reader
+    and for the tagged PDF (a chart's picture says nothing to someone who cannot see it)."""
+    kind = "Column chart" if spec.kind == "column" else "Line chart"
+    latest = []
+    for name, values in spec.series:
+        points = [(c, v) for c, v in zip(spec.categories, values, strict=True) if v is not None]
+        if points:
+            category, value = points[-1]
+            shown = f"{value:.1f}" if spec.number_format == "0.0" else fmt_number(round(value, 1))
+            latest.append(f"{name} {shown} ({category})")
+    tail = f" Latest figures: {'; '.join(latest)}." if latest else " No figures to show."
+    return f"{kind}: {spec.title.rstrip('.')}.{tail}"
+
+
+def _inline_xml(rid: str, docpr_id: int, cx: int, cy: int, descr_text: str) -> str:
     # Namespaces are declared on wp:inline itself because docxtpl moves subdoc
     # bodies around as text, dropping declarations made on ancestors.
     decls = " ".join(f'xmlns:{p}="{NS[p]}"' for p in ("wp", "a", "c", "r"))
-    # alt text: screen readers announce the chart by its title
-    descr = f" descr={quoteattr(title)}" if title else ""
+    descr = f" descr={quoteattr(descr_text)}" if descr_text else ""
     return (
         f'<wp:inline {decls} distT="0" distB="0" distL="0" distR="0">'
         f'<wp:extent cx="{cx}" cy="{cy}"/>'
@@ -218,13 +233,12 @@ def _series(spec: ChartSpec) -> str:
     n, last = len(spec.categories), len(spec.categories) + 1
     cats = f"<c:cat><c:strRef><c:f>{_SHEET}!$A$2:$A${last}</c:f>{_str_cache(spec.categories)}</c:strRef></c:cat>"
     # between c:tx and c:cat: markers on a line, no inverted fill on a column
-    look = ('<c:marker><c:symbol val="circle"/><c:size val="5"/></c:marker>' if spec.kind == "line"
-            else '<c:invertIfNegative val="0"/>')
     end = '<c:smooth val="0"/>' if spec.kind == "line" else ""
     fmt = escape(spec.number_format)
     out = []
     for i, (name, values) in enumerate(spec.series):
         col = _col(i + 1)
+        look = _line_look(i) if spec.kind == "line" else '<c:invertIfNegative val="0"/>'
         pts = "".join(f'<c:pt idx="{j}"><c:v>{v!r}</c:v></c:pt>' for j, v in enumerate(values) if v is not None)
         out.append(
             f'<c:ser><c:idx val="{i}"/><c:order val="{i}"/>'
@@ -233,6 +247,17 @@ def _series(spec: ChartSpec) -> str:
             f'<c:formatCode>{fmt}</c:formatCode><c:ptCount val="{n}"/>{pts}</c:numCache></c:numRef></c:val>'
             f"{end}</c:ser>")
     return "".join(out)
+
+
+# Lines are told apart by marker shape and dash as well as colour, so the legend still reads in
+# black and white and for readers who do not see colour (WCAG 1.4.1).
+_MARKERS = ("circle", "square", "triangle", "diamond", "x")
+_DASHES = ("solid", "dash", "sysDot", "lgDash", "dashDot")
+
+
+def _line_look(i: int) -> str:
+    return (f'<c:spPr><a:ln w="22225" cap="rnd"><a:prstDash val="{_DASHES[i % len(_DASHES)]}"/></a:ln></c:spPr>'
+            f'<c:marker><c:symbol val="{_MARKERS[i % len(_MARKERS)]}"/><c:size val="6"/></c:marker>')
 
 
 def _plot(spec: ChartSpec) -> str:
@@ -397,9 +422,11 @@ def render_png(spec: ChartSpec, width_cm: float = 15.0, height_cm: float = 7.5, 
             ys = [math.nan if v is None else v for v in values]
             if spec.kind == "column":
                 w = 0.8 / n
-                ax.bar([xi - 0.4 + w * (i + 0.5) for xi in x], ys, width=w, label=name)
+                ax.bar([xi - 0.4 + w * (i + 0.5) for xi in x], ys, width=w, label=name,
+                       hatch=("", "//", "..", "xx")[i % 4], edgecolor="black", linewidth=0.4)
             else:
-                ax.plot(x, ys, marker="o", markersize=3, label=name)
+                ax.plot(x, ys, marker="os^Dx"[i % 5], markersize=3, label=name,
+                        linestyle=("-", "--", ":", "-.")[i % 4])
         ax.set_xticks(x, list(spec.categories), fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         ax.set_title(spec.title, fontsize=9, fontweight="bold")

@@ -20,7 +20,7 @@ from kpiflow.docx.marks import BOOKMARK, TAG
 from kpiflow.docx.xml import W, read_part
 
 # paragraph styles that end a region: the labels and portfolio headings of the shipped template
-BOUNDARY_STYLES = {"ReportLabel", "PortfolioHeading", "Heading1", "Heading2", "Heading3", "Title"}
+BOUNDARY_STYLES = {"ReportLabel", "PortfolioHeading", "ExceptionHeading", "Heading1", "Heading2", "Heading3", "Title"}
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kpiflow.docx.charts import ChartSpec, add_native_chart, render_png
+from kpiflow.docx.charts import ChartSpec, add_native_chart, describe, render_png
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.marks import bookmark_name, tag_value
 from kpiflow.docx.xml import q
@@ -152,5 +152,6 @@ def add_chart(block: Block, spec: ChartSpec, mode: str) -> None:
         # not hold this block yet
         for doc_pr in paragraph._p.iter(q("wp:docPr")):
             doc_pr.set("id", str(numbers(block.part.package).next_drawing()))
+            doc_pr.set("descr", describe(spec))
     else:
         add_native_chart(paragraph, spec)
