@@ -331,6 +331,25 @@ def comparators_import(
     raise typer.Exit(0 if done.ok else 1)
 
 
+@app.command("export")
+def export(
+    format_: Annotated[str | None, typer.Option("--format", help="csv, xlsx or parquet (default: from --out, "
+                                                "else csv).", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="The file to write (default: a new file in "
+                                             "outbox/exports/).", show_default=False)] = None,
+    home: Home = None, as_json: Json = False,
+) -> None:
+    """Write the whole history as one tidy table for analysts: indicator, period, figure, value,
+    whether it is current or since revised, source, recorded at, submission.
+
+    Example: kpiflow export --format parquet --out history.parquet
+    """
+    from kpiflow.frames import export_history
+
+    done = export_history(_settings(home), format_, out)
+    _render(done.to_dict() if as_json else done.lines(), as_json)
+
+
 @app.command()
 def demo(home: Annotated[Path | None, typer.Option("--home", help="The folder to run the demo in (default: demo/ "
                                                    "in the current directory). It is started afresh.")] = None) -> None:
