@@ -160,6 +160,8 @@ class ComparatorImport:
         if self.neighbours:
             out.append(f"Statistical neighbours ({self.neighbours_file}): "
                        + ", ".join(n.label for n in self.neighbours))
+        elif self.ok and self.neighbours_file:
+            out.append(f"{self.neighbours_file} names no neighbours for the council: England's figures only.")
         elif self.ok:
             out.append("No neighbour list given (--neighbours SN.csv): England's figures only.")
         for y in self.years:
@@ -270,19 +272,21 @@ def _period_problems(t: _Table, rows: Any, result: ValidationResult) -> dict[tup
         n = int(counts[(tp, ti)])
         rows_said = f"{n} row{'s' * (n != 1)}"
         raw_ti = str(rows.at[index, ti_col]).strip() if ti_col else ""
-        if re.fullmatch(r"\d{6}", tp) and int(tp[4:]) == (int(tp[:4]) + 1) % 100 and ti in SIX_DIGIT_KINDS:
+        six = re.fullmatch(r"\d{6}", tp) is not None and int(tp[4:]) == (int(tp[:4]) + 1) % 100
+        four = re.fullmatch(r"\d{4}", tp) is not None
+        if six and ti in SIX_DIGIT_KINDS:
             found[(tp, ti)] = year(int(tp[:4]))
             academic = academic or ti == "academic year"
-        elif re.fullmatch(r"\d{4}", tp) and ti in YEAR_ENDING_MARCH:
+        elif four and ti in YEAR_ENDING_MARCH:
             found[(tp, ti)] = year(int(tp) - 1)
-        elif re.fullmatch(r"\d{4}", tp) and not ti_col:
+        elif four and not ti_col:
             if ("", "no-identifier") not in reported:
                 reported.add(("", "no-identifier"))
                 result.error("missing-column", f'time_period holds four-digit years such as "{tp}" but the file has '
                              "no time_identifier column to say what kind of year they are, so kpiflow cannot tell "
                              "a calendar year from a year ending 31 March. Use the Department's file as "
                              "downloaded.", sheet=t.name, cell=t.cell(tp_col, index))
-        elif re.fullmatch(r"\d{4}|\d{6}", tp) and ti_col:
+        elif (six or four) and ti_col:
             if ("", ti) not in reported:
                 reported.add(("", ti))
                 result.error("not-financial-year", f'time_identifier is "{raw_ti}" ({rows_said}, time_period '
@@ -331,8 +335,8 @@ def _unique_problem(t: _Table, rows: Any, column: str, filtered: bool, result: V
                            + ")" for c in filters[:6])
         c0 = filters[0]
         example = first[c0].iloc[0].strip()
-        message = (f"Rows {row_numbers} are both for {where} in {first_key[2]}{after} and differ in {detail}. Pick one measure with --where for each of these columns, e.g. "
-                   f'--where {c0}="{example}".{tail}')
+        message = (f"Rows {row_numbers} are both for {where} in {first_key[2]}{after} and differ in {detail}. "
+                   f'Pick one measure with --where for each of these columns, e.g. --where {c0}="{example}".{tail}')
         cell = t.cell(c0, int(first.index[1]))
     else:
         message = (f"Rows {row_numbers} are both for {where} in {first_key[2]} and are the same in every filter "
@@ -374,7 +378,9 @@ def select_rows(t: _Table, column: str, where: Sequence[tuple[str, str]],
                      + ", ".join(f'{c} = "{v}"' for c, v in where) + ".", sheet=t.name)
         return None
     level = rows[t.find("geographic_level")].map(norm)
-    rows = rows[level.isin((NATIONAL, LOCAL))].copy()
+    code_col = t.find("old_la_code")
+    # a local authority row without an old code (a council formed since) is no council kpiflow can name
+    rows = rows[(level == NATIONAL) | ((level == LOCAL) & (rows[code_col].str.strip() != ""))].copy()
     rows["_level"] = level[rows.index]
     periods = _period_problems(t, rows, result)
     if not result.ok:
@@ -383,7 +389,7 @@ def select_rows(t: _Table, column: str, where: Sequence[tuple[str, str]],
     ti = rows[ti_col].map(norm) if ti_col else ""
     rows["_year"] = [periods[k].label for k in zip(rows[tp_col].str.strip(), ti if ti_col else [""] * len(rows),
                                                    strict=True)]
-    code_col, country_col = t.find("old_la_code"), t.find("country_code")
+    country_col = t.find("country_code")
     national_code = rows[country_col].str.strip() if country_col else ""
     rows["_code"] = rows[code_col].str.strip().where(rows["_level"] == LOCAL, national_code)
     _unique_problem(t, rows, t.find(column) or column, bool(where), result)
@@ -444,6 +450,7 @@ def read_neighbours(path: Path, la_code: str, names: dict[str, str], result: Val
             list_names.setdefault(norm(name), code)
             own_names.setdefault(code, name)
     out: list[Place] = []
+    named: dict[str, int] = {}
     for n in range(1, NEIGHBOURS + 1):
         raw = str(df.at[index, sn[n]]).strip()
         cell = t.cell(sn[n], index)
@@ -456,6 +463,12 @@ def read_neighbours(path: Path, la_code: str, names: dict[str, str], result: Val
             result.error("unknown-neighbour", f'SN_{n} "{raw}" is neither a DfE code nor the name of a council in '
                          "the neighbour list or the data file. Correct it in the list.", sheet=t.name, cell=cell)
             continue
+        if code == la_code or code in named:
+            what = "the council itself" if code == la_code else f"the same council as SN_{named[code]}"
+            result.error("unknown-neighbour", f'SN_{n} "{raw}" is {what}: a council\'s ten neighbours are ten '
+                         "other councils. Correct the list.", sheet=t.name, cell=cell)
+            continue
+        named[code] = n
         out.append(Place(code, own_names.get(code, raw if not raw.isdigit() else code)))
     return tuple(out)
 
@@ -500,6 +513,71 @@ def _figure_mismatch(ind: Indicator, column: str) -> str:
         return (f'"{column}" is a rate per {int(per.group(1)):,}, but {ind.id} is a rate per {ind.rate_per:,.0f}. '
                 "Check --column.")
     return ""
+
+
+NO_ROW = _Figure("none", None, "", None)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What the files give one import, read and checked."""
+
+    t: _Table
+    column: str
+    indicator: Indicator
+    council: Place
+    neighbours: tuple[Place, ...]
+    england: dict[str, _Figure]                 # year label -> England's figure
+    ours: dict[str, _Figure]                    # year label -> the council's own figure
+    theirs: dict[str, dict[str, _Figure]]       # neighbour code -> year label -> figure
+    series: Series                              # what kpiflow holds for the indicator
+
+    def years(self) -> list[Period]:
+        labels = {*self.england, *self.ours, *(y for by_year in self.theirs.values() for y in by_year)}
+        return sorted(parse_period(y) for y in labels)
+
+
+def _year(i: _Inputs, period: Period, result: ValidationResult) -> YearComparators:
+    """One year's England figure, neighbours' mean and check of the council's own figure; bad and
+    suppressed values recorded in ``result`` at their cells."""
+    y, t, col = period.label, i.t, i.column
+    en = i.england.get(y, NO_ROW)
+    if en.kind == "bad":
+        _bad(t, col, en, "England", y, result)
+    elif en.kind == "suppressed":
+        result.warning("suppressed-value", f'England\'s {col} for {y} is suppressed ("{en.raw}"): no England '
+                       f"figure is stored for {y}.", sheet=t.name, cell=t.cell(col, en.index or 0))
+    used: list[_Figure] = []
+    left_out: list[str] = []
+    for n in i.neighbours:
+        f = i.theirs[n.code].get(y, NO_ROW)
+        if f.kind == "number":
+            used.append(f)
+        elif f.kind == "bad":
+            _bad(t, col, f, n.label, y, result)
+        elif f.kind == "suppressed":
+            left_out.append(f'{n.label}: suppressed ("{f.raw}")')
+            result.warning("suppressed-value", f'The {col} of {n.label} for {y} is suppressed ("{f.raw}"): it is '
+                           f"left out of the statistical neighbours' average for {y}.", sheet=t.name,
+                           cell=t.cell(col, f.index or 0))
+        else:
+            left_out.append(f"{n.label}: " + ("blank" if f.kind == "blank" else
+                                               f"no row for {y}" if i.theirs[n.code] else "not in the file"))
+    sn = None
+    if used:
+        # one decimal place more than the published figures have (rates are often whole numbers)
+        places = max(1, max(decimals(f.raw) for f in used) + 1)
+        sn = round(sum(f.value or 0.0 for f in used) / len(used), places)
+    own = i.ours.get(y, NO_ROW)
+    if own.kind == "bad":
+        _bad(t, col, own, i.council.label, y, result)
+    held = outturn(i.series, period, i.indicator.primary, i.indicator.measure)
+    # compared at the file's rounding: 162.8 held and 163 published agree
+    differs = (own.value is not None and held is not None
+               and abs(round(held, decimals(own.raw)) - own.value) > 1e-9)
+    before = i.series.get(period, Figures())
+    return YearComparators(y, en.value, before.england, sn, before.statneigh, len(used), tuple(left_out),
+                           own.value, f'suppressed ("{own.raw}")' if own.kind == "suppressed" else "", held, differs)
 
 
 def _find_indicator(settings: Settings, indicator: str) -> Indicator:
@@ -591,68 +669,3 @@ def import_comparators(settings: Settings, file: Path, indicator: str, column: s
             england=y.england if y.england != y.england_before else None)) for y in found], source)
     return ComparatorImport(file.name, ind.id, ind.primary, column, tuple(where), council, sn_name, places, source,
                             found, written, result)
-
-
-NO_ROW = _Figure("none", None, "", None)
-
-
-@dataclass(frozen=True)
-class _Inputs:
-    """What the files give one import, read and checked."""
-
-    t: _Table
-    column: str
-    indicator: Indicator
-    council: Place
-    neighbours: tuple[Place, ...]
-    england: dict[str, _Figure]                 # year label -> England's figure
-    ours: dict[str, _Figure]                    # year label -> the council's own figure
-    theirs: dict[str, dict[str, _Figure]]       # neighbour code -> year label -> figure
-    series: Series                              # what kpiflow holds for the indicator
-
-    def years(self) -> list[Period]:
-        labels = {*self.england, *self.ours, *(y for by_year in self.theirs.values() for y in by_year)}
-        return sorted(parse_period(y) for y in labels)
-
-
-def _year(i: _Inputs, period: Period, result: ValidationResult) -> YearComparators:
-    """One year's England figure, neighbours' mean and check of the council's own figure; bad and
-    suppressed values recorded in ``result`` at their cells."""
-    y, t, col = period.label, i.t, i.column
-    en = i.england.get(y, NO_ROW)
-    if en.kind == "bad":
-        _bad(t, col, en, "England", y, result)
-    elif en.kind == "suppressed":
-        result.warning("suppressed-value", f'England\'s {col} for {y} is suppressed ("{en.raw}"): no England '
-                       f"figure is stored for {y}.", sheet=t.name, cell=t.cell(col, en.index or 0))
-    used: list[_Figure] = []
-    left_out: list[str] = []
-    for n in i.neighbours:
-        f = i.theirs[n.code].get(y, NO_ROW)
-        if f.kind == "number":
-            used.append(f)
-        elif f.kind == "bad":
-            _bad(t, col, f, n.label, y, result)
-        elif f.kind == "suppressed":
-            left_out.append(f'{n.label}: suppressed ("{f.raw}")')
-            result.warning("suppressed-value", f'The {col} of {n.label} for {y} is suppressed ("{f.raw}"): it is '
-                           f"left out of the statistical neighbours' average for {y}.", sheet=t.name,
-                           cell=t.cell(col, f.index or 0))
-        else:
-            left_out.append(f"{n.label}: " + ("blank" if f.kind == "blank" else
-                                               f"no row for {y}" if i.theirs[n.code] else "not in the file"))
-    sn = None
-    if used:
-        # one decimal place more than the published figures have (rates are often whole numbers)
-        places = max(1, max(decimals(f.raw) for f in used) + 1)
-        sn = round(sum(f.value or 0.0 for f in used) / len(used), places)
-    own = i.ours.get(y, NO_ROW)
-    if own.kind == "bad":
-        _bad(t, col, own, i.council.label, y, result)
-    held = outturn(i.series, period, i.indicator.primary, i.indicator.measure)
-    # compared at the file's rounding: 162.8 held and 163 published agree
-    differs = (own.value is not None and held is not None
-               and abs(round(held, decimals(own.raw)) - own.value) > 1e-9)
-    before = i.series.get(period, Figures())
-    return YearComparators(y, en.value, before.england, sn, before.statneigh, len(used), tuple(left_out),
-                           own.value, f'suppressed ("{own.raw}")' if own.kind == "suppressed" else "", held, differs)

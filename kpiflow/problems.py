@@ -94,7 +94,7 @@ CODES: dict[str, ProblemCode] = {
                               "Pick one measure with --where for each column the message names."),
     "unknown-council": ProblemCode("The council's code (la_code) is not in the file",
                                    "Check la_code in kpiflow.toml, and that the file holds local authority figures."),
-    "unknown-neighbour": ProblemCode("A statistical neighbour is neither a code nor a council's name",
+    "unknown-neighbour": ProblemCode("A statistical neighbour is not a code or name kpiflow can find, or is named twice",
                                      "Correct it in the neighbour list."),
     "missing-neighbour": ProblemCode("The neighbour list names fewer than ten neighbours for the council",
                                      "Check it is the Department's full list: the average is of those it names."),

@@ -251,6 +251,11 @@ def test_a_neighbour_that_cannot_be_found_is_located(council: Settings, cla: Pat
     bad = write_neighbours(tmp_path / "SN-bad.csv", by_name=True, overrides={4: "Kingston-upon-Hull "})
     done = run(council, cla, neighbours=bad)
     assert [(p.sheet, p.cell, p.code) for p in done.result.errors] == [("SN-bad.csv", "I2", "unknown-neighbour")]
+    twice = write_neighbours(tmp_path / "SN-twice.csv", overrides={7: "805", 9: "890"})
+    done = run(council, cla, neighbours=twice)
+    assert [(p.cell, p.code) for p in done.result.errors] == [("O2", "unknown-neighbour"), ("S2", "unknown-neighbour")]
+    assert "the same council as SN_1" in done.result.errors[0].message
+    assert "the council itself" in done.result.errors[1].message
     blank = write_neighbours(tmp_path / "SN-blank.csv", overrides={10: ""})
     done = run(council, cla, neighbours=blank)
     assert done.ok and [p.code for p in done.result.warnings if p.sheet == "SN-blank.csv"] == ["missing-neighbour"]
