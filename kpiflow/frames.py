@@ -51,7 +51,8 @@ def history_frame(store: Store, with_periods: bool = True) -> Any:
 
     obs = store.observation_rows()
     newest: dict[tuple[str, str, str], int] = {}
-    for r in obs:                              # rows come oldest first: the last non-blank one wins
+    # the store's rule (Store.series): rows come oldest first, the newest non-blank value wins
+    for r in obs:
         for f in FIGURES:
             if r[f] is not None:
                 newest[(r["indicator_id"], r["period"], f)] = r["id"]
