@@ -24,8 +24,11 @@ app = typer.Typer(
 )
 catalogue_app = typer.Typer(help="Check the indicator catalogue.", no_args_is_help=True)
 template_app = typer.Typer(help="Check the report template.", no_args_is_help=True)
+comparators_app = typer.Typer(help="Statistical-neighbour and England figures from the Department for Education.",
+                              no_args_is_help=True)
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(template_app, name="template")
+app.add_typer(comparators_app, name="comparators")
 
 Home = Annotated[Path | None, typer.Option("--home", help="The working folder (default: KPIFLOW_HOME or the current "
                                            "directory).", show_default=False)]
@@ -33,8 +36,6 @@ Quarter = Annotated[str, typer.Option("--quarter", "-q", help='The quarter, e.g.
 OptQuarter = Annotated[str | None, typer.Option("--quarter", "-q", help='Only accept returns for this quarter, e.g. '
                                                 '"2017/18 Q2".', show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-
-
 
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"Error: {message}", err=True)
@@ -294,6 +295,60 @@ def reopen(quarter: Quarter, reason: Annotated[str, typer.Option(help="Why it is
     except NotPublished as exc:
         fail(str(exc), 1)
     typer.echo(f"{q.short} reopened: returns for it are accepted again.")
+
+
+@comparators_app.command("import")
+def comparators_import(
+    file: Annotated[Path, typer.Argument(help="The Department's tidy CSV (Explore Education Statistics layout).")],
+    indicator: Annotated[str, typer.Option("--indicator", help="The catalogue indicator the comparators are for.")],
+    column: Annotated[str, typer.Option("--column", help="The file's column holding the figure, e.g. "
+                                        "rate_per_10000.")],
+    where: Annotated[list[str] | None, typer.Option("--where", help="COLUMN=VALUE: only rows with this value "
+                                                     "(repeat for each filter column).", show_default=False)] = None,
+    neighbours: Annotated[Path | None, typer.Option("--neighbours", help="The statistical neighbour list (CSV: "
+                                                    "old_la_code, SN_1 ... SN_10).", show_default=False)] = None,
+    home: Home = None, as_json: Json = False,
+) -> None:
+    """Store England's figure and the statistical neighbours' average for each year in the file as
+    the indicator's comparators (the council is la_code in kpiflow.toml). Exit 1 if the file has
+    errors: nothing is stored then.
+
+    Example: kpiflow comparators import cla_la.csv --indicator CS01 --column rate_per_10000 --where population_type="Children looked after on 31 March each year" --neighbours SN.csv
+    """
+    from kpiflow.comparators import import_comparators
+
+    pairs: list[tuple[str, str]] = []
+    for item in where or []:
+        col, eq, value = item.partition("=")
+        if not eq or not col.strip():
+            fail(f'--where {item}: give a column and a value, e.g. --where population_type="Children looked after '
+                 'on 31 March each year"')
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        pairs.append((col.strip(), value))
+    done = import_comparators(_settings(home), file, indicator, column, pairs, neighbours)
+    _render(done.to_dict() if as_json else done.lines(), as_json)
+    raise typer.Exit(0 if done.ok else 1)
+
+
+@app.command("export")
+def export(
+    format_: Annotated[str | None, typer.Option("--format", help="csv, xlsx or parquet (default: from --out, "
+                                                "else csv).", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="The file to write (default: a new file in "
+                                             "outbox/exports/).", show_default=False)] = None,
+    home: Home = None, as_json: Json = False,
+) -> None:
+    """Write the whole history as one tidy table for analysts: indicator, period, figure, value,
+    whether it is current or since revised, source, recorded at, submission.
+
+    Example: kpiflow export --format parquet --out history.parquet
+    """
+    from kpiflow.frames import export_history
+
+    done = export_history(_settings(home), format_, out)
+    _render(done.to_dict() if as_json else done.lines(), as_json)
 
 
 @app.command()

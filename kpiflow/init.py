@@ -14,6 +14,7 @@ TOML = '''# kpiflow settings for this working folder. Every key is optional; the
 # commented out are the defaults.
 
 council = "{council}"
+# la_code = ""              # the council's DfE code, for kpiflow comparators import (Blackpool: "890")
 
 [rules]
 # Which indicators are exceptions: "below-target-or-worse-than-last-year", "red",

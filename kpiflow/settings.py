@@ -7,6 +7,7 @@ An unknown key or a bad value is a SettingsError naming the key.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ class Rules:
 class Settings:
     home: Path
     council: str = "Example Council"
+    la_code: str = ""              # the council's DfE code (old_la_code), for comparator imports
     rules: Rules = Rules()
     charts: str = "native"
     settle_seconds: float = 2.0
@@ -97,7 +99,7 @@ class Settings:
 
 # key -> (section, type, check) ; sections "" (top level), "rules", "report", "watch", "paths"
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "": {"council": str},
+    "": {"council": str, "la_code": (str, int)},
     "rules": {"exception": str, "tolerance_percent": (int, float), "no_change_percent": (int, float),
               "projection_points": int},
     "report": {"charts": str},
@@ -161,6 +163,10 @@ def load_settings(home: str | Path | None = None) -> Settings:
             raise SettingsError(f"{path}: setting '{name}' has a bad value {val!r}: use 0 to 100")
     if rules.projection_points < 3:
         raise SettingsError(f"{path}: setting 'rules.projection_points' has a bad value: use 3 or more")
+    la_code = str(s[""].get("la_code", "")).strip()
+    if la_code and not re.fullmatch(r"\d{3}", la_code):
+        raise SettingsError(f"{path}: setting 'la_code' has a bad value {la_code!r}: use the council's three-digit "
+                            'DfE code (old_la_code in the Department\'s files), e.g. la_code = "890" for Blackpool')
     charts = s["report"].get("charts", "native")
     if charts not in CHART_MODES:
         raise SettingsError(f"{path}: setting 'report.charts' has a bad value {charts!r}: use native or image")
@@ -176,6 +182,7 @@ def load_settings(home: str | Path | None = None) -> Settings:
     return Settings(
         home=root,
         council=s[""].get("council", "Example Council"),
+        la_code=la_code,
         rules=rules,
         charts=charts,
         settle_seconds=float(w.get("settle_seconds", 2.0)),

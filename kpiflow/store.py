@@ -468,6 +468,17 @@ class Store:
         return [dict(r) for r in self.conn.execute("SELECT event, at, by, detail FROM quarter_events WHERE quarter = ? "
                                                    "ORDER BY id", (quarter.label,))]
 
+    # -- for analysts (kpiflow export, kpiflow.frames) --------------------------------------
+    # Plain SQL that any backend runs as it stands. Comparator imports need no method of their
+    # own: they are load_history() calls with the file as the source.
+    def observation_rows(self) -> list[dict[str, Any]]:
+        """Every stored observation, oldest first, as plain dicts: id, indicator_id, period, the
+        four figures (None where blank), source, submission_id, recorded_at. Which value is current
+        follows from the order: the newest non-blank value of each figure (see ``series``)."""
+        return [dict(r) for r in self.conn.execute(
+            "SELECT id, indicator_id, period, number, rate, statneigh, england, source, submission_id, recorded_at "
+            "FROM observations ORDER BY id")]
+
 
 def _submission(r: sqlite3.Row) -> Submission:
     return Submission(

@@ -152,3 +152,32 @@ def test_help_is_fast_because_heavy_libraries_load_lazily(arg: str) -> None:
             "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]"
+
+
+PANDAS_PROBE = """
+import sys
+from kpiflow.cli import app
+try:
+    app(args=sys.argv[1:], standalone_mode=False)
+except BaseException:
+    pass
+print(sorted({'pandas', 'pyarrow'} & {m.split('.')[0] for m in sys.modules}))
+"""
+
+
+def test_pandas_is_imported_only_by_the_commands_that_use_it(tmp_path: Path) -> None:
+    home = tmp_path / "d"
+    assert kpiflow("demo", "--home", str(home)).returncode == 0
+    processed = next((home / "inbox" / "processed").glob("*.xlsx"))
+    env = {**os.environ, "KPIFLOW_HOME": str(home)}
+
+    def heavy(*args: str) -> str:
+        r = subprocess.run([sys.executable, "-c", PANDAS_PROBE, *args], capture_output=True, text=True, env=env,
+                           cwd=home, timeout=300)
+        return r.stdout.strip().splitlines()[-1]
+
+    for args in (["--help"], ["validate", str(processed)], ["report", "--quarter", "2017/18 Q2"], ["watch", "--once"],
+                 ["status", "--quarter", "2017/18 Q2"], ["comparators", "import", "--help"]):
+        assert heavy(*args) == "[]", args
+    # and the probe does see it where it is used
+    assert heavy("export", "--format", "parquet", "--out", str(tmp_path / "h.parquet")) == "['pandas', 'pyarrow']"

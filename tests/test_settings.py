@@ -44,3 +44,17 @@ def test_a_bad_setting_names_its_key(tmp_path: Path, text: str, names: str) -> N
     write(tmp_path, text)
     with pytest.raises(SettingsError, match=names.replace(".", r"\.")):
         load_settings(tmp_path)
+
+
+@pytest.mark.parametrize(("text", "expected"), [('la_code = "890"\n', "890"), ("la_code = 890\n", "890"),
+                                                ('la_code = " 890 "\n', "890"), ("", "")])
+def test_la_code_is_the_councils_three_digit_dfe_code(tmp_path: Path, text: str, expected: str) -> None:
+    write(tmp_path, text)
+    assert load_settings(tmp_path).la_code == expected
+
+
+@pytest.mark.parametrize("value", ['"E06000009"', '"89"', '"Blackpool"', "true"])
+def test_a_bad_la_code_names_the_key(tmp_path: Path, value: str) -> None:
+    write(tmp_path, f"la_code = {value}\n")
+    with pytest.raises(SettingsError, match="'la_code'"):
+        load_settings(tmp_path)

@@ -7,7 +7,7 @@ response) are unlocked, each with data validation and an input message. Text tha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -314,6 +314,43 @@ def write_catalogue(path: Path, catalogue: Catalogue) -> Path:
         set_text(t.cell(row=r, column=1), iid)
         set_text(t.cell(row=r, column=2), y)
         t.cell(row=r, column=3, value=target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def write_table(path: Path, sheet: str, headers: Sequence[str], rows: Iterable[Sequence[object]],
+                widths: Sequence[int] = ()) -> Path:
+    """Write one plain table (bold header row, frozen, with filters): the export for analysts.
+    Streams rows (write-only mode), so a long history costs little memory."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(sheet)
+    ws.freeze_panes = "A2"
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+    bold = Font(bold=True)
+    head = []
+    for h in headers:
+        c = WriteOnlyCell(ws)
+        set_text(c, h)
+        c.font = bold
+        head.append(c)
+    ws.append(head)
+    n = 0
+    for row in rows:
+        cells = []
+        for v in row:
+            c = WriteOnlyCell(ws)
+            set_text(c, v)
+            cells.append(c)
+        ws.append(cells)
+        n += 1
+    ws.auto_filter.ref = f"A1:{get_column_letter(max(len(headers), 1))}{n + 1}"
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
