@@ -4,12 +4,10 @@ its cell. The original is never touched; the copy keeps its data validation and 
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
-from kpiflow.filing import move_unique
+from kpiflow.filing import create_temp, move_unique
 from kpiflow.problems import Problem, ValidationResult
 from kpiflow.workbook.build import HEADER_FILL, set_text
 
@@ -33,15 +31,12 @@ def can_annotate(result: ValidationResult) -> bool:
 
 def write_annotated(src: Path, result: ValidationResult, folder: Path, name: str) -> Path:
     """Write the annotated copy into ``folder`` under ``name`` (or a free variant of it)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    os.close(fd)
+    tmp = create_temp(folder)      # follows the umask, unlike mkstemp's 0600
     try:
-        Path(tmp).write_bytes(annotated(src, result))
-        return move_unique(Path(tmp), folder, name)
+        tmp.write_bytes(annotated(src, result))
+        return move_unique(tmp, folder, name)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
 
 
 def annotated(src: Path, result: ValidationResult) -> bytes:
