@@ -22,11 +22,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kpiflow.filing import lock_names, locked_by_office, scan_inbox
+from kpiflow.filing import NOT_A_FILE, lock_names, locked_by_office, scan_inbox
 from kpiflow.model import Catalogue
 from kpiflow.pipeline import Outcome, original_name, pending, process_file
 from kpiflow.settings import Settings
-from kpiflow.store import Store
+from kpiflow.store import Store, open_store
 
 # Event types that change nothing in the folder (anything reading a file produces them).
 _READ_ONLY_EVENTS = ("opened", "closed_no_write")
@@ -85,6 +85,7 @@ class Watcher:
         self._seen: dict[Path, _Seen] = {}
         self._failed: dict[str, str] = {}     # file name (or _FOLDER, _OBSERVER) -> the last failure logged
         self._stranded: set[Path] = set()     # claimed by this watcher, not finished: retried at rescans
+        self._left: set[Path] = set()         # links, pipes and devices in the inbox, said to be skipped
         self._hint = threading.Event()
         self._stop = threading.Event()
         self._signals = 0
@@ -198,7 +199,12 @@ class Watcher:
         """Files whose size and mtime have held still for the settle time and that no office suite
         has open, oldest first. Updates what has been seen; with ``announce``, logs a file found
         open in an office program."""
-        candidates, names = scan_inbox(self.settings.inbox)
+        others: list[tuple[Path, str]] = []
+        candidates, names = scan_inbox(self.settings.inbox, others)
+        for p, kind in others:
+            if p not in self._left:
+                self.log(f"{p.name}: skipped: {NOT_A_FILE[kind]}")
+        self._left = {p for p, _ in others}   # said once while it stays; again if it comes back
         out: list[Path] = []
         current: set[Path] = set()
         for p, st in candidates:
@@ -339,7 +345,7 @@ class Watcher:
         self.settings.ensure_folders()
         previous = self._install_signals()
         try:
-            with Store(self.settings.db_path) as store:
+            with open_store(self.settings) as store:
                 self.process(store, pending(self.settings), claimed=True)
                 if once:
                     self._once(store)
