@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import signal
 import threading
 import time
@@ -86,6 +87,7 @@ class Watcher:
         self._failed: dict[str, str] = {}     # file name (or _FOLDER, _OBSERVER) -> the last failure logged
         self._stranded: set[Path] = set()     # claimed by this watcher, not finished: retried at rescans
         self._left: set[Path] = set()         # links, pipes and devices in the inbox, said to be skipped
+        self._log_is_link = False
         self._hint = threading.Event()
         self._stop = threading.Event()
         self._signals = 0
@@ -97,12 +99,18 @@ class Watcher:
         line = f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {message}"
         with contextlib.suppress(OSError):   # a closed terminal (a service with no console) must not stop it
             self._log(line)
+        log = self.settings.outbox / "kpiflow.log"
         try:
             self.settings.outbox.mkdir(parents=True, exist_ok=True)
-            with (self.settings.outbox / "kpiflow.log").open("a", encoding="utf-8") as fh:
+            # never through a link someone put there in place of the log
+            fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
         except OSError:
-            pass
+            if os.path.islink(log) and not self._log_is_link:
+                self._log_is_link = True
+                with contextlib.suppress(OSError):
+                    self._log(f"{log} is a link, which kpiflow never writes through: these lines are not kept there")
 
     def _log_failure(self, name: str, message: str) -> None:
         # a file that keeps failing is retried at every rescan; say so once, not every time
