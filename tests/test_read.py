@@ -360,3 +360,24 @@ def test_a_copy_saved_by_libreoffice_reads_as_openpyxl_reads_it(filled: Path, tm
     # the one difference is the percentage, which kpiflow reads as it shows
     assert differ == [("Return", "I7", 62, 0.62)]
     assert len(pairs) > 100
+
+
+def test_a_zip_of_countless_members_is_refused_before_its_directory_is_loaded(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    many = tmp_path / "many.xlsx"
+    with zipfile.ZipFile(many, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        for i in range(20_000):
+            zf.writestr(f"xl/media/{i}.bin", b"")
+    loaded: list[str] = []
+    real = zipfile.ZipFile.__init__
+
+    def spy(self: zipfile.ZipFile, file: object, *args: object, **kw: object) -> None:
+        loaded.append(str(file))
+        real(self, file, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(zipfile.ZipFile, "__init__", spy)
+    raw, result = read(many)
+    assert raw is None and result.locations() == [("", "", "file-too-large")]
+    assert loaded == []

@@ -19,6 +19,7 @@ import datetime as dt
 import math
 import os
 import re
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +40,7 @@ MAX_CELLS = 200_000                     # cells with a value, in the whole workb
 MAX_STRINGS = 200_000                   # shared strings: no more than the cells that could use them
 MAX_STYLES = 65_536                     # cell formats and number formats; Excel allows 64,000
 MAX_SHEETS = 256
+MAX_PARTS = 10_000                      # zip members; a return has about twenty
 ISSUED_SHEET = "kpiflow"   # the hidden record of pre-filled cells in an issued returns workbook
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -207,6 +209,9 @@ def precheck(path: Path, result: ValidationResult) -> bool:
         )
         return False
     try:
+        if not _small_directory(path):
+            result.error("file-too-large", _TOO_LARGE)
+            return False
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, EOFError):
@@ -233,6 +238,23 @@ def precheck(path: Path, result: ValidationResult) -> bool:
         )
         return False
     return True
+
+
+def _small_directory(path: Path) -> bool:
+    """Whether the zip's directory is the size of a workbook's, read from its end record before
+    zipfile loads it: a million tiny members would cost hundreds of MB as ZipInfo objects."""
+    with path.open("rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - 22 - 0xFFFF))
+        tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return True     # no end record: zipfile says what is wrong
+    entries: int
+    directory_bytes: int
+    entries, directory_bytes = struct.unpack_from("<HL", tail, at + 10)    # total entries, directory size
+    # zip64 (0xFFFF entries or 0xFFFFFFFF bytes) is for archives far larger than any workbook
+    return entries <= MAX_PARTS and directory_bytes <= MAX_PARTS * 1024
 
 
 # Built-in number formats that show dates or times, and how a UK Excel shows each (14 is the
@@ -754,7 +776,7 @@ def read_workbook(path: Path, result: ValidationResult) -> RawWorkbook | None:
                      "again from the returns workbook you were issued.")
     except _Refused as exc:
         result.error(exc.code, exc.message, exc.sheet, exc.cell)
-    except (expat.ExpatError, zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError):
+    except (expat.ExpatError, zipfile.BadZipFile, zlib.error, EOFError):
         # what reading a damaged zip or malformed XML raises; anything else is kpiflow's own bug
         result.error("corrupt-file", "The workbook could not be opened: it may be damaged. Save it again in Excel "
                      "and resend it.")
