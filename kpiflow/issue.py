@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.errors import KpiflowError
-from kpiflow.filing import safe_name
+from kpiflow.filing import create_temp, safe_name_ending
 from kpiflow.fmt import fmt_figures
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period, parse_period
@@ -51,12 +50,14 @@ def issue_returns(settings: Settings, store: Store, catalogue: Catalogue, quarte
             rows.append(ReturnContext(ind, catalogue.target(ind.id, quarter.year.label), history,
                                       store.last_response(ind.id, quarter)))
             seeds += [BreakdownSeed(ind.id, c) for c in store.latest_breakdown_categories(ind.id, quarter)]
-        dest = settings.returns_dir / safe_name(f"{svc}_{quarter.file_label}.xlsx")
-        settings.returns_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=settings.returns_dir, suffix=".tmp")
-        os.close(fd)
-        write_return(Path(tmp), svc, quarter, rows, heads, seeds)
-        os.replace(tmp, dest)
+        # the quarter is never the part cut from a long name: quarters must not overwrite each other
+        dest = settings.returns_dir / safe_name_ending(svc, f"_{quarter.file_label}.xlsx")
+        tmp = create_temp(settings.returns_dir)    # follows the umask, unlike mkstemp's 0600
+        try:
+            write_return(tmp, svc, quarter, rows, heads, seeds)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
         store.record_issue(svc, quarter, dest.name)
         written.append(dest)
     return written

@@ -32,9 +32,11 @@ from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.crosscheck import History, check_against_history
 from kpiflow.errors import KpiflowError
 from kpiflow.filing import (
+    NOT_A_FILE,
     FileLock,
     create_locked,
     discard_abandoned,
+    kind_of,
     part_path,
     place,
     safe_name,
@@ -51,21 +53,23 @@ from kpiflow.settings import Settings
 from kpiflow.store import Store, Submission, open_store
 from kpiflow.validate import validate_file
 from kpiflow.workbook.annotate import annotated, can_annotate
+from kpiflow.workbook.read import MAX_FILE_BYTES
 
 
 @dataclass
 class Outcome:
     file: str
-    status: str                 # accepted | rejected | duplicate | skipped
+    status: str                 # accepted | rejected | duplicate | skipped | refused (not a file kpiflow takes)
     problems: ValidationResult
     service: str = ""
     quarter: str = ""
     kept_as: Path | None = None
     feedback: list[Path] = field(default_factory=list)
     submission_id: int | None = None
+    note: str = ""              # why a file was skipped or refused
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "status": self.status, "kept_as": str(self.kept_as or ""),
+        return {"file": self.file, "status": self.status, "note": self.note, "kept_as": str(self.kept_as or ""),
                 "feedback": [str(p) for p in self.feedback], **self.problems.to_dict()}
 
     def line(self) -> str:
@@ -77,6 +81,8 @@ class Outcome:
             detail = f"accepted with {n} warning{'s' * (n != 1)}"
         else:
             detail = self.status
+        if self.note:
+            detail += f": {self.note}"
         where = f" -> {self.kept_as}" if self.kept_as else ""
         return f"{self.file}: {detail}{where}"
 
@@ -183,16 +189,26 @@ def process_file(settings: Settings, store: Store, catalogue: Catalogue, path: P
         work: Path | None = path
         lock = _held.pop(path, None) or try_lock(path)
     else:
+        kind = kind_of(path)
+        if kind != "file":
+            # a link is never followed, and a pipe would hang the read: neither is claimed
+            status = "skipped" if kind in ("missing", "folder") else "refused"
+            return Outcome(path.name, status, ValidationResult(path.name), note=NOT_A_FILE[kind])
         work = claim(settings, path)
         lock = _held.pop(work, None) if work else None
     if work is None or lock is None:
         name = original_name(path) if claimed else path.name
-        return Outcome(name, "skipped", ValidationResult(name))
+        return Outcome(name, "skipped", ValidationResult(name),
+                       note="another kpiflow process is working on it, or took it first")
     try:
         sub = store.submission_by_claim(work.name)
         if sub is None:
-            sha = sha256_file(work)
             data, result = check_file(work, catalogue, expected_quarter, History(store.series, settings.rules))
+            # checked before hashing: a file too large to be a return is refused unread
+            sha = sha256_file(work, MAX_FILE_BYTES) or ""
+            if not sha and result.ok:
+                result.error("file-too-large", "The file grew beyond the size a return can be while it was read. "
+                             "Send it again.")
             result.source = original_name(work)
             sub = _record(settings, store, work, sha, data, result)
         return _finish(settings, store, sub, work)
@@ -270,7 +286,7 @@ def _annotated_path(txt: Path) -> Path:
 
 
 def _write_annotated(work: Path, dest: Path, outcome: Outcome) -> None:
-    if dest.exists():
+    if os.path.lexists(dest):
         return   # written by a run that was stopped before it finished
     try:
         data = annotated(work, outcome.problems)
@@ -349,9 +365,14 @@ class Checked:
 
 
 def _given_files(paths: list[Path]) -> None:
-    missing = [f for f in paths if not f.is_file()]
-    if missing:
-        raise KpiflowError(f"no such file: {missing[0]}")
+    for f in paths:
+        kind = kind_of(f)
+        if kind == "missing":
+            raise KpiflowError(f"no such file: {f}")
+        if kind == "link" and f.is_file():
+            continue    # validate only reads: a link to a workbook is checked like the workbook
+        if kind != "file":
+            raise KpiflowError(f"{f} is {NOT_A_FILE[kind]}")
 
 
 def validate_returns(settings: Settings, paths: list[Path], quarter: Period | None = None) -> Checked:
@@ -361,7 +382,7 @@ def validate_returns(settings: Settings, paths: list[Path], quarter: Period | No
     catalogue = load_checked_catalogue(settings)
     if not settings.db_path.exists():
         return Checked(tuple(check_file(p, catalogue, quarter)[1] for p in paths))
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         history = History(store.series, settings.rules)
         return Checked(tuple(check_file(p, catalogue, quarter, history)[1] for p in paths))
 
@@ -374,7 +395,7 @@ class Ingested:
 
     @property
     def ok(self) -> bool:
-        return not any(o.status == "rejected" for o in self.outcomes)
+        return not any(o.status in ("rejected", "refused") for o in self.outcomes)
 
     def to_dict(self) -> list[dict[str, Any]]:
         return [o.to_dict() for o in self.outcomes]
@@ -391,9 +412,15 @@ class Ingested:
 
 def ingest_returns(settings: Settings, paths: list[Path] | None = None,
                    quarter: Period | None = None) -> Ingested:
-    """``kpiflow ingest``: the files named, or everything waiting in the inbox."""
-    _given_files(list(paths or []))
+    """``kpiflow ingest``: the files named, or everything waiting in the inbox.
+
+    A file named that is not there any more (another process took it first) or is a folder is
+    skipped, and a link, pipe or device is refused, each with its line: the others go ahead."""
     catalogue = load_checked_catalogue(settings)
     with open_store(settings) as store:
-        todo = [p.resolve() for p in paths] if paths else waiting_files(settings)
-        return Ingested(tuple(ingest(settings, store, catalogue, todo, quarter)))
+        others: list[tuple[Path, str]] = []
+        # absolute, not resolved: resolving would follow a link to the file it points at
+        todo = [Path(os.path.abspath(p)) for p in paths] if paths else waiting_files(settings, others)
+        outcomes = ingest(settings, store, catalogue, todo, quarter)
+        outcomes += [Outcome(p.name, "skipped", ValidationResult(p.name), note=NOT_A_FILE[kind]) for p, kind in others]
+        return Ingested(tuple(outcomes))

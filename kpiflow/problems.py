@@ -38,6 +38,13 @@ CODES: dict[str, ProblemCode] = {
     "too-many-rows": ProblemCode("A sheet has far more rows or cells than a return can have",
                                  "Delete what was pasted below or beside the table, or start again from the issued "
                                  "workbook."),
+    "far-cell": ProblemCode("Something is typed far outside the table (e.g. at XFD20000)",
+                            "Delete it (Ctrl+End in Excel goes to the last cell in use) and send the workbook again."),
+    "too-many-cells": ProblemCode("The workbook has far more filled cells than a return can have",
+                                  "Delete what was pasted below or beside the tables, or start again from the issued "
+                                  "workbook."),
+    "too-many-strings": ProblemCode("The workbook holds far more different texts than a return can have",
+                                    "Start again from the workbook you were issued."),
     "no-annotated-copy": ProblemCode("The marked-up copy of the workbook could not be made",
                                      "Nothing to fix in the return: the .txt feedback lists every problem."),
     # sheets, headers and labels

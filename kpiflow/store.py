@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,7 @@ class Store:
         self.path = path
         self._depth = 0
         path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_file(path)
         # a busy database (another kpiflow writing) is waited for, never an error at once
         self.conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         try:
@@ -507,4 +509,51 @@ def open_store(settings: Settings) -> Store:
     if not (settings.home / "inbox").is_dir() and not settings.db_path.exists():
         raise KpiflowError(f"{settings.home} is not a kpiflow working folder (no inbox/). Run kpiflow init DIR, or "
                            "use --home.")
+    refuse_emptied(settings)
     return Store(settings.db_path)
+
+
+# -- the database file itself -------------------------------------------------------------------------
+
+def prepare_file(path: Path) -> None:
+    """Create the database file as kpiflow creates every file (0666 less the umask: SQLite's own
+    default is 0644, and it gives -wal and -shm the mode of the database), and refuse, saying what
+    to fix, a database kpiflow could not write to. A read-only kpiflow.db makes SQLite create a
+    read-only -shm, which keeps every run failing after kpiflow.db itself is fixed."""
+    folder = path.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise KpiflowError(f"The folder {folder} is read-only, so kpiflow cannot use its store there: SQLite writes "
+                           f"{path.name}-wal and {path.name}-shm beside {path.name}. Give everyone who runs kpiflow "
+                           f"write permission on the folder (e.g. chmod ug+w {folder}).")
+    if not os.path.lexists(path):
+        flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
+        with suppress(FileExistsError):    # another kpiflow made it first
+            os.close(os.open(path, flags, 0o666))
+    stuck = [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"))
+             if os.path.lexists(p) and not os.access(p, os.W_OK)]
+    if stuck:
+        names = " ".join(p.name for p in stuck)
+        raise KpiflowError(f"{names} {'is' if len(stuck) == 1 else 'are'} read-only, so kpiflow cannot use the store. "
+                           f"Give everyone who runs kpiflow write permission (e.g. in {folder}: chmod ug+w "
+                           f"{path.name}*). Fix {path.name}-wal and {path.name}-shm too where they exist: SQLite "
+                           f"made them with the permissions {path.name} had then.")
+
+
+def refuse_emptied(settings: Settings) -> None:
+    """An empty (0-byte) store in a folder that has history is a store that lost it (a failed copy,
+    a restore gone wrong): SQLite would take it as a new, empty store and carry on."""
+    db = settings.db_path
+    try:
+        if db.stat().st_size:
+            return
+    except FileNotFoundError:
+        return
+    received = sum(1 for d in (settings.processed, settings.rejected) if d.is_dir()
+                   for p in d.iterdir() if not p.name.startswith("."))
+    published = sum(1 for p in settings.published_dir.iterdir()) if settings.published_dir.is_dir() else 0
+    history = [f"{received} received file{'s' * (received != 1)} in inbox/processed and inbox/rejected"] * bool(received)
+    history += [f"{published} published quarter{'s' * (published != 1)} in outbox/published"] * bool(published)
+    if history:
+        raise KpiflowError(f"{db} is empty (0 bytes), but this folder has history ({'; '.join(history)}). kpiflow "
+                           "will not start a new, empty store over it: every stored figure would be lost. Restore "
+                           f"{db.name} from a backup; to really start again, move the empty file away first.")

@@ -57,7 +57,9 @@ def parse_number(value: object) -> float | None:
 
 
 def _show(value: object) -> str:
-    text = " ".join(str(value).split())
+    from kpiflow.workbook.read import shown_text
+
+    text = " ".join(shown_text(value).split())   # a date as the cell showed it, not as Python prints it
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import signal
 import threading
 import time
@@ -22,11 +23,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kpiflow.filing import lock_names, locked_by_office, scan_inbox
+from kpiflow.filing import NOT_A_FILE, lock_names, locked_by_office, scan_inbox
 from kpiflow.model import Catalogue
 from kpiflow.pipeline import Outcome, original_name, pending, process_file
 from kpiflow.settings import Settings
-from kpiflow.store import Store
+from kpiflow.store import Store, open_store
 
 # Event types that change nothing in the folder (anything reading a file produces them).
 _READ_ONLY_EVENTS = ("opened", "closed_no_write")
@@ -85,6 +86,8 @@ class Watcher:
         self._seen: dict[Path, _Seen] = {}
         self._failed: dict[str, str] = {}     # file name (or _FOLDER, _OBSERVER) -> the last failure logged
         self._stranded: set[Path] = set()     # claimed by this watcher, not finished: retried at rescans
+        self._left: set[Path] = set()         # links, pipes and devices in the inbox, said to be skipped
+        self._log_is_link = False
         self._hint = threading.Event()
         self._stop = threading.Event()
         self._signals = 0
@@ -96,12 +99,18 @@ class Watcher:
         line = f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {message}"
         with contextlib.suppress(OSError):   # a closed terminal (a service with no console) must not stop it
             self._log(line)
+        log = self.settings.outbox / "kpiflow.log"
         try:
             self.settings.outbox.mkdir(parents=True, exist_ok=True)
-            with (self.settings.outbox / "kpiflow.log").open("a", encoding="utf-8") as fh:
+            # never through a link someone put there in place of the log
+            fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
         except OSError:
-            pass
+            if os.path.islink(log) and not self._log_is_link:
+                self._log_is_link = True
+                with contextlib.suppress(OSError):
+                    self._log(f"{log} is a link, which kpiflow never writes through: these lines are not kept there")
 
     def _log_failure(self, name: str, message: str) -> None:
         # a file that keeps failing is retried at every rescan; say so once, not every time
@@ -198,7 +207,12 @@ class Watcher:
         """Files whose size and mtime have held still for the settle time and that no office suite
         has open, oldest first. Updates what has been seen; with ``announce``, logs a file found
         open in an office program."""
-        candidates, names = scan_inbox(self.settings.inbox)
+        others: list[tuple[Path, str]] = []
+        candidates, names = scan_inbox(self.settings.inbox, others)
+        for p, kind in others:
+            if p not in self._left:
+                self.log(f"{p.name}: skipped: {NOT_A_FILE[kind]}")
+        self._left = {p for p, _ in others}   # said once while it stays; again if it comes back
         out: list[Path] = []
         current: set[Path] = set()
         for p, st in candidates:
@@ -339,7 +353,7 @@ class Watcher:
         self.settings.ensure_folders()
         previous = self._install_signals()
         try:
-            with Store(self.settings.db_path) as store:
+            with open_store(self.settings) as store:
                 self.process(store, pending(self.settings), claimed=True)
                 if once:
                     self._once(store)

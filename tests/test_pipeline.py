@@ -317,3 +317,108 @@ def test_ingest_checks_a_return_against_the_stored_figures(settings: Settings, s
     out = process_file(settings, store, catalogue, drop(edit(filled, {"Return!K9": None}), settings))
     assert out.status == "rejected"
     assert out.problems.locations() == [("Return", "K9", "missing-response")]
+
+
+# -- what is not a plain file: links, pipes, devices, folders, files taken first ----------------------
+
+def cli(*args: str, home: Path) -> Any:
+    from test_cli import kpiflow
+
+    return kpiflow(*args, "--home", str(home), home=home)
+
+
+def test_ingest_refuses_a_link_named_on_the_command_line(home: Path, settings: Settings, store: Store,
+                                                         filled: Path, tmp_path: Path) -> None:
+    store.close()
+    outside = tmp_path / "elsewhere" / "payroll.xlsx"
+    outside.parent.mkdir()
+    shutil.copyfile(filled, outside)
+    link = settings.inbox / "return.xlsx"
+    link.symlink_to(outside)
+    r = cli("ingest", str(link), home=home)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "return.xlsx: refused: a symbolic link, which kpiflow never follows" in r.stdout
+    assert outside.read_bytes() == filled.read_bytes() and link.is_symlink()
+    assert list(settings.processed.iterdir()) == [] and list(settings.rejected.iterdir()) == []
+
+
+def test_ingest_and_watch_say_why_they_leave_a_link_in_the_inbox(home: Path, settings: Settings, store: Store,
+                                                                  catalogue: Catalogue, filled: Path,
+                                                                  tmp_path: Path) -> None:
+    from kpiflow.watch import Watcher
+
+    store.close()
+    outside = tmp_path / "elsewhere.xlsx"
+    shutil.copyfile(filled, outside)
+    (settings.inbox / "linked.xlsx").symlink_to(outside)
+    r = cli("ingest", home=home)
+    assert r.returncode == 0
+    assert "linked.xlsx: skipped: a symbolic link, which kpiflow never follows" in r.stdout
+    lines: list[str] = []
+    Watcher(settings, catalogue, settle=0, log=lines.append).run(once=True)
+    assert [x[20:] for x in lines] == ["linked.xlsx: skipped: a symbolic link, which kpiflow never follows: put the "
+                                       "workbook itself here, not a link to it"]
+    assert (settings.inbox / "linked.xlsx").is_symlink() and outside.exists()
+
+
+def test_ingest_of_a_glob_goes_on_past_files_taken_first_and_folders(home: Path, settings: Settings, store: Store,
+                                                                     filled: Path) -> None:
+    store.close()
+    a = drop(filled, settings, "a.xlsx")
+    gone = settings.inbox / "b.xlsx"     # listed by the shell, then taken by the watcher
+    r = cli("ingest", str(settings.processed), str(gone), str(a), home=home)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[:2] == [
+        "processed: skipped: a folder, not a file",
+        "b.xlsx: skipped: no longer there: another kpiflow process (e.g. the watcher) may have taken it first"]
+    assert "a.xlsx: accepted" in r.stdout
+    assert (settings.processed / "a.xlsx").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_or_a_device_given_to_ingest_says_what_it_is(home: Path, settings: Settings, store: Store) -> None:
+    store.close()
+    fifo = settings.inbox / "pipe.xlsx"
+    os.mkfifo(fifo)
+    r = cli("ingest", str(fifo), "/dev/null", home=home)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stdout.splitlines() == ["pipe.xlsx: refused: a named pipe (FIFO), not a file: save the workbook as a file",
+                                     "null: refused: a device, not a file"]
+    assert fifo.exists()
+    r = cli("validate", str(fifo), home=home)
+    assert r.returncode == 2 and "pipe.xlsx is a named pipe (FIFO), not a file" in r.stderr
+    r = cli("validate", str(settings.inbox), home=home)
+    assert r.returncode == 2 and "is a folder, not a file" in r.stderr
+
+
+def test_a_file_far_larger_than_a_return_is_refused_without_hashing_it(
+        settings: Settings, store: Store, catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    import kpiflow.filing
+
+    huge = settings.inbox / "huge.xlsx"
+    with huge.open("wb") as fh:
+        fh.truncate(20 * 1024**3)      # 20 GB, sparse: nothing on disk
+    real = hashlib.sha256
+
+    def limited() -> Any:
+        h = real()
+        fed = [0]
+
+        class Spy:
+            def update(self, data: bytes) -> None:
+                fed[0] += len(data)
+                assert fed[0] < 200 * 1024**2, "hashed far more than any return holds"
+                h.update(data)
+
+            def hexdigest(self) -> str:
+                return h.hexdigest()
+
+        return Spy()
+
+    monkeypatch.setattr(kpiflow.filing.hashlib, "sha256", limited)
+    outcome = process_file(settings, store, catalogue, huge)
+    assert outcome.status == "rejected"
+    assert outcome.problems.locations() == [("", "", "file-too-large")]
+    assert outcome.kept_as == settings.rejected / "huge.xlsx"

@@ -258,3 +258,81 @@ def test_a_published_quarter_is_closed_until_reopened_and_the_reopening_is_recor
     accepted = process_file(settings, store, catalogue, drop(filled, settings, "again.xlsx"))
     assert accepted.status == "accepted"
     assert [s.outcome for s in store.submissions()] == ["rejected", "accepted"]
+
+
+# -- the database file ----------------------------------------------------------------------------
+
+def test_an_emptied_store_in_a_folder_with_history_is_refused(home: Path, settings: Settings, store: Store,
+                                                              catalogue: Catalogue, filled: Path) -> None:
+    assert process_file(settings, store, catalogue, drop(filled, settings)).status == "accepted"
+    store.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{settings.db_path}{suffix}").unlink(missing_ok=True)
+    settings.db_path.write_bytes(b"")          # a failed copy or restore
+    for command in (["history"], ["ingest"], ["status", "--quarter", "2017/18 Q2"]):
+        r = kpiflow(home, *command)
+        assert r.returncode == 2, (command, r.stdout, r.stderr)
+        assert "kpiflow.db is empty (0 bytes), but this folder has history (1 received file in inbox/processed" \
+               in r.stderr and "Restore kpiflow.db from a backup" in r.stderr
+    assert settings.db_path.stat().st_size == 0
+
+
+def test_an_empty_store_file_in_a_folder_without_history_is_a_new_store(home: Path, settings: Settings) -> None:
+    settings.db_path.write_bytes(b"")
+    r = kpiflow(home, "history")
+    assert r.returncode == 0, r.stderr
+    with Store(settings.db_path) as s:
+        assert s.schema_version() == len(MIGRATIONS)
+
+
+NOBODY = 65534
+
+
+def as_nobody(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "KPIFLOW_HOME"} | {"COLUMNS": "200", "HOME": str(home)}
+    return subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
+                           sys.executable, "-m", "kpiflow", *args, "--home", str(home)],
+                          capture_output=True, text=True, env=env, timeout=120, cwd=home)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="runs kpiflow as another user: needs root and setpriv")
+def test_a_read_only_store_says_what_to_fix(tmp_path: Path) -> None:
+    import tempfile
+
+    from kpiflow.init import init_home
+
+    # outside pytest's own 0700 temporary folder, so that another user can reach it
+    base = Path(tempfile.mkdtemp(prefix="kpiflow-ro-"))
+    try:
+        base.chmod(0o755)
+        home = base / "home"
+        init_home(home, council="Blackpool Council")
+        with Store(home / "kpiflow.db") as s:
+            load_example_history(s)
+        for p in [base, *base.rglob("*")]:
+            os.chown(p, NOBODY, NOBODY)
+        db = home / "kpiflow.db"
+        db.chmod(0o444)
+        r = as_nobody(home, "history")
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert r.stderr.startswith("Error: kpiflow.db is read-only") and "chmod ug+w kpiflow.db*" in r.stderr
+        assert "Traceback" not in r.stderr
+        # an older run left a read-only -shm behind: fixing kpiflow.db alone is not enough, and the message says so
+        db.chmod(0o664)
+        shm = home / "kpiflow.db-shm"
+        shm.write_bytes(b"")
+        os.chown(shm, NOBODY, NOBODY)
+        shm.chmod(0o444)
+        r = as_nobody(home, "history")
+        assert r.returncode == 2 and r.stderr.startswith("Error: kpiflow.db-shm is read-only"), r.stderr
+        shm.chmod(0o664)
+        r = as_nobody(home, "history")
+        assert r.returncode == 0, r.stderr
+        home.chmod(0o555)
+        r = as_nobody(home, "history")
+        assert r.returncode == 2 and f"The folder {home} is read-only" in r.stderr, r.stderr
+    finally:
+        base.chmod(0o755)
+        (base / "home").chmod(0o755)
+        shutil.rmtree(base)

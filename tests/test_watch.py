@@ -405,3 +405,19 @@ def test_the_service_guide_uses_only_options_kpiflow_watch_has() -> None:
     used = set(re.findall(r"(?<![\\w-])--[a-z][a-z-]*", guide)) - {"--system", "--home-dir", "--shell", "--now"}
     assert {"--once", "--polling", "--poll-interval", "--home", "--settle", "--rescan"} <= used
     assert sorted(o for o in used if o not in help_text) == []
+
+
+@POSIX_ONLY
+def test_the_log_is_never_written_through_a_link(settings: Settings, store: Store, catalogue: Catalogue,
+                                                 tmp_path: Path) -> None:
+    store.close()
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("precious\n", encoding="utf-8")
+    settings.outbox.mkdir(parents=True, exist_ok=True)
+    (settings.outbox / "kpiflow.log").symlink_to(outside)
+    (settings.inbox / "notes.pdf").write_bytes(b"%PDF-1.4 not a return")
+    lines: list[str] = []
+    Watcher(settings, catalogue, settle=0, log=lines.append).run(once=True)
+    assert outside.read_text(encoding="utf-8") == "precious\n"
+    assert any("notes.pdf: rejected" in x for x in lines)
+    assert any("kpiflow.log is a link, which kpiflow never writes through" in x for x in lines)

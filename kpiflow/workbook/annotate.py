@@ -20,7 +20,7 @@ def _quote(sheet: str) -> str:
 
 
 FILE_LEVEL = {"not-xlsx", "corrupt-file", "file-too-large", "macros-not-accepted", "unreadable-file", "too-many-rows",
-              "unsafe-file"}
+              "unsafe-file", "far-cell", "too-many-cells", "too-many-strings"}
 
 
 def can_annotate(result: ValidationResult) -> bool:
