@@ -44,12 +44,12 @@ def make_returns(tmp: Path, n: int) -> list[Path]:
     from kpiflow.issue import issue_returns
     from kpiflow.periods import parse_period
     from kpiflow.settings import load_settings
-    from kpiflow.store import Store
+    from kpiflow.store import open_store
 
     home = make_home(tmp / "source")
     settings = load_settings(home)
     catalogue = load_checked_catalogue(settings)
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         issued = issue_returns(settings, store, catalogue, parse_period("2017/18 Q2"), SERVICE)[0]
     filled = fill_example_return(issued, tmp / "filled.xlsx")
     wb = openpyxl.load_workbook(filled)

@@ -1,5 +1,5 @@
 """The history store: migrations, the audit trail, revisions and quarter locks, read back through
-the library and the CLI."""
+the library and the CLI; every test on SQLite and on PostgreSQL (ids sqlite, postgresql)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,24 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-import kpiflow.store as store_module
+import kpiflow.store.base as store_base
+import kpiflow.store.migrations as store_migrations
 from kpiflow.demo import SERVICE, load_example_history
 from kpiflow.errors import KpiflowError
 from kpiflow.model import Catalogue, Figures
 from kpiflow.periods import Period, parse_period
 from kpiflow.pipeline import process_file
-from kpiflow.settings import Settings
-from kpiflow.store import MIGRATIONS, Store
+from kpiflow.settings import Settings, load_settings
+from kpiflow.store import MIGRATIONS, SQLiteStore, Store, open_store
+
+pytestmark = pytest.mark.backends
 
 
 def kpiflow(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -38,106 +43,161 @@ def drop(src: Path, settings: Settings, name: str | None = None) -> Path:
     return dest
 
 
-def columns(conn: sqlite3.Connection, table: str) -> set[str]:
-    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+def scalar(store: Store, sql: str, *args: object) -> object:
+    return store.query(sql, args)[0][0]
 
 
 # -- migrations ---------------------------------------------------------------------------------
 
-def test_a_new_store_records_every_migration(tmp_path: Path) -> None:
-    with Store(tmp_path / "k.db") as s:
-        rows = s.conn.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+def test_a_new_store_records_every_migration(settings: Settings) -> None:
+    with open_store(settings) as s:
+        rows = s.query("SELECT version, name FROM schema_migrations ORDER BY version")
         assert [tuple(r) for r in rows] == [(i, name) for i, (name, _) in enumerate(MIGRATIONS, start=1)]
         assert s.schema_version() == len(MIGRATIONS) >= 2
-    with Store(tmp_path / "k.db") as s:   # opening again applies nothing twice
-        assert s.conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
+    with open_store(settings) as s:   # opening again applies nothing twice
+        assert scalar(s, "SELECT COUNT(*) FROM schema_migrations") == len(MIGRATIONS)
 
 
-def test_a_store_at_schema_1_is_migrated_and_keeps_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              settings: Settings, catalogue: Catalogue,
-                                                              filled: Path) -> None:
-    old = tmp_path / "old.db"
+def test_a_store_at_schema_1_is_migrated_and_keeps_everything(monkeypatch: pytest.MonkeyPatch,
+                                                              make_home: Callable[[str], Path],
+                                                              catalogue: Catalogue, filled: Path) -> None:
+    settings = load_settings(make_home("old"))
     with monkeypatch.context() as m:
-        m.setattr(store_module, "MIGRATIONS", MIGRATIONS[:1])    # the kpiflow that shipped schema 1
-        with Store(old) as s:
+        m.setattr(store_migrations, "MIGRATIONS", MIGRATIONS[:1])    # the kpiflow that shipped schema 1
+        with open_store(settings) as s:
             load_example_history(s)
-            s.conn.execute("INSERT INTO submissions (file_name, sha256, service, quarter, completed_by, received_at, "
-                           "outcome, errors, kept_as) VALUES ('old.xlsx', ?, ?, '2017/18 Q1', 'someone', "
-                           "'2017-07-20T09:00:00+00:00', 'rejected', 1, 'inbox/rejected/old.xlsx')",
-                           ("ab" * 32, SERVICE))
+            s.query("INSERT INTO submissions (file_name, sha256, service, quarter, completed_by, received_at, "
+                    "outcome, errors, kept_as) VALUES ('old.xlsx', ?, ?, '2017/18 Q1', 'someone', "
+                    "'2017-07-20T09:00:00+00:00', 'rejected', 1, 'inbox/rejected/old.xlsx')", ("ab" * 32, SERVICE))
             assert s.schema_version() == 1
-            assert "claim" not in columns(s.conn, "submissions")
+            assert "claim" not in s.columns("submissions")
             history = s.series("CS01")
-    with Store(old) as s:
+    with open_store(settings) as s:
         assert s.schema_version() == len(MIGRATIONS)
-        assert {"claim", "feedback"} <= columns(s.conn, "submissions")
-        indexes = {r[1] for r in s.conn.execute("PRAGMA index_list(submissions)")}
-        assert {"submissions_claim", "submissions_kept_as", "submissions_feedback"} <= indexes
+        assert {"claim", "feedback"} <= set(s.columns("submissions"))
+        assert {"submissions_claim", "submissions_kept_as", "submissions_feedback"} <= s.indexes("submissions")
         assert s.series("CS01") == history
         [sub] = s.submissions()
         assert (sub.file_name, sub.outcome, sub.completed_by, sub.claim, sub.feedback) == (
             "old.xlsx", "rejected", "someone", None, "")
     # and the migrated store takes returns as a new one does
-    with Store(old) as s:
+    with open_store(settings) as s:
         out = process_file(settings, s, catalogue, drop(filled, settings))
         assert out.status == "accepted"
         assert [x.outcome for x in s.submissions()] == ["rejected", "accepted"]
 
 
-def test_a_store_from_a_newer_kpiflow_is_refused(tmp_path: Path, home: Path, settings: Settings) -> None:
-    with Store(settings.db_path) as s:
-        s.conn.execute("INSERT INTO schema_migrations VALUES (?, 'from the future', '2030-01-01')",
-                       (len(MIGRATIONS) + 1,))
+def test_a_store_from_a_newer_kpiflow_is_refused(home: Path, settings: Settings) -> None:
+    with open_store(settings) as s:
+        s.query("INSERT INTO schema_migrations VALUES (?, 'from the future', '2030-01-01')", (len(MIGRATIONS) + 1,))
     with pytest.raises(KpiflowError, match=r"newer kpiflow .*Upgrade kpiflow"):
-        Store(settings.db_path)
+        open_store(settings)
     r = kpiflow(home, "history")
     assert r.returncode == 2
     assert r.stderr.startswith("Error: ") and "Upgrade kpiflow" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_a_file_that_is_not_a_kpiflow_store_is_refused_and_left_alone(tmp_path: Path) -> None:
-    junk = tmp_path / "junk.db"
+def test_a_database_that_is_not_a_kpiflow_store_is_refused_and_left_alone(backend: str, settings: Settings) -> None:
+    if backend == "postgresql":
+        import psycopg
+
+        with psycopg.connect(settings.store_url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE customers (id INTEGER)")
+        with pytest.raises(KpiflowError, match="not a kpiflow store"):
+            open_store(settings)
+        with psycopg.connect(settings.store_url, autocommit=True) as conn:
+            assert [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")] == [
+                "customers"]
+        return
+    junk = settings.db_path
     junk.write_bytes(b"this is not a database" * 100)
     with pytest.raises(KpiflowError, match="not a kpiflow store"):
-        Store(junk)
-    other = tmp_path / "other.db"
+        open_store(settings)
+    other = settings.home / "other.db"
     conn = sqlite3.connect(other)
     conn.execute("CREATE TABLE customers (id INTEGER)")
     conn.commit()
     conn.close()
     with pytest.raises(KpiflowError, match="not a kpiflow store"):
-        Store(other)
+        SQLiteStore(other)
     conn = sqlite3.connect(other)
     assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["customers"]
     conn.close()
 
 
-def test_a_migration_is_applied_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "k.db"
-    Store(path).close()
+def test_a_migration_is_applied_whole_or_not_at_all(make_home: Callable[[str], Path],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(make_home("h"))
+    open_store(settings).close()
     broken = ("broken", """
         CREATE TABLE notes (text TEXT);
         INSERT INTO notes VALUES ('a; b');
         INSERT INTO no_such_table VALUES (1);
     """)
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, broken])
+    monkeypatch.setattr(store_migrations, "MIGRATIONS", [*MIGRATIONS, broken])
     with pytest.raises(KpiflowError):
-        Store(path)
-    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS)
-    with Store(path) as s:
+        open_store(settings)
+    monkeypatch.setattr(store_migrations, "MIGRATIONS", MIGRATIONS)
+    with open_store(settings) as s:
         assert s.schema_version() == len(MIGRATIONS)
-        assert s.conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'notes'").fetchone()[0] == 0
+        assert "notes" not in s.tables()
     # a ";" inside a string does not split the statement
     fixed = ("notes", "CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('a; b');")
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*MIGRATIONS, fixed])
-    with Store(path) as s:
-        assert s.conn.execute("SELECT text FROM notes").fetchone()[0] == "a; b"
+    monkeypatch.setattr(store_migrations, "MIGRATIONS", [*MIGRATIONS, fixed])
+    with open_store(settings) as s:
+        assert scalar(s, "SELECT text FROM notes") == "a; b"
 
 
-def test_transactions_nest_as_savepoints(tmp_path: Path) -> None:
-    with Store(tmp_path / "k.db") as s:
+MIGRATE_TOGETHER = r'''
+import sys, time
+from pathlib import Path
+from kpiflow.settings import load_settings
+from kpiflow.store import open_store
+
+ready, go, home = sys.argv[1:4]
+settings = load_settings(home)
+Path(ready).touch()
+while not Path(go).exists():
+    time.sleep(0.001)
+with open_store(settings) as s:
+    print(s.schema_version())
+'''
+
+
+def test_processes_starting_together_on_a_new_store_migrate_it_once(tmp_path: Path, settings: Settings) -> None:
+    script, go = tmp_path / "open.py", tmp_path / "go"
+    script.write_text(MIGRATE_TOGETHER, encoding="utf-8")
+    ready = [tmp_path / f"ready-{i}" for i in range(6)]
+    procs = [subprocess.Popen([sys.executable, str(script), str(r), str(go), str(settings.home)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in ready]
+    try:
+        assert wait_for_files(ready)
+        go.touch()
+        results = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert [(p.returncode, out.strip()) for p, (out, _) in zip(procs, results, strict=True)] == [
+        (0, str(len(MIGRATIONS)))] * len(procs), [err for _, err in results]
+    with open_store(settings) as s:
+        rows = s.query("SELECT version, name FROM schema_migrations ORDER BY version")
+        assert [tuple(r) for r in rows] == [(i, name) for i, (name, _) in enumerate(MIGRATIONS, start=1)]
+
+
+def wait_for_files(paths: list[Path], timeout: float = 60) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if all(p.exists() for p in paths):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_transactions_nest_as_savepoints(settings: Settings) -> None:
+    with open_store(settings) as s:
         def count() -> int:
-            return int(s.conn.execute("SELECT COUNT(*) FROM issued").fetchone()[0])
+            return int(scalar(s, "SELECT COUNT(*) FROM issued"))  # type: ignore[call-overload]
 
         q = parse_period("2017/18 Q2")
         with s.transaction():
@@ -151,25 +211,41 @@ def test_transactions_nest_as_savepoints(tmp_path: Path) -> None:
             s.record_issue("C", q, "c.xlsx")     # commits nothing on its own inside the outer
             raise RuntimeError
         assert count() == 1
-        assert not s.conn.in_transaction
+        assert not s.in_transaction
 
 
-def test_a_store_kept_busy_by_another_process_is_a_clear_error_not_a_traceback(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "k.db"
-    Store(path).close()
-    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_SECONDS", 0.2)
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")          # another process in the middle of a change
+@contextmanager
+def another_writer(backend: str, settings: Settings) -> Iterator[None]:
+    """Another process in the middle of a change."""
+    if backend == "postgresql":
+        import psycopg
+
+        from kpiflow.store.postgres import WRITE_LOCK
+
+        with psycopg.connect(settings.store_url, autocommit=True) as conn:
+            conn.execute("BEGIN")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            yield
+            conn.execute("ROLLBACK")
+        return
+    other = sqlite3.connect(settings.db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
     try:
-        with Store(path) as s:                 # opening and reading do not wait for it
-            assert s.submissions() == []
-            with pytest.raises(KpiflowError, match="is busy"):
-                s.record_issue("A", parse_period("2017/18 Q2"), "a.xlsx")
-            assert not s.conn.in_transaction
+        yield
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+def test_a_store_kept_busy_by_another_process_is_a_clear_error_not_a_traceback(
+        backend: str, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    open_store(settings).close()
+    monkeypatch.setattr(store_base, "BUSY_TIMEOUT_SECONDS", 0.2)
+    with another_writer(backend, settings), open_store(settings) as s:   # opening and reading do not wait for it
+        assert s.submissions() == []
+        with pytest.raises(KpiflowError, match="is busy"):
+            s.record_issue("A", parse_period("2017/18 Q2"), "a.xlsx")
+        assert not s.in_transaction
 
 
 # -- the audit trail ----------------------------------------------------------------------------

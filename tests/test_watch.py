@@ -29,7 +29,7 @@ import pytest
 from kpiflow.filing import ignored, waiting_files
 from kpiflow.model import Catalogue
 from kpiflow.settings import Settings
-from kpiflow.store import Store
+from kpiflow.store import Store, open_store
 from kpiflow.watch import Watcher
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
@@ -164,7 +164,7 @@ def test_once_takes_what_is_waiting_rejects_non_workbooks_with_feedback_and_leav
         "c.xlsx: open in an office program; left for the next run"]
     assert all(STAMP.match(x) for x in lines)
     assert log_lines(settings) == lines
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         assert [(x.file_name, x.outcome) for x in s.submissions()] == [
             ("a.xlsx", "accepted"), ("notes.pdf", "rejected"), ("figures.csv", "rejected")]
 
@@ -210,7 +210,7 @@ def test_a_slowly_written_workbook_is_taken_only_once_complete(home: Path, setti
     assert "Traceback" not in stderr
     assert "slow.xlsx: accepted" in stdout and "junk.xlsx: rejected with 1 problem" in stdout
     assert stdout.splitlines()[-1].endswith(" stopped")
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         assert [(x.file_name, x.outcome) for x in s.submissions()] == [("slow.xlsx", "accepted"),
                                                                        ("junk.xlsx", "rejected")]
 
@@ -250,7 +250,7 @@ def test_excel_save_pattern_and_lock_file(settings: Settings, store: Store, cata
     assert in_inbox(settings) == []
     assert not settings.rejected.exists() or list(settings.rejected.iterdir()) == []
     assert any(f"{name}: open in an office program" in x for x in lines)
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         assert [(x.file_name, x.outcome) for x in s.submissions()] == [(name, "accepted")]
 
 
@@ -319,7 +319,7 @@ def test_a_file_that_fails_is_logged_the_watcher_goes_on_and_it_is_tried_again(
         assert wait_for(lambda: any("junk.xlsx: rejected with 1 problem" in x for x in lines), 5), lines
     assert kept(settings) == ["good.xlsx", "junk.xlsx"]
     assert working(settings) == [] and in_inbox(settings) == []
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         assert sorted((x.file_name, x.outcome) for x in s.submissions()) == [("good.xlsx", "accepted"),
                                                                              ("junk.xlsx", "rejected")]
 
@@ -354,7 +354,7 @@ def test_ctrl_c_and_sigterm_stop_after_the_file_in_hand(home: Path, settings: Se
     assert len(done) < len(returns), "it went on with the batch after being told to stop"
     assert working(settings) == []           # nothing left half-done
     assert sorted(done + in_inbox(settings)) == sorted(r.name for r in returns)
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         assert sorted(x.file_name for x in s.submissions()) == done
     assert sorted(x.split(": ")[0][20:] for x in log_lines(settings) if ": accepted" in x) == done
 
@@ -394,7 +394,7 @@ def test_killed_mid_batch_and_restarted_every_file_ends_up_exactly_once(
     assert again.returncode == 0, again.stdout + again.stderr
     assert kept(settings) == names           # each exactly once, no "(2)" copies
     assert in_inbox(settings) == [] and working(settings) == []
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         subs = s.submissions()
     assert Counter(x.file_name for x in subs) == Counter(names)
     assert len({x.sha256 for x in subs}) == len(files)
