@@ -271,10 +271,13 @@ class Watcher:
                 self.log(outcome.line())
 
     def _retry_stranded(self, store: Store) -> None:
-        """Try again the files this watcher claimed but could not finish."""
+        """Try again the files this watcher claimed but could not finish, and finish any that
+        another process (another watcher, perhaps on another host) left part-done when it died;
+        those a live process holds are skipped."""
         stranded = sorted(p for p in self._stranded if p.exists())
         self._stranded.clear()
-        self.process(store, stranded, claimed=True)
+        abandoned = [p for p in pending(self.settings, store) if p not in stranded]
+        self.process(store, stranded + abandoned, claimed=True)
 
     def _until_next_look(self, now: float, last_look: float, next_rescan: float) -> float:
         """Seconds until the folder should be looked at again (0: now)."""

@@ -14,8 +14,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from pg_server import PgServer
 
 import kpiflow.store.base as store_base
 import kpiflow.store.migrations as store_migrations
@@ -334,3 +336,64 @@ def test_a_published_quarter_is_closed_until_reopened_and_the_reopening_is_recor
     accepted = process_file(settings, store, catalogue, drop(filled, settings, "again.xlsx"))
     assert accepted.status == "accepted"
     assert [s.outcome for s in store.submissions()] == ["rejected", "accepted"]
+
+
+# -- PostgreSQL: lost connections, an unreachable server ---------------------------------------
+
+ONLY_POSTGRESQL = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
+@ONLY_POSTGRESQL
+@pytest.mark.parametrize("how", ["connection-cut", "server-restart"])
+def test_a_connection_lost_mid_ingest_leaves_the_return_absent_and_the_file_is_retried(
+        how: str, settings: Settings, store: Store, catalogue: Catalogue, filled: Path, quarter: Period,
+        pg_server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kpiflow.errors import StoreUnavailable
+    from kpiflow.pipeline import ingest, pending
+
+    dropped = drop(filled, settings)
+    before = scalar(store, "SELECT COUNT(*) FROM observations")
+    real = store_base.Store._breakdown
+    cut: list[bool] = []
+
+    def cut_midway(self: Store, *args: object, **kwargs: object) -> None:
+        if not cut:    # the figures are written; the transaction is not committed
+            cut.append(True)
+            if how == "server-restart":
+                pg_server.restart()
+            else:
+                db = urlsplit(settings.store_url).path.lstrip("/")
+                pg_server.psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' "
+                               "AND pid <> pg_backend_pid()")
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_base.Store, "_breakdown", cut_midway)
+    with pytest.raises(StoreUnavailable, match=r"lost the connection .*nothing of the change in hand was stored"):
+        process_file(settings, store, catalogue, dropped)
+    # nothing of the return, and the file waits in the working folder
+    assert store.submissions() == []             # the store reconnects by itself
+    assert scalar(store, "SELECT COUNT(*) FROM observations") == before
+    [waiting] = pending(settings, store)
+    # the next run finishes it, once
+    assert [(o.file, o.status) for o in ingest(settings, store, catalogue, [])] == [(filled.name, "accepted")]
+    assert [s.outcome for s in store.submissions()] == ["accepted"]
+    assert store.series("CS01")[quarter].number == 531
+    assert not waiting.exists() and pending(settings, store) == []
+
+
+@pytest.mark.parametrize(("url", "names"), [
+    ("postgresql://kpiflow:s3cret-pw@127.0.0.1:9/kpiflow", "127.0.0.1:9"),
+    ("postgresql://kpiflow:s3cret-pw@127.0.0.1:notaport/kpiflow", "127.0.0.1:notaport"),
+    ("postgresql://kpiflow@/kpiflow?host=/nonexistent/socket&password=s3cret-pw", "/nonexistent/socket"),
+    ("mysql://kpiflow:s3cret-pw@dbhost/kpiflow", "mysql://kpiflow:***@dbhost/kpiflow"),
+])
+def test_postgresql_unreachable_or_a_bad_url_is_exit_2_naming_the_host_never_the_password(
+        home: Path, url: str, names: str) -> None:
+    env = {**os.environ, "KPIFLOW_DATABASE_URL": url, "COLUMNS": "200"}
+    for args in (["history"], ["ingest"], ["watch", "--once"], ["status", "--quarter", "2017/18 Q2"]):
+        r = subprocess.run([sys.executable, "-m", "kpiflow", *args, "--home", str(home)], capture_output=True,
+                           text=True, env=env, timeout=60)
+        assert r.returncode == 2, (args, r.stderr)
+        assert r.stderr.startswith("Error: ") and names in r.stderr, r.stderr
+        assert "s3cret" not in r.stdout + r.stderr and "Traceback" not in r.stderr
+    assert not (home / "kpiflow.db").exists()

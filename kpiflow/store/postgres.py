@@ -80,7 +80,8 @@ def describe(url: str) -> str:
 
 def _reason(exc: BaseException, url: str) -> str:
     """psycopg's message on one line, never with the password."""
-    text = " ".join(str(exc).split())
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = (lines[0] if lines else type(exc).__name__).rstrip(" .")   # the rest is libpq's hint
     for prefix in ("connection failed: ", "connection is bad: "):
         text = text.removeprefix(prefix)
     try:
