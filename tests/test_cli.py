@@ -19,7 +19,7 @@ from kpiflow.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ["init", "catalogue", "issue", "validate", "ingest", "watch", "status", "history", "explain", "report",
-            "template", "publish", "reopen", "demo"]
+            "template", "publish", "reopen", "store", "demo"]
 
 
 def kpiflow(*args: str, home: Path | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -397,3 +397,69 @@ def test_postgresql_unreachable_or_a_bad_url_is_exit_2_naming_the_host_never_the
         assert r.stderr.startswith("Error: ") and names in r.stderr, r.stderr
         assert "s3cret" not in r.stdout + r.stderr and "Traceback" not in r.stderr
     assert not (home / "kpiflow.db").exists()
+
+
+# -- kpiflow store copy -------------------------------------------------------------------------
+
+def report_text(path: Path) -> list[str]:
+    from docx import Document
+
+    doc = Document(str(path))
+    return [p.text for p in doc.paragraphs] + [c.text for t in doc.tables for row in t.rows for c in row.cells]
+
+
+def everything(s: Store, catalogue: Catalogue, quarter: Period) -> dict[str, object]:
+    ids = [i.id for i in catalogue.indicators]
+    return {"submissions": s.submissions(), "series": {i: s.series(i) for i in ids}, "revisions": s.revisions(ids),
+            "events": s.quarter_events(quarter), "state": s.quarter_state(quarter), "issued": s.issued(quarter),
+            "texts": {i: s.texts(i, quarter) for i in ids}, "breakdown": {i: s.breakdown(i, quarter) for i in ids},
+            "tables": {t: s.query(f"SELECT COUNT(*) FROM {t}")[0][0] for t in store_migrations.HISTORY_TABLES}}
+
+
+def test_store_copy_moves_the_whole_history_to_the_other_kind_of_store_checked_row_for_row(
+        backend: str, settings: Settings, store: Store, catalogue: Catalogue, filled: Path, quarter: Period,
+        edit: Callable[..., Path], pg_server: PgServer, tmp_path: Path) -> None:
+    from kpiflow.report import render_report
+
+    # a quarter's worth of history: accepted, rejected, duplicate, superseded, a revision, words edited
+    # at publish, published and reopened (unicode and quotes in the words)
+    corrected = edit(filled, {"Return!F7": 530, "Supporting data!C4": 1978, "About!B4": "Zoë O'Brien"},
+                     "corrected.xlsx")
+    for src in (filled, edit(filled, {"Return!F7": "n/a"}, "bad.xlsx"), filled, corrected):
+        process_file(settings, store, catalogue, drop(src, settings))
+    store.set_text("CS01", quarter, "Edited \u201ccommentary\u201d & <more>", "Response\nover two lines", "report")
+    store.record_quarter_event(quarter, "published", "clerk", json.dumps({"statuses": "frozen"}))
+    store.record_quarter_event(quarter, "reopened", "J Smith", "CS01 corrected")
+    before = everything(store, catalogue, quarter)
+
+    if backend == "sqlite":      # SQLite to PostgreSQL
+        to = pg_server.create_database(f"kpiflow_copy_{os.getpid()}_{tmp_path.name[-20:]}".replace("-", "_"))
+        dest_toml = f'[store]\nurl = "{to}"\n'
+    else:                         # and back from PostgreSQL to SQLite
+        to = str(tmp_path / "copy" / "kpiflow.db")
+        dest_toml = f'[store]\nurl = "sqlite:{to}"\n'
+    r = kpiflow(settings.home, "store", "copy", "--to", to, "--json")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["checked"] is True and result["rows"] == before["tables"]
+
+    dest_home = tmp_path / "dest"
+    shutil.copytree(settings.home, dest_home, ignore=shutil.ignore_patterns("kpiflow.db*"))
+    (dest_home / "kpiflow.toml").write_text(f'council = "{settings.council}"\n{dest_toml}', encoding="utf-8")
+    dest_settings = load_settings(dest_home)
+    with open_store(dest_settings) as dest:
+        assert dest.kind != store.kind
+        assert everything(dest, catalogue, quarter) == before
+        # the same report text from either
+        assert report_text(render_report(dest_settings, dest, catalogue, quarter)) == report_text(
+            render_report(settings, store, catalogue, quarter))
+        # and the copy takes new returns, numbering on after the copied rows
+        again = process_file(dest_settings, dest, catalogue, drop(edit(filled, {"About!B4": "Later"}, "later.xlsx"),
+                                                                    dest_settings))
+        assert again.status == "accepted"
+        assert again.submission_id == max(s.id for s in before["submissions"]) + 1  # type: ignore[attr-defined]
+    # a store that holds a history is never copied into
+    r = kpiflow(settings.home, "store", "copy", "--to", to)
+    assert r.returncode == 2 and "already holds a history" in r.stderr and "nothing was copied" in r.stderr
+    r = kpiflow(settings.home, "store", "copy", "--to", settings.store_url or str(settings.db_path))
+    assert r.returncode == 2 and "own store" in r.stderr

@@ -43,6 +43,8 @@ class Row(Protocol):
 
     def __getitem__(self, key: int | str, /) -> Any: ...
 
+    def __iter__(self) -> Iterator[Any]: ...
+
     def keys(self) -> Any: ...
 
 
@@ -102,6 +104,14 @@ class Store(ABC):
         """Execute one statement (``?`` placeholders); its rows, or [] if it returns none."""
 
     @abstractmethod
+    def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Execute one statement once for each row of arguments."""
+
+    @abstractmethod
+    def _begin_snapshot(self) -> None:
+        """Start a read-only transaction that sees one moment of the store, holding up no writer."""
+
+    @abstractmethod
     def _begin(self) -> None:
         """Start a write transaction, waiting (up to BUSY_TIMEOUT_SECONDS) for any other writer."""
 
@@ -154,6 +164,23 @@ class Store(ABC):
         """Run one statement (``?`` placeholders) and return its rows: for tests and diagnostics.
         kpiflow's own SQL lives in the store's methods."""
         return self._run(sql, args)
+
+    def query_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each row of arguments (for copying a history in)."""
+        self._run_many(sql, rows)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read several tables as they were at one moment, without holding up writers."""
+        if self._depth:
+            raise KpiflowError("a snapshot cannot be taken inside a transaction")
+        self._begin_snapshot()
+        self._depth += 1     # a connection lost meanwhile is an error, never a silent new view
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            self._end(commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

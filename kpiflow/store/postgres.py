@@ -216,6 +216,19 @@ class PostgresStore(Store):
                     raise self._lost(exc) from exc
         raise AssertionError("unreachable")
 
+    def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        conn = self._connection()
+        try:
+            with conn.cursor() as cur:
+                cur.executemany(self._sql(sql), rows)
+        except psycopg.OperationalError as exc:
+            if self._usable():
+                raise
+            raise self._lost(exc) from exc
+
+    def _begin_snapshot(self) -> None:
+        self._run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
     def _begin(self) -> None:
         self._run("BEGIN")
         try:

@@ -51,6 +51,12 @@ class SQLiteStore(Store):
         rows: list[Row] = self.conn.execute(sql, args).fetchall()
         return rows
 
+    def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def _begin_snapshot(self) -> None:
+        self.conn.execute("BEGIN")    # deferred: the first read fixes the view (WAL keeps it)
+
     def _begin(self) -> None:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
