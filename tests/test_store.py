@@ -388,7 +388,11 @@ def test_a_connection_lost_mid_ingest_leaves_the_return_absent_and_the_file_is_r
     ("mysql://kpiflow:s3cret-pw@dbhost/kpiflow", "mysql://kpiflow:***@dbhost/kpiflow"),
 ])
 def test_postgresql_unreachable_or_a_bad_url_is_exit_2_naming_the_host_never_the_password(
-        home: Path, url: str, names: str) -> None:
+        tmp_path: Path, url: str, names: str) -> None:
+    from kpiflow.init import init_home
+
+    home = tmp_path / "home"
+    init_home(home)
     env = {**os.environ, "KPIFLOW_DATABASE_URL": url, "COLUMNS": "200"}
     for args in (["history"], ["ingest"], ["watch", "--once"], ["status", "--quarter", "2017/18 Q2"]):
         r = subprocess.run([sys.executable, "-m", "kpiflow", *args, "--home", str(home)], capture_output=True,
