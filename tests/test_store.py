@@ -467,3 +467,27 @@ def test_store_copy_moves_the_whole_history_to_the_other_kind_of_store_checked_r
     assert r.returncode == 2 and "already holds a history" in r.stderr and "nothing was copied" in r.stderr
     r = kpiflow(settings.home, "store", "copy", "--to", settings.store_url or str(settings.db_path))
     assert r.returncode == 2 and "own store" in r.stderr
+
+
+def test_a_copy_that_does_not_match_its_original_is_not_kept(settings: Settings, store: Store, catalogue: Catalogue,
+                                                            filled: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import kpiflow.store.copy as copy_module
+
+    process_file(settings, store, catalogue, drop(filled, settings))
+    real = copy_module._insert
+
+    def slightly_off(dest: Store, table: str, cols: list[str], rows: list[tuple[object, ...]]) -> None:
+        if table == "observations" and rows:
+            i = cols.index("rate")
+            rows = [(*rows[0][:i], 1.0000000001 + float(rows[0][i] or 0), *rows[0][i + 1:]), *rows[1:]]
+        real(dest, table, cols, rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(copy_module, "_insert", slightly_off)
+    target = tmp_path / "copy.db"
+    with pytest.raises(KpiflowError, match=r"the copy of observations row \d+ differs in rate; nothing was copied"):
+        copy_module.copy_history(settings, str(target))
+    with SQLiteStore(target) as dest:       # the destination is left empty, ready for another try
+        assert all(scalar(dest, f"SELECT COUNT(*) FROM {t}") == 0 for t in store_migrations.HISTORY_TABLES)
+    monkeypatch.setattr(copy_module, "_insert", real)
+    assert copy_module.copy_history(settings, str(target)).rows["submissions"] == 1
