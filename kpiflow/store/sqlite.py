@@ -9,6 +9,7 @@ machine; a network share needs the PostgreSQL store.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,7 @@ class SQLiteStore(Store):
         try:
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA foreign_keys = ON")
-            if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self.conn.execute("PRAGMA journal_mode = WAL")
+            self._use_wal()
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
         except sqlite3.DatabaseError as exc:
@@ -43,6 +43,20 @@ class SQLiteStore(Store):
         except BaseException:
             self.conn.close()
             raise
+
+    def _use_wal(self) -> None:
+        """Switch a new database to WAL. The switch needs the database to itself and SQLite does not
+        wait for it as it waits for a write, so processes opening a new store together take turns."""
+        deadline = time.monotonic() + base.BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def close(self) -> None:
         self.conn.close()
