@@ -22,11 +22,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# LibreOffice (for PDFs and the real-client tests) and Debian's UNO bridge. Needs root.
+# LibreOffice (for PDFs and the real-client tests), Debian's UNO bridge, and PostgreSQL (the tests
+# start a throwaway server of their own from its binaries). Needs root.
 system-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		libreoffice-writer-nogui libreoffice-calc-nogui python3-uno
+		libreoffice-writer-nogui libreoffice-calc-nogui python3-uno postgresql
 
 lint: $(STAMP)
 	$(PY) -m ruff check kpiflow tests scripts benchmarks

@@ -40,7 +40,7 @@ def make_home(root: Path, years: int, charts: str = "native") -> Path:
     from kpiflow.model import Catalogue, Figures, Indicator
     from kpiflow.periods import month, parse_period
     from kpiflow.settings import load_settings
-    from kpiflow.store import Store
+    from kpiflow.store import open_store
     from kpiflow.workbook.build import write_catalogue
 
     home = root / f"home-{years}-{charts}"
@@ -66,7 +66,7 @@ def make_home(root: Path, years: int, charts: str = "native") -> Path:
             k += 1
         for y in range(2017 - years, 2018):
             rows.append((ind.id, parse_period(f"{y}/{(y + 1) % 100:02d}"), Figures(None, None, 450.0 + y % 7, 330.0)))
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         store.load_history(rows, "benchmark")
         for ind in inds:
             store.set_text(ind.id, q, "", f"Response for {ind.id}: we are acting & monitoring.\nSecond paragraph.",
@@ -80,12 +80,12 @@ def dump_context(home: Path, out: Path) -> None:
     from kpiflow.periods import parse_period
     from kpiflow.report import build_context
     from kpiflow.settings import load_settings
-    from kpiflow.store import Store
+    from kpiflow.store import open_store
 
     settings = load_settings(home)
     catalogue = load_checked_catalogue(settings)
     q = parse_period("2017/18 Q2")
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         ctx = build_context(settings, store, catalogue, q, assess(settings, store, catalogue, q))
     out.write_text(json.dumps(ctx, ensure_ascii=False), encoding="utf-8")
 

@@ -17,7 +17,7 @@ def make_return(tmp: Path) -> tuple[Path, Path]:
     from kpiflow.model import Catalogue, Indicator
     from kpiflow.periods import parse_period
     from kpiflow.settings import load_settings
-    from kpiflow.store import Store
+    from kpiflow.store import open_store
     from kpiflow.workbook.build import fill_return, write_catalogue
 
     home = tmp / "home"
@@ -30,7 +30,7 @@ def make_return(tmp: Path) -> tuple[Path, Path]:
     write_catalogue(home / "workbook_templates" / "catalogue.xlsx", catalogue)
     settings = load_settings(home)
     q = parse_period("2017/18 Q2")
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         issued = issue_returns(settings, store, catalogue, q)[0]
     figures: dict[str, dict[str, object]] = {}
     for i, ind in enumerate(inds):

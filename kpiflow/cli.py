@@ -26,9 +26,11 @@ catalogue_app = typer.Typer(help="Check the indicator catalogue.", no_args_is_he
 template_app = typer.Typer(help="Check the report template.", no_args_is_help=True)
 comparators_app = typer.Typer(help="Statistical-neighbour and England figures from the Department for Education.",
                               no_args_is_help=True)
+store_app = typer.Typer(help="The history store: copy it between SQLite and PostgreSQL.", no_args_is_help=True)
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(template_app, name="template")
 app.add_typer(comparators_app, name="comparators")
+app.add_typer(store_app, name="store")
 
 Home = Annotated[Path | None, typer.Option("--home", help="The working folder (default: KPIFLOW_HOME or the current "
                                            "directory).", show_default=False)]
@@ -349,6 +351,22 @@ def export(
 
     done = export_history(_settings(home), format_, out)
     _render(done.to_dict() if as_json else done.lines(), as_json)
+
+
+@store_app.command("copy")
+def store_copy(to: Annotated[str, typer.Option("--to", help="The empty store to copy into: postgresql://user@host/"
+                                                "database, or sqlite:PATH (or a plain path) for a SQLite file.")],
+               home: Home = None, as_json: Json = False) -> None:
+    """Copy the whole history (submissions, figures and their revisions, words, quarter events)
+    into a new, empty store, and check the copy row for row. The working folder's own store is
+    left as it is.
+
+    Example: kpiflow store copy --to postgresql://kpiflow@dbhost/kpiflow
+    """
+    from kpiflow.store.copy import copy_history
+
+    result = copy_history(_settings(home), to)
+    _render(result.to_dict() if as_json else result.lines(), as_json)
 
 
 @app.command()

@@ -13,7 +13,7 @@ from typing import Any
 
 from kpiflow.model import Catalogue, Figures, Indicator
 from kpiflow.periods import Period, parse_period
-from kpiflow.store import Store
+from kpiflow.store import SQLiteStore, Store
 
 PORTFOLIO = "Cabinet Secretary for Resilient Communities & Childrens"
 SERVICE = "Children's Services"
@@ -103,7 +103,9 @@ def run_demo(home: Path) -> DemoResult:
     lines = [f"Working folder: {home}"]
     catalogue = load_checked_catalogue(settings)
     quarter = parse_period("2017/18 Q2")
-    with Store(settings.db_path) as store:
+    # always a SQLite file in the demo's own folder, whatever store URL is set: the example history
+    # must never be loaded into a council's shared server
+    with SQLiteStore(settings.db_path) as store:
         n = load_example_history(store)
         lines.append(f"Loaded the example history: {n} figures")
         issued = issue_returns(settings, store, catalogue, quarter, SERVICE)[0]

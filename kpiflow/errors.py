@@ -17,3 +17,8 @@ class HomeError(KpiflowError):
 
 class PeriodError(ValueError):
     """A text or cell value is not a period kpiflow understands."""
+
+
+class StoreUnavailable(KpiflowError):
+    """The store's server cannot be reached, or the connection to it was lost: nothing half-done
+    is kept, and what was being done can be tried again."""

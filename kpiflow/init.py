@@ -30,6 +30,11 @@ council = "{council}"
 [watch]
 # settle_seconds = 2        # a file must be still this long before it is read
 # rescan_seconds = 30       # how often the inbox is scanned as well as watched
+
+# [store]
+# url = "postgresql://kpiflow@dbhost/kpiflow"   # a PostgreSQL server, for several hosts over one shared
+#                                               # inbox (docs/postgresql.md); KPIFLOW_DATABASE_URL wins.
+#                                               # Default: SQLite, kpiflow.db in this folder.
 '''
 
 

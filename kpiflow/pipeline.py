@@ -4,10 +4,13 @@ Used by ``kpiflow ingest`` and ``kpiflow watch`` alike. Every step can be cut sh
 process and is finished by the next run:
 
 1. claim: the file is locked and renamed into ``inbox/.working/`` under a unique name. A rename
-   is atomic on one file system, so of two processes only one gets the file. The lock (``flock``)
-   is held until the file is done and dropped by the operating system when the process dies, so a
-   file in ``.working`` whose lock can be taken was abandoned, and one whose lock cannot is being
-   worked on by a live process and is left alone.
+   is atomic on one file system, so of two processes only one gets the file. The lock is held
+   until the file is done and dropped when the process dies, so a file in ``.working`` whose lock
+   can be taken was abandoned, and one whose lock cannot is being worked on by a live process and
+   is left alone. With SQLite the lock is ``flock`` (one machine); with PostgreSQL it is taken in
+   the database (``Store.try_claim``, keyed by the file's name), so it holds across hosts sharing
+   the inbox, where file locks on SMB or NFS do not. The store's unique ``claim`` column is the
+   last guard: a file is never stored twice, even by a process whose claim lapsed unnoticed.
 2. validate, then store in one transaction: the submission record, naming the claim and the names
    the original and its feedback will be kept under, and (if accepted) its figures.
 3. write the feedback, whole or not at all, under its recorded name.
@@ -30,7 +33,7 @@ from typing import Any
 
 from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.crosscheck import History, check_against_history
-from kpiflow.errors import KpiflowError
+from kpiflow.errors import KpiflowError, StoreUnavailable
 from kpiflow.filing import (
     NOT_A_FILE,
     FileLock,
@@ -50,7 +53,7 @@ from kpiflow.model import Catalogue, ReturnData
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
 from kpiflow.settings import Settings
-from kpiflow.store import Store, Submission, open_store
+from kpiflow.store import Claim, Store, Submission, open_store
 from kpiflow.validate import validate_file
 from kpiflow.workbook.annotate import annotated, can_annotate
 from kpiflow.workbook.read import MAX_FILE_BYTES
@@ -88,15 +91,32 @@ class Outcome:
 
 
 # files this process has claimed, and the locks that say so, until process_file takes them over
-_held: dict[Path, FileLock] = {}
+_held: dict[Path, Claim] = {}
 
 
-def claim(settings: Settings, path: Path) -> Path | None:
+def claim_name(settings: Settings, path: Path) -> str:
+    """The name a file is claimed under in the database: its place in the working folder (the same
+    from every host, whatever the share is mounted as), case-folded for Windows shares."""
+    try:
+        rel = path.relative_to(settings.home).as_posix()
+    except ValueError:
+        rel = f"file {path.resolve()}"   # given on the command line from elsewhere: this host's own
+    return rel.casefold()
+
+
+def _in_database(store: Store | None) -> bool:
+    return store is not None and store.claims_in_database
+
+
+def claim(settings: Settings, path: Path, store: Store | None = None) -> Path | None:
     """Take a file for processing by renaming it into the working folder; None if another
-    process took it first. The file stays locked by this process until it is processed."""
+    process took it first. The file stays locked by this process until it is processed (in the
+    database, where ``store`` takes claims there)."""
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S%f")
     target = settings.work_dir / f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}--{safe_name(path.name)}"
+    if store is not None and _in_database(store):
+        return _claim_in_database(settings, store, path, target)
     lock = try_lock(path)
     if lock is None:
         return None
@@ -123,7 +143,50 @@ def claim(settings: Settings, path: Path) -> Path | None:
     return target
 
 
-def _copy_in(src: Path, target: Path, src_lock: FileLock) -> FileLock:
+def _claim_in_database(settings: Settings, store: Store, path: Path, target: Path) -> Path | None:
+    """The claim on the new name is taken before the file has it, so no other process can find it
+    in the working folder unclaimed; the claim on the inbox name only while renaming."""
+    mine = store.try_claim(claim_name(settings, target))
+    if mine is None:
+        return None
+    try:
+        arriving = store.try_claim(claim_name(settings, path))
+        if arriving is None:
+            mine.release()
+            return None
+        try:
+            try:
+                os.rename(path, target)
+            except FileNotFoundError:
+                mine.release()
+                return None
+            except OSError:
+                try:
+                    _copy_in(path, target, None).release()
+                except FileNotFoundError:
+                    mine.release()
+                    return None
+        finally:
+            arriving.release()
+    except BaseException:
+        mine.release()
+        raise
+    _held[target] = mine
+    return target
+
+
+def _lock_claimed(settings: Settings, store: Store, path: Path) -> Claim | None:
+    """Lock a file already in the working folder; None if a live process holds it or it is gone."""
+    if not _in_database(store):
+        return try_lock(path)
+    got = store.try_claim(claim_name(settings, path))
+    if got is not None and not path.exists():
+        got.release()    # finished by its owner between being listed and being claimed
+        return None
+    return got
+
+
+def _copy_in(src: Path, target: Path, src_lock: FileLock | None) -> FileLock:
     """Copy ``src`` to ``target`` through a locked .part file, then remove ``src``."""
     part = part_path(target)
     try:
@@ -147,7 +210,8 @@ def _copy_in(src: Path, target: Path, src_lock: FileLock) -> FileLock:
             raise
         return lock
     finally:
-        src_lock.release()
+        if src_lock is not None:
+            src_lock.release()
 
 
 def original_name(claimed: Path) -> str:
@@ -184,17 +248,17 @@ def process_file(settings: Settings, store: Store, catalogue: Catalogue, path: P
     ``claimed``: ``path`` is in the working folder already (claimed by this process, or left by a
     stopped one, which is finished from where it stopped). A file another live process is working
     on, or has taken first, is "skipped"."""
-    lock: FileLock | None
+    lock: Claim | None
     if claimed:
         work: Path | None = path
-        lock = _held.pop(path, None) or try_lock(path)
+        lock = _held.pop(path, None) or _lock_claimed(settings, store, path)
     else:
         kind = kind_of(path)
         if kind != "file":
             # a link is never followed, and a pipe would hang the read: neither is claimed
             status = "skipped" if kind in ("missing", "folder") else "refused"
             return Outcome(path.name, status, ValidationResult(path.name), note=NOT_A_FILE[kind])
-        work = claim(settings, path)
+        work = claim(settings, path, store)
         lock = _held.pop(work, None) if work else None
     if work is None or lock is None:
         name = original_name(path) if claimed else path.name
@@ -210,10 +274,21 @@ def process_file(settings: Settings, store: Store, catalogue: Catalogue, path: P
                 result.error("file-too-large", "The file grew beyond the size a return can be while it was read. "
                              "Send it again.")
             result.source = original_name(work)
+            _still_held(lock, work)
             sub = _record(settings, store, work, sha, data, result)
+        _still_held(lock, work)
         return _finish(settings, store, sub, work)
     finally:
         lock.release()
+
+
+def _still_held(lock: Claim, work: Path) -> None:
+    """A claim in the database lapses with a lost connection: taken again if no other process has
+    it, or the file is left to the one that does."""
+    held = getattr(lock, "held", None)
+    if held is not None and not held():
+        raise KpiflowError(f"{original_name(work)}: the claim on it lapsed with a lost connection to the store and "
+                           "another process has taken it over")
 
 
 def _record(settings: Settings, store: Store, work: Path, sha: str, data: ReturnData | None,
@@ -223,6 +298,9 @@ def _record(settings: Settings, store: Store, work: Path, sha: str, data: Return
     name = original_name(work)
     quarter = data.quarter if data else None
     with store.transaction():
+        done = store.submission_by_claim(work.name)
+        if done is not None:
+            return done   # stored meanwhile by a process that took over a lapsed claim
         if data and quarter and store.quarter_state(quarter) == "published":
             result.error("quarter-published", f"{quarter.short} has been published, so returns for it are closed. "
                          "Ask the performance team to run kpiflow reopen if the figures must change.", sheet="About")
@@ -314,7 +392,7 @@ def _keep_original(settings: Settings, store: Store, sub: Submission, work: Path
     return kept
 
 
-def pending(settings: Settings) -> list[Path]:
+def pending(settings: Settings, store: Store | None = None) -> list[Path]:
     """Files in the working folder: left by a process that was stopped part-way (process_file
     finishes them), or being worked on by a live one (process_file skips them)."""
     if not settings.work_dir.exists():
@@ -323,18 +401,36 @@ def pending(settings: Settings) -> list[Path]:
     for p in sorted(settings.work_dir.iterdir()):
         if p.name.startswith("."):
             if p.name.endswith(".part") and p.is_file():
-                discard_abandoned(p)    # half a copy; the original it came from is still in place
+                # half a copy; the original it came from is still in place
+                if store is not None and _in_database(store):
+                    _discard_unclaimed(settings, store, p)
+                else:
+                    discard_abandoned(p)
             continue
         if p.is_file():
             out.append(p)
     return out
 
 
+def _discard_unclaimed(settings: Settings, store: Store, part: Path) -> None:
+    """Remove a .part copy whose file's claim no process holds (its writer died)."""
+    try:
+        got = store.try_claim(claim_name(settings, part.with_name(part.name[1:-len(".part")])))
+    except StoreUnavailable:
+        return   # left for a later look
+    if got is None:
+        return
+    try:
+        part.unlink(missing_ok=True)
+    finally:
+        got.release()
+
+
 def ingest(settings: Settings, store: Store, catalogue: Catalogue, paths: list[Path],
            expected_quarter: Period | None = None) -> list[Outcome]:
     """Finish what a stopped process left in the working folder, then process ``paths``."""
     outcomes = [process_file(settings, store, catalogue, p, expected_quarter, claimed=True)
-                for p in pending(settings)]
+                for p in pending(settings, store)]
     outcomes += [process_file(settings, store, catalogue, p, expected_quarter) for p in paths]
     return outcomes
 
@@ -380,7 +476,7 @@ def validate_returns(settings: Settings, paths: list[Path], quarter: Period | No
     where the working folder has one."""
     _given_files(paths)
     catalogue = load_checked_catalogue(settings)
-    if not settings.db_path.exists():
+    if settings.store_kind == "sqlite" and not settings.db_path.exists():
         return Checked(tuple(check_file(p, catalogue, quarter)[1] for p in paths))
     with open_store(settings) as store:
         history = History(store.series, settings.rules)

@@ -2,6 +2,11 @@
 
 The folder is ``--home DIR``, else ``KPIFLOW_HOME``, else the current directory.
 An unknown key or a bad value is a SettingsError naming the key.
+
+The store is SQLite (``kpiflow.db`` in the folder) unless ``KPIFLOW_DATABASE_URL`` or ``[store] url``
+names another: ``postgresql://user@host/db`` for a PostgreSQL server, ``sqlite:PATH`` for another
+SQLite file. The environment wins, so a service can be given credentials without writing them into
+a kpiflow.toml on a shared drive. A URL is never shown with its password (:func:`redact_url`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from typing import Any
 
 from kpiflow.errors import SettingsError
 
+DATABASE_URL_ENV = "KPIFLOW_DATABASE_URL"
+POSTGRES_SCHEMES = ("postgresql", "postgres")
 EXCEPTION_RULES = ("below-target-or-worse-than-last-year", "red", "red-or-amber-worsening",
                    "missed-two-quarters")
 CHART_MODES = ("native", "image")
@@ -40,6 +47,12 @@ class Settings:
     catalogue_rel: str = "workbook_templates/catalogue.xlsx"
     template_rel: str = "doc_templates/appendix_6b.docx"
     database_rel: str = "kpiflow.db"
+    store_url: str = ""          # "" for the SQLite file database_rel; else a postgresql:// or sqlite: URL
+
+    @property
+    def store_kind(self) -> str:
+        """"postgresql" or "sqlite"."""
+        return store_kind(self.store_url)
 
     @property
     def catalogue_path(self) -> Path:
@@ -51,6 +64,9 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
+        """The SQLite file (the default store, or the one a ``sqlite:`` URL names)."""
+        if self.store_url and self.store_kind == "sqlite":
+            return sqlite_path(self.store_url, self.home)
         return self.home / self.database_rel
 
     @property
@@ -105,7 +121,41 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "report": {"charts": str},
     "watch": {"settle_seconds": (int, float), "rescan_seconds": (int, float)},
     "paths": {"catalogue": str, "template": str, "database": str},
+    "store": {"url": str},
 }
+
+
+def store_kind(url: str) -> str:
+    """"postgresql" for a postgresql:// (or postgres://) URL, "sqlite" for none or a sqlite: one;
+    anything else is a SettingsError."""
+    if not url:
+        return "sqlite"
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme in POSTGRES_SCHEMES and url[len(scheme):].startswith("://"):
+        return "postgresql"
+    if scheme == "sqlite":
+        return "sqlite"
+    raise SettingsError(f"the store URL {redact_url(url)!r} is not one kpiflow knows: use "
+                        "postgresql://user@host/database for PostgreSQL, or sqlite:PATH for a SQLite file")
+
+
+def sqlite_path(url: str, home: Path) -> Path:
+    """The file a ``sqlite:PATH`` URL names (``sqlite:///abs/k.db`` too), relative to ``home``."""
+    rest = url.split(":", 1)[1]
+    if rest.startswith("//"):
+        rest = rest[2:]
+    if not rest:
+        raise SettingsError(f"the store URL {url!r} names no file: use sqlite:PATH")
+    return (home / Path(rest).expanduser()).resolve()
+
+
+_PASSWORD_IN_NETLOC = re.compile(r"(://[^/@:?#]*):[^/@]*@")
+_PASSWORD_PARAM = re.compile(r"(?i)(password=)[^&\s]*")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``: the form every message and log line uses."""
+    return _PASSWORD_PARAM.sub(r"\1***", _PASSWORD_IN_NETLOC.sub(r"\1:***@", url))
 
 
 def resolve_home(home: str | Path | None = None) -> Path:
@@ -174,6 +224,12 @@ def load_settings(home: str | Path | None = None) -> Settings:
     for name in ("settle_seconds", "rescan_seconds"):
         if name in w and w[name] <= 0:
             raise SettingsError(f"{path}: setting 'watch.{name}' has a bad value: use a positive number")
+    url = os.environ.get(DATABASE_URL_ENV, "").strip() or s["store"].get("url", "").strip()
+    try:
+        store_kind(url)
+    except SettingsError as exc:
+        where = DATABASE_URL_ENV if os.environ.get(DATABASE_URL_ENV, "").strip() else f"{path}: setting 'store.url'"
+        raise SettingsError(f"{where}: {exc}") from None
     p = s["paths"]
     for name, rel in p.items():
         target = (root / rel).resolve()
@@ -190,6 +246,7 @@ def load_settings(home: str | Path | None = None) -> Settings:
         catalogue_rel=p.get("catalogue", Settings.catalogue_rel),
         template_rel=p.get("template", Settings.template_rel),
         database_rel=p.get("database", Settings.database_rel),
+        store_url=url,
     )
 
 

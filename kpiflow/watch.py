@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from kpiflow.errors import StoreUnavailable
 from kpiflow.filing import NOT_A_FILE, lock_names, locked_by_office, scan_inbox
 from kpiflow.model import Catalogue
 from kpiflow.pipeline import Outcome, original_name, pending, process_file
@@ -33,8 +34,8 @@ from kpiflow.store import Store, open_store
 _READ_ONLY_EVENTS = ("opened", "closed_no_write")
 HEALTH_CHECK_SECONDS = 1.0    # how often an idle watcher checks its observer and the inbox folder
 LOCKED_LOOK_SECONDS = 1.0     # how often a workbook open in an office program is looked at
-_FOLDER, _OBSERVER = "\0folder", "\0observer"   # keys of _failed that no file name can take
-ERROR_PAUSE_SECONDS = 5.0     # pause after the folder itself could not be read (a network share down)
+_FOLDER, _OBSERVER, _STORE = "\0folder", "\0observer", "\0store"   # keys of _failed no file name can take
+ERROR_PAUSE_SECONDS = 5.0     # pause after the folder (a network share) or the store's server could not be reached
 
 
 class _StopRaceFilter(logging.Filter):
@@ -92,6 +93,7 @@ class Watcher:
         self._stop = threading.Event()
         self._signals = 0
         self._inbox_id: tuple[int, int] | None = None
+        self._next_rescan = float("inf")   # when the working folder is next retried and the inbox rescanned
 
     # -- logging ------------------------------------------------------------------------------
     def log(self, message: str) -> None:
@@ -247,7 +249,7 @@ class Watcher:
 
         A file that raises is logged and left (in the working folder, if it got that far) to be
         tried again at the next rescan; the rest carry on."""
-        working = set(pending(self.settings)) if paths and not claimed else set()
+        working = set(pending(self.settings, store)) if paths and not claimed else set()
         for p in paths:
             if self._stop.is_set():
                 return
@@ -261,13 +263,21 @@ class Watcher:
                     self._stranded.add(p)
                 else:
                     # the file this call claimed is the one new in the working folder
-                    now_working = set(pending(self.settings))
+                    now_working = set(pending(self.settings, store))
                     self._stranded |= now_working - working
                     working = now_working
+                if isinstance(exc, StoreUnavailable):
+                    # the store's server is down or out of reach: every file would fail the same way
+                    self._log_failure(_STORE, f"{exc} Trying again every {ERROR_PAUSE_SECONDS:g}s.")
+                    self._next_rescan = min(self._next_rescan, time.monotonic() + ERROR_PAUSE_SECONDS)
+                    self._stop.wait(ERROR_PAUSE_SECONDS)
+                    return
                 where = "inbox/.working" if claimed or not p.exists() else "the inbox"
                 self._log_failure(original_name(p) if claimed else p.name, f"could not be processed ({type(exc).__name__}: {exc}); it stays in "
                                   f"{where} and is tried again")
                 continue
+            if self._failed.pop(_STORE, None) is not None:
+                self.log(f"the store at {store.where} is reachable again")
             self._stranded.discard(p)
             self._failed.pop(outcome.file, None)
             if outcome.status != "skipped":
@@ -275,10 +285,13 @@ class Watcher:
                 self.log(outcome.line())
 
     def _retry_stranded(self, store: Store) -> None:
-        """Try again the files this watcher claimed but could not finish."""
+        """Try again the files this watcher claimed but could not finish, and finish any that
+        another process (another watcher, perhaps on another host) left part-done when it died;
+        those a live process holds are skipped."""
         stranded = sorted(p for p in self._stranded if p.exists())
         self._stranded.clear()
-        self.process(store, stranded, claimed=True)
+        abandoned = [p for p in pending(self.settings, store) if p not in stranded]
+        self.process(store, stranded + abandoned, claimed=True)
 
     def _until_next_look(self, now: float, last_look: float, next_rescan: float) -> float:
         """Seconds until the folder should be looked at again (0: now)."""
@@ -306,17 +319,17 @@ class Watcher:
             self._folder_problem(exc)
         self.log(f"watching {self.settings.inbox} (settle {self.settle:g}s, rescan {self.rescan:g}s"
                  f"{f', polling every {self.poll_interval:g}s' if self.polling else ''}); Ctrl-C stops")
-        next_rescan = time.monotonic() + self.rescan
+        self._next_rescan = min(self._next_rescan, time.monotonic() + self.rescan)
         while not self._stop.is_set():
             try:
                 self._ensure_observer()
                 now = time.monotonic()
-                wait = self._until_next_look(now, last_look, next_rescan)
+                wait = self._until_next_look(now, last_look, self._next_rescan)
                 if wait <= 0:
                     self._hint.clear()
                     last_look = now
-                    if now >= next_rescan:
-                        next_rescan = now + self.rescan
+                    if now >= self._next_rescan:
+                        self._next_rescan = now + self.rescan
                         self._retry_stranded(store)
                     self.process(store, self.ready(now, announce=True))
                     self._failed.pop(_FOLDER, None)
@@ -354,7 +367,7 @@ class Watcher:
         previous = self._install_signals()
         try:
             with open_store(self.settings) as store:
-                self.process(store, pending(self.settings), claimed=True)
+                self.process(store, pending(self.settings, store), claimed=True)
                 if once:
                     self._once(store)
                 else:

@@ -1,13 +1,22 @@
-"""Shared fixtures: a fresh working folder with the shipped example, real files throughout."""
+"""Shared fixtures: a fresh working folder with the shipped example, real files throughout.
+
+Tests marked ``backends`` (store, pipeline, concurrency, and some watch tests) run once per store,
+with ids ``sqlite`` and ``postgresql``: the PostgreSQL run gets a database of its own on a real,
+throwaway server that the session starts (tests/pg_server.py) and stops, and is skipped, saying how
+to install it, where PostgreSQL is not installed.
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+from pg_server import INSTALL_HINT, PgServer, start_server
 
 from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.demo import SERVICE, fill_example_return, load_example_history
@@ -16,16 +25,74 @@ from kpiflow.issue import issue_returns
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period, parse_period
 from kpiflow.settings import Settings, load_settings
-from kpiflow.store import Store
+from kpiflow.store import Store, open_store
 
 Q2 = parse_period("2017/18 Q2")
+BACKENDS = ("sqlite", "postgresql")
+
+# a store URL in the developer's environment must not send the tests to a real server
+os.environ.pop("KPIFLOW_DATABASE_URL", None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends: run once on SQLite and once on PostgreSQL (ids sqlite, "
+                                       "postgresql)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    given = any("backend" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize"))
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("backends") and not given:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server for the session, on a Unix socket in a temporary folder."""
+    server = start_server()
+    if server is None:
+        pytest.skip(INSTALL_HINT)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+_databases = itertools.count(1)
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    h = tmp_path / "home"
-    init_home(h, council="Blackpool Council")
-    return h
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which store the working folder uses: "sqlite" unless the test is marked ``backends``."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def make_home(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Callable[[str], Path]]:
+    """Lay out a working folder ``tmp_path/name``; on PostgreSQL, with a database of its own."""
+    made: list[Path] = []
+
+    def make(name: str) -> Path:
+        h = tmp_path / name
+        init_home(h, council="Blackpool Council")
+        if backend == "postgresql":
+            server: PgServer = request.getfixturevalue("pg_server")
+            db = f"kpiflow_test_{os.getpid()}_{next(_databases)}"
+            url = server.create_database(db)
+            request.addfinalizer(lambda: server.drop_database(db))
+            with (h / "kpiflow.toml").open("a", encoding="utf-8") as fh:
+                fh.write(f'\n[store]\nurl = "{url}"\n')
+        made.append(h)
+        return h
+
+    yield make
+    if backend == "postgresql":
+        for h in made:
+            assert not (h / "kpiflow.db").exists(), f"a store URL is set, yet {h}/kpiflow.db was written"
+
+
+@pytest.fixture
+def home(make_home: Callable[[str], Path]) -> Path:
+    return make_home("home")
 
 
 @pytest.fixture
@@ -40,7 +107,7 @@ def catalogue(settings: Settings) -> Catalogue:
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         load_example_history(s)
         yield s
 

@@ -15,7 +15,7 @@ import pytest
 
 from kpiflow.model import Catalogue
 from kpiflow.settings import Settings
-from kpiflow.store import Store
+from kpiflow.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,15 +69,15 @@ def test_ingest_rejects_text_in_a_number_cell(home: Path, settings: Settings, st
     bad = edit(filled, {"Return!F7": "n/a"})
     dropped = settings.inbox / bad.name
     shutil.copyfile(bad, dropped)
-    with Store(settings.db_path) as s:
-        before = s.conn.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
+    with open_store(settings) as s:
+        before = s.query("SELECT COUNT(*) FROM observations")[0][0]
     r = kpiflow("ingest", home=home)
     assert r.returncode == 1
     assert "Return!F7  error  not-a-number  CS01" in r.stdout
     assert "Traceback" not in r.stdout + r.stderr
     assert (settings.rejected / bad.name).exists() and not dropped.exists()
-    with Store(settings.db_path) as s:
-        assert s.conn.execute("SELECT COUNT(*) FROM observations").fetchone()[0] == before
+    with open_store(settings) as s:
+        assert s.query("SELECT COUNT(*) FROM observations")[0][0] == before
 
 
 def test_validate_json_is_the_librarys_result(home: Path, filled: Path, catalogue: Catalogue,

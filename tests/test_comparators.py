@@ -26,7 +26,7 @@ from kpiflow.comparators import ComparatorImport, column_letter, import_comparat
 from kpiflow.errors import KpiflowError
 from kpiflow.periods import parse_period
 from kpiflow.settings import Settings, load_settings
-from kpiflow.store import Store
+from kpiflow.store import SQLiteStore, Store
 
 LAC_ONLY = [("population_type", LAC)]
 SOURCE = "comparators cla_la.csv; statistical neighbours from SN.csv"
@@ -57,12 +57,12 @@ def run(settings: Settings, file: Path, column: str = "rate_per_10000", where: l
 
 
 def stored(settings: Settings, iid: str = "CS01") -> dict[str, tuple[float | None, float | None]]:
-    with Store(settings.db_path) as s:
+    with SQLiteStore(settings.db_path) as s:
         return {p.label: (f.statneigh, f.england) for p, f in s.series(iid).items() if p.kind == "year"}
 
 
 def observations(settings: Settings) -> int:
-    with Store(settings.db_path) as s:
+    with SQLiteStore(settings.db_path) as s:
         return int(s.conn.execute("SELECT COUNT(*) FROM observations").fetchone()[0])
 
 
@@ -83,7 +83,7 @@ def test_england_and_the_neighbours_mean_are_stored_for_every_year(council: Sett
 def test_earlier_comparators_are_kept_as_revisions_with_the_file_as_source(council: Settings, cla: Path,
                                                                           sn: Path) -> None:
     run(council, cla, neighbours=sn)
-    with Store(council.db_path) as s:
+    with SQLiteStore(council.db_path) as s:
         revs = [r for r in s.revisions(["CS01"]) if r.figure == "statneigh"]
     assert [(r.period, r.old, r.new, r.source) for r in revs] == [
         ("2013/14", 93.0, 103.0, SOURCE), ("2014/15", 95.0, 104.6, SOURCE), ("2015/16", 97.0, 108.6, SOURCE),
@@ -334,7 +334,7 @@ def test_the_report_shows_the_imported_comparators(council: Settings, cla: Path,
     rows = [(i, p, Figures(f.number, f.rate)) for i, p, f in example_history()]
     rows += [(i, q2, Figures(v.get("Number"), v.get("Rate"))) for i, v in ret["figures"].items()]
     rows += [(i, parse_period(p), Figures(n, r)) for i, p, n, r, _sn, _en in ret["support"]]
-    with Store(council.db_path) as s:
+    with SQLiteStore(council.db_path) as s:
         s.load_history(rows, "example history without comparators", example_breakdown())
     r = kpiflow("comparators", "import", str(cla), "--indicator", "CS01", "--column", "rate_per_10000", "--where",
                 f"population_type={LAC}", "--neighbours", str(sn), home=council.home)

@@ -1,5 +1,6 @@
 """Real processes: ``kpiflow ingest`` killed with SIGKILL at each step and run again, and two
-``kpiflow ingest`` processes on one inbox at once.
+``kpiflow ingest`` processes on one inbox at once; on SQLite (claims by flock) and on PostgreSQL
+(claims in the database).
 
 A process is stopped at a named step by a small driver script that wraps the pipeline's step
 functions to hang there (after writing a marker file), so a kill lands at a known point every
@@ -26,11 +27,28 @@ from kpiflow.demo import SERVICE
 from kpiflow.periods import Period
 from kpiflow.pipeline import original_name
 from kpiflow.settings import Settings
-from kpiflow.store import Store
+from kpiflow.store import Store, open_store
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and flock are POSIX")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and flock are POSIX"),
+              pytest.mark.backends]
 
-DRIVER = r'''
+# On PostgreSQL the processes run with file locks switched off, as between hosts on a share where
+# flock holds nothing: the claims in the database alone must keep them apart.
+NO_FILE_LOCKS = r'''
+import os
+if os.environ.get("KPIFLOW_TEST_NO_FILE_LOCKS"):
+    import kpiflow.filing
+    kpiflow.filing._flock = lambda fd: None
+'''
+
+RUN = NO_FILE_LOCKS + r'''
+import sys
+from kpiflow.cli import main
+sys.argv = ["kpiflow", *sys.argv[1:]]
+main()
+'''
+
+DRIVER = NO_FILE_LOCKS + r'''
 import os, sys, time
 from pathlib import Path
 
@@ -96,7 +114,7 @@ sys.argv = ["kpiflow", "ingest", "--home", home]
 main()
 '''
 
-LAUNCHER = r'''
+LAUNCHER = NO_FILE_LOCKS + r'''
 import sys, time
 from pathlib import Path
 
@@ -111,10 +129,16 @@ kpiflow.cli.main()
 '''
 
 
+@pytest.fixture(autouse=True)
+def no_file_locks_on_postgresql(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend == "postgresql":
+        monkeypatch.setenv("KPIFLOW_TEST_NO_FILE_LOCKS", "1")
+
+
 def kpiflow_ingest(home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("KPIFLOW_HOME", None)
-    return subprocess.run([sys.executable, "-m", "kpiflow", "ingest", "--home", str(home)], capture_output=True,
+    return subprocess.run([sys.executable, "-c", RUN, "ingest", "--home", str(home)], capture_output=True,
                           text=True, env=env, timeout=120)
 
 
@@ -159,7 +183,7 @@ def assert_consistent(settings: Settings, files: dict[str, bytes], quarter: Peri
     feedback = [p for p in everything if p.suffix == ".txt"]
     # a marked-up workbook only ever sits beside its .txt
     assert {p.with_suffix(".txt") for p in everything if p.suffix == ".xlsx"} <= set(feedback)
-    store = Store(settings.db_path)
+    store = open_store(settings)
     subs = store.submissions()
     assert Counter(s.file_name for s in subs) == Counter(list(files))  # one record per file
     assert len({s.claim for s in subs}) == len(subs)
@@ -183,16 +207,16 @@ def assert_consistent(settings: Settings, files: dict[str, bytes], quarter: Peri
     current = store.accepted_submission(SERVICE, quarter)
     assert current is not None and current.id == accepted[-1].id
     # figures stored once, only by accepted submissions
-    c = store.conn
-    assert c.execute("SELECT COUNT(*) FROM observations o JOIN submissions s ON s.id = o.submission_id "
-                     "WHERE s.outcome <> 'accepted'").fetchone()[0] == 0
-    assert c.execute("SELECT COUNT(*) FROM (SELECT 1 FROM observations WHERE submission_id IS NOT NULL "
-                     "GROUP BY indicator_id, period, submission_id HAVING COUNT(*) > 1)").fetchone()[0] == 0
-    texts = dict(c.execute("SELECT submission_id, COUNT(*) FROM texts WHERE submission_id IS NOT NULL "
-                           "GROUP BY submission_id").fetchall())
+    q = store.query
+    assert q("SELECT COUNT(*) FROM observations o JOIN submissions s ON s.id = o.submission_id "
+             "WHERE s.outcome <> 'accepted'")[0][0] == 0
+    assert q("SELECT COUNT(*) FROM (SELECT 1 FROM observations WHERE submission_id IS NOT NULL "
+             "GROUP BY indicator_id, period, submission_id HAVING COUNT(*) > 1) AS twice")[0][0] == 0
+    texts = {r[0]: r[1] for r in q("SELECT submission_id, COUNT(*) FROM texts WHERE submission_id IS NOT NULL "
+                                   "GROUP BY submission_id")}
     assert texts == {s.id: 3 for s in accepted}
-    batches = c.execute("SELECT submission_id, COUNT(DISTINCT batch) FROM breakdowns WHERE submission_id IS NOT NULL "
-                        "GROUP BY submission_id").fetchall()
+    batches = q("SELECT submission_id, COUNT(DISTINCT batch) FROM breakdowns WHERE submission_id IS NOT NULL "
+                "GROUP BY submission_id")
     assert {r[0]: r[1] for r in batches} == {s.id: 1 for s in accepted}
     return store
 
@@ -245,13 +269,13 @@ def test_a_process_killed_at_any_step_leaves_things_consistent_and_a_rerun_finis
     assert child.returncode == -signal.SIGKILL
 
     # what the kill left behind is what that step promises
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         recorded = s.submission_by_claim(held.name)
         assert held.exists()
         if point in ("claimed", "in-transaction"):
             assert recorded is None
-            assert s.conn.execute("SELECT COUNT(*) FROM observations WHERE source = ?",
-                                  (f"return {target}",)).fetchone()[0] == 0
+            assert s.query("SELECT COUNT(*) FROM observations WHERE source = ?",
+                           (f"return {target}",))[0][0] == 0
         else:
             assert recorded is not None and recorded.file_name == target
             assert (settings.home / recorded.feedback).exists() == (point != "stored")
@@ -279,7 +303,7 @@ def test_a_process_killed_at_any_step_leaves_things_consistent_and_a_rerun_finis
 def test_a_second_process_waits_for_a_write_in_progress_and_then_sees_it(
         tmp_path: Path, settings: Settings, store: Store, quarter: Period, filled: Path) -> None:
     """The duplicate check and the insert are one transaction: a copy of a file whose storing is
-    under way waits for it (SQLite's busy timeout, not an error) and is then found a duplicate."""
+    under way waits for it (the store's write lock, not an error) and is then found a duplicate."""
     store.close()
     data = filled.read_bytes()
     drop_all(settings, {"a.xlsx": data})
@@ -290,7 +314,7 @@ def test_a_second_process_waits_for_a_write_in_progress_and_then_sees_it(
     try:
         wait_for_marker(marker, first)
         (settings.inbox / "c.xlsx").write_bytes(data)
-        second = subprocess.Popen([sys.executable, "-m", "kpiflow", "ingest", "--home", str(settings.home)],
+        second = subprocess.Popen([sys.executable, "-c", RUN, "ingest", "--home", str(settings.home)],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(1.5)
         assert second.poll() is None           # waiting for the first one's transaction

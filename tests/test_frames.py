@@ -18,7 +18,7 @@ from kpiflow.frames import COLUMNS, export_history, history, pandas_periods
 from kpiflow.model import Figures
 from kpiflow.periods import parse_period
 from kpiflow.settings import Settings, load_settings
-from kpiflow.store import FIGURES, Store
+from kpiflow.store import FIGURES, SQLiteStore, Store
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_the_current_values_are_the_stores_own(revised: Settings) -> None:
     df = history(revised.home)
     current = df[df.current]
     assert not current.duplicated(["indicator", "period", "figure"]).any()
-    with Store(revised.db_path) as s:
+    with SQLiteStore(revised.db_path) as s:
         expected = {(iid, p.label, f): getattr(figs, f) for iid in ("CS01", "CS02", "CS03")
                     for p, figs in s.series(iid).items() for f in FIGURES if getattr(figs, f) is not None}
         revisions = s.revisions(["CS01", "CS02", "CS03"])
@@ -115,7 +115,7 @@ def test_the_export_reads_back_with_pandas(revised: Settings, tmp_path: Path, fm
 
 
 def test_text_that_looks_like_a_formula_stays_text_in_the_workbook(revised: Settings, tmp_path: Path) -> None:
-    with Store(revised.db_path) as s:
+    with SQLiteStore(revised.db_path) as s:
         s.load_history([("CS02", parse_period("2017/18 Q1"), Figures(number=630))], '=HYPERLINK("http://x","y")')
     out = export_history(revised, "xlsx", tmp_path / "h.xlsx").path
     ws = openpyxl.load_workbook(out)["History"]
@@ -144,7 +144,7 @@ def test_the_export_command(revised: Settings) -> None:
 
 
 def test_an_empty_store_exports_the_headings(settings: Settings, tmp_path: Path) -> None:
-    with Store(settings.db_path):
+    with SQLiteStore(settings.db_path):
         pass
     done = export_history(settings, "csv", tmp_path / "empty.csv")
     assert done.values == 0 and "has the column headings only" in done.lines()[0]

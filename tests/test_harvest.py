@@ -19,7 +19,7 @@ from kpiflow.issue import issue_returns
 from kpiflow.periods import parse_period
 from kpiflow.publish import publish
 from kpiflow.settings import load_settings
-from kpiflow.store import Store
+from kpiflow.store import open_store
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 Q2 = parse_period("2017/18 Q2")
@@ -101,7 +101,7 @@ def test_publish_stores_the_edits_and_the_next_quarter_starts_from_them(demo: De
     settings = load_settings(demo.home)
     catalogue = load_checked_catalogue(settings)
     draft = edited_draft(demo)
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         result = publish(settings, store, catalogue, Q2, draft, "clerk")
         assert result.ok, result.lines
         # drafted commentary is stored too, so all three differ from what the return held
@@ -114,7 +114,7 @@ def test_publish_stores_the_edits_and_the_next_quarter_starts_from_them(demo: De
     assert ws.cell(8, col).value == NEW_RESPONSE
     assert ws.cell(8, col).protection.locked
     # publishing is repeatable: the same draft gives the same words
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         store.record_quarter_event(Q2, "reopened", "clerk", "again")
         again = publish(settings, store, catalogue, Q2, draft, "clerk")
         assert again.ok
@@ -132,7 +132,7 @@ def test_a_lost_region_or_a_deleted_exception_is_reported_not_guessed(demo: Demo
     lost = demo.report.with_name("lost.docx")
     doc.save(str(lost))
     settings = load_settings(demo.home)
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         result = publish(settings, store, load_checked_catalogue(settings), Q2, lost, "clerk")
         assert not result.ok
         assert any("CS02 (Number of early help assessments): the marked service response was not found" in line
@@ -147,7 +147,7 @@ def test_an_emptied_response_is_reported_as_missing(demo: DemoResult) -> None:
     emptied = demo.report.with_name("emptied.docx")
     doc.save(str(emptied))
     settings = load_settings(demo.home)
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         result = publish(settings, store, load_checked_catalogue(settings), Q2, emptied, "clerk")
     assert not result.ok
     assert any("CS03 (Number/ rate of current children in need per 10,000 population (including LAC & CP)) has no "

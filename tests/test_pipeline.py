@@ -1,4 +1,5 @@
-"""Ingest: one shared process_file for ingest and watch; real files, a real SQLite store."""
+"""Ingest: one shared process_file for ingest and watch; real files, a real store (SQLite, and a
+PostgreSQL server: ids sqlite, postgresql)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ import pytest
 from kpiflow.filing import create_locked, safe_name, try_lock, waiting_files
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period, parse_period
-from kpiflow.pipeline import ingest, pending, process_file
+from kpiflow.pipeline import claim, claim_name, ingest, pending, process_file
 from kpiflow.settings import Settings
-from kpiflow.store import Store
+from kpiflow.store import Claim, Store, open_store
+
+pytestmark = pytest.mark.backends
 
 
 def drop(src: Path, settings: Settings, name: str | None = None) -> Path:
@@ -26,7 +29,7 @@ def drop(src: Path, settings: Settings, name: str | None = None) -> Path:
 
 
 def count(store: Store, table: str) -> int:
-    return int(store.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+    return int(store.query(f"SELECT COUNT(*) FROM {table}")[0][0])
 
 
 def test_an_accepted_return_is_stored_moved_and_fed_back(settings: Settings, store: Store, catalogue: Catalogue,
@@ -105,11 +108,35 @@ def test_ingest_finishes_files_left_in_the_working_folder(settings: Settings, st
 def test_a_claimed_file_is_not_taken_twice(settings: Settings, store: Store, catalogue: Catalogue,
                                            filled: Path) -> None:
     dropped = drop(filled, settings)
-    from kpiflow.pipeline import claim
-
-    assert claim(settings, dropped) is not None
-    assert claim(settings, dropped) is None
+    assert claim(settings, dropped, store) is not None
+    assert claim(settings, dropped, store) is None
     assert process_file(settings, store, catalogue, dropped).status == "skipped"
+
+
+def held_elsewhere(settings: Settings, path: Path) -> tuple[Claim, Store | None]:
+    """``path`` locked as another process (on another host, with PostgreSQL) would lock it."""
+    if settings.store_kind == "postgresql":
+        other = open_store(settings)        # its own connection: another session, as another process has
+        got = other.try_claim(claim_name(settings, path))
+        assert got is not None
+        return got, other
+    lock = try_lock(path)                    # a separate open file: to flock, another process
+    assert lock is not None
+    return lock, None
+
+
+def test_a_file_being_claimed_elsewhere_is_left_alone(settings: Settings, store: Store, catalogue: Catalogue,
+                                                      filled: Path) -> None:
+    dropped = drop(filled, settings)
+    lock, other = held_elsewhere(settings, dropped)
+    try:
+        assert process_file(settings, store, catalogue, dropped).status == "skipped"
+        assert dropped.exists() and pending(settings, store) == []
+    finally:
+        lock.release()
+        if other:
+            other.close()
+    assert process_file(settings, store, catalogue, dropped).status == "accepted"
 
 
 def test_a_published_quarter_refuses_returns(settings: Settings, store: Store, catalogue: Catalogue,
@@ -253,27 +280,35 @@ def test_a_file_held_by_a_live_process_is_left_alone_and_an_abandoned_one_finish
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     work = settings.work_dir / f"20171016-123-abc--{filled.name}"
     shutil.copyfile(filled, work)
-    other = try_lock(work)        # a separate open file: to flock, another process
-    assert other is not None
+    lock, other = held_elsewhere(settings, work)
     assert [o.status for o in ingest(settings, store, catalogue, [])] == ["skipped"]
     assert work.exists() and store.submissions() == []
-    other.release()               # that process has died
+    lock.release()               # that process has died
+    if other:
+        other.close()
     assert [(o.file, o.status) for o in ingest(settings, store, catalogue, [])] == [(filled.name, "accepted")]
     assert pending(settings) == []
 
 
 def test_half_a_copy_left_by_a_killed_process_is_cleared_but_one_being_written_is_not(
-        settings: Settings) -> None:
+        settings: Settings, store: Store) -> None:
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     abandoned = settings.work_dir / ".x--a.xlsx.part"
     abandoned.write_bytes(b"PK half")
     live = settings.work_dir / ".y--b.xlsx.part"
-    lock, _ = create_locked(live)
+    flock, _ = create_locked(live)
+    other: Store | None = None
+    lock: Claim = flock
+    if settings.store_kind == "postgresql":
+        flock.release()      # across hosts the file lock says nothing: the claim in the database does
+        lock, other = held_elsewhere(settings, settings.work_dir / "y--b.xlsx")
     try:
-        assert pending(settings) == []
+        assert pending(settings, store) == []
         assert not abandoned.exists() and live.exists()
     finally:
         lock.release()
+        if other:
+            other.close()
 
 
 def test_a_file_from_another_file_system_is_copied_in_and_its_original_removed(
@@ -402,9 +437,9 @@ def test_a_file_far_larger_than_a_return_is_refused_without_hashing_it(
         fh.truncate(20 * 1024**3)      # 20 GB, sparse: nothing on disk
     real = hashlib.sha256
 
-    def limited() -> Any:
-        h = real()
-        fed = [0]
+    def limited(data: bytes = b"") -> Any:
+        h = real(data)
+        fed = [len(data)]
 
         class Spy:
             def update(self, data: bytes) -> None:
@@ -414,6 +449,9 @@ def test_a_file_far_larger_than_a_return_is_refused_without_hashing_it(
 
             def hexdigest(self) -> str:
                 return h.hexdigest()
+
+            def digest(self) -> bytes:
+                return h.digest()
 
         return Spy()
 

@@ -15,7 +15,7 @@ from kpiflow.demo import DemoResult, run_demo
 from kpiflow.periods import parse_period
 from kpiflow.publish import publish
 from kpiflow.settings import load_settings
-from kpiflow.store import Store
+from kpiflow.store import open_store
 
 Q2 = parse_period("2017/18 Q2")
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -28,7 +28,7 @@ def demo(tmp_path: Path) -> DemoResult:
 
 def run(demo: DemoResult, draft: Path | None = None) -> tuple[bool, list[str], str]:
     settings = load_settings(demo.home)
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         result = publish(settings, store, load_checked_catalogue(settings), Q2, draft, "clerk")
         state = store.quarter_state(Q2)
     return result.ok, result.lines, state
@@ -107,7 +107,7 @@ def test_a_published_quarter_can_be_reopened(demo: DemoResult) -> None:
     r = subprocess.run([sys.executable, "-m", "kpiflow", "reopen", "--quarter", "2017/18 Q2", "--by", "J Smith",
                         "--reason", "CS01 corrected", "--home", str(demo.home)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    with Store(load_settings(demo.home).db_path) as store:
+    with open_store(load_settings(demo.home)) as store:
         assert store.quarter_state(Q2) == "open"
         assert store.quarter_events(Q2)[-1]["by"] == "J Smith"
 
@@ -119,7 +119,7 @@ def test_statuses_are_frozen_when_published(demo: DemoResult) -> None:
     assert run(demo)[0]
     settings = load_settings(demo.home)
     catalogue = load_checked_catalogue(settings)
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         before = {a.indicator.id: (a.verdict.exception, a.verdict.reasons) for a in assess(settings, store, catalogue, Q2)}
         # a revision after publishing would make CS02 no longer an exception...
         store.load_history([("CS02", Q2, Figures(900, None, None, None))], "late correction")

@@ -220,11 +220,11 @@ def test_a_second_draft_never_overwrites_the_first(demo: DemoResult) -> None:
     from kpiflow.periods import parse_period
     from kpiflow.report import render_report
     from kpiflow.settings import load_settings
-    from kpiflow.store import Store
+    from kpiflow.store import open_store
 
     settings = load_settings(demo.home)
     before = demo.report.read_bytes()
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         again = render_report(settings, store, load_checked_catalogue(settings), parse_period("2017/18 Q2"))
     assert again.name == "Appendix 6(b) - Exception Reports (Q2 2017-18) (2).docx"
     assert demo.report.read_bytes() == before
@@ -240,7 +240,7 @@ def test_portfolios_in_catalogue_order_and_no_blank_last_page(tmp_path: Path) ->
     from kpiflow.periods import parse_period
     from kpiflow.report import render_report
     from kpiflow.settings import load_settings
-    from kpiflow.store import Store
+    from kpiflow.store import open_store
     from kpiflow.workbook.build import write_catalogue
 
     home = tmp_path / "h"
@@ -252,7 +252,7 @@ def test_portfolios_in_catalogue_order_and_no_blank_last_page(tmp_path: Path) ->
     write_catalogue(home / "workbook_templates" / "catalogue.xlsx", Catalogue(inds, {}))
     settings = load_settings(home)
     q = parse_period("2017/18 Q2")
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         store.load_history([(i.id, q, Figures(10, None, None, None)) for i in inds], "test")
         report = render_report(settings, store, load_checked_catalogue(settings), q)
     doc = Document(str(report))

@@ -35,7 +35,9 @@ def import_graph() -> dict[str, set[str]]:
                 if node.level:
                     up = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join([*up, base] if base else up)
-                targets = [base] + [f"{base}.{a.name}" for a in node.names]
+                # "from package import module" depends on that module; any other name, on ``base``
+                subs = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in modules]
+                targets = subs + ([base] if len(subs) < len(node.names) else [])
             for t in targets:
                 if t in modules and t != name:
                     deps.add(t)

@@ -29,7 +29,7 @@ import pytest
 from kpiflow.filing import ignored, waiting_files
 from kpiflow.model import Catalogue
 from kpiflow.settings import Settings
-from kpiflow.store import Store
+from kpiflow.store import Store, open_store
 from kpiflow.watch import Watcher
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
@@ -164,7 +164,7 @@ def test_once_takes_what_is_waiting_rejects_non_workbooks_with_feedback_and_leav
         "c.xlsx: open in an office program; left for the next run"]
     assert all(STAMP.match(x) for x in lines)
     assert log_lines(settings) == lines
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         assert [(x.file_name, x.outcome) for x in s.submissions()] == [
             ("a.xlsx", "accepted"), ("notes.pdf", "rejected"), ("figures.csv", "rejected")]
 
@@ -201,7 +201,7 @@ def test_a_slowly_written_workbook_is_taken_only_once_complete(home: Path, setti
     assert "Traceback" not in stderr
     assert "slow.xlsx: accepted" in stdout and "junk.xlsx: rejected with 1 problem" in stdout
     assert stdout.splitlines()[-1].endswith(" stopped")
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         assert [(x.file_name, x.outcome) for x in s.submissions()] == [("slow.xlsx", "accepted"),
                                                                        ("junk.xlsx", "rejected")]
 
@@ -241,7 +241,7 @@ def test_excel_save_pattern_and_lock_file(settings: Settings, store: Store, cata
     assert in_inbox(settings) == []
     assert not settings.rejected.exists() or list(settings.rejected.iterdir()) == []
     assert any(f"{name}: open in an office program" in x for x in lines)
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         assert [(x.file_name, x.outcome) for x in s.submissions()] == [(name, "accepted")]
 
 
@@ -310,7 +310,7 @@ def test_a_file_that_fails_is_logged_the_watcher_goes_on_and_it_is_tried_again(
         assert wait_for(lambda: any("junk.xlsx: rejected with 1 problem" in x for x in lines), 5), lines
     assert kept(settings) == ["good.xlsx", "junk.xlsx"]
     assert working(settings) == [] and in_inbox(settings) == []
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         assert sorted((x.file_name, x.outcome) for x in s.submissions()) == [("good.xlsx", "accepted"),
                                                                              ("junk.xlsx", "rejected")]
 
@@ -345,12 +345,13 @@ def test_ctrl_c_and_sigterm_stop_after_the_file_in_hand(home: Path, settings: Se
     assert len(done) < len(returns), "it went on with the batch after being told to stop"
     assert working(settings) == []           # nothing left half-done
     assert sorted(done + in_inbox(settings)) == sorted(r.name for r in returns)
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         assert sorted(x.file_name for x in s.submissions()) == done
     assert sorted(x.split(": ")[0][20:] for x in log_lines(settings) if ": accepted" in x) == done
 
 
 @POSIX_ONLY
+@pytest.mark.backends
 def test_killed_mid_batch_and_restarted_every_file_ends_up_exactly_once(
         home: Path, settings: Settings, store: Store, filled: Path, tmp_path: Path) -> None:
     store.close()
@@ -385,7 +386,7 @@ def test_killed_mid_batch_and_restarted_every_file_ends_up_exactly_once(
     assert again.returncode == 0, again.stdout + again.stderr
     assert kept(settings) == names           # each exactly once, no "(2)" copies
     assert in_inbox(settings) == [] and working(settings) == []
-    with Store(settings.db_path) as s:
+    with open_store(settings) as s:
         subs = s.submissions()
     assert Counter(x.file_name for x in subs) == Counter(names)
     assert len({x.sha256 for x in subs}) == len(files)
@@ -393,6 +394,62 @@ def test_killed_mid_batch_and_restarted_every_file_ends_up_exactly_once(
                                                       for n in names}
     for x in subs:                            # the original kept, and its feedback written, where the record says
         assert (home / x.kept_as).is_file() and x.feedback and (home / x.feedback).is_file(), x
+
+
+@POSIX_ONLY
+@pytest.mark.backends
+def test_two_watchers_on_one_inbox_take_each_file_once_and_one_killed_leaves_its_file_to_the_other(
+        home: Path, settings: Settings, store: Store, filled: Path, tmp_path: Path) -> None:
+    """As on two hosts sharing the inbox (with PostgreSQL, claims are in the database)."""
+    store.close()
+    returns = distinct_returns(filled, tmp_path / "staging", 24)
+    first, out1 = _start(home, tmp_path, "--settle", "0.3", "--rescan", "2")
+    second, out2 = _start(home, tmp_path, "--settle", "0.3", "--rescan", "2", "--polling", "--poll-interval", "0.2")
+    try:
+        assert wait_for(lambda: sum(" watching " in x for x in log_lines(settings)) == 2), log_lines(settings)
+        drop(returns, settings.inbox)
+        assert wait_for(lambda: len(kept(settings)) >= 4), out1.read_text() + out2.read_text()
+        first.send_signal(signal.SIGKILL)     # mid-batch, quite possibly mid-file
+        first.wait(10)
+        # the survivor finishes everything, including any file the dead one was holding (at a rescan)
+        assert wait_for(lambda: len(kept(settings)) == len(returns), 60), out2.read_text()
+    finally:
+        for proc in (first, second):
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    assert second.returncode == 0, out2.read_text()
+    assert kept(settings) == sorted(r.name for r in returns)   # each exactly once
+    assert in_inbox(settings) == [] and working(settings) == []
+    with open_store(settings) as s:
+        subs = s.submissions()
+    assert sorted(x.file_name for x in subs) == kept(settings)
+    assert {x.outcome for x in subs} == {"accepted"}
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_the_watcher_reconnects_after_the_server_restarts_and_goes_on(
+        settings: Settings, store: Store, catalogue: Catalogue, filled: Path, tmp_path: Path,
+        pg_server: Any) -> None:
+    store.close()
+    returns = distinct_returns(filled, tmp_path / "staging", 12)
+    with watching(settings, catalogue, settle=0.2, rescan=1) as (_, lines):
+        drop(returns[:6], settings.inbox)
+        assert wait_for(lambda: len(kept(settings)) >= 2, 20), lines
+        pg_server.restart()                   # mid-batch: the file in hand loses its transaction
+        drop(returns[6:], settings.inbox)
+        assert wait_for(lambda: len(kept(settings)) == len(returns), 60), lines
+    assert kept(settings) == sorted(r.name for r in returns)
+    assert in_inbox(settings) == [] and working(settings) == []
+    with open_store(settings) as s:
+        subs = s.submissions()
+    assert sorted(x.file_name for x in subs) == kept(settings) and {x.outcome for x in subs} == {"accepted"}
+    text = "\n".join(lines)
+    assert "Traceback" not in text
+    if "lost the connection" in text or "cannot connect" in text:
+        assert "is reachable again" in text, text
 
 
 def test_the_service_guide_uses_only_options_kpiflow_watch_has() -> None:

@@ -22,7 +22,7 @@ from kpiflow.docx.harvest import harvest
 from kpiflow.periods import parse_period
 from kpiflow.publish import publish
 from kpiflow.settings import load_settings
-from kpiflow.store import Store
+from kpiflow.store import open_store
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 Q2 = parse_period("2017/18 Q2")
@@ -84,7 +84,7 @@ def test_publish_stores_the_writer_edits_exactly(demo: DemoResult,
     saved, _ = edited_in_writer
     settings = load_settings(demo.home)
     returned = example_return()["figures"]
-    with Store(settings.db_path) as store:
+    with open_store(settings) as store:
         result = publish(settings, store, load_checked_catalogue(settings), Q2, saved, "clerk")
         assert result.ok, result.lines
         stored = {iid: store.texts(iid, Q2) for iid in ("CS01", "CS02", "CS03")}
