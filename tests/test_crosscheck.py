@@ -32,4 +32,4 @@ def test_checks_against_the_stored_figures(filled: Path, catalogue: Catalogue, e
     assert [p.severity for p in result.problems] == ["error", "warning", "warning", "error"]
     assert "implies a population of 286,099, but Q1 2017/18 implies 28,601" in result.problems[0].message
     assert "is 123% higher than at Q1 2017/18 (629)" in result.problems[2].message
-    assert "(worse than the same quarter last year, 675.4 against 660.0)" in result.problems[3].message
+    assert "exception: worse than the same quarter last year (675.4 against 660.0). It needs" in result.problems[3].message
