@@ -57,7 +57,10 @@ CODES: dict[str, ProblemCode] = {
                                      "Ask the performance team to reopen it if the figures must change."),
     # indicators and figures
     "unknown-indicator": ProblemCode("An indicator ID is not in the catalogue", "Use the IDs in the issued workbook."),
-    "duplicate-indicator": ProblemCode("An indicator appears twice", "Keep one row per indicator."),
+    "duplicate-indicator": ProblemCode("An indicator appears twice (IDs are matched ignoring case)",
+                                       "Keep one row per indicator."),
+    "duplicate-target": ProblemCode("Two Targets rows for one indicator and year", "Keep one row per indicator and "
+                                    "year."),
     "missing-indicator": ProblemCode("An indicator is missing from the return", "Use the issued workbook, which lists "
                                      "every indicator."),
     "missing-value": ProblemCode("Something that must be filled in is blank",

@@ -177,6 +177,7 @@ def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogu
             result.error("unknown-indicator", f'"{_show(iid)}" is not an indicator in the catalogue. Do not add rows or '
                          "change indicator IDs.", name, id_cell, iid)
             continue
+        iid = ind.id     # as the catalogue spells it: IDs are matched ignoring case
         if iid in seen:
             result.error("duplicate-indicator", f"{iid} appears twice (first at {seen[iid]}). Keep one row per indicator.",
                          name, id_cell, iid)
@@ -253,6 +254,7 @@ def _support_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalog
                          if iid else "This row has figures but no Indicator ID. Pick the indicator.",
                          sheet.name, id_cell, iid)
             continue
+        iid = ind.id
         if data.service and ind.service != data.service:
             result.error("wrong-service", f"{iid} belongs to {ind.service}, not {data.service}.", sheet.name, id_cell, iid)
             continue
@@ -273,10 +275,12 @@ def _breakdown_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catal
         if number_raw is None or str(number_raw).strip() == "":
             continue  # pre-filled categories left blank: nothing to report
         id_cell = coord(r, cols["indicatorid"])
-        if catalogue.get(iid) is None:
+        found = catalogue.get(iid)
+        if found is None:
             result.error("unknown-indicator", f'"{_show(iid)}" is not an indicator in the catalogue.' if iid
                          else "This row has a number but no Indicator ID.", sheet.name, id_cell, iid)
             continue
+        iid = found.id
         period = _period(result, _get(row, cols, "Period"), sheet.name, coord(r, cols["period"]), iid, data.quarter)
         category = clean_text(_get(row, cols, "Category"))
         if not category:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kpiflow.catalogue import INDICATOR_HEADERS, TARGET_HEADERS
+from kpiflow.catalogue import INDICATOR_HEADERS, QUARTER_HEADERS, TARGET_HEADERS
 from kpiflow.model import Catalogue, Indicator
 from kpiflow.periods import Period
 from kpiflow.workbook.read import ISSUED_SHEET
@@ -309,11 +309,14 @@ def write_catalogue(path: Path, catalogue: Catalogue) -> Path:
     for letter, w in zip("ABCDEFGHIJK", (12, 60, 45, 22, 12, 16, 10, 12, 12, 12, 10), strict=True):
         ws.column_dimensions[letter].width = w
     t = wb.create_sheet("Targets")
-    _header(t, 1, TARGET_HEADERS, st)
-    for r, ((iid, y), target) in enumerate(sorted(catalogue.targets.items()), start=2):
+    _header(t, 1, [*TARGET_HEADERS, *QUARTER_HEADERS], st)
+    keys = sorted(set(catalogue.targets) | set(catalogue.profiles))
+    for r, (iid, y) in enumerate(keys, start=2):
         set_text(t.cell(row=r, column=1), iid)
         set_text(t.cell(row=r, column=2), y)
-        t.cell(row=r, column=3, value=target)
+        t.cell(row=r, column=3, value=catalogue.targets.get((iid, y)))
+        for c, v in enumerate(catalogue.profiles.get((iid, y), (None,) * 4), start=4):
+            t.cell(row=r, column=c, value=v)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
