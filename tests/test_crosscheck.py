@@ -33,3 +33,18 @@ def test_checks_against_the_stored_figures(filled: Path, catalogue: Catalogue, e
     assert "implies a population of 286,099, but Q1 2017/18 implies 28,601" in result.problems[0].message
     assert "is 123% higher than at Q1 2017/18 (629)" in result.problems[2].message
     assert "exception: worse than the same quarter last year (675.4 against 660.0). It needs" in result.problems[3].message
+
+
+def test_with_nothing_stored_the_rate_is_checked_against_the_returns_own_back_data(
+        filled: Path, catalogue: Catalogue, edit: Edit, settings: object) -> None:
+    """A first return with a rate ten times too small: the history it was issued with (548 and
+    191.6 at Q1) and its own Supporting data (CS03's months) show the rate does not fit."""
+    empty = History(lambda iid: {}, settings.rules)  # type: ignore[attr-defined]
+    assert check_file(filled, catalogue, history=empty)[1].ok
+    bad = edit(filled, {"Return!G7": 18.56, "Return!G9": 67.54})
+    result = check_file(bad, catalogue, history=empty)[1]
+    assert [loc for loc in result.locations() if loc[2] == "rate-inconsistent"] == [
+        ("Return", "G7", "rate-inconsistent"), ("Return", "G9", "rate-inconsistent")]
+    rate = [p for p in result.problems if p.code == "rate-inconsistent"]
+    assert "but Q1 2017/18 implies 28,601" in rate[0].message
+    assert "Sep 2017 implies" in rate[1].message          # from the return's own Supporting data
