@@ -7,9 +7,11 @@ beside "80.1%", never "82%"). Without ``dp`` a whole number has none and any oth
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from kpiflow.model import Figures
+from kpiflow.periods import MONTH_NAMES
 
 
 def fmt_number(v: float, dp: int | None = None) -> str:
@@ -47,3 +49,8 @@ def fmt_figures(f: Figures | None, unit: str, dp: int | None = None) -> str:
     if unit == "Rate":
         return fmt(f.rate, unit, "rate")
     return fmt(f.number, unit, "number", dp)
+
+
+def long_date(d: dt.date) -> str:
+    """A date as a British reader writes it: 14 October 2025."""
+    return f"{d.day} {MONTH_NAMES[d.month - 1].title()} {d.year}"

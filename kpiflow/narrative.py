@@ -13,8 +13,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kpiflow.fmt import fmt
-from kpiflow.periods import MONTH_NAMES, parse_period
+from kpiflow.fmt import fmt, long_date
+from kpiflow.periods import parse_period
 
 if TYPE_CHECKING:
     from kpiflow.rules import Reason, Verdict
@@ -64,11 +64,6 @@ SENTENCES: dict[str, str] = {
 }
 
 NO_FIGURE = "No figure given."
-
-
-def long_date(d: dt.date) -> str:
-    """A date as a British reader writes it: 14 October 2025."""
-    return f"{d.day} {MONTH_NAMES[d.month - 1].title()} {d.year}"
 
 
 def no_return_text(service: str, by: dt.date) -> str:

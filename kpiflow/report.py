@@ -18,13 +18,12 @@ from kpiflow.assess import Assessment, assess
 from kpiflow.charts import ChartSpec
 from kpiflow.errors import KpiflowError, NoFiguresError
 from kpiflow.filing import unique_path
-from kpiflow.fmt import fmt, fmt_figures, fmt_number
+from kpiflow.fmt import fmt, fmt_figures, fmt_number, long_date
 from kpiflow.model import Catalogue
 from kpiflow.narrative import (
     NO_FIGURE,
     RULE_TEXT,
     draft_commentary,
-    long_date,
     no_return_text,
     reason_texts,
     sentence_case,

@@ -8,8 +8,9 @@ from typing import Any
 
 from kpiflow.assess import Assessment, assess
 from kpiflow.catalogue import load_checked_catalogue
+from kpiflow.fmt import long_date
 from kpiflow.model import Catalogue
-from kpiflow.narrative import long_date, reason_texts
+from kpiflow.narrative import reason_texts
 from kpiflow.periods import Period
 from kpiflow.settings import Settings
 from kpiflow.store import Revision, Store, Submission, open_store
