@@ -59,8 +59,6 @@ SENTENCES: dict[str, str] = {
     "projection-reaches": "a Snapshot worse than a comparator and heading towards it: when it would reach it",
     "projection-widening": "a Snapshot worse than a comparator and moving away from it",
     "projection-too-far": "a Snapshot heading towards a comparator too slowly to reach it within two years",
-    "no-return": "in place of the commentary and service response when the service has not returned",
-    "no-figure": "in place of the drafted commentary when the return left the figure blank",
 }
 
 NO_FIGURE = "No figure given."

@@ -500,5 +500,6 @@ def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mappin
         run=run, projection=projection,
         previous_rag=rag(value_to_date(series, prev_q, figure, measure), prev_target, better_high, tol),
         to_date=to_date, target_basis=target_basis, prev_cmp=prev_cmp, ly_cmp=ly_cmp, gaps=gaps,
-        forecast=outlook, dp=decimals(shown) if unit != "Rate" else 1,
+        # rates and percentages always have one decimal place, so they read alike from quarter to quarter
+        forecast=outlook, dp=1 if unit in ("Rate", "Percentage") else decimals(shown),
     )
