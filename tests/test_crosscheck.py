@@ -48,3 +48,28 @@ def test_with_nothing_stored_the_rate_is_checked_against_the_returns_own_back_da
     rate = [p for p in result.problems if p.code == "rate-inconsistent"]
     assert "but Q1 2017/18 implies 28,601" in rate[0].message
     assert "Sep 2017 implies" in rate[1].message          # from the return's own Supporting data
+
+
+def _check_year_to_date(q2_value: float) -> list[tuple[str, str, str]]:
+    """A year-to-date number with 300 at Q1 (and 1,200 in the year before, 300 a quarter)."""
+    from kpiflow.crosscheck import check_against_history
+    from kpiflow.model import Figures, Indicator, ReturnData, ReturnRow
+    from kpiflow.periods import quarter
+    from kpiflow.problems import ValidationResult
+    from kpiflow.settings import Rules
+
+    ind = Indicator("H02", "Homes", "P", "Housing", "High", "Number", None, "Quarterly", "Cumulative", None)
+    catalogue = Catalogue((ind,), {("H02", "2017/18"): 1200.0})
+    stored = {quarter(2016, n): Figures(300.0 * n) for n in range(1, 5)} | {quarter(2017, 1): Figures(300.0)}
+    data = ReturnData(service="Housing", quarter=quarter(2017, 2),
+                      rows=[ReturnRow("H02", 7, Figures(q2_value), "", "Response", {"Number": "F7"})])
+    result = ValidationResult("x")
+    check_against_history(data, catalogue, History(lambda iid: stored, Rules()), result)
+    return result.locations()
+
+
+def test_a_year_to_date_is_checked_for_big_changes_like_with_like() -> None:
+    # 600 doubles the year to date, but the quarter added 300, as Q1 did: no warning
+    assert _check_year_to_date(600.0) == []
+    # the quarter added 700 against Q1's 300
+    assert _check_year_to_date(1000.0) == [("Return", "F7", "big-change")]

@@ -266,3 +266,12 @@ def test_portfolios_in_catalogue_order_and_no_blank_last_page(tmp_path: Path) ->
     last_blocks = [el for el in body if el.tag != f"{W}sectPr"][-3:]
     assert not any(el.findall(f".//{W}br[@{W}type='page']") for el in last_blocks)
     assert not any(el.findall(f".//{W}pageBreakBefore") for el in last_blocks)
+
+
+def test_the_summary_keeps_capitals_as_in_the_key(demo: DemoResult) -> None:
+    """Capitalising a reason must not lower-case the rest ("england", "amber" were printed)."""
+    summary = next(rows(b) for b in body_blocks(demo.report) if isinstance(b, Table) and rows(b)[0][0] == "Indicator")
+    reasons = [r[-1] for r in summary[1:]]
+    assert reasons[0] == ("Worse than the same quarter last year (185.6 against 173.2); worse than the statistical "
+                          "neighbours' average and England in 2016/17, and the gap is not narrowing")
+    assert all(r[:1].isupper() and "england" not in r for r in reasons)
