@@ -31,6 +31,17 @@ class History:
     rules: Rules
 
 
+def _overlay(under: Mapping[Period, Figures], over: Mapping[Period, Figures]) -> dict[Period, Figures]:
+    """Figures of ``over`` on top of ``under``, figure by figure (a blank figure does not hide one below)."""
+    out = dict(under)
+    for period, f in over.items():
+        old = out.get(period, Figures())
+        out[period] = Figures(*(n if n is not None else o for n, o in zip(
+            (f.number, f.rate, f.statneigh, f.england), (old.number, old.rate, old.statneigh, old.england),
+            strict=True)))
+    return out
+
+
 def _implied_base(figs: Figures, rate_per: float) -> float | None:
     if not figs.number or not figs.rate:
         return None
@@ -50,15 +61,12 @@ def check_against_history(data: ReturnData, catalogue: Catalogue, history: Histo
             continue
         stored = dict(history.series(ind.id))
         figs = row.figures
-        # what the store holds, with this return's back data and figures on top
-        back = {s.period: s.figures for s in data.issued_history if s.indicator_id == ind.id}
-        back |= {s.period: s.figures for s in data.support if s.indicator_id == ind.id}
-        merged = dict(stored)
-        for period, f in back.items():
-            old = merged.get(period, Figures())
-            merged[period] = Figures(*(n if n is not None else o for n, o in zip(
-                (f.number, f.rate, f.statneigh, f.england), (old.number, old.rate, old.statneigh, old.england),
-                strict=True)))
+        # the history the workbook was issued with, under what the store holds now (it may have been revised
+        # since), under this return's Supporting data and figures
+        issued = {s.period: s.figures for s in data.issued_history if s.indicator_id == ind.id}
+        sent = {s.period: s.figures for s in data.support if s.indicator_id == ind.id}
+        back = _overlay(issued, sent)
+        merged = _overlay(_overlay(issued, stored), sent)
         if not figs.is_empty():
             merged[quarter] = figs
         _check_rate(ind, figs, stored, back, quarter, row.cells.get("Rate", ""), result)
