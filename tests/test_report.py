@@ -275,3 +275,22 @@ def test_the_summary_keeps_capitals_as_in_the_key(demo: DemoResult) -> None:
     assert reasons[0] == ("Worse than the same quarter last year (185.6 against 173.2); worse than the statistical "
                           "neighbours' average and England in 2016/17, and the gap is not narrowing")
     assert all(r[:1].isupper() and "england" not in r for r in reasons)
+
+
+def test_table_rows_never_split_and_headers_repeat(demo: DemoResult) -> None:
+    doc = Document(str(demo.report))
+    tables = {t.rows[0].cells[0].text: t for t in doc.tables}
+
+    def flags(table: Table) -> list[tuple[bool, bool]]:
+        out = []
+        for row in table.rows:
+            tr_pr = row._tr.trPr
+            out.append((tr_pr is not None and tr_pr.find(f"{W}cantSplit") is not None,
+                        tr_pr is not None and tr_pr.find(f"{W}tblHeader") is not None))
+        return out
+
+    assert flags(tables["Indicator"]) == [(True, True)] + [(True, False)] * 3      # the summary, three exceptions
+    values = next(t for t in doc.tables if t.rows[0].cells[1].text == "2015/16")
+    assert flags(values) == [(True, True), (True, True), (True, False)]
+    assert flags(tables["Category"]) == [(True, True)] + [(True, False)] * 5
+    assert flags(tables["Indicator Description"]) == [(True, True), (True, False)]
