@@ -37,8 +37,8 @@ def assess(settings: Settings, store: Store, catalogue: Catalogue, quarter: Peri
         if indicator_ids and ind.id not in indicator_ids:
             continue
         series = store.series(ind.id)
-        targets = catalogue.targets_for(ind.id)
-        f = facts(ind, series, quarter, targets, r.tolerance_percent, r.no_change_percent, r.projection_points)
+        f = facts(ind, series, quarter, catalogue.targets_for(ind.id), r.tolerance_percent, r.no_change_percent,
+                  r.projection_points, catalogue.profiles_for(ind.id))
         verdict = evaluate(f, r.exception)
         if ind.id in frozen:
             was = frozen[ind.id]
@@ -71,32 +71,55 @@ class Explanation:
         out = []
         for a in self.assessments:
             f, pr = a.facts, a.facts.projection
+            pc, lc = f.prev_cmp, f.ly_cmp
             out.append({"id": a.indicator.id, **a.verdict.to_dict(),
-                        "why": list(reason_texts(a.verdict, a.indicator.unit)),
+                        "why": list(reason_texts(a.verdict, a.indicator.unit, f.dp)),
                         "current": f.current, "previous": f.previous, "last_year": f.last_year,
-                        "target": f.target, "rag": f.rag, "vs_previous": f.vs_previous,
-                        "vs_last_year": f.vs_last_year, "statistical_neighbours": f.statneigh,
-                        "england": f.england, "gap_trend": f.gap_trend,
-                        "projection": pr.reaches.label if pr and pr.reaches else None})
+                        "compared_with_previous": [pc.now, pc.then, pc.basis] if pc else None,
+                        "compared_with_last_year": [lc.now, lc.then, lc.basis] if lc else None,
+                        "to_date": f.to_date, "target": f.target, "target_in_force": f.target_now,
+                        "target_basis": f.target_basis, "rag": f.rag, "previous_rag": f.previous_rag,
+                        "vs_previous": f.vs_previous, "vs_last_year": f.vs_last_year,
+                        "comparator_year": f.gap_year.label if f.gap_year else None,
+                        "statistical_neighbours": f.statneigh, "england": f.england, "gap_trend": f.gap_trend,
+                        "forecast": f.forecast.value if f.forecast else None,
+                        "projection": pr.reaches.label if pr and pr.reaches and pr.outlook == "reaches" else None})
         return out
 
     def lines(self) -> list[str]:
         out = []
         for a in self.assessments:
             f, unit = a.facts, a.indicator.unit
+
+            def n(v: float | None, f: Facts = f, unit: str = unit) -> str:
+                return fmt(v, unit, dp=f.dp)
+
             verdict = "exception" if a.verdict.exception else "not an exception"
             out.append(f"{a.indicator.id} {a.indicator.name}")
-            out.append(f"  {verdict}: {'; '.join(reason_texts(a.verdict, unit))}")
-            out.append(f"  {self.quarter.short}: {fmt(f.current, unit)}; {f.previous_period.short}: "
-                       f"{fmt(f.previous, unit)} ({f.vs_previous or '-'}); {f.last_year_period.short}: "
-                       f"{fmt(f.last_year, unit)} ({f.vs_last_year or '-'})")
-            out.append(f"  target: {fmt(f.target, unit) if f.target is not None else 'No Target Set'}"
-                       f"{f' ({f.rag})' if f.rag else ''}; statistical neighbours: {fmt(f.statneigh, unit)}; "
-                       f"England: {fmt(f.england, unit)}")
+            out.append(f"  {verdict}: {'; '.join(reason_texts(a.verdict, unit, f.dp))}")
+            pc, lc = f.prev_cmp, f.ly_cmp
+            if pc is not None and lc is not None:
+                what = "" if pc.basis == "value" else f" ({pc.basis})"
+                out.append(f"  {self.quarter.short}{what}: {n(pc.now)}; {f.previous_period.short}: {n(pc.then)} "
+                           f"({f.vs_previous or '-'})")
+                what = "" if lc.basis == "value" else f" ({lc.basis})"
+                out.append(f"  {self.quarter.short}{what}: {n(lc.now)}; {f.last_year_period.short}: {n(lc.then)} "
+                           f"({f.vs_last_year or '-'})")
+            target = "No Target Set" if f.target is None else n(f.target)
+            if f.target_now is not None and f.target_now != f.target:
+                target += f" (in force at {self.quarter.short}, {f.target_basis}: {n(f.target_now)})"
+            to_date = f"; year to date {n(f.to_date)}" if f.to_date != f.current and f.to_date is not None else ""
+            out.append(f"  target: {target}{to_date}{f' ({f.rag})' if f.rag else ''}")
+            if f.gap_year is not None:
+                out.append(f"  {f.gap_year.label}: statistical neighbours {n(f.statneigh)}; England {n(f.england)}"
+                           + "".join(f"; gap to {k} {v}" for k, v in f.gap_trend.items()))
+            if f.forecast is not None:
+                out.append(f"  forecast for the year end: {n(f.forecast.value)} ({f.forecast.basis})")
             if f.projection is not None:
                 pr = f.projection
-                out.append("  projection: " + (f"reaches {pr.comparator} by {pr.reaches.quarter.short}" if pr.reaches
-                                               else f"none ({pr.note})"))
+                out.append("  projection: " + (f"reaches {pr.comparator} by {pr.reaches.quarter.short}"
+                                               if pr.reaches and pr.outlook == "reaches" else
+                                               pr.outlook or f"none ({pr.note or 'already there'})"))
         return out
 
 

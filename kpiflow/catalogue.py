@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kpiflow.errors import KpiflowError, PeriodError
-from kpiflow.model import EXCEPTION_MODES, FREQUENCIES, MEASURES, UNITS, Catalogue, Indicator
-from kpiflow.periods import parse_period
+from kpiflow.model import EXCEPTION_MODES, FREQUENCIES, MEASURES, UNITS, Catalogue, Indicator, Profile
+from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
 from kpiflow.settings import Settings
 from kpiflow.workbook.read import RawSheet, coord, norm_header, read_workbook
@@ -16,6 +17,7 @@ from kpiflow.workbook.read import RawSheet, coord, norm_header, read_workbook
 INDICATOR_HEADERS = ["Indicator ID", "Indicator", "Portfolio", "Service", "Better to be", "Unit", "Rate per",
                      "Frequency", "Measure", "Tolerance %", "Exception"]
 TARGET_HEADERS = ["Indicator ID", "Year", "Target"]
+QUARTER_HEADERS = ("Q1", "Q2", "Q3", "Q4")     # optional: a profiled target for each quarter
 
 
 def _text(v: object) -> str:
@@ -40,123 +42,210 @@ def _number(v: object) -> float | None:
     return float(str(v).replace(",", "").strip())
 
 
+def header_key(value: object) -> str:
+    """Catalogue headings are matched ignoring case, spacing and a trailing question mark
+    ("Better to be?" is "Better to be")."""
+    return norm_header(value).rstrip("?")
+
+
+_DASHED_YEAR = re.compile(r"^\s*(\d{4})\s*-\s*(\d{2})\s*$")
+
+
+def parse_year(value: object) -> Period:
+    """A financial year in the Targets sheet: ``2017/18``, ``2017/2018``, or ``2017-18`` (which in a
+    Year column cannot be a month)."""
+    m = _DASHED_YEAR.match(str(value)) if isinstance(value, str) else None
+    if m and int(m[2]) == (int(m[1]) + 1) % 100:
+        return Period("year", int(m[1]))
+    y = parse_period(value)
+    if y.kind != "year":
+        raise PeriodError(f'"{_text(value)}" is not a financial year like 2017/18')
+    return y
+
+
 def _find_table(sheet: RawSheet, headers: list[str], result: ValidationResult) -> tuple[int, dict[str, int]] | None:
-    hr = sheet.find_header(headers[0])
+    first = header_key(headers[0])
+    hr = next((i for i, row in enumerate(sheet.rows[:40], start=1) if any(header_key(v) == first for v in row)),
+              None)
     if hr is None:
         result.error("missing-header", f'No header row with "{headers[0]}" was found. Put the headers back in the first row.',
                      sheet=sheet.name)
         return None
-    cols = sheet.header_map(hr)
-    missing = [h for h in headers if norm_header(h) not in cols]
+    cols: dict[str, int] = {}
+    for c, v in enumerate(sheet.rows[hr - 1], start=1):
+        key = header_key(v)
+        if key and key not in cols:
+            cols[key] = c
+    missing = [h for h in headers if header_key(h) not in cols]
     for h in missing:
         result.error("missing-header", f'The column "{h}" is missing from the header row (row {hr}). Put it back.',
                      sheet=sheet.name)
     return (hr, cols) if not missing else None
 
 
+class _Rows:
+    """Cell access by heading for one table."""
+
+    def __init__(self, cols: dict[str, int]) -> None:
+        self.cols = cols
+
+    def has(self, h: str) -> bool:
+        return header_key(h) in self.cols
+
+    def at(self, row: list[object], h: str) -> object:
+        c = self.cols[header_key(h)]
+        return row[c - 1] if c <= len(row) else None
+
+    def loc(self, r: int, h: str) -> str:
+        return coord(r, self.cols[header_key(h)])
+
+
 def parse_catalogue(sheets: dict[str, RawSheet], result: ValidationResult) -> Catalogue:
     """Interpret the catalogue's sheets; every problem located at its cell."""
     indicators: list[Indicator] = []
     targets: dict[tuple[str, str], float | None] = {}
+    profiles: dict[tuple[str, str], Profile] = {}
     if "Indicators" not in sheets:
         result.error("missing-sheet", 'The catalogue has no sheet called "Indicators".', sheet="Indicators")
         return Catalogue(())
     sh = sheets["Indicators"]
     found = _find_table(sh, INDICATOR_HEADERS, result)
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, str]] = {}     # ID ignoring case -> (the ID as written, its cell)
     if found:
         hr, cols = found
-
-        def at(row: list[object], h: str) -> object:
-            c = cols[norm_header(h)]
-            return row[c - 1] if c <= len(row) else None
-
-        def loc(r: int, h: str) -> str:
-            return coord(r, cols[norm_header(h)])
-
+        t = _Rows(cols)
         for r, row in sh.data_rows(hr):
-            iid = _text(at(row, "Indicator ID"))
+            iid = _text(t.at(row, "Indicator ID"))
             if not iid:
                 result.error("missing-value", "This row has no Indicator ID. Give every indicator a unique ID.",
-                             sheet=sh.name, cell=loc(r, "Indicator ID"))
+                             sheet=sh.name, cell=t.loc(r, "Indicator ID"))
                 continue
-            if iid in seen:
-                result.error("duplicate-indicator", f"{iid} is listed twice (first at {seen[iid]}). Give each indicator one row.",
-                             sheet=sh.name, cell=loc(r, "Indicator ID"), indicator_id=iid)
+            if iid.casefold() in seen:
+                first, at_cell = seen[iid.casefold()]
+                same = "" if first == iid else f" as {first}"
+                result.error("duplicate-indicator", f"{iid} is listed twice (first at {at_cell}{same}; IDs are "
+                             "matched ignoring case). Give each indicator one row.",
+                             sheet=sh.name, cell=t.loc(r, "Indicator ID"), indicator_id=iid)
                 continue
-            seen[iid] = loc(r, "Indicator ID")
+            seen[iid.casefold()] = (iid, t.loc(r, "Indicator ID"))
+            ind = _indicator(t, r, row, iid, sh.name, result)
+            if ind is not None:
+                indicators.append(ind)
+    if "Targets" not in sheets:
+        result.error("missing-sheet", 'The catalogue has no sheet called "Targets". Add it with the columns Indicator '
+                     "ID, Year and Target (and Q1 to Q4 for a profiled target); an indicator with no row there has "
+                     "No Target Set.", sheet="Targets")
+        return Catalogue(tuple(indicators), targets, profiles)
+    tsh = sheets["Targets"]
+    tfound = _find_table(tsh, TARGET_HEADERS, result)
+    if tfound:
+        hr, cols = tfound
+        t = _Rows(cols)
+        rows_at: dict[tuple[str, str], str] = {}
+        for r, row in tsh.data_rows(hr):
+            written = _text(t.at(row, "Indicator ID"))
+            cell_id = t.loc(r, "Indicator ID")
+            if written.casefold() not in seen:
+                result.error("unknown-indicator", f'"{written}" is not an indicator on the Indicators sheet.',
+                             sheet=tsh.name, cell=cell_id, indicator_id=written)
+                continue
+            iid = seen[written.casefold()][0]
+            try:
+                y = parse_year(t.at(row, "Year"))
+            except PeriodError as exc_:
+                result.error("bad-period", str(exc_), sheet=tsh.name, cell=t.loc(r, "Year"), indicator_id=iid)
+                continue
+            if (iid, y.label) in rows_at:
+                result.error("duplicate-target", f"{iid} has two rows for {y.label} (the first at "
+                             f"{rows_at[(iid, y.label)]}). Keep one row per indicator and year.",
+                             sheet=tsh.name, cell=cell_id, indicator_id=iid)
+                continue
+            rows_at[(iid, y.label)] = cell_id
+            values: dict[str, float | None] = {}
             ok = True
-            fields: dict[str, str] = {}
-            for h, opts in (("Better to be", ("High", "Low")), ("Unit", UNITS), ("Frequency", FREQUENCIES),
-                            ("Measure", MEASURES)):
-                val = _choice(at(row, h), opts)
-                if val is None:
-                    ok = False
-                    result.error("bad-value", f'"{_text(at(row, h))}" is not a valid {h}. Use one of: {", ".join(opts)}.',
-                                 sheet=sh.name, cell=loc(r, h), indicator_id=iid)
-                else:
-                    fields[h] = val
-            exc = _choice(at(row, "Exception"), EXCEPTION_MODES) if _text(at(row, "Exception")) else "Auto"
-            if exc is None:
-                ok = False
-                result.error("bad-value", f'"{_text(at(row, "Exception"))}" is not valid. Use Auto, Always or Never.',
-                             sheet=sh.name, cell=loc(r, "Exception"), indicator_id=iid)
-            for h in ("Indicator", "Portfolio", "Service"):
-                if not _text(at(row, h)):
-                    ok = False
-                    result.error("missing-value", f"{h} is blank. Fill it in.", sheet=sh.name, cell=loc(r, h), indicator_id=iid)
-            nums: dict[str, float | None] = {}
-            for h in ("Rate per", "Tolerance %"):
+            for h in ("Target", *QUARTER_HEADERS):
+                if not t.has(h):
+                    values[h] = None
+                    continue
                 try:
-                    nums[h] = _number(at(row, h))
+                    values[h] = _number(t.at(row, h))
                 except ValueError:
                     ok = False
-                    nums[h] = None
-                    result.error("not-a-number", f'"{_text(at(row, h))}" is not a number.', sheet=sh.name, cell=loc(r, h),
-                                 indicator_id=iid)
-            unit = fields.get("Unit")
-            if unit in ("Rate", "Number and rate") and not nums.get("Rate per"):
-                ok = False
-                result.error("missing-value", "A rate needs its base in Rate per, e.g. 10000.", sheet=sh.name,
-                             cell=loc(r, "Rate per"), indicator_id=iid)
-            if not ok or exc is None:
+                    blank = " Leave it blank for No Target Set." if h == "Target" else " Leave it blank to use the year's."
+                    result.error("not-a-number", f'{h} "{_text(t.at(row, h))}" is not a number.{blank}',
+                                 sheet=tsh.name, cell=t.loc(r, h), indicator_id=iid)
+                    continue
+                v = values[h]
+                if v is not None and v < 0:
+                    ok = False
+                    result.error("negative-value", f"The {'target' if h == 'Target' else h + ' target'} "
+                                 f"{_text(t.at(row, h))} is negative. A target is 0 or more: which way is better is "
+                                 "set by Better to be.", sheet=tsh.name, cell=t.loc(r, h), indicator_id=iid)
+            if not ok:
                 continue
-            indicators.append(Indicator(
-                id=iid, name=_text(at(row, "Indicator")), portfolio=_text(at(row, "Portfolio")),
-                service=_text(at(row, "Service")), better=fields["Better to be"], unit=fields["Unit"],
-                rate_per=nums["Rate per"], frequency=fields["Frequency"], measure=fields["Measure"],
-                tolerance=nums["Tolerance %"], exception=exc,
-            ))
-    if "Targets" in sheets:
-        tsh = sheets["Targets"]
-        tfound = _find_table(tsh, TARGET_HEADERS, result)
-        if tfound:
-            hr, cols = tfound
-            for r, row in tsh.data_rows(hr):
-                def tv(h: str, row: list[object] = row) -> object:
-                    c = cols[norm_header(h)]
-                    return row[c - 1] if c <= len(row) else None
+            targets[(iid, y.label)] = values["Target"]
+            profile = tuple(values[h] for h in QUARTER_HEADERS)
+            if any(v is not None for v in profile):
+                profiles[(iid, y.label)] = (profile[0], profile[1], profile[2], profile[3])
+    return Catalogue(tuple(indicators), targets, profiles)
 
-                iid = _text(tv("Indicator ID"))
-                cell_id = coord(r, cols[norm_header("Indicator ID")])
-                if iid not in seen:
-                    result.error("unknown-indicator", f'"{iid}" is not an indicator on the Indicators sheet.',
-                                 sheet=tsh.name, cell=cell_id, indicator_id=iid)
-                    continue
-                try:
-                    y = parse_period(tv("Year"))
-                    if y.kind != "year":
-                        raise PeriodError(f'"{_text(tv("Year"))}" is not a financial year like 2017/18')
-                except PeriodError as exc_:
-                    result.error("bad-period", str(exc_), sheet=tsh.name, cell=coord(r, cols[norm_header("Year")]),
-                                 indicator_id=iid)
-                    continue
-                try:
-                    targets[(iid, y.label)] = _number(tv("Target"))
-                except ValueError:
-                    result.error("not-a-number", f'Target "{_text(tv("Target"))}" is not a number. Leave it blank for No Target Set.',
-                                 sheet=tsh.name, cell=coord(r, cols[norm_header("Target")]), indicator_id=iid)
-    return Catalogue(tuple(indicators), targets)
+
+def _indicator(t: _Rows, r: int, row: list[object], iid: str, sheet: str, result: ValidationResult) -> Indicator | None:
+    """One row of the Indicators sheet, or None (with its problems recorded) if it cannot be used."""
+    ok = True
+    fields: dict[str, str] = {}
+    for h, opts in (("Better to be", ("High", "Low")), ("Unit", UNITS), ("Frequency", FREQUENCIES),
+                    ("Measure", MEASURES)):
+        val = _choice(t.at(row, h), opts)
+        if val is None:
+            ok = False
+            result.error("bad-value", f'"{_text(t.at(row, h))}" is not a valid {h}. Use one of: {", ".join(opts)}.',
+                         sheet=sheet, cell=t.loc(r, h), indicator_id=iid)
+        else:
+            fields[h] = val
+    if fields.get("Unit") == "Percentage" and fields.get("Measure") == "Count":
+        ok = False
+        result.error("bad-value", "A percentage cannot be added up, so its Measure cannot be Count. Use Snapshot for "
+                     "a percentage of each period, or Cumulative for a year-to-date percentage.",
+                     sheet=sheet, cell=t.loc(r, "Measure"), indicator_id=iid)
+    exc = _choice(t.at(row, "Exception"), EXCEPTION_MODES) if _text(t.at(row, "Exception")) else "Auto"
+    if exc is None:
+        ok = False
+        result.error("bad-value", f'"{_text(t.at(row, "Exception"))}" is not valid. Use Auto, Always or Never.',
+                     sheet=sheet, cell=t.loc(r, "Exception"), indicator_id=iid)
+    for h in ("Indicator", "Portfolio", "Service"):
+        if not _text(t.at(row, h)):
+            ok = False
+            result.error("missing-value", f"{h} is blank. Fill it in.", sheet=sheet, cell=t.loc(r, h), indicator_id=iid)
+    nums: dict[str, float | None] = {}
+    for h in ("Rate per", "Tolerance %"):
+        try:
+            nums[h] = _number(t.at(row, h))
+        except ValueError:
+            ok = False
+            nums[h] = None
+            result.error("not-a-number", f'"{_text(t.at(row, h))}" is not a number.', sheet=sheet, cell=t.loc(r, h),
+                         indicator_id=iid)
+            continue
+        v = nums[h]
+        if v is not None and v < 0:
+            ok = False
+            result.error("negative-value", f"{h} is {_text(t.at(row, h))}, below zero. Enter 0 or more.",
+                         sheet=sheet, cell=t.loc(r, h), indicator_id=iid)
+    unit = fields.get("Unit")
+    rate_per = nums.get("Rate per")
+    if unit in ("Rate", "Number and rate") and (rate_per is None or rate_per == 0) and "Rate per" in nums:
+        ok = False
+        result.error("missing-value", "A rate needs its base in Rate per, e.g. 10000.", sheet=sheet,
+                     cell=t.loc(r, "Rate per"), indicator_id=iid)
+    if not ok or exc is None:
+        return None
+    return Indicator(
+        id=iid, name=_text(t.at(row, "Indicator")), portfolio=_text(t.at(row, "Portfolio")),
+        service=_text(t.at(row, "Service")), better=fields["Better to be"], unit=fields["Unit"],
+        rate_per=nums["Rate per"], frequency=fields["Frequency"], measure=fields["Measure"],
+        tolerance=nums["Tolerance %"], exception=exc,
+    )
 
 
 def load_catalogue(path: Path) -> tuple[Catalogue, ValidationResult]:

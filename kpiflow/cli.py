@@ -397,7 +397,7 @@ def main() -> None:
         if debug:
             raise
         typer.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("Stopped.", err=True)
         sys.exit(130)

@@ -11,13 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from kpiflow.fmt import fmt
-from kpiflow.model import Catalogue, Figures, ReturnData
+from kpiflow.model import Catalogue, Figures, Indicator, ReturnData
 from kpiflow.narrative import reason_text
 from kpiflow.periods import Period
 from kpiflow.problems import ValidationResult
 from kpiflow.rules import evaluate
 from kpiflow.settings import Rules
-from kpiflow.trends import facts, outturn
+from kpiflow.trends import facts, quarter_amount
 
 JUMP_PERCENT = 50         # a bigger move from the previous quarter is worth a second look
 BASE_TOLERANCE = 10       # percent: how far the population implied by a rate may move in a quarter
@@ -29,6 +29,23 @@ class History:
 
     series: Callable[[str], Mapping[Period, Figures]]
     rules: Rules
+
+
+def _overlay(under: Mapping[Period, Figures], over: Mapping[Period, Figures]) -> dict[Period, Figures]:
+    """Figures of ``over`` on top of ``under``, figure by figure (a blank figure does not hide one below)."""
+    out = dict(under)
+    for period, f in over.items():
+        old = out.get(period, Figures())
+        out[period] = Figures(*(n if n is not None else o for n, o in zip(
+            (f.number, f.rate, f.statneigh, f.england), (old.number, old.rate, old.statneigh, old.england),
+            strict=True)))
+    return out
+
+
+def _implied_base(figs: Figures, rate_per: float) -> float | None:
+    if not figs.number or not figs.rate:
+        return None
+    return figs.number / figs.rate * rate_per
 
 
 def check_against_history(data: ReturnData, catalogue: Catalogue, history: History,
@@ -44,41 +61,72 @@ def check_against_history(data: ReturnData, catalogue: Catalogue, history: Histo
             continue
         stored = dict(history.series(ind.id))
         figs = row.figures
-        if ind.has_number and ind.has_rate and figs.number and figs.rate and ind.rate_per:
-            base = figs.number / figs.rate * ind.rate_per
-            earlier = sorted((p for p, f in stored.items() if p < quarter and f.number and f.rate), reverse=True)
-            if earlier:
-                f0 = stored[earlier[0]]
-                base0 = (f0.number or 0) / (f0.rate or 1) * ind.rate_per
-                if base0 and abs(base - base0) / base0 * 100 > BASE_TOLERANCE:
-                    result.error("rate-inconsistent", f"A rate of {fmt(figs.rate, ind.unit, 'rate')} for "
-                                 f"{fmt(figs.number, ind.unit, 'number')} implies a population of {base:,.0f}, but "
-                                 f"{earlier[0].short} implies {base0:,.0f}. Check the number and the rate (per "
-                                 f"{ind.rate_per:,.0f}).", "Return", row.cells.get("Rate", ""), ind.id)
-        figure = ind.primary
-        now = figs.rate if figure == "rate" else figs.number
-        before = outturn(stored, quarter.step(-1), figure, ind.measure)
-        if now is not None and before:
-            change = (now - before) / before * 100
-            if abs(change) > JUMP_PERCENT:
-                word = "higher" if change > 0 else "lower"
-                result.warning("big-change", f"{fmt(now, ind.unit)} is {abs(change):.0f}% {word} than at "
-                               f"{quarter.step(-1).short} ({fmt(before, ind.unit)}). Check it, and explain the change "
-                               "in Commentary.", "Return", row.cells.get("Rate" if figure == "rate" else "Number", ""),
-                               ind.id)
-        if row.response:
-            continue
-        merged = dict(stored)
+        # the history the workbook was issued with, under what the store holds now (it may have been revised
+        # since), under this return's Supporting data and figures
+        issued = {s.period: s.figures for s in data.issued_history if s.indicator_id == ind.id}
+        sent = {s.period: s.figures for s in data.support if s.indicator_id == ind.id}
+        back = _overlay(issued, sent)
+        merged = _overlay(_overlay(issued, stored), sent)
         if not figs.is_empty():
             merged[quarter] = figs
-        for s_row in data.support:
-            if s_row.indicator_id == ind.id:
-                merged[s_row.period] = s_row.figures
-        targets = catalogue.targets_for(ind.id)
+        _check_rate(ind, figs, stored, back, quarter, row.cells.get("Rate", ""), result)
+        _check_jump(ind, figs, merged, quarter, row.cells, result)
+        if row.response:
+            continue
         r = history.rules
-        verdict = evaluate(facts(ind, merged, quarter, targets, r.tolerance_percent, r.no_change_percent,
-                                 r.projection_points), r.exception)
+        verdict = evaluate(facts(ind, merged, quarter, catalogue.targets_for(ind.id), r.tolerance_percent,
+                                 r.no_change_percent, r.projection_points, catalogue.profiles_for(ind.id)),
+                           r.exception)
         if verdict.exception:
-            result.error("missing-response", f"This indicator will be reported as an exception ({reason_text(verdict.reasons[0], ind.unit)}), "
-                         "so it needs a service response: say what the service is doing about it.", "Return",
+            why = reason_text(verdict.reasons[0], ind.unit)
+            result.error("missing-response", f"This indicator will be reported as an exception: {why}. It needs a "
+                         "service response: say what the service is doing about it.", "Return",
                          row.cells.get("Service response", ""), ind.id)
+
+
+def _check_rate(ind: Indicator, figs: Figures, stored: Mapping[Period, Figures], back: Mapping[Period, Figures],
+                quarter: Period, cell: str, result: ValidationResult) -> None:
+    """A rate must fit its number: the population it implies may move only a little from the latest
+    earlier period's, taken from the store or, where the store has none, from the return's own back
+    data (its Supporting data and the history it was issued with)."""
+    if not (ind.has_number and ind.has_rate and ind.rate_per):
+        return
+    base = _implied_base(figs, ind.rate_per)
+    if base is None:
+        return
+    for source in (stored, back):
+        earlier = sorted((p for p, f in source.items() if p < quarter and _implied_base(f, 1.0)), reverse=True)
+        if earlier:
+            base0 = _implied_base(source[earlier[0]], ind.rate_per)
+            if base0 and abs(base - base0) / base0 * 100 > BASE_TOLERANCE:
+                result.error("rate-inconsistent", f"A rate of {fmt(figs.rate, ind.unit, 'rate')} for "
+                             f"{fmt(figs.number, ind.unit, 'number')} implies a population of {base:,.0f}, but "
+                             f"{earlier[0].short} implies {base0:,.0f}. Check the number and the rate (per "
+                             f"{ind.rate_per:,.0f}).", "Return", cell, ind.id)
+            return
+
+
+def _check_jump(ind: Indicator, figs: Figures, merged: Mapping[Period, Figures], quarter: Period,
+                cells: Mapping[str, str], result: ValidationResult) -> None:
+    """A big move from the previous quarter, compared like with like: what a year-to-date number or
+    rate added in each quarter, a Count's own amounts, values and year-to-date percentages as they are."""
+    figure = ind.primary
+    if (figs.rate if figure == "rate" else figs.number) is None:
+        return
+    now, basis = quarter_amount(merged, quarter, figure, ind.measure, ind.unit)
+    before, _ = quarter_amount(merged, quarter.step(-1), figure, ind.measure, ind.unit)
+    if now is None or not before:
+        return
+    change = (now - before) / abs(before) * 100
+    if abs(change) <= JUMP_PERCENT:
+        return
+    prev = quarter.step(-1).short
+    if basis == "in the quarter":
+        word = "more" if change > 0 else "less"
+        what = (f"This quarter adds {fmt(now, ind.unit)} to the year to date, {abs(change):.0f}% {word} than "
+                f"{prev} added ({fmt(before, ind.unit)})")
+    else:
+        word = "higher" if change > 0 else "lower"
+        what = f"{fmt(now, ind.unit)} is {abs(change):.0f}% {word} than at {prev} ({fmt(before, ind.unit)})"
+    result.warning("big-change", f"{what}. Check it, and explain the change in Commentary.", "Return",
+                   cells.get("Rate" if figure == "rate" else "Number", ""), ind.id)

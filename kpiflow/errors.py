@@ -6,6 +6,15 @@ from __future__ import annotations
 class KpiflowError(Exception):
     """A command could not run: the CLI prints the message and exits 2."""
 
+    exit_code = 2
+
+
+class NoFiguresError(KpiflowError):
+    """There is nothing to report: no figure at all for the quarter (most often a mistyped quarter).
+    An input problem, so the CLI exits 1."""
+
+    exit_code = 1
+
 
 class SettingsError(KpiflowError):
     """kpiflow.toml is unreadable or has an unknown key or a bad value."""

@@ -1,33 +1,56 @@
-"""Numbers and figures as people read them in the report, the returns and the command line."""
+"""Numbers and figures as people read them in the report, the returns and the command line.
+
+Thousands are separated by commas (2,400); rates have one decimal place; numbers and percentages
+have the decimal places ``dp`` says, so that one indicator's figures all look alike ("82.0%"
+beside "80.1%", never "82%"). Without ``dp`` a whole number has none and any other one.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
+
 from kpiflow.model import Figures
+from kpiflow.periods import MONTH_NAMES
 
 
-def fmt_number(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
+def fmt_number(v: float, dp: int | None = None) -> str:
+    if dp is None:
+        dp = 0 if float(v).is_integer() else 1
+    text = f"{v:,.{dp}f}"
+    # a value that rounds to zero is printed without a sign
+    return text.lstrip("-") if not text.strip("-0.,") else text
 
 
-def fmt(value: float | None, unit: str, figure: str = "primary") -> str:
+def decimals(values: Iterable[float | None]) -> int:
+    """The decimal places (0 or 1) that show every value to one decimal place without hiding any."""
+    return 1 if any(v is not None and round(v, 1) != round(v) for v in values) else 0
+
+
+def fmt(value: float | None, unit: str, figure: str = "primary", dp: int | None = None) -> str:
     """A figure as the report prints it: counts whole, rates to one decimal place, percentages with %."""
     if value is None:
         return "n/a"
     if unit == "Percentage":
-        return f"{fmt_number(round(value, 1))}%"
+        return f"{fmt_number(round(value, 1), dp)}%"
     if figure == "rate" or (figure == "primary" and unit in ("Rate", "Number and rate")):
-        return f"{value:.1f}"
-    return fmt_number(value)
+        return f"{value:,.1f}"
+    return fmt_number(value, dp)
 
 
-def fmt_figures(f: Figures | None, unit: str) -> str:
+def fmt_figures(f: Figures | None, unit: str, dp: int | None = None) -> str:
     """A values-table cell: ``469 (162.8)`` for number and rate, else the one figure."""
     if f is None:
         return ""
     if unit == "Number and rate":
         if f.number is not None and f.rate is not None:
-            return f"{fmt_number(f.number)} ({f.rate:.1f})"
-        return fmt(f.number, unit, "number") if f.number is not None else fmt(f.rate, unit, "rate")
+            return f"{fmt_number(f.number, dp)} ({f.rate:,.1f})"
+        return fmt(f.number, unit, "number", dp) if f.number is not None else fmt(f.rate, unit, "rate")
     if unit == "Rate":
         return fmt(f.rate, unit, "rate")
-    return fmt(f.number, unit, "number")
+    return fmt(f.number, unit, "number", dp)
+
+
+def long_date(d: dt.date) -> str:
+    """A date as a British reader writes it: 14 October 2025."""
+    return f"{d.day} {MONTH_NAMES[d.month - 1].title()} {d.year}"

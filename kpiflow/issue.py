@@ -13,7 +13,7 @@ from kpiflow.model import Catalogue
 from kpiflow.periods import Period, parse_period
 from kpiflow.settings import Settings
 from kpiflow.store import Store, open_store
-from kpiflow.trends import figures_at
+from kpiflow.trends import figures_at, target_in_force
 
 
 def history_headers(quarter: Period) -> list[str]:
@@ -47,8 +47,11 @@ def issue_returns(settings: Settings, store: Store, catalogue: Catalogue, quarte
             for h in heads:
                 figs = figures_at(series, parse_period(h), ind.measure)
                 history[h] = fmt_figures(figs, ind.unit) if figs else ""
-            rows.append(ReturnContext(ind, catalogue.target(ind.id, quarter.year.label), history,
-                                      store.last_response(ind.id, quarter)))
+            year = quarter.year.label
+            target = catalogue.target(ind.id, year)
+            in_force, _ = target_in_force(target, catalogue.profiles_for(ind.id).get(year), quarter, ind.measure,
+                                          ind.unit)
+            rows.append(ReturnContext(ind, target, history, store.last_response(ind.id, quarter), in_force))
             seeds += [BreakdownSeed(ind.id, c) for c in store.latest_breakdown_categories(ind.id, quarter)]
         # the quarter is never the part cut from a long name: quarters must not overwrite each other
         dest = settings.returns_dir / safe_name_ending(svc, f"_{quarter.file_label}.xlsx")

@@ -20,7 +20,7 @@ ExceptionMode = Literal["Auto", "Always", "Never"]
 FigureName = Literal["number", "rate", "statneigh", "england"]
 RAG = Literal["Green", "Amber", "Red"]
 Direction = Literal["Improved", "Worsened", "No change"]
-GapTrend = Literal["widening", "narrowing", "steady"]
+GapTrend = Literal["widening", "narrowing", "steady", "crossed"]
 Outcome = Literal["accepted", "rejected", "duplicate", "skipped"]
 RuleName = Literal["below-target-or-worse-than-last-year", "red", "red-or-amber-worsening", "missed-two-quarters"]
 
@@ -88,14 +88,21 @@ class Indicator:
         return self.better == "High"
 
 
+Profile = tuple[float | None, float | None, float | None, float | None]
+"""A year's profiled targets for Q1-Q4: each the target for the figure reported at that quarter."""
+
+
 @dataclass(frozen=True)
 class Catalogue:
     indicators: tuple[Indicator, ...]
     targets: dict[tuple[str, str], float | None] = field(default_factory=dict)
+    profiles: dict[tuple[str, str], Profile] = field(default_factory=dict)
 
     def get(self, indicator_id: str) -> Indicator | None:
+        """The indicator with this ID, matched ignoring case and surrounding spaces."""
+        key = indicator_id.strip().casefold()
         for ind in self.indicators:
-            if ind.id == indicator_id:
+            if ind.id.casefold() == key:
                 return ind
         return None
 
@@ -105,6 +112,10 @@ class Catalogue:
     def targets_for(self, indicator_id: str) -> dict[str, float | None]:
         """Year label -> target for one indicator."""
         return {y: t for (iid, y), t in self.targets.items() if iid == indicator_id}
+
+    def profiles_for(self, indicator_id: str) -> dict[str, Profile]:
+        """Year label -> the Q1-Q4 profile, for the years that have one."""
+        return {y: p for (iid, y), p in self.profiles.items() if iid == indicator_id}
 
     @property
     def services(self) -> list[str]:
@@ -166,3 +177,5 @@ class ReturnData:
     rows: list[ReturnRow] = field(default_factory=list)
     support: list[SupportRow] = field(default_factory=list)
     breakdown: list[BreakdownRow] = field(default_factory=list)
+    # the read-only history columns the workbook was issued with (checked against, never stored)
+    issued_history: list[SupportRow] = field(default_factory=list)

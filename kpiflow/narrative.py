@@ -1,19 +1,24 @@
 """Plain-English sentences from trend facts, in the register of a council exception report.
 
 Every sentence states only what the facts show; where a fact is missing the sentence is left out.
+Every figure a sentence quotes is either in the values table or named for what it is ("for the
+year to date", "added in Q1 2025/26", "the statistical neighbours' average (590.0)", "by the year
+end"). ``SENTENCES`` lists every sentence kpiflow can write; docs/sentences.md gives an example of
+each, and a test renders each example from facts.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kpiflow.fmt import fmt
+from kpiflow.fmt import fmt, long_date
 from kpiflow.periods import parse_period
 
 if TYPE_CHECKING:
     from kpiflow.rules import Reason, Verdict
-    from kpiflow.trends import Facts
+    from kpiflow.trends import Facts, Gap
 
 RULE_TEXT = {
     "below-target-or-worse-than-last-year": "an indicator is reported when it is below target or performing worse "
@@ -23,6 +28,45 @@ RULE_TEXT = {
     "missed-two-quarters": "an indicator is reported when it has missed its target in this and the previous quarter",
 }
 
+# Every sentence the drafted commentary can hold, by key: what it says. docs/sentences.md has an
+# example of each (a test keeps the two in step).
+SENTENCES: dict[str, str] = {
+    "no-target": "there is no target, so the indicator is compared with its trend (and comparators)",
+    "target": "the figure (or the year to date) against the year's target, with its RAG",
+    "target-pro-rata": "the year to date against the year's target pro rata, with its RAG",
+    "target-profile": "the figure (or the year to date) against the quarter's profiled target, with its RAG",
+    "run": "the yearly outturns have risen (or fallen) every year for two years or more",
+    "run-one": "the latest yearly outturn rose (or fell) from the year before",
+    "previous": "the quarter against the previous quarter: values, or a Count's own amounts",
+    "previous-same": "the quarter is about the same as the previous quarter",
+    "previous-ytd": "a year-to-date percentage against the previous quarter's year to date",
+    "previous-ytd-same": "a year-to-date percentage about the same as the previous quarter's",
+    "previous-added": "what a year-to-date number or rate added in the quarter against what the quarter before added",
+    "previous-added-same": "the quarter added about the same as the quarter before",
+    "previous-missing": "there is no figure for the previous quarter of this year to compare with",
+    "last-year": "the quarter against the same quarter last year",
+    "last-year-same": "the quarter is about the same as the same quarter last year",
+    "last-year-ytd": "the year to date against the same point last year",
+    "last-year-ytd-same": "the year to date is about the same as at the same point last year",
+    "comparators": "the latest complete year against statistical neighbours and England",
+    "comparators-older": "the latest year that has comparator figures, when that is not the latest complete year",
+    "gap-widened": "the gap to a comparator widened since the year before",
+    "gap-narrowed": "the gap to a comparator narrowed since the year before",
+    "gap-crossed": "the council was on the other side of a comparator the year before",
+    "forecast": "a Count or year-to-date number or rate: where the pace so far leads by the year end",
+    "forecast-no-target": "the same, with no target",
+    "forecast-profile": "the same, at the pace so far against a profiled target",
+    "projection-reaches": "a Snapshot worse than a comparator and heading towards it: when it would reach it",
+    "projection-widening": "a Snapshot worse than a comparator and moving away from it",
+    "projection-too-far": "a Snapshot heading towards a comparator too slowly to reach it within two years",
+}
+
+NO_FIGURE = "No figure given."
+
+
+def no_return_text(service: str, by: dt.date) -> str:
+    return f"No return received from {service} by {long_date(by)}."
+
 
 def _short(label: Any) -> str:
     try:
@@ -31,23 +75,28 @@ def _short(label: Any) -> str:
         return str(label)
 
 
-def reason_text(reason: Reason, unit: str) -> str:
+def reason_text(reason: Reason, unit: str, dp: int | None = None) -> str:
     """A verdict's reason in words, from its code and values."""
     v = reason.values
 
     def n(key: str) -> str:
-        return fmt(v.get(key), unit)
+        return fmt(v.get(key), unit, dp=dp)
 
+    ytd = " for the year to date" if v.get("basis") == "year to date" else ""
+    added = " added in the quarter" if v.get("basis") == "in the quarter" else ""
+    same_point = "at the same point last year" if ytd else "the same quarter last year"
     words: dict[str, Callable[[], str]] = {
         "always": lambda: "the catalogue reports this indicator every quarter",
         "never": lambda: "the catalogue never reports this indicator as an exception",
         "no-figure": lambda: f"no figure for {_short(v.get('quarter'))}",
-        "below-target": lambda: f"below target ({v.get('rag')}): {n('value')} against {n('target')}",
-        "worse-than-last-year": lambda: f"worse than the same quarter last year, {n('value')} against {n('last_year')}",
-        "worse-than-comparators": lambda: "worse than statistical neighbours and England, and the gap is not narrowing",
-        "red": lambda: f"Red: {n('value')} against a target of {n('target')}",
-        "amber-worsening": lambda: f"Amber and worse than {_short(v.get('previous_period'))} ({n('value')} against "
-                                   f"{n('previous')})",
+        "below-target": lambda: f"below target ({v.get('rag')}): {n('value')}{ytd} against a target of {n('target')}",
+        "worse-than-last-year": lambda: f"worse than {same_point} ({n('value')} against {n('last_year')}{ytd})",
+        "worse-than-comparators": lambda: "worse than the statistical neighbours' average and England"
+                                          + (f" in {v['year']}" if v.get("year") else "")
+                                          + ", and the gap is not narrowing",
+        "red": lambda: f"Red: {n('value')}{ytd} against a target of {n('target')}",
+        "amber-worsening": lambda: f"Amber and worse than {_short(v.get('previous_period'))} ({n('value')}{added} "
+                                   f"against {n('previous')}{ytd})",
         "missed-two-quarters": lambda: f"target missed in {_short(v.get('quarter'))} and "
                                        f"{_short(v.get('previous_period'))}",
         "no-target": lambda: "no target set",
@@ -60,97 +109,232 @@ def reason_text(reason: Reason, unit: str) -> str:
     return make() if make else reason.code
 
 
-def reason_texts(verdict: Verdict, unit: str) -> tuple[str, ...]:
-    return tuple(reason_text(r, unit) for r in verdict.reasons)
+def reason_texts(verdict: Verdict, unit: str, dp: int | None = None) -> tuple[str, ...]:
+    return tuple(reason_text(r, unit, dp) for r in verdict.reasons)
+
+
+def sentence_case(text: str) -> str:
+    """The first letter capitalised and the rest as written ("Amber", "England", "Q2" kept)."""
+    return text[:1].upper() + text[1:]
 
 
 def _subject(f: Facts) -> str:
-    return {"rate": "The rate", "number": "The number"}[f.figure] if f.indicator.unit != "Percentage" else "The percentage"
+    if f.indicator.unit == "Percentage":
+        return "The percentage"
+    return {"rate": "The rate", "number": "The number"}[f.figure]
 
 
 def _size(a: float, b: float) -> str:
     change = abs(a - b) / abs(b) * 100 if b else 100.0
-    return "slightly" if change < 5 else "significantly" if change >= 20 else ""
+    return "slightly " if change < 5 else "significantly " if change >= 20 else ""
 
 
-def _comparators_phrase(names: list[str]) -> str:
-    return " and ".join(names)
+def _better(now: float, then: float, f: Facts) -> bool:
+    return (now > then) == f.indicator.higher_is_better
+
+
+CMP_LABEL = {"statistical neighbours": "the statistical neighbours' average", "England": "England"}
+PROJECTION_LABEL = {"statistical neighbours": "the statistical neighbours' average", "England": "the England figure"}
+
+
+def _names(names: list[str]) -> str:
+    return " and ".join(CMP_LABEL[n] for n in names)
+
+
+Sentence = tuple[str, str]       # (key in SENTENCES, text)
+
+
+class Draft:
+    """Sentences grouped in paragraphs, each with its key."""
+
+    def __init__(self) -> None:
+        self.paragraphs: list[list[Sentence]] = []
+
+    def paragraph(self, sentences: list[Sentence]) -> None:
+        if sentences:
+            self.paragraphs.append(sentences)
+
+    def texts(self) -> list[str]:
+        return [" ".join(text for _, text in para) for para in self.paragraphs]
+
+    def keys(self) -> list[str]:
+        return [key for para in self.paragraphs for key, _ in para]
+
+
+def _target_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sentence]:
+    ind = f.indicator
+    if f.target_now is None:
+        if f.target is not None:
+            return []
+        basis = "the general trend of performance"
+        names = [n for n, v in (("our statistical neighbours", f.statneigh), ("England", f.england)) if v is not None]
+        if names:
+            basis += " and with " + " and ".join(names)
+        return [("no-target", f"There is no target set for this indicator, so it is compared instead with {basis}.")]
+    if f.rag is None or f.to_date is None:
+        return []
+    whole_year = f.quarter.n == 4
+    if ind.measure == "Count":
+        subject = "the total for the year" if whole_year else "the total for the year to date"
+    elif ind.measure == "Cumulative":
+        subject = "the figure for the year" if whole_year else "the figure for the year to date"
+    else:
+        subject = "the figure"
+    key, kind = {"pro rata": ("target-pro-rata", "a pro rata target"),
+                 "profile": ("target-profile", "a profiled target")}.get(f.target_basis, ("target", "a target"))
+    return [(key, f"At {f.quarter.short} {subject} was {p(f.to_date)} against {kind} of {p(f.target_now)} ({f.rag}).")]
+
+
+def _run_sentences(f: Facts) -> list[Sentence]:
+    if f.run is None:
+        return []
+    verb = "increased" if f.run.rising else "decreased"
+    faster = _faster_than(f)
+    tail = f", faster than {' and '.join(faster)}" if faster else ""
+    if f.run.years >= 2:
+        return [("run", f"{_subject(f)} has {verb} in each year since {f.run.since.label}{tail}.")]
+    return [("run-one", f"{_subject(f)} {verb} from {f.run.since.label} to {f.run.until.label}{tail}.")]
+
+
+def _previous_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sentence]:
+    cmp = f.prev_cmp
+    if cmp is None or f.current is None:
+        return []
+    q, pq = f.quarter.short, cmp.period.short
+    if cmp.now is None or cmp.then is None or cmp.direction is None:
+        if f.quarter.n > 1 and dict(f.quarters).get(cmp.period) is None:
+            return [("previous-missing", f"There is no figure for {pq} to compare with.")]
+        return []
+    now, then = cmp.now, cmp.then
+    judgement = "an improvement" if _better(now, then, f) else "a deterioration"
+    if cmp.basis == "in the quarter":
+        if cmp.direction == "No change":
+            return [("previous-added-same", f"{q} on its own added {p(now)} to the year to date, about the same as "
+                                            f"the {p(then)} added in {pq}.")]
+        word = "more" if now > then else "less"
+        return [("previous-added", f"{q} on its own added {p(now)} to the year to date, {word} than the {p(then)} "
+                                   f"added in {pq}, {judgement}.")]
+    if cmp.basis == "year to date":
+        if cmp.direction == "No change":
+            return [("previous-ytd-same", f"At {q} the figure for the year to date was about the same as at {pq} "
+                                          f"({p(now)} against {p(then)}).")]
+        verb = "rose" if now > then else "fell"
+        return [("previous-ytd", f"At {q} the figure for the year to date {verb} {_size(now, then)}compared with "
+                                 f"{pq} ({p(now)} against {p(then)}), {judgement}.")]
+    at = "In" if f.indicator.measure == "Count" else "At"
+    if cmp.direction == "No change":
+        return [("previous-same", f"{at} {q} it was about the same as {at.lower()} {pq} ({p(now)} against {p(then)}).")]
+    verb = "rose" if now > then else "fell"
+    return [("previous", f"{at} {q} it {verb} {_size(now, then)}compared with {pq} ({p(now)} against {p(then)}), "
+                         f"{judgement}.")]
+
+
+def _last_year_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sentence]:
+    cmp = f.ly_cmp
+    if cmp is None or cmp.now is None or cmp.then is None or cmp.direction is None:
+        return []
+    now, then, ly = cmp.now, cmp.then, cmp.period.short
+    word = "higher" if now > then else "lower"
+    judgement = "better" if _better(now, then, f) else "worse"
+    if cmp.basis == "year to date":
+        if cmp.direction == "No change":
+            return [("last-year-ytd-same", f"The year to date is about the same as at the same point last year "
+                                           f"({p(then)} at {ly}).")]
+        return [("last-year-ytd", f"The year to date is {_size(now, then)}{word} than at the same point last year "
+                                  f"({p(now)} against {p(then)} at {ly}), {judgement} than a year ago.")]
+    at = "in" if f.indicator.measure == "Count" else "at"
+    if cmp.direction == "No change":
+        return [("last-year-same", f"That is about the same as {at} {ly} ({p(then)}).")]
+    return [("last-year", f"It is {_size(now, then)}{word} than {at} {ly} ({p(now)} against {p(then)}), {judgement} "
+                          "than a year ago.")]
+
+
+def _position(g: Gap, ours: float, theirs: float) -> str:
+    return "above" if ours > theirs else "below" if ours < theirs else "level with"
+
+
+def _comparator_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sentence]:
+    if not f.gaps:
+        return []
+    first = f.gaps[0]
+    by_position: dict[str, list[Gap]] = {}
+    for g in f.gaps:
+        by_position.setdefault(_position(g, g.ours, g.theirs), []).append(g)
+    clauses = [f"{pos} " + " and ".join(f"{CMP_LABEL[g.comparator]} ({p(g.theirs)})" for g in gs)
+               for pos, gs in by_position.items()]
+    latest = first.year == f.quarter.year.step(-1)
+    key, which = ("comparators", "the latest complete year") if latest else \
+        ("comparators-older", "the latest year with comparator figures")
+    out: list[Sentence] = [(key, f"In {first.year.label}, {which}, {_subject(f).lower()} was {p(first.ours)}: "
+                                 f"{' and '.join(clauses)}.")]
+    for trend, verb in (("widening", "widened"), ("narrowing", "narrowed")):
+        names = [g.comparator for g in f.gaps if g.trend == trend]
+        if names:
+            since = next(g.before for g in f.gaps if g.trend == trend and g.before is not None)
+            gaps = "The gaps" if len(names) > 1 else "The gap"
+            have = "have" if len(names) > 1 else "has"
+            out.append((f"gap-{verb}", f"{gaps} to {_names(names)} {have} {verb} since {since.label}."))
+    crossed = [g for g in f.gaps if g.trend == "crossed" and g.ours_before is not None and g.theirs_before is not None]
+    if crossed:
+        groups: dict[str, list[Gap]] = {}
+        for g in crossed:
+            groups.setdefault(_position(g, g.ours_before or 0.0, g.theirs_before or 0.0), []).append(g)
+        parts = [f"{pos} " + " and ".join(f"{CMP_LABEL[g.comparator]} ({p(g.theirs_before)})" for g in gs)
+                 for pos, gs in groups.items()]
+        before = crossed[0].before
+        assert before is not None
+        out.append(("gap-crossed", f"In {before.label} it was {' and '.join(parts)}."))
+    return out
+
+
+def _outlook_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sentence]:
+    fc = f.forecast
+    if fc is not None:
+        value = p(fc.value)
+        if fc.target is None:
+            return [("forecast-no-target", f"At this pace it is on course for {value} by the year end.")]
+        if fc.basis == "profile":
+            return [("forecast-profile", f"If the rest of the year keeps to the profile as closely as the year so far, "
+                                         f"it is on course for {value} by the year end, against a target of "
+                                         f"{p(fc.target)}.")]
+        return [("forecast", f"At this pace it is on course for {value} by the year end, against a target of "
+                             f"{p(fc.target)}.")]
+    pr = f.projection
+    if pr is None or not pr.outlook:
+        return []
+    span = f"{len(pr.points)} {'months' if pr.points[-1][0].kind == 'month' else 'quarters'}"
+    who = PROJECTION_LABEL[pr.comparator]
+    lead = f"If the trend of the last {span} were to continue,"
+    if pr.outlook == "reaches" and pr.reaches is not None:
+        return [("projection-reaches", f"{lead} it would reach {who} ({p(pr.comparator_value)}) by "
+                                       f"{pr.reaches.quarter.short}.")]
+    if pr.outlook == "widening":
+        return [("projection-widening", f"{lead} the gap to {who} would keep widening.")]
+    if pr.outlook == "too far":
+        return [("projection-too-far", f"{lead} it would take more than two years to reach {who} "
+                                       f"({p(pr.comparator_value)}).")]
+    return []
+
+
+def draft(f: Facts) -> Draft:
+    """The drafted commentary for an indicator, sentence by sentence."""
+    unit = f.indicator.unit
+
+    def p(v: float | None) -> str:
+        return fmt(v, unit, dp=f.dp)
+
+    d = Draft()
+    d.paragraph(_target_sentences(f, p) + _run_sentences(f))
+    if f.current is not None:
+        d.paragraph(_previous_sentences(f, p) + _last_year_sentences(f, p))
+        d.paragraph(_comparator_sentences(f, p))
+        d.paragraph(_outlook_sentences(f, p))
+    return d
 
 
 def draft_commentary(f: Facts) -> list[str]:
     """Paragraphs of drafted commentary for an indicator, for a policy officer to edit."""
-    unit = f.indicator.unit
-
-    def p(v: float | None) -> str:
-        return fmt(v, unit)
-
-    subject = _subject(f)
-    has_cmp = f.statneigh is not None or f.england is not None
-    paras: list[str] = []
-    first: list[str] = []
-    if f.target is None:
-        basis = "the general trend of performance"
-        if has_cmp:
-            basis += " and with " + _comparators_phrase(
-                [n for n, v in (("our statistical neighbours", f.statneigh), ("England", f.england)) if v is not None])
-        first.append(f"There is no target set for this indicator, so it is compared instead with {basis}.")
-    elif f.rag is not None and f.current is not None:
-        what = "the figure for the year to date" if f.indicator.measure == "Count" else "the figure"
-        first.append(f"At {f.quarter.short} {what} was {p(f.to_date)} against a target of {p(f.target_now)} "
-                     f"({f.rag}).")
-    if f.run is not None:
-        verb = "increased" if f.run.rising else "decreased"
-        if f.run.years >= 2:
-            sentence = f"{subject} has {verb} in each year since {f.run.since.label}"
-        else:
-            sentence = f"{subject} {verb} from {f.run.since.label} to {f.run.until.label}"
-        faster = _faster_than(f)
-        if faster:
-            sentence += f", faster than {_comparators_phrase(faster)}"
-        first.append(sentence + ".")
-    if first:
-        paras.append(" ".join(first))
-    second: list[str] = []
-    if f.current is not None and f.previous is not None and f.vs_previous is not None:
-        q, pq = f.quarter.short, f.previous_period.short
-        if f.vs_previous == "No change":
-            second.append(f"At {q} it was about the same as at {pq} ({p(f.current)} against {p(f.previous)}).")
-        else:
-            verb = "rose" if f.current > f.previous else "fell"
-            size = _size(f.current, f.previous)
-            second.append(f"At {q} it {verb}{' ' + size if size else ''} compared with {pq} ({p(f.current)} against "
-                          f"{p(f.previous)}).")
-    if f.current is not None and f.last_year is not None and f.vs_last_year is not None:
-        ly = f.last_year_period.short
-        if f.vs_last_year == "No change":
-            second.append(f"That is about the same as at {ly} ({p(f.last_year)}).")
-        else:
-            word = "higher" if f.current > f.last_year else "lower"
-            judgement = "an improvement" if f.vs_last_year == "Improved" else "a worse position"
-            size = _size(f.current, f.last_year)
-            second.append(f"It is {size + ' ' if size else ''}{word} than at {ly} ({p(f.current)} against "
-                          f"{p(f.last_year)}), {judgement} than a year ago.")
-    if second:
-        paras.append(" ".join(second))
-    cmp_bits: list[str] = []
-    for name, value in (("the statistical neighbours' average", f.statneigh), ("England", f.england)):
-        if value is None or f.current is None:
-            continue
-        word = "above" if f.current > value else "below" if f.current < value else "level with"
-        key = "statistical neighbours" if "neighbours" in name else "England"
-        trend = f.gap_trend.get(key)
-        tail = f", and the gap has {trend} since {f.previous_period.short}" if trend in ("widening", "narrowing") else ""
-        tail = tail.replace("has widening", "has widened").replace("has narrowing", "has narrowed")
-        cmp_bits.append(f"{word} {name} ({p(value)}){tail}")
-    if cmp_bits:
-        paras.append(f"{subject} is " + "; it is ".join(cmp_bits) + ".")
-    pr = f.projection
-    if pr is not None and pr.reaches is not None and len(pr.points) >= 2:
-        span = f"{len(pr.points)} {'months' if pr.points[-1][0].kind == 'month' else 'quarters'}"
-        who = "the statistical neighbours' average" if pr.comparator == "statistical neighbours" else "the England figure"
-        paras.append(f"If the trend of the last {span} were to continue, it would reach {who} "
-                     f"({p(pr.comparator_value)}) by {pr.reaches.quarter.short}.")
-    return paras
+    return draft(f).texts()
 
 
 def _faster_than(f: Facts) -> list[str]:
@@ -170,5 +354,5 @@ def _faster_than(f: Facts) -> list[str]:
             continue
         theirs = (b - a) / a
         if (our_change > 0 and theirs < our_change) or (our_change < 0 and theirs > our_change):
-            out.append("statistical neighbours" if name == "statistical neighbours" else "England")
+            out.append("our statistical neighbours" if name == "statistical neighbours" else "England")
     return out if len(out) == len(f.annual_comparators) else []

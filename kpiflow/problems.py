@@ -52,8 +52,10 @@ CODES: dict[str, ProblemCode] = {
                                  "rename or delete its sheets."),
     "missing-header": ProblemCode("A column heading is missing", "Put the heading back as it was issued."),
     "missing-label": ProblemCode("A label on the About sheet is missing", "Use the workbook you were issued."),
-    "locked-cell-changed": ProblemCode("A cell filled in for you was changed, or a row was moved",
+    "locked-cell-changed": ProblemCode("A cell filled in for you was changed",
                                        "Put it back as issued, or start again from the issued workbook."),
+    "row-moved": ProblemCode("A row no longer holds what was issued: a row was inserted, deleted or moved",
+                             "Put the rows back as they were, or start again from the issued workbook."),
     # which return this is
     "unknown-service": ProblemCode("The service is not in the catalogue", "Use the workbook issued to your service."),
     "wrong-service": ProblemCode("The workbook or row belongs to another service",
@@ -64,7 +66,10 @@ CODES: dict[str, ProblemCode] = {
                                      "Ask the performance team to reopen it if the figures must change."),
     # indicators and figures
     "unknown-indicator": ProblemCode("An indicator ID is not in the catalogue", "Use the IDs in the issued workbook."),
-    "duplicate-indicator": ProblemCode("An indicator appears twice", "Keep one row per indicator."),
+    "duplicate-indicator": ProblemCode("An indicator appears twice (IDs are matched ignoring case)",
+                                       "Keep one row per indicator."),
+    "duplicate-target": ProblemCode("Two Targets rows for one indicator and year", "Keep one row per indicator and "
+                                    "year."),
     "missing-indicator": ProblemCode("An indicator is missing from the return", "Use the issued workbook, which lists "
                                      "every indicator."),
     "missing-value": ProblemCode("Something that must be filled in is blank",
@@ -78,6 +83,9 @@ CODES: dict[str, ProblemCode] = {
     "formula-error": ProblemCode("A formula shows an error such as #DIV/0!", "Type the figure in, not a formula."),
     "formula-no-value": ProblemCode("A formula that has no saved result", "Open the workbook in Excel, save it and "
                                     "send it again, or type the figure in."),
+    "months-disagree": ProblemCode("Monthly figures in Supporting data disagree with the quarter's figure",
+                                   "Make the quarter agree with its last month (the sum of its months for a count), "
+                                   "or correct the months."),
     "rate-inconsistent": ProblemCode("A rate does not fit its number", "Check the number and the rate, and what the "
                                      "rate is per."),
     "big-change": ProblemCode("A figure moved by more than half since the last comparable period",

@@ -9,6 +9,7 @@ inserts (marked regions, charts) is made by ``kpiflow.docx.render``.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,18 @@ from kpiflow.docx.a11y import set_properties
 from kpiflow.docx.charts import ChartSpec
 from kpiflow.docx.marks import mark_anchor
 from kpiflow.docx.render import add_chart, marked_block, new_block, number_drawings, open_template
-from kpiflow.errors import KpiflowError
+from kpiflow.errors import KpiflowError, NoFiguresError
 from kpiflow.filing import unique_path
-from kpiflow.fmt import fmt, fmt_figures, fmt_number
+from kpiflow.fmt import fmt, fmt_figures, fmt_number, long_date
 from kpiflow.model import Catalogue
-from kpiflow.narrative import RULE_TEXT, draft_commentary, reason_texts
+from kpiflow.narrative import (
+    NO_FIGURE,
+    RULE_TEXT,
+    draft_commentary,
+    no_return_text,
+    reason_texts,
+    sentence_case,
+)
 from kpiflow.periods import MONTH_NAMES, Period
 from kpiflow.settings import Settings
 from kpiflow.store import Store
@@ -48,25 +56,34 @@ def paragraphs(text: str) -> list[str]:
 
 def chart_specs(a: Assessment, council: str) -> list[ChartSpec]:
     """The charts an exception gets: against comparators over the years; month by month (or
-    quarter by quarter) against last year; the projection where there is one."""
+    quarter by quarter) against last year; the projection where there is one.
+
+    Like with like: comparators are published for whole years, so they are plotted against whole
+    years only; a quarter with no figure (a return not received) is a gap, never a plotted value."""
     f, ind, series = a.facts, a.indicator, a.series
     figure, unit = f.figure, ind.unit
     what = f"Rate per {ind.rate_per:,.0f}" if figure == "rate" and ind.rate_per else (
         "Percentage" if unit == "Percentage" else "Number")
+    if ind.measure == "Cumulative":
+        what += ", year to date"
     specs: list[ChartSpec] = []
     years = [p for p, _ in f.annual][-4:]
-    if f.annual_comparators or f.statneigh is not None or f.england is not None:
-        cats = [*[y.label for y in years], f.quarter.short]
-        ours = [*[dict(f.annual)[y] for y in years], f.current]
+    if f.annual_comparators and years:
+        ours: list[float | None] = [dict(f.annual)[y] for y in years]
+        cats = [y.label for y in years]
+        if ind.measure == "Snapshot":
+            # a snapshot at the quarter's end is the council's latest point; no comparator is published for it
+            cats.append(f.quarter.short)
+            ours.append(f.current)
         series_list: list[tuple[str, tuple[float | None, ...]]] = [(council, tuple(ours))]
-        for name, fig, now_value in (("Statistical neighbours", "statneigh", f.statneigh),
-                                     ("England", "england", f.england)):
-            vals = [outturn(series, y, fig, "Snapshot") for y in years] + [now_value]
+        for name, fig in (("Statistical neighbours", "statneigh"), ("England", "england")):
+            vals: list[float | None] = [outturn(series, y, fig, "Snapshot") for y in years]
+            vals += [None] * (len(cats) - len(years))
             if any(v is not None for v in vals):
                 series_list.append((name, tuple(vals)))
         if len(series_list) > 1:
-            specs.append(ChartSpec(f"{what}: {council}, statistical neighbours and England", tuple(cats),
-                                   tuple(series_list), "line", what, "0.0" if figure == "rate" else "General"))
+            specs.append(ChartSpec(f"{what}: {council}, statistical neighbours and England", tuple(cats), tuple(series_list),
+                          "line", what, "0.0" if figure == "rate" else "General"))
     this_year, last_year = f.quarter.year, f.quarter.year.step(-1)
     months_now = [m for m in this_year.months() if m <= f.quarter.months()[-1]]
     has_monthly = any(series.get(m) is not None and getattr(series[m], figure) is not None for m in months_now)
@@ -75,21 +92,19 @@ def chart_specs(a: Assessment, council: str) -> list[ChartSpec]:
         def mvals(y: Period, upto: Period | None) -> tuple[float | None, ...]:
             return tuple(getattr(series[m], figure) if m in series and (upto is None or m <= upto) else None
                          for m in y.months())
-        specs.append(ChartSpec(
-            f"{what}: month by month, {this_year.label} against {last_year.label}", tuple(cats),
-            ((last_year.label, mvals(last_year, None)), (this_year.label, mvals(this_year, f.quarter.months()[-1]))),
-            "line", what))
+        specs.append(ChartSpec(f"{what}: month by month, {this_year.label} against {last_year.label}", tuple(cats),
+                      ((last_year.label, mvals(last_year, None)), (this_year.label, mvals(this_year, f.quarter.months()[-1]))),
+                      "line", what))
     elif not specs:
         cats = [f"Q{q.n}" for q in this_year.quarters()]
         def qvals(y: Period, upto: Period | None) -> tuple[float | None, ...]:
             return tuple(outturn(series, q, figure, ind.measure) if upto is None or q <= upto else None
                          for q in y.quarters())
-        specs.append(ChartSpec(
-            f"{what}: quarter by quarter, {this_year.label} against {last_year.label}", tuple(cats),
-            ((last_year.label, qvals(last_year, None)), (this_year.label, qvals(this_year, f.quarter))),
-            "column", what))
+        specs.append(ChartSpec(f"{what}: quarter by quarter, {this_year.label} against {last_year.label}", tuple(cats),
+                      ((last_year.label, qvals(last_year, None)), (this_year.label, qvals(this_year, f.quarter))),
+                      "column", what))
     pr = f.projection
-    if pr is not None and pr.reaches is not None and len(pr.points) >= 2:
+    if pr is not None and pr.outlook == "reaches" and pr.reaches is not None and len(pr.points) >= 2:
         first = pr.points[0][0]
         periods = [first]
         while periods[-1] < pr.reaches:
@@ -97,13 +112,20 @@ def chart_specs(a: Assessment, council: str) -> list[ChartSpec]:
         n_pts = len(pr.points)
         actual = tuple(pr.points[i][1] if i < n_pts else None for i in range(len(periods)))
         line = tuple(round(pr.fitted(i - (n_pts - 1)), 2) for i in range(len(periods)))
-        label = f"Statistical neighbours ({fmt(pr.comparator_value, unit)})" if pr.comparator == "statistical neighbours" \
-            else f"England ({fmt(pr.comparator_value, unit)})"
-        specs.append(ChartSpec(
-            f"{what}: if the trend continues", tuple(p.short for p in periods),
-            ((council, actual), ("Trend", line), (label, tuple(pr.comparator_value for _ in periods))),
-            "line", what))
+        label = f"Statistical neighbours ({fmt(pr.comparator_value, unit, dp=f.dp)})" \
+            if pr.comparator == "statistical neighbours" else f"England ({fmt(pr.comparator_value, unit, dp=f.dp)})"
+        specs.append(ChartSpec(f"{what}: if the trend continues", tuple(p.short for p in periods),
+                      ((council, actual), ("Trend", line), (label, tuple(pr.comparator_value for _ in periods))),
+                      "line", what))
     return specs
+
+
+VALUES_NOTES = {
+    "Snapshot": "Each figure is the position at the end of the period (a year's is at 31 March).",
+    "Count": "Each quarter's figure is the amount in that quarter; a year's is the total of its quarters.",
+    "Cumulative": "Figures are for the year to date: each quarter's runs from 1 April to the quarter's end, and a "
+                  "year's is the whole year.",
+}
 
 
 def _values_row(a: Assessment) -> dict[str, Any]:
@@ -114,22 +136,38 @@ def _values_row(a: Assessment) -> dict[str, Any]:
             held = any(p <= _y and getattr(v, f.figure) is not None for p, v in a.series.items())
             cells.append("-" if held else "New PI")
         else:
-            cells.append(fmt_figures(figs, unit))
+            cells.append(fmt_figures(figs, unit, f.dp))
     for q, figs in f.quarters:
-        cells.append("" if q > f.quarter else (fmt_figures(figs, unit) if figs else "-"))
+        cells.append("" if q > f.quarter else (fmt_figures(figs, unit, f.dp) if figs else "-"))
+    label = ROW_LABELS.get(unit, "")
+    if a.indicator.measure == "Cumulative":
+        label += " year to date"
+    target = "No Target Set" if f.target is None else fmt(f.target, unit, dp=f.dp)
+    if f.target_now is not None and f.target_now != f.target:
+        in_force = f"Q{f.quarter.n}: {fmt(f.target_now, unit, dp=f.dp)}"
+        target = in_force if f.target is None else f"{target} ({in_force})"
+    note = VALUES_NOTES.get(a.indicator.measure, "")
+    if f.target_now is not None and f.target_now != f.target:
+        note += f" In brackets: the target in force at Q{f.quarter.n} ({f.target_basis})."
     return {
         "years": [y.label for y, _ in f.years],
         "this_year": f.quarter.year.label,
-        "row_label": ROW_LABELS.get(unit, ""),
+        "row_label": label,
         "cells": cells,
-        "target": "No Target Set" if f.target is None else fmt(f.target, unit),
+        "target": target,
+        "values_note": note,
     }
 
 
 def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
-                  assessments: list[Assessment], tpl: Any = None) -> dict[str, Any]:
+                  assessments: list[Assessment], tpl: Any = None, today: dt.date | None = None) -> dict[str, Any]:
     """The template's variables. Without a template (``tpl`` None) only the text: no charts and
-    no marked regions."""
+    no marked regions. ``today`` is the date a missing return is reported as not received by."""
+    from kpiflow.status import outstanding_returns, quarter_status
+
+    today = today or dt.date.today()
+    services = quarter_status(store, catalogue, quarter)
+    returned = {s.service for s in services if s.state == "accepted"}
     exceptions: list[dict[str, Any]] = []
     summary: list[dict[str, str]] = []
     by_portfolio = {p: [a for a in assessments if a.verdict.exception and a.indicator.portfolio == p]
@@ -139,8 +177,17 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
             ind, f = a.indicator, a.facts
             texts = store.texts(ind.id, quarter) or ("", "")
             commentary = paragraphs(texts[0])
+            response = paragraphs(texts[1])
             drafted = not commentary
-            if drafted:
+            if f.current is None and ind.service not in returned:
+                # no return: the officer may replace these words before publishing
+                commentary = [no_return_text(ind.service, today)]
+                response = response or list(commentary)
+                drafted = True
+            elif f.current is None:
+                commentary = [NO_FIGURE, *commentary]
+                drafted = True
+            elif drafted:
                 commentary = draft_commentary(f)
             charts: Any = ""
             specs = chart_specs(a, settings.council) if tpl is not None else []
@@ -149,7 +196,8 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
                 for spec in specs:
                     add_chart(charts, spec, settings.charts)
             breakdown = store.breakdown(ind.id, quarter)
-            response = paragraphs(texts[1])
+            rag_word = f.rag or ("No figure" if f.current is None else "No target")
+            reasons = list(reason_texts(a.verdict, ind.unit, f.dp))
             exceptions.append({
                 "id": ind.id,
                 "anchor": mark_anchor(ind.id),
@@ -166,17 +214,19 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
                 "response_block": marked_block(tpl, ind.id, "response", response) if tpl else "",
                 "breakdown": [{"category": c, "number": fmt_number(n)} for c, n in breakdown],
                 "breakdown_title": f"Breakdown at {quarter.short}" if breakdown else "",
-                "reasons": list(reason_texts(a.verdict, ind.unit)),
-                "rag": f.rag or "No target",
+                "reasons": reasons,
+                "rag": rag_word,
             })
             summary.append({
                 "id": ind.id, "description": ind.name, "portfolio": portfolio,
                 "vs_previous": f.vs_previous or "-", "vs_last_year": f.vs_last_year or "-",
                 "previous_symbol": SYMBOLS.get(f.vs_previous or "", ""),
                 "last_year_symbol": SYMBOLS.get(f.vs_last_year or "", ""),
-                "rag": f.rag or "No target", "rag_fill": RAG_FILLS.get(f.rag or "", "FFFFFF"),
-                "reason": "; ".join(reason_texts(a.verdict, ind.unit)).capitalize(),
+                "rag": rag_word, "rag_fill": RAG_FILLS.get(f.rag or "", "FFFFFF"),
+                # capitalised without lowering the rest: "Amber", "England" and "Q2" stay as they are
+                "reason": sentence_case("; ".join(reasons)),
             })
+    outstanding = outstanding_returns(services, assessments)
     r = settings.rules
     return {
         "council": settings.council,
@@ -189,6 +239,9 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
         "summary": summary,
         "exceptions": exceptions,
         "exception_count": len(exceptions),
+        "report_date": long_date(today),
+        "outstanding": [{"service": o.service, "state": o.state, "indicators": ", ".join(o.indicators),
+                         "text": o.text(today, quarter)} for o in outstanding],
     }
 
 
@@ -199,7 +252,7 @@ def jinja_env() -> Any:
 
 
 def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
-                  template: Path | None = None, out: Path | None = None) -> Path:
+                  template: Path | None = None, out: Path | None = None, today: dt.date | None = None) -> Path:
     """Write the draft report and return its path (a new name if a draft already exists)."""
     from jinja2 import TemplateError
 
@@ -207,9 +260,12 @@ def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarte
     if not template.exists():
         raise KpiflowError(f"The report template {template} is missing. Run kpiflow init to get the shipped one.")
     assessments = assess(settings, store, catalogue, quarter)
+    if not any(a.facts.current is not None for a in assessments):
+        raise NoFiguresError(f"No figures have been received for {quarter.short}, so no report was written. Check "
+                             f'the quarter: kpiflow status --quarter "{quarter.label}" shows which returns are in.')
     try:
         tpl = open_template(template)
-        context = build_context(settings, store, catalogue, quarter, assessments, tpl)
+        context = build_context(settings, store, catalogue, quarter, assessments, tpl, today)
         tpl.render(context, jinja_env=jinja_env(), autoescape=True)
         number_drawings(tpl)
         set_properties(tpl.docx, report_title(quarter), settings.council)

@@ -18,11 +18,11 @@ REASON_CODES: dict[str, str] = {
     "always": "the catalogue reports it every quarter",
     "never": "the catalogue never reports it",
     "no-figure": "no figure for the quarter (quarter)",
-    "below-target": "below target (rag, value, target)",
-    "worse-than-last-year": "worse than the same quarter last year (value, last_year, last_year_period)",
-    "worse-than-comparators": "worse than both comparators, the gap not narrowing",
-    "red": "Red against target (value, target)",
-    "amber-worsening": "Amber and worse than the previous quarter (value, previous, previous_period)",
+    "below-target": "below target (rag, value, target, basis)",
+    "worse-than-last-year": "worse than the same quarter last year (value, last_year, last_year_period, basis)",
+    "worse-than-comparators": "worse than both comparators, the gap not narrowing (year)",
+    "red": "Red against target (value, target, basis)",
+    "amber-worsening": "Amber and worse than the previous quarter (value, previous, previous_period, basis)",
     "missed-two-quarters": "target missed in this and the previous quarter (quarter, previous_period)",
     "no-target": "no target set, so a target rule cannot report it",
     "no-target-not-worse": "no target set and not worse than last year",
@@ -57,6 +57,15 @@ class Verdict:
         return {"exception": self.exception, "reasons": [r.to_dict() for r in self.reasons]}
 
 
+def _target_basis(f: Facts) -> str:
+    """What the figure judged against the target is: the year to date, unless it is the value itself."""
+    if f.indicator.measure == "Count" and f.quarter.n > 1:
+        return "year to date"
+    if f.indicator.measure == "Cumulative":
+        return "year to date"
+    return "value"
+
+
 def evaluate(f: Facts, rule: str) -> Verdict:
     """Whether an indicator is an exception, and why (or why not)."""
     if rule not in RULE_NAMES:
@@ -69,16 +78,20 @@ def evaluate(f: Facts, rule: str) -> Verdict:
     if f.current is None:
         return Verdict(False, (Reason("no-figure", {"quarter": f.quarter.label}),))
     reasons: list[Reason] = []
-    against_target = {"value": f.to_date, "target": f.target_now}
+    # the figures each reason rests on, with what they are ("year to date", "in the quarter") so
+    # that the words can label them
+    against_target: dict[str, Any] = {"value": f.to_date, "target": f.target_now, "basis": _target_basis(f)}
     if rule == "below-target-or-worse-than-last-year":
         if f.rag in (AMBER, RED):
             reasons.append(Reason("below-target", {"rag": f.rag, **against_target}))
         if f.vs_last_year == WORSENED:
             reasons.append(Reason("worse-than-last-year", {"value": f.current, "last_year": f.last_year,
-                                                           "last_year_period": f.last_year_period.label}))
+                                                           "last_year_period": f.last_year_period.label,
+                                                           "basis": f.ly_cmp.basis if f.ly_cmp else "value"}))
+        # a gap that changed sides is not narrowing: the council is worse than both now
         if f.target is None and len(f.worse_than) == 2 and all(
-                f.gap_trend.get(c) in ("widening", "steady") for c in f.worse_than):
-            reasons.append(Reason("worse-than-comparators"))
+                f.gap_trend.get(c) in ("widening", "steady", "crossed") for c in f.worse_than):
+            reasons.append(Reason("worse-than-comparators", {"year": f.gap_year.label if f.gap_year else ""}))
     elif rule == "red":
         if f.rag == RED:
             reasons.append(Reason("red", against_target))
@@ -86,8 +99,10 @@ def evaluate(f: Facts, rule: str) -> Verdict:
         if f.rag == RED:
             reasons.append(Reason("red", against_target))
         elif f.rag == AMBER and f.vs_previous == WORSENED:
-            reasons.append(Reason("amber-worsening", {"value": f.current, "previous": f.previous,
-                                                      "previous_period": f.previous_period.label}))
+            cmp = f.prev_cmp
+            reasons.append(Reason("amber-worsening", {"value": cmp.now if cmp else f.current, "previous": f.previous,
+                                                      "previous_period": f.previous_period.label,
+                                                      "basis": cmp.basis if cmp else "value"}))
     elif rule == "missed-two-quarters" and f.rag in (AMBER, RED) and f.previous_rag in (AMBER, RED):
         reasons.append(Reason("missed-two-quarters", {"quarter": f.quarter.label,
                                                       "previous_period": f.previous_period.label}))

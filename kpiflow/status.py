@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from kpiflow.assess import Assessment, assess
 from kpiflow.catalogue import load_checked_catalogue
-from kpiflow.fmt import fmt_number
+from kpiflow.fmt import long_date
 from kpiflow.model import Catalogue
 from kpiflow.narrative import reason_texts
 from kpiflow.periods import Period
@@ -47,6 +48,44 @@ def quarter_status(store: Store, catalogue: Catalogue, quarter: Period) -> list[
 
 
 @dataclass(frozen=True)
+class Outstanding:
+    """A service whose return for the quarter is not in (none received, or rejected and not sent
+    again), and its indicators that therefore have no figure: none of them can be assessed."""
+
+    service: str
+    state: str                      # "missing" or "rejected"
+    indicators: tuple[str, ...]
+    received_at: str = ""           # when the rejected return arrived
+
+    def text(self, by: dt.date, quarter: Period) -> str:
+        """The sentence the report's first page and ``kpiflow status`` print."""
+        ids = list(self.indicators)
+        listed = ", ".join(ids[:-1]) + f" and {ids[-1]}" if len(ids) > 1 else ids[0]
+        have = "has no figure" if len(ids) == 1 else "have no figures"
+        if self.state == "rejected":
+            when = f" on {long_date(dt.date.fromisoformat(self.received_at[:10]))}" if self.received_at else ""
+            why = f"the return received{when} was rejected and has not been sent again"
+        else:
+            why = f"no return received by {long_date(by)}"
+        return f"{self.service}: {why}, so {listed} {have} for {quarter.short}."
+
+
+def outstanding_returns(services: list[ServiceStatus], assessments: list[Assessment]) -> list[Outstanding]:
+    """Services with no accepted return for the quarter whose indicators lack figures, in catalogue order.
+
+    A service whose figures all arrived some other way (loaded history) is not outstanding."""
+    out: list[Outstanding] = []
+    for s in services:
+        if s.state not in ("missing", "rejected"):
+            continue
+        ids = tuple(a.indicator.id for a in assessments
+                    if a.indicator.service == s.service and a.facts.current is None)
+        if ids:
+            out.append(Outstanding(s.service, s.state, ids, s.received_at if s.state == "rejected" else ""))
+    return out
+
+
+@dataclass(frozen=True)
 class QuarterStatus:
     """What ``kpiflow status`` shows."""
 
@@ -54,27 +93,42 @@ class QuarterStatus:
     state: str
     services: tuple[ServiceStatus, ...]
     exceptions: tuple[Assessment, ...]
+    outstanding: tuple[Outstanding, ...] = ()
+    today: dt.date = dt.date(2000, 1, 1)
 
     def to_dict(self) -> dict[str, Any]:
         return {"quarter": self.quarter.label, "state": self.state,
                 "services": [asdict(s) for s in self.services],
                 "exceptions": [{"id": a.indicator.id, "reasons": [r.to_dict() for r in a.verdict.reasons],
-                                "why": list(reason_texts(a.verdict, a.indicator.unit))} for a in self.exceptions]}
+                                "why": list(reason_texts(a.verdict, a.indicator.unit, a.facts.dp))}
+                               for a in self.exceptions],
+                "outstanding": [{**asdict(o), "text": o.text(self.today, self.quarter)} for o in self.outstanding]}
 
     def exception_lines(self) -> list[str]:
-        return [f"Exceptions so far: {len(self.exceptions)}"] + [
-            f"  {a.indicator.id} {a.indicator.name}: {'; '.join(reason_texts(a.verdict, a.indicator.unit))}"
+        lines = [f"Exceptions so far: {len(self.exceptions)}"] + [
+            f"  {a.indicator.id} {a.indicator.name}: {'; '.join(reason_texts(a.verdict, a.indicator.unit, a.facts.dp))}"
             for a in self.exceptions]
+        if self.outstanding:
+            n = sum(len(o.indicators) for o in self.outstanding)
+            lines.append(f"Not assessed, because their returns are not in: {n} indicator{'s' * (n != 1)}")
+            lines += [f"  {o.text(self.today, self.quarter)}" for o in self.outstanding]
+        return lines
 
 
-def status(settings: Settings, quarter: Period) -> QuarterStatus:
-    """``kpiflow status``: per service, and the exceptions so far."""
+def status(settings: Settings, quarter: Period, today: dt.date | None = None) -> QuarterStatus:
+    """``kpiflow status``: per service, the exceptions so far, and the returns not in."""
     catalogue = load_checked_catalogue(settings)
     with open_store(settings) as store:
         rows = quarter_status(store, catalogue, quarter)
-        exceptions = [a for a in assess(settings, store, catalogue, quarter) if a.verdict.exception]
+        assessments = assess(settings, store, catalogue, quarter)
         state = store.quarter_state(quarter)
-    return QuarterStatus(quarter, state, tuple(rows), tuple(exceptions))
+    exceptions = [a for a in assessments if a.verdict.exception]
+    return QuarterStatus(quarter, state, tuple(rows), tuple(exceptions), tuple(outstanding_returns(rows, assessments)),
+                         today or dt.date.today())
+
+
+def _exact(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
 @dataclass(frozen=True)
@@ -95,7 +149,8 @@ class AuditTrail:
                        f"{s.file_name} (completed by {s.completed_by or 'unknown'}, sha256 {s.sha256[:12]})")
         for r in self.revisions:
             who = f", completed by {r.by}" if r.by else ""
-            old, new = (fmt_number(v) if v is not None else "blank" for v in (r.old, r.new))
+            # the audit trail shows figures exactly as stored, without thousands separators or rounding
+            old, new = (_exact(v) if v is not None else "blank" for v in (r.old, r.new))
             out.append(f"revision {r.recorded_at} {r.indicator_id} {r.period} {r.figure}: {old} -> {new} "
                        f"({r.source}{who})")
         return out or ["No history yet."]

@@ -20,7 +20,7 @@ def sample_context(tpl: Any) -> dict[str, Any]:
         "cells": ["1 (1.0)"] * 6, "target": "No Target Set", "commentary": ["Commentary."],
         "commentary_drafted": True, "charts": "", "response": ["Response."],
         "breakdown": [{"category": "Under 1", "number": "1"}], "breakdown_title": "Breakdown",
-        "reasons": ["reason"], "rag": "No target",
+        "reasons": ["reason"], "rag": "No target", "values_note": "Figures are for the year to date.",
     }
     return {
         "council": "Council", "title": "Title", "quarter": "2017/18 Q2", "quarter_short": "Q2 2017/18",
@@ -28,7 +28,9 @@ def sample_context(tpl: Any) -> dict[str, Any]:
         "summary": [{"id": "CS01", "description": "Indicator", "portfolio": "Portfolio", "vs_previous": "Improved",
                      "vs_last_year": "Worsened", "rag": "Red", "reason": "Reason",
                      "previous_symbol": "\u25b2", "last_year_symbol": "\u25bc", "rag_fill": "FFC7CE"}],
-        "exceptions": [ex],
+        "exceptions": [ex], "report_date": "14 October 2017",
+        "outstanding": [{"service": "Service", "state": "missing", "indicators": "CS01",
+                         "text": "Service: no return received by 14 October 2017, so CS01 has no figure for Q2 2017/18."}],
     }
 
 

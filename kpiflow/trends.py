@@ -1,22 +1,41 @@
 """Trend facts for one indicator and quarter: pure functions, series in, facts out.
 
 Outturns follow the catalogue's Measure: Snapshot (value at the period's end), Count (sum of the
-parts), Cumulative (value at the end of the year to date). A period's own stored figure always
-wins over one rolled up from smaller periods.
+parts, numbers and rates alike), Cumulative (value at the end of the year to date). A period's own
+stored figure always wins over one rolled up from smaller periods.
+
+Every comparison is like with like (PRODUCT.md section 9):
+
+- against the previous quarter, a Snapshot compares values; a Count the quarters' own amounts; a
+  Cumulative number or rate what each quarter added to the year to date (Q1 is its own); a
+  Cumulative percentage its year-to-date values;
+- against the same quarter last year, the quarter's figure with last year's (value, own amount, or
+  year to date against the same point last year);
+- against its target, the year to date (a Count's sum of quarters) with the target in force at
+  the quarter (the profile, else the year's target pro rata, except for a percentage and a
+  Snapshot, whose year's target stands);
+- against comparators, which are published for whole years, the latest complete year's outturn.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
+from kpiflow.fmt import decimals
 from kpiflow.model import AMBER, GREEN, IMPROVED, NO_CHANGE, RED, WORSENED, Figures, Indicator, Series
 from kpiflow.periods import Period
 
 HORIZON_QUARTERS = 8   # a projection further out than two years says nothing useful
+COMPARATORS = (("statistical neighbours", "statneigh"), ("England", "england"))
+LOOK_BACK_YEARS = 10   # how far back the latest year with comparator figures is looked for
 
+# what a compared figure is, for the words that label it
+VALUE = "value"
+IN_QUARTER = "in the quarter"
+YEAR_TO_DATE = "year to date"
 
 
 def _pick(f: Figures | None, figure: str) -> float | None:
@@ -29,23 +48,28 @@ def _percent(change: float, base: float) -> float:
     return round(abs(change) / abs(base) * 100, 9)
 
 
+def _adds_up(measure: str, figure: str) -> bool:
+    """Whether a year's or a quarter's figure is the sum of its parts: a Count's number and rate."""
+    return measure == "Count" and figure in ("number", "rate")
+
+
 def outturn(series: Series, period: Period, figure: str, measure: str) -> float | None:
     """The value of ``figure`` for a year, quarter or month under the Measure rule."""
     own = _pick(series.get(period), figure)
     if own is not None or period.kind == "month":
         return own
-    if period.kind == "quarter" and period.n == 4 and not (measure == "Count" and figure == "number"):
+    if period.kind == "quarter" and period.n == 4 and not _adds_up(measure, figure):
         # the year's own figure is the value at 31 March
         year_value = _pick(series.get(period.year), figure)
         if year_value is not None:
             return year_value
     parts: list[Period] = period.quarters() if period.kind == "year" else period.months()
-    if measure == "Count" and figure in ("number",):
+    if _adds_up(measure, figure):
         values = [outturn(series, p, figure, measure) for p in parts]
         if all(v is not None for v in values):
             return sum(v for v in values if v is not None)
         return None
-    # Snapshot and Cumulative (and rates of counts): the value at the end of the period
+    # Snapshot and Cumulative: the value at the end of the period
     return outturn(series, parts[-1], figure, measure)
 
 
@@ -81,19 +105,92 @@ def rag(current: float | None, target: float | None, higher_is_better: bool, tol
     return AMBER if gap <= tolerance_percent else RED
 
 
-def target_to_date(target: float | None, quarter: Period, measure: str) -> float | None:
-    """An annual target as it applies at the end of a quarter: pro rata for counts and
-    year-to-date figures, as it stands for snapshots."""
-    if target is None or measure == "Snapshot":
-        return target
-    return target * quarter.n / 4
+def target_in_force(target: float | None, profile: Sequence[float | None] | None, quarter: Period, measure: str,
+                    unit: str) -> tuple[float | None, str]:
+    """The target a quarter's figure is judged against, and how it was found: ``"year"`` (the year's
+    target as it stands), ``"pro rata"`` (the year's x quarters so far / 4) or ``"profile"``.
+
+    A profile gives the target for the figure reported at each quarter: for a Count the quarter's
+    own amount (so the year to date is judged against the profile so far, added up), otherwise the
+    figure itself. A quarter without a profile falls back to the year's target."""
+    n = quarter.n
+    prof = list(profile or (None,) * 4)
+    if measure == "Count":
+        if any(p is not None for p in prof[:n]):
+            parts = [p if p is not None else (None if target is None else target / 4) for p in prof[:n]]
+            if any(p is None for p in parts):
+                return None, ""
+            return sum(p for p in parts if p is not None), "profile"
+        if target is None:
+            return None, ""
+        return (target, "year") if n == 4 else (target * n / 4, "pro rata")
+    if prof[n - 1] is not None:
+        return prof[n - 1], "profile"
+    if target is None:
+        return None, ""
+    if measure == "Snapshot" or unit == "Percentage" or n == 4:
+        return target, "year"
+    return target * n / 4, "pro rata"
+
+
+def target_to_date(target: float | None, quarter: Period, measure: str, unit: str = "Number",
+                   profile: Sequence[float | None] | None = None) -> float | None:
+    """The target in force at the end of a quarter (see ``target_in_force``)."""
+    return target_in_force(target, profile, quarter, measure, unit)[0]
 
 
 def value_to_date(series: Series, quarter: Period, figure: str, measure: str) -> float | None:
+    """The year to date at the end of a quarter: a Count's quarters so far added up, else the figure."""
     if measure != "Count":
         return outturn(series, quarter, figure, measure)
     values = [outturn(series, q, figure, measure) for q in quarter.year.quarters()[: quarter.n]]
     return sum(v for v in values if v is not None) if all(v is not None for v in values) else None
+
+
+def quarter_amount(series: Series, quarter: Period, figure: str, measure: str, unit: str) -> tuple[float | None, str]:
+    """What a quarter is compared with the quarter before on, and what that figure is."""
+    if measure == "Cumulative" and unit != "Percentage":
+        now = outturn(series, quarter, figure, measure)
+        if quarter.n == 1 or now is None:
+            return now, IN_QUARTER
+        before = outturn(series, quarter.step(-1), figure, measure)
+        return (None if before is None else now - before), IN_QUARTER
+    return outturn(series, quarter, figure, measure), YEAR_TO_DATE if measure == "Cumulative" else VALUE
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two figures compared like with like: ``now`` for the quarter, ``then`` for ``period``."""
+
+    now: float | None
+    then: float | None
+    period: Period
+    basis: str                    # VALUE, IN_QUARTER or YEAR_TO_DATE: what both figures are
+    direction: str | None
+
+
+@dataclass(frozen=True)
+class Gap:
+    """The council against one comparator in the latest complete year that has both figures."""
+
+    comparator: str               # "statistical neighbours" or "England"
+    year: Period
+    ours: float
+    theirs: float
+    worse: bool
+    before: Period | None = None  # the year before, when both figures are held for it
+    ours_before: float | None = None
+    theirs_before: float | None = None
+    trend: str | None = None      # widening | narrowing | steady | crossed (moved to the other side)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Where a Count or a year-to-date number or rate is heading by the year end."""
+
+    value: float
+    target: float | None          # the year's target
+    basis: str                    # "pro rata" (the pace so far) or "profile" (the pace against the profile)
 
 
 @dataclass(frozen=True)
@@ -105,6 +202,7 @@ class Projection:
     comparator_value: float
     reaches: Period | None                    # the period in which the line reaches the comparator
     note: str                                 # why there is no projection, when there is none
+    outlook: str = ""                         # what may be said: "reaches", "widening", "too far", or ""
 
     def fitted(self, steps: int) -> float:
         return self.intercept + self.slope * steps
@@ -190,6 +288,64 @@ def year_run(values: list[tuple[Period, float]], no_change_percent: float) -> Ye
     return YearRun(last, values[-1 - count][0], values[-1][0], count)
 
 
+def _worse(value: float, reference: float, higher_is_better: bool) -> bool:
+    return value < reference if higher_is_better else value > reference
+
+
+def gap_trend(ours: float, theirs: float, ours_before: float, theirs_before: float,
+              no_change_percent: float) -> str:
+    """How the gap to a comparator moved between two years; "crossed" when the council moved to
+    the other side of it (a gap that changed sides neither widened nor narrowed)."""
+    side, side_before = (ours > theirs) - (ours < theirs), (ours_before > theirs_before) - (ours_before < theirs_before)
+    if side and side_before and side != side_before:
+        return "crossed"
+    g_now, g_before = abs(ours - theirs), abs(ours_before - theirs_before)
+    if g_before and _percent(g_now - g_before, g_before) < no_change_percent:
+        return "steady"
+    return "widening" if g_now > g_before else "narrowing" if g_now < g_before else "steady"
+
+
+def comparator_gaps(series: Series, quarter: Period, figure: str, measure: str, higher_is_better: bool,
+                    no_change_percent: float) -> tuple[Gap, ...]:
+    """The council against each comparator in the latest complete year holding both figures, and
+    the move since the year before. Comparators are published for whole years, so a quarter (or a
+    year still under way) is never set against one."""
+    for back in range(1, LOOK_BACK_YEARS + 1):
+        y = quarter.year.step(-back)
+        ours = outturn(series, y, figure, measure)
+        if ours is None:
+            continue
+        found = [(name, outturn(series, y, fig, "Snapshot"), fig) for name, fig in COMPARATORS]
+        if all(v is None for _, v, _ in found):
+            continue
+        gaps = []
+        prev = y.step(-1)
+        ours_before = outturn(series, prev, figure, measure)
+        for name, theirs, fig in found:
+            if theirs is None:
+                continue
+            theirs_before = outturn(series, prev, fig, "Snapshot")
+            trend = None
+            if ours_before is not None and theirs_before is not None:
+                trend = gap_trend(ours, theirs, ours_before, theirs_before, no_change_percent)
+            gaps.append(Gap(name, y, ours, theirs, _worse(ours, theirs, higher_is_better),
+                            prev if trend else None, ours_before if trend else None,
+                            theirs_before if trend else None, trend))
+        return tuple(gaps)
+    return ()
+
+
+def forecast(to_date: float | None, quarter: Period, target: float | None, target_now: float | None,
+             target_basis: str) -> Forecast | None:
+    """The year end if the rest of the year goes at the pace so far (against the profile, where
+    the target is profiled). Only for Counts and year-to-date numbers and rates, before Q4."""
+    if to_date is None or quarter.n == 4:
+        return None
+    if target_basis == "profile" and target is not None and target_now:
+        return Forecast(to_date * target / target_now, target, "profile")
+    return Forecast(to_date * 4 / quarter.n, target, "pro rata")
+
+
 @dataclass(frozen=True)
 class Facts:
     indicator: Indicator
@@ -198,28 +354,38 @@ class Facts:
     years: tuple[tuple[Period, Figures | None], ...]       # the two previous years' outturns
     quarters: tuple[tuple[Period, Figures | None], ...]    # Q1-Q4 of the report year
     has_history: bool
-    current: float | None
+    current: float | None                        # the quarter's figure (a Cumulative's year to date)
     target: float | None                         # this year's target as set
-    target_now: float | None                     # the target as it applies at this quarter
+    target_now: float | None                     # the target in force at this quarter
     rag: str | None
-    previous: float | None
+    previous: float | None                       # what vs_previous compared with (see prev_cmp)
     previous_period: Period
     vs_previous: str | None
-    last_year: float | None
+    last_year: float | None                      # what vs_last_year compared with (see ly_cmp)
     last_year_period: Period
     vs_last_year: str | None
-    statneigh: float | None
+    statneigh: float | None                      # comparators in the gap year (see gaps)
     england: float | None
-    statneigh_before: float | None               # comparator gaps at the previous quarter
+    statneigh_before: float | None               # comparators in the year before it
     england_before: float | None
-    gap_trend: dict[str, str] = field(default_factory=dict)   # comparator -> widening | narrowing | steady
-    worse_than: tuple[str, ...] = ()             # comparators the council does worse than
+    gap_trend: dict[str, str] = field(default_factory=dict)   # comparator -> widening | narrowing | steady | crossed
+    worse_than: tuple[str, ...] = ()             # comparators the council does worse than in the gap year
     annual: tuple[tuple[Period, float], ...] = ()            # yearly outturns, oldest first
     annual_comparators: dict[str, tuple[tuple[Period, float], ...]] = field(default_factory=dict)
     run: YearRun | None = None
     projection: Projection | None = None
     previous_rag: str | None = None
-    to_date: float | None = None                 # what RAG compares with target_now: the year to date for counts
+    to_date: float | None = None                 # what RAG compares with target_now: the year to date
+    target_basis: str = ""                       # "year", "pro rata" or "profile"
+    prev_cmp: Comparison | None = None           # the like-with-like comparison with the previous quarter
+    ly_cmp: Comparison | None = None             # ... and with the same quarter last year
+    gaps: tuple[Gap, ...] = ()
+    forecast: Forecast | None = None
+    dp: int = 0                                  # decimal places for this indicator's numbers and percentages
+
+    @property
+    def gap_year(self) -> Period | None:
+        return self.gaps[0].year if self.gaps else None
 
 
 def figures_at(series: Series, period: Period, measure: str) -> Figures | None:
@@ -229,72 +395,111 @@ def figures_at(series: Series, period: Period, measure: str) -> Figures | None:
     return None if f.number is None and f.rate is None else f
 
 
+def _projection(series: Series, indicator: Indicator, quarter: Period, current: float, points_wanted: int) -> \
+        Projection | None:
+    """A straight line through the latest values towards a comparator the council is worse than.
+
+    Only for a Snapshot: a Count's quarters and a year to date's saw-tooth are not a line to extend
+    (their outlook is the year-end forecast). Nothing is said when the council already beats every
+    comparator, nor when the line itself is already on the better side."""
+    figure, high = indicator.primary, indicator.higher_is_better
+    worse_than = [(name, v) for name, fig in COMPARATORS
+                  if (v := comparator(series, quarter, fig)) is not None and _worse(current, v, high)]
+    if not worse_than:
+        return None
+    # the nearest comparator the council is worse than: the one a line could reach first
+    name, value = min(worse_than, key=lambda c: abs(current - c[1]))
+    points = latest_run(series, quarter, figure, indicator.measure, points_wanted)
+    # a projection_points setting below the usual minimum of four is the council's choice to allow
+    pr = project(points, name, value, min(points_wanted, 4))
+    if pr is None or len(pr.points) < min(points_wanted, 4):
+        return pr
+    if pr.reaches is not None:
+        outlook = "reaches" if pr.reaches != pr.points[-1][0] else ""
+    elif not _worse(pr.intercept, value, high):
+        outlook = ""
+    elif "moving away" in pr.note:
+        outlook = "widening" if pr.slope != 0 else ""
+    else:
+        outlook = "too far"
+    return replace(pr, outlook=outlook)
+
+
 def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mapping[str, float | None],
-          tolerance_percent: float, no_change_percent: float, projection_points: int) -> Facts:
+          tolerance_percent: float, no_change_percent: float, projection_points: int,
+          profiles: Mapping[str, Sequence[float | None]] | None = None) -> Facts:
     """Everything the rules and the narrative need, for one indicator at one quarter."""
     figure = indicator.primary
-    measure = indicator.measure
+    measure, unit = indicator.measure, indicator.unit
     better_high = indicator.higher_is_better
     tol = indicator.tolerance if indicator.tolerance is not None else tolerance_percent
+    profiles = profiles or {}
     years = tuple((quarter.year.step(k), figures_at(series, quarter.year.step(k), measure)) for k in (-2, -1))
     quarters = tuple((q, figures_at(series, q, measure) if q <= quarter else None) for q in quarter.year.quarters())
     current = outturn(series, quarter, figure, measure)
-    prev_q = quarter.step(-1)
-    previous = outturn(series, prev_q, figure, measure)
-    ly_q = quarter.same_last_year()
+
+    prev_q, ly_q = quarter.step(-1), quarter.same_last_year()
+    now_amount, basis = quarter_amount(series, quarter, figure, measure, unit)
+    prev_amount, _ = quarter_amount(series, prev_q, figure, measure, unit)
+    prev_cmp = Comparison(now_amount, prev_amount, prev_q, basis,
+                          direction(now_amount, prev_amount, better_high, no_change_percent))
     last_year = outturn(series, ly_q, figure, measure)
+    ly_basis = YEAR_TO_DATE if measure == "Cumulative" else VALUE
+    ly_cmp = Comparison(current, last_year, ly_q, ly_basis, direction(current, last_year, better_high,
+                                                                      no_change_percent))
+
     target = targets.get(quarter.year.label)
-    target_now = target_to_date(target, quarter, measure)
-    now_value = value_to_date(series, quarter, figure, measure)
-    prev_target = target_to_date(targets.get(prev_q.year.label), prev_q, measure)
-    sn, en = comparator(series, quarter, "statneigh"), comparator(series, quarter, "england")
-    sn_b, en_b = comparator(series, prev_q, "statneigh"), comparator(series, prev_q, "england")
-    gap_trend: dict[str, str] = {}
-    worse: list[str] = []
-    for name, now_c, before_c in (("statistical neighbours", sn, sn_b), ("England", en, en_b)):
-        if current is None or now_c is None:
-            continue
-        if (current < now_c) if better_high else (current > now_c):
-            worse.append(name)
-        if previous is not None and before_c is not None:
-            g_now, g_before = abs(current - now_c), abs(previous - before_c)
-            if g_before and _percent(g_now - g_before, g_before) < no_change_percent:
-                gap_trend[name] = "steady"
-            else:
-                gap_trend[name] = "widening" if g_now > g_before else "narrowing" if g_now < g_before else "steady"
+    target_now, target_basis = target_in_force(target, profiles.get(quarter.year.label), quarter, measure, unit)
+    to_date = value_to_date(series, quarter, figure, measure)
+    prev_target, _ = target_in_force(targets.get(prev_q.year.label), profiles.get(prev_q.year.label), prev_q,
+                                     measure, unit)
+
+    gaps = comparator_gaps(series, quarter, figure, measure, better_high, no_change_percent) \
+        if current is not None else ()
+    by_name = {g.comparator: g for g in gaps}
     first_year = min((p.fy for p, f in series.items() if _pick(f, figure) is not None), default=quarter.fy)
     annual: list[tuple[Period, float]] = []
-    annual_cmp: dict[str, list[tuple[Period, float]]] = {"statistical neighbours": [], "England": []}
+    annual_cmp: dict[str, list[tuple[Period, float]]] = {name: [] for name, _ in COMPARATORS}
     for fy in range(first_year, quarter.fy):
         y = quarter.year.step(fy - quarter.fy)
         v = outturn(series, y, figure, measure)
         if v is not None:
             annual.append((y, v))
-        for name, fig in (("statistical neighbours", "statneigh"), ("England", "england")):
+        for name, fig in COMPARATORS:
             c = outturn(series, y, fig, "Snapshot")
             if c is not None:
                 annual_cmp[name].append((y, c))
     run = year_run(annual, no_change_percent)
+
     projection = None
-    target_cmp = [(n, v) for n, v in (("statistical neighbours", sn), ("England", en)) if v is not None]
-    if current is not None and target_cmp:
-        points = latest_run(series, quarter, figure, measure, projection_points)
-        name, value = target_cmp[0]
-        # a projection_points setting below the usual minimum of four is the council's choice to allow
-        projection = project(points, name, value, min(projection_points, 4))
+    if current is not None and measure == "Snapshot":
+        projection = _projection(series, indicator, quarter, current, projection_points)
+    outlook = None
+    if measure in ("Count", "Cumulative") and unit != "Percentage" and current is not None:
+        outlook = forecast(to_date, quarter, target, target_now, target_basis)
+
     has_history = any(_pick(f, figure) is not None for p, f in series.items() if p < quarter.year)
+    # the decimal places of the number figure, from every number the table and the words can show;
+    # a number-and-rate indicator's targets and comparators are rates, which always have one
+    shown = [figs.number for _, figs in (*years, *quarters) if figs is not None]
+    if unit != "Number and rate":
+        shown += [v for _, figs in (*years, *quarters) if figs is not None for v in (figs.statneigh, figs.england)]
+        shown += [target, target_now, *(v for g in gaps for v in (g.theirs, g.theirs_before))]
+    sn, en = by_name.get("statistical neighbours"), by_name.get("England")
     return Facts(
         indicator=indicator, quarter=quarter, figure=figure, years=years, quarters=quarters,
         has_history=has_history, current=current, target=target, target_now=target_now,
-        rag=rag(now_value, target_now, better_high, tol),
-        previous=previous, previous_period=prev_q,
-        vs_previous=direction(current, previous, better_high, no_change_percent),
-        last_year=last_year, last_year_period=ly_q,
-        vs_last_year=direction(current, last_year, better_high, no_change_percent),
-        statneigh=sn, england=en, statneigh_before=sn_b, england_before=en_b, gap_trend=gap_trend,
-        worse_than=tuple(worse), annual=tuple(annual),
+        rag=rag(to_date, target_now, better_high, tol) if current is not None else None,
+        previous=prev_amount, previous_period=prev_q, vs_previous=prev_cmp.direction,
+        last_year=last_year, last_year_period=ly_q, vs_last_year=ly_cmp.direction,
+        statneigh=sn.theirs if sn else None, england=en.theirs if en else None,
+        statneigh_before=sn.theirs_before if sn else None, england_before=en.theirs_before if en else None,
+        gap_trend={g.comparator: g.trend for g in gaps if g.trend},
+        worse_than=tuple(g.comparator for g in gaps if g.worse), annual=tuple(annual),
         annual_comparators={k: tuple(v) for k, v in annual_cmp.items() if v},
         run=run, projection=projection,
         previous_rag=rag(value_to_date(series, prev_q, figure, measure), prev_target, better_high, tol),
-        to_date=now_value,
+        to_date=to_date, target_basis=target_basis, prev_cmp=prev_cmp, ly_cmp=ly_cmp, gaps=gaps,
+        # rates and percentages always have one decimal place, so they read alike from quarter to quarter
+        forecast=outlook, dp=1 if unit in ("Rate", "Percentage") else decimals(shown),
     )

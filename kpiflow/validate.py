@@ -23,6 +23,7 @@ BREAKDOWN_REQUIRED = ["Indicator ID", "Period", "Category", "Number"]
 FORMULA_ERRORS = {"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#SPILL!", "#CALC!",
                   "#GETTING_DATA"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_REF_ROW = re.compile(r"[A-Z]{1,3}(\d+)")
 
 
 def clean_text(value: object) -> str:
@@ -168,6 +169,7 @@ def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogu
     hr, cols = table
     seen: dict[str, str] = {}
     name = sheet.name
+    history_cols = _history_columns(sheet.rows[hr - 1])
     for r, row in sheet.data_rows(hr):
         raw_id = _get(row, cols, "Indicator ID")
         id_cell = coord(r, cols["indicatorid"])
@@ -179,6 +181,7 @@ def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogu
             result.error("unknown-indicator", f'"{_show(iid)}" is not an indicator in the catalogue. Do not add rows or '
                          "change indicator IDs.", name, id_cell, iid)
             continue
+        iid = ind.id     # as the catalogue spells it: IDs are matched ignoring case
         if iid in seen:
             result.error("duplicate-indicator", f"{iid} appears twice (first at {seen[iid]}). Keep one row per indicator.",
                          name, id_cell, iid)
@@ -200,11 +203,49 @@ def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogu
         data.rows.append(ReturnRow(iid, r, figs, commentary, response,
                                    {h: coord(r, cols[norm_header(h)]) for h in ("Number", "Rate", "Commentary",
                                                                                "Service response")}))
+        for period, c in history_cols:
+            back = _issued_figures(row[c - 1] if c <= len(row) else None, ind)
+            if back is not None:
+                data.issued_history.append(SupportRow(iid, r, period, back))
     if data.service:
         for ind in catalogue.for_service(data.service):
             if ind.id not in seen:
                 result.error("missing-indicator", f"{ind.id} ({ind.name}) is missing from the Return sheet. Use the "
                              "workbook you were issued, which lists every indicator.", name, indicator_id=ind.id)
+
+
+def _history_columns(header: list[object]) -> list[tuple[Period, int]]:
+    """The read-only history columns of an issued Return sheet: headed by a year or a quarter."""
+    out = []
+    for c, v in enumerate(header, start=1):
+        if not isinstance(v, str):
+            continue
+        try:
+            p = parse_period(v)
+        except PeriodError:
+            continue
+        if p.kind in ("year", "quarter"):
+            out.append((p, c))
+    return out
+
+
+_ISSUED_CELL = re.compile(r"^\s*(?P<a>\d[\d,]*(?:\.\d+)?)\s*%?\s*(?:\(\s*(?P<b>\d[\d,]*(?:\.\d+)?)\s*\))?\s*$")
+
+
+def _issued_figures(value: object, ind: Indicator) -> Figures | None:
+    """A history cell as kpiflow printed it when issuing ("469 (162.8)", "3,139", "45.5%")."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    m = _ISSUED_CELL.match(value) if isinstance(value, str) else None
+    if m is None:
+        return None
+    a = float(m["a"].replace(",", ""))
+    b = float(m["b"].replace(",", "")) if m["b"] else None
+    if ind.unit == "Number and rate":
+        return Figures(a, b) if b is not None else None
+    if ind.unit == "Rate":
+        return Figures(None, a)
+    return Figures(a)
 
 
 def _figures(row: list[object], r: int, cols: dict[str, int], result: ValidationResult, sheet: RawSheet, iid: str,
@@ -255,6 +296,7 @@ def _support_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalog
                          if iid else "This row has figures but no Indicator ID. Pick the indicator.",
                          sheet.name, id_cell, iid)
             continue
+        iid = ind.id
         if data.service and ind.service != data.service:
             result.error("wrong-service", f"{iid} belongs to {ind.service}, not {data.service}.", sheet.name, id_cell, iid)
             continue
@@ -275,10 +317,12 @@ def _breakdown_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catal
         if number_raw is None or str(number_raw).strip() == "":
             continue  # pre-filled categories left blank: nothing to report
         id_cell = coord(r, cols["indicatorid"])
-        if catalogue.get(iid) is None:
+        found = catalogue.get(iid)
+        if found is None:
             result.error("unknown-indicator", f'"{_show(iid)}" is not an indicator in the catalogue.' if iid
                          else "This row has a number but no Indicator ID.", sheet.name, id_cell, iid)
             continue
+        iid = found.id
         period = _period(result, _get(row, cols, "Period"), sheet.name, coord(r, cols["period"]), iid, data.quarter)
         category = clean_text(_get(row, cols, "Category"))
         if not category:
@@ -304,17 +348,93 @@ def _locked_cells(raw: RawWorkbook, result: ValidationResult) -> None:
     if record is None:
         return
     reported = {(p.sheet, p.cell) for p in result.problems}   # a more specific problem says it better
+    changed: dict[tuple[str, int], list[tuple[str, str, object, object]]] = {}
+    first_ref: dict[tuple[str, int], str] = {}
+    recorded: dict[tuple[str, int], int] = {}
+    id_refs: set[str] = set()
     for row in record.rows[1:]:
         sheet, ref, iid, issued = (list(row) + [None] * 4)[:4]
         target = raw.sheets.get(str(sheet))
-        if target is None or not ref or (str(sheet), str(ref)) in reported:
+        m = _REF_ROW.fullmatch(str(ref or ""))
+        if target is None or m is None:
+            continue
+        key = (str(sheet), int(m[1]))
+        first_ref.setdefault(key, str(ref))
+        recorded[key] = recorded.get(key, 0) + 1
+        if iid and issued == iid:
+            id_refs.add(f"{sheet}!{ref}")
+        if (str(sheet), str(ref)) in reported:
             continue
         now = target.at(str(ref))
         if not _same(now, issued):
+            changed.setdefault(key, []).append((str(ref), str(iid or ""), issued, now))
+    for (sheet, r), cells in changed.items():
+        id_changed = any(f"{sheet}!{c[0]}" in id_refs for c in cells)
+        if len(cells) > 1 and (id_changed or 2 * len(cells) > recorded[(sheet, r)]):
+            # an inserted, deleted or moved row shifts every cell of the rows below it: one problem per row
+            iid = next((c[1] for c in cells if c[1]), "")
+            result.error("row-moved", f"Row {r} no longer holds the row issued for {iid or 'this sheet'}: "
+                         f"{len(cells)} cells filled in for you have changed, as when a row is inserted, deleted or "
+                         "moved. Put the rows back as they were, or start again from the workbook you were issued.",
+                         sheet, first_ref[(sheet, r)], iid)
+            continue
+        for ref, iid, issued, now in cells:
             was = f'"{_show(issued)}"' if issued not in (None, "") else "blank"
-            result.error("locked-cell-changed", f"This cell is filled in for you and must not be changed (it was {was}, "
-                         f'now "{_show(now)}"). Put it back, or start again from the workbook you were issued.',
-                         str(sheet), str(ref), str(iid or ""))
+            result.error("locked-cell-changed", f"This cell is filled in for you and must not be changed (it was "
+                         f'{was}, now "{_show(now)}"). Put it back, or start again from the workbook you were issued.',
+                         sheet, ref, iid)
+
+
+def _months_agree(data: ReturnData, catalogue: Catalogue, result: ValidationResult) -> None:
+    """Monthly figures in Supporting data must agree with the quarter's: its last month for a
+    Snapshot or a year to date, the sum of its months for a Count."""
+    quarter = data.quarter
+    if quarter is None:
+        return
+    months = quarter.months()
+    for row in data.rows:
+        ind = catalogue.get(row.indicator_id)
+        if ind is None:
+            continue
+        given = {s.period: s for s in data.support if s.indicator_id == ind.id and s.period in months}
+        for figure, header in (("number", "Number"), ("rate", "Rate")):
+            ours = getattr(row.figures, figure)
+            if ours is None:
+                continue
+            p = _typed
+            if ind.measure == "Count":
+                values = [getattr(given[m].figures, figure) if m in given else None for m in months]
+                if any(v is None for v in values):
+                    continue
+                total = sum(v for v in values if v is not None)
+                if abs(total - ours) <= _slack(values, ours):
+                    continue
+                rows = ", ".join(str(given[m].row) for m in months)
+                result.error("months-disagree", f"The months in Supporting data do not agree with this figure: {p(ours)} "
+                             f"here, but the months add up to {p(total)} (Supporting data rows {rows}), and this is "
+                             "the quarter's total. Correct whichever is wrong.", "Return", row.cells.get(header, ""),
+                             ind.id)
+                continue
+            last = given.get(months[-1])
+            v = getattr(last.figures, figure) if last is not None else None
+            if last is None or v is None or abs(v - ours) <= _slack([v], ours):
+                continue
+            what = "the year to date at" if ind.measure == "Cumulative" else "the figure at"
+            result.error("months-disagree", f"The months in Supporting data do not agree with this figure: {p(ours)} "
+                         f"here, but {p(v)} for {months[-1].short} (Supporting data row {last.row}), and this is "
+                         f"{what} the end of the quarter. Correct whichever is wrong.", "Return",
+                         row.cells.get(header, ""), ind.id)
+
+
+def _typed(v: float) -> str:
+    """A figure as the person typed it: every decimal place they gave, thousands separated."""
+    return f"{v:,.6f}".rstrip("0").rstrip(".")
+
+
+def _slack(parts: list[float | None], whole: float) -> float:
+    """Rounding a figure to one decimal place may leave parts and whole apart by up to 0.05 each."""
+    decimals = any(v is not None and not float(v).is_integer() for v in [*parts, whole])
+    return (0.05 * len(parts) if decimals else 0.0) + 1e-9
 
 
 LONG_TEXT = 3000          # characters: more than this prints as a wall of text in Cabinet papers
@@ -344,6 +464,7 @@ def validate_workbook(raw: RawWorkbook, catalogue: Catalogue, result: Validation
         _support_sheet(raw.sheets["Supporting data"], result, catalogue, data)
     if "Breakdown" in raw.sheets:
         _breakdown_sheet(raw.sheets["Breakdown"], result, catalogue, data)
+    _months_agree(data, catalogue, result)
     _long_texts(data, result)
     _locked_cells(raw, result)
     return data

@@ -59,22 +59,22 @@ def bold_cell(cell, text: str, fill: str | None = "D9E2F3") -> None:
         shade(cell, fill)
 
 
+def rows_stay_whole(table, header_rows: int) -> None:
+    """No row split across a page (cantSplit); the first ``header_rows`` rows repeated at the top of
+    each page the table runs on to (tblHeader), which also marks them as headers for screen readers."""
+    for i, row in enumerate(table.rows):
+        tr_pr = row._tr.get_or_add_trPr()
+        tr_pr.append(OxmlElement("w:cantSplit"))
+        if i < header_rows:
+            tr_pr.append(OxmlElement("w:tblHeader"))
+
+
 def para(doc, text: str = "", style: str | None = None, bold: bool = False):
     p = doc.add_paragraph(style=style)
     if text:
         r = p.add_run(text)
         r.bold = bold or style == "Report Label"
     return p
-
-
-def header_row(table, header_rows: int = 1) -> None:
-    """Mark the first row as the table's header: repeated on each page, read as headers by
-    screen readers and tagged as such in the PDF; no row splits across a page."""
-    for i, row in enumerate(table.rows):
-        tr_pr = row._tr.get_or_add_trPr()
-        if i < header_rows:
-            tr_pr.append(OxmlElement("w:tblHeader"))
-        tr_pr.append(OxmlElement("w:cantSplit"))
 
 
 def english_uk(doc) -> None:
@@ -144,6 +144,11 @@ def build_template(path: Path) -> None:
     label.font.bold = True
     label.paragraph_format.keep_with_next = True
     label.paragraph_format.space_before = Pt(12)
+    note = styles.add_style("Table Note", 1)
+    note.base_style = normal
+    note.font.size = Pt(9)
+    note.font.italic = True
+    note.paragraph_format.space_before = Pt(3)
     styles["Title"].font.size = Pt(18)
     styles["Title"].font.color.rgb = RGBColor(0x1F, 0x4E, 0x79)
 
@@ -159,6 +164,15 @@ def build_template(path: Path) -> None:
     para(doc, "{{ council }}", bold=True)
     para(doc, "This appendix reports the indicators that are exceptions at {{ quarter_short }}. Under the "
               "council's rule, {{ rule_text }}.")
+    para(doc, "{%p if outstanding %}")
+    para(doc, "Returns not in", "Heading 1")
+    para(doc, "These services' returns for {{ quarter_short }} were not in when this draft was made "
+              "({{ report_date }}). Their indicators have no figures, so they could not be judged against the rule "
+              "and any exceptions among them are not in this report:")
+    para(doc, "{%p for o in outstanding %}")
+    para(doc, "{{ o.text }}", "List Bullet")
+    para(doc, "{%p endfor %}")
+    para(doc, "{%p endif %}")
     para(doc, "{%p if summary %}")
     para(doc, "Exceptions this quarter ({{ exception_count }})", "Heading 1")
     t = doc.add_table(rows=3, cols=5)
@@ -174,7 +188,7 @@ def build_template(path: Path) -> None:
                                             "{% cellbg s.rag_fill %}{{ s.rag }}", "{{ s.reason }}"), strict=True):
         cell.text = text
     t.add_row().cells[0].text = "{%tr endfor %}"
-    header_row(t)
+    rows_stay_whole(t, 1)
     para(doc, "{%p else %}")
     para(doc, "No indicator is an exception this quarter.")
     para(doc, "{%p endif %}")
@@ -184,12 +198,18 @@ def build_template(path: Path) -> None:
         "its own trend, statistical neighbours and England.",
         "New PI: a new performance indicator, with no figure for that year.",
         "469 (162.8): the number, with the rate (e.g. per 10,000 children) in brackets.",
+        "-: no figure for that period (for example, a return not received).",
+        "2,400 (Q2: 1,200): the target for the year, with the target in force at the quarter in brackets: the "
+        "year's target pro rata for a year-to-date figure, or from the year's profile.",
+        "Year to date: a figure that runs from 1 April to the end of the quarter. A year's figure is the position at "
+        "31 March, the total of its quarters, or the whole year to date, as the note under each table says.",
         "\u25b2 Improved, \u25bc Worsened, \u25ba No change: the direction of travel against the quarter before and "
         "against the same quarter last year. \u25b2 always means better, whether it is better for the indicator "
         "to be high or low. A move of less than {{ no_change_percent }}% is No change.",
         "Green (green shading): target met or beaten. Amber (yellow shading): worse than target by no more than "
         "the tolerance ({{ tolerance_percent }}% unless the catalogue sets another). Red (pink shading): worse than "
-        "target by more than the tolerance. No target: no target is set, so there is no colour.",
+        "target by more than the tolerance. No target: no target is set, so there is no colour. No figure: no "
+        "figure was received for the quarter, so it cannot be judged.",
         "Charts: the indicator against statistical neighbours and England; month by month (or quarter by quarter) "
         "against the year before; and, where the trend heads towards a comparator, the straight-line projection.",
     ):
@@ -211,7 +231,7 @@ def build_template(path: Path) -> None:
     t1.cell(1, 0).text = "{{ ex.description }}"
     t1.cell(1, 1).text = "{{ ex.better }}"
     set_widths(t1, [13.5, 3.5])
-    header_row(t1)
+    rows_stay_whole(t1, 1)
     para(doc)
     t2 = doc.add_table(rows=3, cols=8)
     t2.style = "Table Grid"
@@ -232,12 +252,12 @@ def build_template(path: Path) -> None:
     for i in range(6):
         last[i + 1].text = "{{ ex.cells[" + str(i) + "] }}"
     last[7].text = "{{ ex.target }}"
-    header_row(t2, 2)
     for row in t2.rows:
         for p in row.cells:
             for pp in p.paragraphs:
                 pp.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    para(doc)
+    rows_stay_whole(t2, 2)
+    para(doc, "{{ ex.values_note }}", "Table Note")
     para(doc, "{{p ex.commentary_block }}")
     para(doc, "{%p if ex.charts %}")
     para(doc, "{{p ex.charts }}")
@@ -254,7 +274,7 @@ def build_template(path: Path) -> None:
     t3.cell(2, 0).text = "{{ b.category }}"
     t3.cell(2, 1).text = "{{ b.number }}"
     t3.add_row().cells[0].text = "{%tr endfor %}"
-    header_row(t3)
+    rows_stay_whole(t3, 1)
     para(doc, "{%p endif %}")
     para(doc, "{%p endfor %}")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -39,3 +39,84 @@ def test_catalogue_problems_are_located(settings: Settings, tmp_path: Path) -> N
         ("Targets", "A5", "unknown-indicator"),
         ("Targets", "B6", "bad-period"),
     ]
+
+
+def _catalogue(tmp_path: Path, settings: Settings, change: object) -> tuple[object, list[tuple[str, str, str]]]:
+    """The shipped catalogue with ``change(workbook)`` applied, read back: (catalogue, problem locations)."""
+    wb = openpyxl.load_workbook(settings.catalogue_path)
+    change(wb)  # type: ignore[operator]
+    path = tmp_path / "catalogue.xlsx"
+    wb.save(path)
+    catalogue, result = load_catalogue(path)
+    return catalogue, result.locations()
+
+
+def test_headings_are_matched_ignoring_case_spacing_and_a_question_mark(settings: Settings, tmp_path: Path) -> None:
+    def change(wb: openpyxl.Workbook) -> None:
+        wb["Indicators"]["E1"] = "Better to be?"
+        wb["Indicators"]["B1"] = " indicator "
+        wb["Targets"]["A1"] = "Indicator id"
+    catalogue, problems = _catalogue(tmp_path, settings, change)
+    assert problems == []
+    assert catalogue == EXAMPLE_CATALOGUE
+
+
+def test_targets_rows_are_checked(settings: Settings, tmp_path: Path) -> None:
+    def change(wb: openpyxl.Workbook) -> None:
+        t = wb["Targets"]
+        t.append(["CS01", "2017/18", 5])            # a second row for CS01 2017/18
+        t.append(["cs02", "2018-19", 2400])          # any case; 2018-19 is a year here
+        t.append(["CS03", "2018/19", -5])            # negative
+        wb["Indicators"]["J3"] = -2                  # a negative tolerance
+    catalogue, problems = _catalogue(tmp_path, settings, change)
+    assert problems == [
+        ("Indicators", "J3", "negative-value"),
+        ("Targets", "A5", "duplicate-target"),
+        ("Targets", "C7", "negative-value"),
+    ]
+    assert catalogue.target("CS02", "2018/19") == 2400  # type: ignore[attr-defined]
+
+
+def test_a_missing_targets_sheet_is_an_error(settings: Settings, tmp_path: Path) -> None:
+    def change(wb: openpyxl.Workbook) -> None:
+        del wb["Targets"]
+    _, problems = _catalogue(tmp_path, settings, change)
+    assert problems == [("Targets", "", "missing-sheet")]
+
+
+def test_indicator_ids_are_unique_ignoring_case(settings: Settings, tmp_path: Path) -> None:
+    def change(wb: openpyxl.Workbook) -> None:
+        wb["Indicators"]["A4"] = "cs01"
+    _, problems = _catalogue(tmp_path, settings, change)
+    assert ("Indicators", "A4", "duplicate-indicator") in problems
+
+
+def test_a_count_of_percentages_is_refused(settings: Settings, tmp_path: Path) -> None:
+    def change(wb: openpyxl.Workbook) -> None:
+        wb["Indicators"]["F3"] = "Percentage"        # CS02 is a Count
+    _, problems = _catalogue(tmp_path, settings, change)
+    assert problems == [("Indicators", "I3", "bad-value")]
+
+
+def test_profiles_are_read_from_the_quarter_columns(settings: Settings, tmp_path: Path) -> None:
+    def change(wb: openpyxl.Workbook) -> None:
+        t = wb["Targets"]
+        for col, head in zip("DEFG", ("Q1", "Q2", "Q3", "Q4"), strict=True):
+            t[f"{col}1"] = head
+        t.append(["CS02", "2018/19", 2400, 500, 700, 700, 500])
+        t.append(["CS03", "2018/19", None, None, "lots", None, None])
+    catalogue, problems = _catalogue(tmp_path, settings, change)
+    assert problems == [("Targets", "E6", "not-a-number")]
+    assert catalogue.profiles_for("CS02") == {"2018/19": (500, 700, 700, 500)}  # type: ignore[attr-defined]
+
+
+def test_one_error_is_one_error(settings: Settings, tmp_path: Path) -> None:
+    from kpiflow.catalogue import CatalogueCheck
+
+    wb = openpyxl.load_workbook(settings.catalogue_path)
+    wb["Indicators"]["E2"] = "Medium"
+    path = tmp_path / "catalogue.xlsx"
+    wb.save(path)
+    check = CatalogueCheck(*load_catalogue(path))
+    assert check.lines()[-1].endswith("1 error, 0 warnings")
+    assert check.result.summary().endswith("1 error, 0 warnings")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,9 +55,9 @@ SEED_VALUES = {
     "Number/Rate of children looked after per 10,000":
         ["No. (Rate)", "469 (162.8)", "525 (183.0)", "548 (191.6)", "531 (185.6)", "", "", "No Target Set"],
     "Number of early help assessments":
-        ["No.", "New PI", "3139", "629", "514", "", "", "No Target Set"],
+        ["No.", "New PI", "3,139", "629", "514", "", "", "No Target Set"],
     "Number/ rate of current children in need per 10,000 population (including LAC & CP)":
-        ["No. (Rate)", "1916 (665.0)", "2118 (738.4)", "1971 (689.0)", "1932 (675.4)", "", "", "No Target Set"],
+        ["No. (Rate)", "1,916 (665.0)", "2,118 (738.4)", "1,971 (689.0)", "1,932 (675.4)", "", "", "No Target Set"],
 }
 BETTER = {"Number/Rate of children looked after per 10,000": "Low", "Number of early help assessments": "High",
           "Number/ rate of current children in need per 10,000 population (including LAC & CP)": "Low"}
@@ -122,8 +124,8 @@ def test_service_responses_verbatim(demo: DemoResult) -> None:
 
 def test_commentary_is_drafted_from_the_figures(demo: DemoResult) -> None:
     text = "\n".join(b for b in body_blocks(demo.report) if isinstance(b, str))
-    assert "At Q2 2017/18 it fell slightly compared with Q1 2017/18 (185.6 against 191.6)." in text
-    assert "It is significantly lower than at Q2 2016/17 (514 against 781)" in text
+    assert "At Q2 2017/18 it fell slightly compared with Q1 2017/18 (185.6 against 191.6), an improvement." in text
+    assert "It is significantly lower than in Q2 2016/17 (514 against 781), worse than a year ago." in text
     assert "it would reach the statistical neighbours' average (600.0) by Q3 2018/19" in text
 
 
@@ -143,7 +145,8 @@ def test_native_charts_with_data(demo: DemoResult) -> None:
     lac = comparators[0]
     assert lac.series_names == ("Blackpool Council", "Statistical neighbours", "England")
     assert lac.categories[-1] == "Q2 2017/18"
-    assert lac.values[0][-1] == 185.6 and lac.values[2][-3:] == (60, 62, 62)
+    # England publishes whole years: nothing is plotted against the quarter but the council's own figure
+    assert lac.values[0][-1] == 185.6 and lac.values[2][-3:] == (60, 62, None)
     assert any("if the trend continues" in t for t in titles)
     assert any("quarter by quarter" in t for t in titles)   # early help: this year against last
     assert any("month by month" in t for t in titles)       # children in need has monthly figures
@@ -209,10 +212,23 @@ def test_a_quarter_with_no_exceptions_says_so(home: Path, store: object, catalog
     from kpiflow.report import render_report
     from kpiflow.settings import load_settings
 
-    report = render_report(load_settings(home), store, catalogue, parse_period("2013/14 Q1"))  # type: ignore[arg-type]
+    # no target is set, so under the "red" rule nothing can be an exception
+    toml = home / "kpiflow.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("[rules]", '[rules]\nexception = "red"'), encoding="utf-8")
+    report = render_report(load_settings(home), store, catalogue, parse_period("2017/18 Q1"))  # type: ignore[arg-type]
     texts = [b for b in body_blocks(report) if isinstance(b, str)]
     assert "No indicator is an exception this quarter." in texts
     assert "Service Response:" not in texts
+
+
+def test_a_quarter_with_no_figures_at_all_is_refused(home: Path, store: object) -> None:
+    """A mistyped quarter must not give a normal-looking report."""
+    drafts = home / "outbox" / "drafts"
+    r = subprocess.run([sys.executable, "-m", "kpiflow", "report", "--quarter", "2031/32 Q1", "--home", str(home)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1, r.stderr
+    assert "No figures have been received for Q1 2031/32, so no report was written." in r.stderr
+    assert not drafts.exists() or not any(drafts.iterdir())
 
 
 def test_a_second_draft_never_overwrites_the_first(demo: DemoResult) -> None:
@@ -264,3 +280,31 @@ def test_portfolios_in_catalogue_order_and_no_blank_last_page(tmp_path: Path) ->
     last_blocks = [el for el in body if el.tag != f"{W}sectPr"][-3:]
     assert not any(el.findall(f".//{W}br[@{W}type='page']") for el in last_blocks)
     assert not any(el.findall(f".//{W}pageBreakBefore") for el in last_blocks)
+
+
+def test_the_summary_keeps_capitals_as_in_the_key(demo: DemoResult) -> None:
+    """Capitalising a reason must not lower-case the rest ("england", "amber" were printed)."""
+    summary = next(rows(b) for b in body_blocks(demo.report) if isinstance(b, Table) and rows(b)[0][0] == "Indicator")
+    reasons = [r[-1] for r in summary[1:]]
+    assert reasons[0] == ("Worse than the same quarter last year (185.6 against 173.2); worse than the statistical "
+                          "neighbours' average and England in 2016/17, and the gap is not narrowing")
+    assert all(r[:1].isupper() and "england" not in r for r in reasons)
+
+
+def test_table_rows_never_split_and_headers_repeat(demo: DemoResult) -> None:
+    doc = Document(str(demo.report))
+    tables = {t.rows[0].cells[0].text: t for t in doc.tables}
+
+    def flags(table: Table) -> list[tuple[bool, bool]]:
+        out = []
+        for row in table.rows:
+            tr_pr = row._tr.trPr
+            out.append((tr_pr is not None and tr_pr.find(f"{W}cantSplit") is not None,
+                        tr_pr is not None and tr_pr.find(f"{W}tblHeader") is not None))
+        return out
+
+    assert flags(tables["Indicator"]) == [(True, True)] + [(True, False)] * 3      # the summary, three exceptions
+    values = next(t for t in doc.tables if t.rows[0].cells[1].text == "2015/16")
+    assert flags(values) == [(True, True), (True, True), (True, False)]
+    assert flags(tables["Category"]) == [(True, True)] + [(True, False)] * 5
+    assert flags(tables["Indicator Description"]) == [(True, True), (True, False)]

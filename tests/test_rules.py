@@ -5,7 +5,7 @@ from helpers import seed_facts
 
 from kpiflow.model import AMBER, GREEN, RED, Figures, Indicator
 from kpiflow.narrative import RULE_TEXT, reason_texts
-from kpiflow.periods import Period, quarter
+from kpiflow.periods import Period, quarter, year
 from kpiflow.rules import Reason, Verdict, evaluate
 from kpiflow.settings import EXCEPTION_RULES
 from kpiflow.trends import Facts, facts
@@ -48,12 +48,14 @@ def test_every_seed_indicator_is_an_exception_under_the_default_rule(iid: str) -
 
 def test_seed_reasons() -> None:
     assert words(evaluate(seed_facts("CS02"), DEFAULT), "Number")[1] == (
-        "worse than the same quarter last year, 514 against 781",)
+        "worse than the same quarter last year (514 against 781)",)
+    # compared like with like (whole years: 2016/17 against 2015/16) both comparator gaps widened
     assert words(evaluate(seed_facts("CS01"), DEFAULT), "Number and rate")[1] == (
-        "worse than the same quarter last year, 185.6 against 173.2",)
-    # gaps to both comparators narrowed, so being worse than both adds nothing
+        "worse than the same quarter last year (185.6 against 173.2)",
+        "worse than the statistical neighbours' average and England in 2016/17, and the gap is not narrowing")
     assert words(evaluate(seed_facts("CS03"), DEFAULT), "Rate")[1] == (
-        "worse than the same quarter last year, 675.4 against 660.0",)
+        "worse than the same quarter last year (675.4 against 660.0)",
+        "worse than the statistical neighbours' average and England in 2016/17, and the gap is not narrowing")
 
 
 @pytest.mark.parametrize("rule", ["red", "red-or-amber-worsening", "missed-two-quarters"])
@@ -133,20 +135,20 @@ def test_missed_two_quarters_for_a_count_is_judged_to_date() -> None:
 # --- the default rule ---
 
 def test_default_rule_with_a_target() -> None:
-    assert words(verdict(DEFAULT, {Q2: 96})) == (True, ("below target (Amber): 96 against 100",))
+    assert words(verdict(DEFAULT, {Q2: 96})) == (True, ("below target (Amber): 96 against a target of 100",))
     assert words(verdict(DEFAULT, {quarter(2016, 2): 120, Q2: 110})) == (
-        True, ("worse than the same quarter last year, 110 against 120",))
+        True, ("worse than the same quarter last year (110 against 120)",))
     assert words(verdict(DEFAULT, {quarter(2016, 2): 120, Q2: 90}))[1] == (
-        "below target (Red): 90 against 100", "worse than the same quarter last year, 90 against 120")
+        "below target (Red): 90 against a target of 100", "worse than the same quarter last year (90 against 120)")
     assert words(verdict(DEFAULT, {quarter(2016, 2): 100, Q2: 110})) == (False, ("on target",))
 
 
 def test_default_rule_reports_a_count_against_its_target_to_date() -> None:
     # a year's target of 1000 is 500 by Q2; 200 + 150 is 30% short of that
     v = verdict(DEFAULT, {Q1: 200, Q2: 150}, target=1000.0, measure="Count")
-    assert words(v) == (True, ("below target (Red): 350 against 500",))
+    assert words(v) == (True, ("below target (Red): 350 for the year to date against a target of 500",))
     assert words(verdict("red", {Q1: 200, Q2: 150}, target=1000.0, measure="Count"))[1] == (
-        "Red: 350 against a target of 500",)
+        "Red: 350 for the year to date against a target of 500",)
 
 
 def test_default_rule_without_a_target() -> None:
@@ -157,18 +159,28 @@ def test_default_rule_without_a_target() -> None:
     assert not verdict(DEFAULT, {ly: 100, Q2: 99.5}, target=None).exception     # within the no-change band
 
 
+def annual(ours: tuple[float, float], sn: tuple[float, float], en: tuple[float, float], *,
+           target: float | None = None) -> Verdict:
+    """The default rule for an indicator (no change on last year) with whole-year figures for 2015/16
+    and 2016/17 and the comparators published for them."""
+    ind = Indicator("T01", "Test indicator", "Portfolio", "Service", "High", "Number", None, "Quarterly",
+                    "Snapshot", None)
+    series = {year(2015): Figures(ours[0], None, sn[0], en[0]), year(2016): Figures(ours[1], None, sn[1], en[1]),
+              quarter(2016, 2): Figures(100), Q2: Figures(100)}
+    return evaluate(facts(ind, series, Q2, {"2017/18": target}, 5.0, 1.0, 6), DEFAULT)
+
+
 def test_default_rule_without_a_target_counts_a_gap_to_both_comparators_that_is_not_narrowing() -> None:
-    ly = quarter(2016, 2)
-    widening = verdict(DEFAULT, {ly: 100, Q1: 102, Q2: 100}, target=None, comparators=(120.0, 130.0))
-    assert words(widening) == (True, ("worse than statistical neighbours and England, and the gap is not narrowing",))
-    steady = verdict(DEFAULT, {ly: 100, Q1: 100, Q2: 100}, target=None, comparators=(120.0, 130.0))
-    assert steady.exception
-    narrowing = verdict(DEFAULT, {ly: 100, Q1: 95, Q2: 100}, target=None, comparators=(120.0, 130.0))
-    assert not narrowing.exception
-    one_only = verdict(DEFAULT, {ly: 100, Q1: 102, Q2: 100}, target=None, comparators=(120.0, 90.0))
-    assert not one_only.exception
+    # comparators are published for whole years: the gaps are those of 2016/17 against 2015/16
+    widening = annual((100, 98), (120, 120), (130, 130))
+    assert words(widening) == (True, ("worse than the statistical neighbours' average and England in 2016/17, "
+                                      "and the gap is not narrowing",))
+    assert annual((100, 100), (120, 120), (130, 130)).exception                      # steady
+    assert not annual((95, 100), (120, 120), (130, 130)).exception                   # narrowing
+    assert not annual((100, 98), (120, 120), (130, 90)).exception                    # worse than one only
+    assert annual((125, 110), (120, 120), (130, 130)).exception                      # crossed to worse
     # worse than both with a target set: the target decides
-    assert not verdict(DEFAULT, {ly: 100, Q1: 102, Q2: 100}, comparators=(120.0, 130.0)).exception
+    assert not annual((100, 98), (120, 120), (130, 130), target=100.0).exception
 
 
 # --- the catalogue's Exception column ---
@@ -192,7 +204,7 @@ def test_reasons_are_codes_with_values_that_survive_a_json_round_trip() -> None:
 
     v = verdict(DEFAULT, {quarter(2016, 2): 120, Q2: 90})
     assert [r.code for r in v.reasons] == ["below-target", "worse-than-last-year"]
-    assert v.reasons[0].values == {"rag": RED, "value": 90, "target": 100}
+    assert v.reasons[0].values == {"rag": RED, "value": 90, "target": 100, "basis": "value"}
     back = tuple(Reason.from_dict(d) for d in json.loads(json.dumps(v.to_dict()))["reasons"])
     assert back == v.reasons
 

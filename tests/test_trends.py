@@ -20,6 +20,7 @@ from kpiflow.trends import (
     outturn,
     project,
     rag,
+    target_in_force,
     target_to_date,
     year_run,
 )
@@ -64,7 +65,8 @@ def test_seed_directions_and_comparators() -> None:
     assert (cs02.current, cs02.previous, cs02.last_year) == (514, 629, 781)
     assert (cs02.vs_previous, cs02.vs_last_year) == (WORSENED, WORSENED)
     assert (cs03.last_year, cs03.vs_last_year) == (660.0, WORSENED)          # Sep 2016, the end of Q2
-    assert (cs01.statneigh, cs01.england) == (102.0, 62)
+    # comparators are annual: set against the latest complete year (2016/17), not the quarter
+    assert (cs01.statneigh, cs01.england, cs01.gap_year) == (101.0, 62, year(2016))
     assert cs01.worse_than == ("statistical neighbours", "England")
     assert (cs02.statneigh, cs02.england, cs02.worse_than, cs02.gap_trend) == (None, None, (), {})
     assert cs01.rag is None and cs01.target is None
@@ -348,3 +350,189 @@ def test_year_outturn_from_months(ms: list[float]) -> None:
     for n in range(1, 5):
         assert outturn(s, quarter(2016, n), "number", "Count") == math.fsum(ms[3 * n - 3: 3 * n])
         assert outturn(s, quarter(2016, n), "number", "Snapshot") == ms[3 * n - 1]
+
+
+# --- like with like (PRODUCT.md section 9) ---
+
+def indicator(unit: str = "Number", measure: str = "Snapshot", better: str = "High", exception: str = "Auto") -> Indicator:
+    return Indicator("T01", "Test", "P", "S", better, unit, 1000 if unit != "Number" and unit != "Percentage" else None,
+                     "Quarterly", measure, None, exception)
+
+
+def run_facts(ind: Indicator, values: dict[Period, float], at: Period = Q2, targets: dict[str, float | None] | None = None,
+              profiles: dict[str, tuple[float | None, ...]] | None = None, comparators: dict[Period, tuple[float, float]]
+              | None = None) -> Facts:
+    series: dict[Period, Figures] = {}
+    for p, v in values.items():
+        series[p] = Figures(None, v) if ind.primary == "rate" else Figures(v)
+    for p, (sn, en) in (comparators or {}).items():
+        f = series.get(p, Figures())
+        series[p] = Figures(f.number, f.rate, sn, en)
+    return facts(ind, series, at, targets or {}, 5.0, 1.0, 6, profiles)
+
+
+Q1_ = quarter(2017, 1)
+
+
+def test_a_year_to_date_percentage_target_is_never_pro_rated() -> None:
+    # the recycling rate of the issue: 46.5% at Q1 against 46 was reported as against 11.5
+    recycling = indicator("Percentage", "Cumulative")
+    f = run_facts(recycling, {Q1_: 46.5}, Q1_, {"2017/18": 46.0})
+    assert (f.target_now, f.rag) == (46.0, GREEN)
+    f = run_facts(recycling, {Q1_: 46.5, Q2: 45.8}, Q2, {"2017/18": 46.0})
+    assert (f.target_now, f.rag) == (46.0, AMBER)
+
+
+def test_a_year_to_date_number_compares_what_each_quarter_added() -> None:
+    # 300 added in each quarter: no change, though the year to date doubled
+    homes = indicator("Number", "Cumulative")
+    f = run_facts(homes, {quarter(2016, 4): 1200, Q1_: 300, Q2: 600}, Q2, {"2017/18": 1200.0})
+    assert f.vs_previous == NO_CHANGE
+    assert f.prev_cmp is not None and (f.prev_cmp.now, f.prev_cmp.then, f.prev_cmp.basis) == (300, 300, "in the quarter")
+    assert (f.target_now, f.target_basis, f.rag) == (600.0, "pro rata", GREEN)
+
+
+def test_q1_of_a_year_to_date_number_is_its_own_quarter() -> None:
+    # Q1 added 100; Q4 of the year before added 1000 - 900 = 100
+    homes = indicator("Number", "Cumulative")
+    f = run_facts(homes, {quarter(2016, 3): 900, quarter(2016, 4): 1000, Q1_: 100}, Q1_)
+    assert f.prev_cmp is not None and (f.prev_cmp.now, f.prev_cmp.then) == (100, 100)
+    assert f.vs_previous == NO_CHANGE
+
+
+def test_a_year_to_date_percentage_compares_its_year_to_date_values() -> None:
+    rent = indicator("Percentage", "Cumulative")
+    f = run_facts(rent, {quarter(2016, 2): 96.2, Q1_: 95.8, Q2: 96.3}, Q2)
+    assert f.prev_cmp is not None and (f.prev_cmp.now, f.prev_cmp.then, f.prev_cmp.basis) == (96.3, 95.8, "year to date")
+    assert (f.vs_previous, f.vs_last_year) == (NO_CHANGE, NO_CHANGE)
+
+
+def test_a_year_to_date_is_compared_with_the_same_point_last_year() -> None:
+    homes = indicator("Number", "Cumulative")
+    f = run_facts(homes, {quarter(2016, 2): 1190, Q1_: 610, Q2: 1240}, Q2)
+    assert (f.last_year, f.vs_last_year) == (1190, IMPROVED)
+    assert f.ly_cmp is not None and f.ly_cmp.basis == "year to date"
+
+
+def test_a_count_rate_adds_up_over_the_year() -> None:
+    s = {quarter(2016, n): Figures(None, r) for n, r in zip(range(1, 5), (4.1, 3.9, 3.7, 4.2), strict=True)}
+    assert outturn(s, year(2016), "rate", "Count") == pytest.approx(15.9)
+    assert outturn(s, quarter(2016, 4), "rate", "Count") == 4.2
+    s[year(2016)] = Figures(None, 15.9)
+    assert outturn(s, quarter(2016, 4), "rate", "Count") == 4.2     # the year's total is not Q4's own
+
+
+def test_comparators_are_set_against_whole_years_only() -> None:
+    # a count of 250 in a quarter is not "worse" than England's 900 for a whole year
+    helped = indicator("Number", "Count")
+    values = {quarter(2016, n): 250.0 for n in range(1, 5)} | {Q1_: 250.0, Q2: 250.0}
+    f = run_facts(helped, values, Q2, comparators={year(2016): (1050.0, 900.0), Q2: (1050.0, 900.0)})
+    assert f.gap_year == year(2016)
+    assert (f.statneigh, f.england) == (1050.0, 900.0)
+    assert f.worse_than == ("statistical neighbours",)      # 1,000 for 2016/17 against 1,050 and 900
+    assert f.projection is None
+
+
+def test_no_line_is_fitted_through_a_year_to_date_saw_tooth() -> None:
+    homes = indicator("Number", "Cumulative", "High")
+    values = {quarter(2016, n): 300.0 * n for n in range(1, 5)} | {Q1_: 300.0, Q2: 600.0}
+    f = run_facts(homes, values, Q2, {"2017/18": 1200.0}, comparators={year(2016): (1300.0, 1250.0)})
+    assert f.projection is None
+    assert f.forecast is not None and (f.forecast.value, f.forecast.target, f.forecast.basis) == (1200.0, 1200.0,
+                                                                                                  "pro rata")
+
+
+def test_the_forecast_of_a_count_follows_the_profile_where_there_is_one() -> None:
+    acceptances = indicator("Number", "Count", "Low")
+    f = run_facts(acceptances, {Q1_: 52, Q2: 63}, Q2, {"2017/18": 240.0}, {"2017/18": (50, 60, 70, 60)})
+    assert (f.to_date, f.target_now, f.target_basis, f.rag) == (115, 110, "profile", AMBER)
+    assert f.forecast is not None and f.forecast.basis == "profile"
+    assert f.forecast.value == pytest.approx(115 * 240 / 110)
+    assert run_facts(acceptances, {Q1_: 52, Q2: 63}, Q2, {"2017/18": 240.0}).forecast.value == 230  # type: ignore[union-attr]
+
+
+def test_no_projection_towards_a_comparator_it_already_beats() -> None:
+    # lower is better, 40 -> 46 rising towards England's 60: it beats England, so nothing "would reach" it
+    waiting = indicator("Number", "Snapshot", "Low")
+    values = {quarter(2016, 1).step(i): 40.0 + 2 * i for i in range(6)}
+    f = run_facts(waiting, values, Q2, comparators={year(2016): (70.0, 60.0)})
+    assert f.projection is None
+    # worse than England and heading away: the gap would keep widening
+    values = {quarter(2016, 1).step(i): 60.0 + 2 * i for i in range(6)}
+    f = run_facts(waiting, values, Q2, comparators={year(2016): (50.0, 55.0)})
+    assert f.projection is not None and f.projection.outlook == "widening" and f.projection.reaches is None
+    # worse and heading towards it
+    values = {quarter(2016, 1).step(i): 80.0 - 2 * i for i in range(6)}
+    f = run_facts(waiting, values, Q2, comparators={year(2016): (50.0, 66.0)})
+    pr = f.projection
+    assert pr is not None and pr.outlook == "reaches" and pr.comparator == "England"
+    assert pr.reaches == quarter(2017, 4)      # 70, 68, 66
+
+
+def test_a_gap_that_changes_sides_is_crossed_not_narrowed() -> None:
+    helped = indicator("Number and rate", "Snapshot", "High")
+    values = {quarter(2015, 4): 36.4, quarter(2016, 4): 38.6, Q1_: 10.4, Q2: 9.0}
+    f = run_facts(helped, values, Q2, comparators={year(2015): (37.0, 37.5), year(2016): (38.0, 38.0)})
+    assert f.gap_trend == {"statistical neighbours": "crossed", "England": "crossed"}
+    assert f.worse_than == ()
+
+
+def test_a_profile_sets_the_target_in_force() -> None:
+    payments = indicator("Rate", "Snapshot", "High")
+    f = run_facts(payments, {Q1_: 238.0, Q2: 229.0}, Q2, {"2017/18": 250.0}, {"2017/18": (235, 240, 245, 250)})
+    assert (f.target, f.target_now, f.target_basis, f.rag, f.previous_rag) == (250.0, 240, "profile", AMBER, GREEN)
+    complaints = indicator("Number", "Cumulative", "Low")
+    f = run_facts(complaints, {Q1_: 262, Q2: 560}, Q2, {"2017/18": 1200.0}, {"2017/18": (250, 550, 850, 1200)})
+    assert (f.target_now, f.rag) == (550, AMBER)
+
+
+@pytest.mark.parametrize(("measure", "unit", "n", "expected"), [
+    ("Snapshot", "Number", 2, (100.0, "year")), ("Count", "Number", 2, (50.0, "pro rata")),
+    ("Count", "Number", 4, (100.0, "year")), ("Cumulative", "Rate", 3, (75.0, "pro rata")),
+    ("Cumulative", "Percentage", 1, (100.0, "year")), ("Snapshot", "Percentage", 3, (100.0, "year")),
+])
+def test_target_in_force_without_a_profile(measure: str, unit: str, n: int, expected: tuple[float, str]) -> None:
+    assert target_in_force(100.0, None, quarter(2017, n), measure, unit) == expected
+    assert target_in_force(None, None, quarter(2017, n), measure, unit) == (None, "")
+
+
+def test_a_missing_figure_has_no_rag_and_no_direction() -> None:
+    assessments = indicator("Number", "Count")
+    f = run_facts(assessments, {quarter(2016, 2): 500, Q2: 520}, Q2, {"2017/18": 2000.0})   # Q1 missing
+    assert (f.rag, f.vs_previous, f.vs_last_year) == (None, None, IMPROVED)
+    f = run_facts(assessments, {Q1_: 500}, Q2, {"2017/18": 2000.0})
+    assert (f.current, f.rag, f.vs_previous, f.vs_last_year) == (None, None, None, None)
+
+
+@FEW
+@given(st.integers(min_value=0, max_value=100_000), st.integers(min_value=0, max_value=5_000), st.booleans(),
+       st.sampled_from(["Number", "Rate", "Number and rate"]), st.integers(min_value=1, max_value=4))
+def test_constant_quarterly_additions_are_no_change_whatever_the_level(start: int, step: int, high: bool, unit: str,
+                                                                       n: int) -> None:
+    ind = indicator(unit, "Cumulative", "High" if high else "Low")
+    at = quarter(2017, n)
+    values = {quarter(2016, k): float(start + step * k) for k in range(1, 5)}
+    values |= {quarter(2017, k): float(step * k) for k in range(1, n + 1)}
+    values[quarter(2016, 4)] = float(start + step * 4)
+    if n == 1:   # Q1 is its own quarter; the year before must then have added the same in its Q4
+        values[quarter(2016, 3)] = values[quarter(2016, 4)] - step
+    assert run_facts(ind, values, at).vs_previous == NO_CHANGE
+
+
+@FEW
+@given(st.floats(min_value=0, max_value=100).map(lambda v: round(v, 1)),
+       st.floats(min_value=1, max_value=100).map(lambda v: round(v, 1)), st.booleans())
+def test_a_year_to_date_percentage_is_judged_the_same_at_every_quarter(value: float, target: float, high: bool) -> None:
+    ind = indicator("Percentage", "Cumulative", "High" if high else "Low")
+    rags = {run_facts(ind, {quarter(2017, n): value}, quarter(2017, n), {"2017/18": target}).rag for n in range(1, 5)}
+    assert rags == {rag(value, target, high, 5.0)}
+
+
+@FEW
+@given(st.lists(st.integers(min_value=0, max_value=10_000), min_size=8, max_size=8), st.booleans())
+def test_a_count_compares_the_quarters_own_amounts(amounts: list[int], high: bool) -> None:
+    ind = indicator("Number", "Count", "High" if high else "Low")
+    values = {quarter(2016, 1).step(i): float(a) for i, a in enumerate(amounts[:6])}
+    f = run_facts(ind, values, Q2)
+    assert (f.current, f.previous, f.last_year) == (amounts[5], amounts[4], amounts[1])
+    assert f.vs_previous == direction(amounts[5], amounts[4], high, 1.0)

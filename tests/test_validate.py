@@ -222,3 +222,45 @@ def test_a_million_row_sheet_is_refused_without_reading_it_all(filled: Path, tmp
     data, result = validate_file(big, catalogue)
     assert data is None
     assert result.locations()[0][2] in ("too-many-rows", "file-too-large")
+
+
+def test_months_in_supporting_data_must_agree_with_the_quarter(filled: Path, catalogue: Catalogue,
+                                                               edit: Edit) -> None:
+    # CS03 is a snapshot: its quarter is its last month (Supporting data rows 4-6 are Jul-Sep)
+    bad = edit(filled, {"Supporting data!C6": 1940, "Supporting data!D6": 678.2})
+    _, result = validate_file(bad, catalogue)
+    assert result.locations() == [("Return", "F9", "months-disagree"), ("Return", "G9", "months-disagree")]
+    assert ("1,932 here, but 1,940 for Sep 2017 (Supporting data row 6)" in result.problems[0].message)
+    # CS02 is a count: its quarter is the sum of its months
+    months = {"Supporting data!A7": "CS02", "Supporting data!B7": "2017-07", "Supporting data!C7": 170,
+              "Supporting data!A8": "CS02", "Supporting data!B8": "2017-08", "Supporting data!C8": 170,
+              "Supporting data!A9": "CS02", "Supporting data!B9": "2017-09", "Supporting data!C9": 180}
+    _, result = validate_file(edit(filled, months), catalogue)
+    assert result.locations() == [("Return", "F8", "months-disagree")]
+    assert "the months add up to 520" in result.problems[0].message
+    assert validate_file(edit(filled, months | {"Supporting data!C9": 174}), catalogue)[1].ok
+
+
+def _shift_rows(filled: Path, tmp_path: Path, insert: bool) -> Path:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(filled)
+    if insert:
+        wb["Return"].insert_rows(8)
+    else:
+        wb["Return"].delete_rows(8)
+    out = tmp_path / ("inserted.xlsx" if insert else "deleted.xlsx")
+    wb.save(out)
+    return out
+
+
+def test_a_row_inserted_or_deleted_is_one_problem_per_moved_row(filled: Path, catalogue: Catalogue,
+                                                                tmp_path: Path) -> None:
+    inserted = _shift_rows(filled, tmp_path, insert=True)
+    _, result = validate_file(inserted, catalogue)
+    assert result.locations() == [("Return", "A8", "row-moved"), ("Return", "A9", "row-moved")]
+    assert result.problems[0].indicator_id == "CS02"
+    assert "Row 8 no longer holds the row issued for CS02" in result.problems[0].message
+    deleted = _shift_rows(filled, tmp_path, insert=False)
+    assert locations(deleted, catalogue) == [("Return", "", "missing-indicator"), ("Return", "A8", "row-moved"),
+                                             ("Return", "A9", "row-moved")]

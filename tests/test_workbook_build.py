@@ -18,14 +18,14 @@ def test_sheets_headers_and_prefill(issued: Path) -> None:
     assert about["Service"] == "Children's Services" and about["Quarter"] == "2017/18 Q2"
     ws = wb["Return"]
     headers = [c.value for c in ws[6]]
-    assert headers[:11] == ["Indicator ID", "Indicator", "Better to be", "Unit", "Target", "Number", "Rate",
-                            "Statistical neighbours", "England", "Commentary", "Service response"]
-    assert headers[11:] == ["2015/16", "2016/17", "2017/18 Q1", "2016/17 Q2", "Last published service response"]
+    assert headers[:12] == ["Indicator ID", "Indicator", "Better to be", "Unit", "Target", "Number", "Rate",
+                            "Statistical neighbours", "England", "Commentary", "Service response", "What to enter"]
+    assert headers[12:] == ["2015/16", "2016/17", "2017/18 Q1", "2016/17 Q2", "Last published service response"]
     assert [ws.cell(r, 1).value for r in (7, 8, 9)] == ["CS01", "CS02", "CS03"]
     assert ws["E7"].value == "No Target Set"
-    assert [ws.cell(7, c).value for c in range(12, 16)] == ["469 (162.8)", "525 (183.0)", "548 (191.6)",
+    assert [ws.cell(7, c).value for c in range(13, 17)] == ["469 (162.8)", "525 (183.0)", "548 (191.6)",
                                                              "497 (173.2)"]
-    assert ws["L8"].value is None and ws["M8"].value == "3139"
+    assert ws["M8"].value is None and ws["N8"].value == "3,139"
     breakdown = wb["Breakdown"]
     assert [breakdown.cell(r, 3).value for r in range(4, 9)] == ["Under 1", "1-4 yrs", "5-9 yrs", "10-15 yrs",
                                                                   "16 and over"]
@@ -36,9 +36,9 @@ def test_only_input_cells_take_typing(issued: Path) -> None:
     for name in ("Guidance", "About", "Return", "Supporting data", "Breakdown"):
         assert wb[name].protection.sheet, name
     ws = wb["Return"]
-    locked = {c: ws[c].protection.locked for c in ("A7", "B7", "E7", "L7", "F7", "G7", "H7", "J7", "K7", "G8")}
-    assert locked == {"A7": True, "B7": True, "E7": True, "L7": True, "F7": False, "G7": False, "H7": False,
-                      "J7": False, "K7": False, "G8": True}   # CS02 is a Number: its Rate cell is locked
+    locked = {c: ws[c].protection.locked for c in ("A7", "B7", "E7", "L7", "M7", "F7", "G7", "H7", "J7", "K7", "G8")}
+    assert locked == {"A7": True, "B7": True, "E7": True, "L7": True, "M7": True, "F7": False, "G7": False,
+                      "H7": False, "J7": False, "K7": False, "G8": True}   # CS02 is a Number: its Rate cell is locked
     with pytest.raises(ValueError, match="Return!A7 is locked"):
         fill_return(issued, issued.with_name("x.xlsx"), {}, {"CS01": {"Indicator ID": "CS99"}})
 
@@ -68,3 +68,66 @@ def test_text_that_looks_like_a_formula_is_written_as_text(issued: Path, tmp_pat
         sheet, cell = ref.split("!")
         assert wb[sheet][cell].data_type == "s", ref
     assert wb["About"]["B4"].value == '=HYPERLINK("x")'
+
+
+def test_what_to_enter_says_what_each_figure_is(issued: Path) -> None:
+    ws = openpyxl.load_workbook(issued)["Return"]
+    assert [ws.cell(r, 12).value for r in (7, 8, 9)] == [
+        "Number, and rate per 10,000 at 30 September 2017.",
+        "In the quarter: July to September 2017.",
+        "Number, and rate per 10,000 at 30 September 2017. Also add each month in Supporting data (Period 2017-07, "
+        "2017-08 and 2017-09): the figure at the end of each month.",
+    ]
+
+
+@pytest.mark.parametrize(("measure", "unit", "frequency", "n", "expected"), [
+    ("Snapshot", "Number", "Quarterly", 2, "Number at 30 September 2024."),
+    ("Cumulative", "Number", "Quarterly", 2, "Year to date: April to September 2024."),
+    ("Count", "Number", "Quarterly", 2, "In the quarter: July to September 2024."),
+    ("Cumulative", "Percentage", "Quarterly", 4, "Year to date: April 2024 to March 2025."),
+    ("Count", "Rate", "Monthly", 4, "In the quarter: January to March 2025. Also add each month in Supporting "
+                                    "data (Period 2025-01, 2025-02 and 2025-03): the amount in each month."),
+    ("Snapshot", "Percentage", "Quarterly", 1, "Percentage (0 to 100) at 30 June 2024."),
+])
+def test_what_to_enter(measure: str, unit: str, frequency: str, n: int, expected: str) -> None:
+    from kpiflow.model import Indicator
+    from kpiflow.periods import quarter
+    from kpiflow.workbook.build import what_to_enter
+
+    ind = Indicator("X1", "X", "P", "S", "High", unit, 1000 if unit == "Rate" else None, frequency, measure, None)
+    assert what_to_enter(ind, quarter(2024, n)) == expected
+
+
+def test_guidance_examples_use_the_quarter_issued(settings: object, store: object, catalogue: object) -> None:
+    from kpiflow.issue import issue_returns
+    from kpiflow.periods import parse_period
+
+    path = issue_returns(settings, store, catalogue, parse_period("2024/25 Q3"))[0]  # type: ignore[arg-type]
+    wb = openpyxl.load_workbook(path)
+    guidance = "\n".join(str(c.value or "") for c in wb["Guidance"]["A"])
+    assert "2017" not in guidance and "2016" not in guidance
+    assert "a month like 2024-12, a quarter like 2024/25 Q3 or a year like 2023/24" in guidance
+    assert '"Year to date: April to December 2024"' in guidance and "14/01/2025" in guidance
+    about = wb["About"].data_validations.dataValidation
+    assert any("14/01/2025" in (dv.prompt or "") for dv in about)
+
+
+def test_rows_cannot_be_inserted_or_deleted_and_the_return_prints_on_a4(issued: Path) -> None:
+    wb = openpyxl.load_workbook(issued)
+    for name in ("Guidance", "About", "Return", "Supporting data", "Breakdown"):
+        p = wb[name].protection
+        assert p.sheet and p.insertRows and p.deleteRows and p.insertColumns and p.deleteColumns, name
+        setup = wb[name].page_setup
+        assert (setup.paperSize, setup.fitToWidth, setup.fitToHeight) == (9, 1, 0), name
+        assert wb[name].sheet_properties.pageSetUpPr.fitToPage, name
+    ws = wb["Return"]
+    assert ws.page_setup.orientation == "landscape"
+    assert ws.print_title_rows == "$6:$6"
+    assert ws["B7"].alignment.wrap_text and ws["L7"].alignment.wrap_text
+
+
+def test_each_figure_cell_prompts_what_to_enter(issued: Path) -> None:
+    wb = openpyxl.load_workbook(issued)
+    prompts = {str(r): dv.prompt for dv in wb["Return"].data_validations.dataValidation for r in dv.sqref.ranges}
+    assert prompts["F8"].startswith("Enter: In the quarter: July to September 2017.")
+    assert prompts["G7"].startswith("Enter: Number, and rate per 10,000 at 30 September 2017.")

@@ -7,14 +7,16 @@ response) are unlocked, each with data validation and an input message. Text tha
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kpiflow.catalogue import INDICATOR_HEADERS, TARGET_HEADERS
+from kpiflow.catalogue import INDICATOR_HEADERS, QUARTER_HEADERS, TARGET_HEADERS
+from kpiflow.fmt import fmt, long_date
 from kpiflow.model import Catalogue, Indicator
-from kpiflow.periods import Period
+from kpiflow.periods import MONTH_NAMES, Period
 from kpiflow.workbook.read import ISSUED_SHEET
 
 TEMPLATE_VERSION = "1"
@@ -23,7 +25,7 @@ SUPPORT_HEADER_ROW = 3
 INPUT_ROWS = 200   # blank input rows on the Supporting data and Breakdown sheets
 
 RETURN_HEADERS = ["Indicator ID", "Indicator", "Better to be", "Unit", "Target", "Number", "Rate",
-                  "Statistical neighbours", "England", "Commentary", "Service response"]
+                  "Statistical neighbours", "England", "Commentary", "Service response", "What to enter"]
 SUPPORT_HEADERS = ["Indicator ID", "Period", "Number", "Rate", "Statistical neighbours", "England"]
 BREAKDOWN_HEADERS = ["Indicator ID", "Period", "Category", "Number"]
 ABOUT_LABELS = ["Service", "Quarter", "Template version", "Completed by", "Email", "Date completed"]
@@ -41,6 +43,38 @@ class ReturnContext:
     target: float | None
     history: dict[str, str] = field(default_factory=dict)   # column header -> printed value
     last_response: str = ""
+    target_in_force: float | None = None      # at the quarter, where it differs from the year's target
+
+
+def _months(first: Period, last: Period) -> str:
+    """``April to September 2024``, ``April 2024 to March 2025``, ``July to September 2024``."""
+    def name(m: Period) -> str:
+        return MONTH_NAMES[m.calendar_month - 1].title()
+    if first.calendar_year == last.calendar_year:
+        return f"{name(first)} to {name(last)} {last.calendar_year}"
+    return f"{name(first)} {first.calendar_year} to {name(last)} {last.calendar_year}"
+
+
+def what_to_enter(ind: Indicator, quarter: Period) -> str:
+    """In words, what the figure for this quarter is, and for a monthly indicator which months to
+    add in Supporting data."""
+    months = quarter.months()
+    what = {"Number": "Number", "Percentage": "Percentage (0 to 100)",
+            "Rate": f"Rate per {ind.rate_per or 0:,.0f}",
+            "Number and rate": f"Number, and rate per {ind.rate_per or 0:,.0f},"}[ind.unit]
+    if ind.measure == "Cumulative":
+        text = f"Year to date: {_months(quarter.year.months()[0], months[-1])}"
+        each = "the year to date at the end of each month"
+    elif ind.measure == "Count":
+        text = f"In the quarter: {_months(months[0], months[-1])}"
+        each = "the amount in each month"
+    else:
+        text = f"{what} at {long_date(quarter.end_date)}".replace(", at", " at")
+        each = "the figure at the end of each month"
+    if ind.frequency == "Monthly":
+        labels = ", ".join(m.label for m in months[:-1]) + f" and {months[-1].label}"
+        text += f". Also add each month in Supporting data (Period {labels}): {each}"
+    return text + "."
 
 
 @dataclass(frozen=True)
@@ -89,6 +123,41 @@ def _protect(ws: Any) -> None:
     ws.protection.formatColumns = False
     ws.protection.formatRows = False
     ws.protection.autoFilter = False
+    # rows and columns cannot be inserted or deleted: every pre-filled cell stays where it was issued
+    ws.protection.insertRows = True
+    ws.protection.deleteRows = True
+    ws.protection.insertColumns = True
+    ws.protection.deleteColumns = True
+    ws.protection.sort = True
+
+
+def _fit_rows(ws: Any, first: int, last: int, widths: Mapping[str, float], headers: Sequence[str]) -> None:
+    """Row heights for wrapped text: Excel and LibreOffice do not size rows written without one, so
+    a description would run into the row below it on screen and on paper. Rows can still be resized."""
+    import math
+
+    for r in range(first, last + 1):
+        lines = 1
+        for c, h in enumerate(headers, start=1):
+            value = ws.cell(row=r, column=c).value
+            if not isinstance(value, str) or not value:
+                continue
+            per_line = max(1.0, widths.get(h, 11) * 1.15 - 1)
+            lines = max(lines, sum(max(1, math.ceil(len(part) / per_line)) for part in value.split("\n")))
+        ws.row_dimensions[r].height = 15 * lines + 3
+
+
+def _printable(ws: Any, title_rows: str | None = None, landscape: bool = True) -> None:
+    """A4, one page wide, headings repeated on every page."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0        # as many pages down as it takes
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    if title_rows:
+        ws.print_title_rows = title_rows
 
 
 def _dv(kind: str, title: str, prompt: str, **kw: Any) -> Any:
@@ -100,13 +169,25 @@ def _dv(kind: str, title: str, prompt: str, **kw: Any) -> Any:
     return dv
 
 
+def example_date(quarter: Period) -> dt.date:
+    """A plausible completion date for examples: two weeks after the quarter ends."""
+    return quarter.end_date + dt.timedelta(days=14)
+
+
 def guidance_lines(service: str, quarter: Period) -> list[str]:
+    months = quarter.months()
+    year_start = quarter.year.months()[0]
     return [
         f"Quarterly performance return: {service}, {quarter.short}",
         "",
         "What to do",
-        "1. Fill in the About sheet: your name, email address and the date you completed the return.",
+        "1. Fill in the About sheet: your name, email address and the date you completed the return (e.g. "
+        f"{example_date(quarter).strftime('%d/%m/%Y')}).",
         "2. On the Return sheet, enter this quarter's figure for each indicator in the yellow cells.",
+        "   The What to enter column says what each figure is:",
+        f"   - at the end of the quarter, e.g. \"Number at {long_date(quarter.end_date)}\";",
+        f"   - the year to date, e.g. \"Year to date: {_months(year_start, months[-1])}\";",
+        f"   - or the quarter's own amount, e.g. \"In the quarter: {_months(months[0], months[-1])}\".",
         "   - Number and Percentage indicators: put the figure in Number (a percentage as 0 to 100, e.g. 87.5).",
         "   - Rate indicators: put the rate in Rate. Number and rate indicators: fill in both.",
         "   - Statistical neighbours and England: the latest published comparator figures, if you have them.",
@@ -114,12 +195,17 @@ def guidance_lines(service: str, quarter: Period) -> list[str]:
         "3. Commentary: what the figures show. If you leave it blank, the performance team drafts it for you.",
         "4. Service response: what the service is doing about performance. An indicator that is reported as an",
         "   exception must have a service response.",
-        "5. Supporting data (optional): monthly figures or corrected figures for earlier periods, one row each.",
-        "   A Period is a month like 2017-09, a quarter like 2017/18 Q2 or a year like 2017/18.",
+        "5. Supporting data: for a monthly indicator, one row for each month of the quarter (What to enter lists them);",
+        "   also (optional) corrected figures for earlier periods and comparator figures, one row each.",
+        f"   A Period is a month like {months[-1].label}, a quarter like {quarter.label} or a year like "
+        f"{quarter.year.step(-1).label}.",
+        "   Monthly figures must agree with the quarter: its last month (the sum of its months for an amount in the "
+        "quarter).",
         "6. Breakdown (optional): e.g. children looked after by age band, one row per category.",
         "7. Save the workbook as an Excel Workbook (.xlsx) and put it in the shared inbox folder.",
         "",
         "Grey cells are filled in for you and cannot be changed. Yellow cells are for you to fill in.",
+        "Rows cannot be inserted or deleted: every indicator keeps the row it was issued in.",
         "Do not rename the sheets or the column headings, and do not add macros.",
         "You will get feedback in the outbox/feedback folder: a copy of your workbook with any problem cells",
         "marked red, and a list of the problems with what to do about each.",
@@ -142,6 +228,9 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
         elif line == "What to do":
             c.font = st["bold"]
     g.column_dimensions["A"].width = 110
+    for row in g.iter_rows(min_row=1, max_row=g.max_row, max_col=1):
+        row[0].alignment = st["wrap"]
+    _printable(g, landscape=True)
     _protect(g)
 
     about = wb.create_sheet("About")
@@ -159,12 +248,13 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     dv_name = _dv("textLength", "Completed by", "Your name, so the performance team can contact you.",
                   operator="between", formula1="1", formula2="200")
     dv_email = _dv("textLength", "Email", "Your work email address.", operator="between", formula1="3", formula2="254")
-    dv_date = _dv("date", "Date completed", "The date you completed this return, e.g. 14/10/2017.",
-                  operator="greaterThan", formula1="36526")
+    dv_date = _dv("date", "Date completed", "The date you completed this return, e.g. "
+                  f"{example_date(quarter).strftime('%d/%m/%Y')}.", operator="greaterThan", formula1="36526")
     for dv, ref in ((dv_name, "B4"), (dv_email, "B5"), (dv_date, "B6")):
         about.add_data_validation(dv)
         dv.add(ref)
     about["B6"].number_format = "DD/MM/YYYY"
+    _printable(about, landscape=False)
     _protect(about)
 
     ws = wb.create_sheet("Return")
@@ -173,23 +263,23 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     headers = [*RETURN_HEADERS, *history_headers, "Last published service response"]
     _header(ws, RETURN_HEADER_ROW, headers, st)
     col = {h: i for i, h in enumerate(headers, start=1)}
-    dv_num = _dv("decimal", "Number", "Enter a whole or decimal number, 0 or more. Leave blank and explain in "
-                 "Commentary if you cannot.", operator="greaterThanOrEqual", formula1="0")
-    dv_pct = _dv("decimal", "Percentage", "Enter a percentage from 0 to 100, e.g. 87.5.", operator="between",
-                 formula1="0", formula2="100")
-    dv_rate = _dv("decimal", "Rate", "Enter the rate, 0 or more.", operator="greaterThanOrEqual", formula1="0")
     dv_cmp = _dv("decimal", "Comparator", "The latest published comparator figure (the same measure as this "
                  "indicator), 0 or more.", operator="greaterThanOrEqual", formula1="0")
     dv_text = _dv("textLength", "Text", "Plain text. Keep it to a few short paragraphs.", operator="lessThanOrEqual",
                   formula1="10000")
-    for dv in (dv_num, dv_pct, dv_rate, dv_cmp, dv_text):
+    for dv in (dv_cmp, dv_text):
         ws.add_data_validation(dv)
     locked_cells: list[tuple[str, str, str]] = []
     for r, ctx in enumerate(rows, start=RETURN_HEADER_ROW + 1):
         ind = ctx.indicator
+        target: object = "No Target Set" if ctx.target is None else ctx.target
+        if ctx.target_in_force is not None and ctx.target_in_force != ctx.target:
+            in_force = f"Q{quarter.n}: {fmt(ctx.target_in_force, ind.unit)}"
+            target = in_force if ctx.target is None else f"{fmt(ctx.target, ind.unit)} ({in_force})"
+        enter = what_to_enter(ind, quarter)
         locked = {"Indicator ID": ind.id, "Indicator": ind.name, "Better to be": ind.better,
                   "Unit": ind.unit + (f" per {ind.rate_per:,.0f}" if ind.has_rate and ind.rate_per else ""),
-                  "Target": "No Target Set" if ctx.target is None else ctx.target,
+                  "Target": target, "What to enter": enter,
                   "Last published service response": ctx.last_response or None}
         for h in history_headers:
             locked[h] = ctx.history.get(h) or None
@@ -209,22 +299,36 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
             c = ws.cell(row=r, column=col[h])
             c.fill, c.protection, c.alignment = st["input"], st["unlocked"], st["wrap"]
             ref = c.coordinate
-            if h == "Number":
-                (dv_pct if ind.unit == "Percentage" else dv_num).add(ref)
-            elif h == "Rate":
-                dv_rate.add(ref)
+            if h in ("Number", "Rate"):
+                # each figure's input message says what to enter, where the person is typing
+                pct = h == "Number" and ind.unit == "Percentage"
+                rule = "A percentage from 0 to 100, e.g. 87.5." if pct else "A whole or decimal number, 0 or more."
+                dv = _dv("decimal", f"{ind.id}: {'Percentage' if pct else h}", f"Enter: {enter} {rule} Leave it blank "
+                         "and explain in Commentary if you cannot.", operator="between" if pct else "greaterThanOrEqual",
+                         formula1="0", **({"formula2": "100"} if pct else {}))
+                ws.add_data_validation(dv)
+                dv.add(ref)
             elif h in ("Statistical neighbours", "England"):
                 dv_cmp.add(ref)
             else:
                 dv_text.add(ref)
-    widths = {"Indicator ID": 12, "Indicator": 40, "Better to be": 10, "Unit": 16, "Target": 14, "Number": 12,
-              "Rate": 12, "Statistical neighbours": 14, "England": 12, "Commentary": 60, "Service response": 60,
-              "Last published service response": 50}
+    widths = {"Indicator ID": 10, "Indicator": 32, "Better to be": 8, "Unit": 13, "Target": 13, "Number": 11,
+              "Rate": 11, "Statistical neighbours": 13, "England": 10, "Commentary": 32, "Service response": 32,
+              "What to enter": 30, "Last published service response": 34}
+    from openpyxl.styles import Border, Side
     from openpyxl.utils import get_column_letter
 
     for h, i in col.items():
-        ws.column_dimensions[get_column_letter(i)].width = widths.get(h, 14)
+        ws.column_dimensions[get_column_letter(i)].width = widths.get(h, 11)
+    thin = Side(style="thin", color="A6A6A6")
+    for row in ws.iter_rows(min_row=RETURN_HEADER_ROW, max_row=RETURN_HEADER_ROW + len(rows), max_col=len(headers)):
+        for c in row:
+            c.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    _fit_rows(ws, RETURN_HEADER_ROW, RETURN_HEADER_ROW + len(rows), widths, headers)
     ws.freeze_panes = ws.cell(row=RETURN_HEADER_ROW + 1, column=col["Target"])
+    _printable(ws, f"{RETURN_HEADER_ROW}:{RETURN_HEADER_ROW}")
+    # the printout is the form itself, legible on A4; the history columns are on screen
+    ws.print_area = f"A1:{get_column_letter(col['What to enter'])}{RETURN_HEADER_ROW + len(rows)}"
     _protect(ws)
 
     sup = wb.create_sheet("Supporting data")
@@ -232,8 +336,8 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
              "One row per indicator and period.").font = st["bold"]
     _header(sup, SUPPORT_HEADER_ROW, SUPPORT_HEADERS, st)
     dv_sup = _dv("decimal", "Figure", "A number, 0 or more.", operator="greaterThanOrEqual", formula1="0")
-    dv_period = _dv("textLength", "Period", "A month like 2017-09, a quarter like 2017/18 Q2 or a year like 2017/18.",
-                    operator="lessThanOrEqual", formula1="40")
+    dv_period = _dv("textLength", "Period", f"A month like {quarter.months()[-1].label}, a quarter like {quarter.label} "
+                    f"or a year like {quarter.year.step(-1).label}.", operator="lessThanOrEqual", formula1="40")
     dv_id = _dv("list", "Indicator ID", "Pick the indicator.", formula1='"' + ",".join(c.indicator.id for c in rows) + '"')
     sup.add_data_validation(dv_sup)
     sup.add_data_validation(dv_period)
@@ -248,6 +352,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     dv_sup.add(f"C{first}:F{last}")
     for letter, w in zip("ABCDEF", (12, 14, 12, 12, 14, 12), strict=True):
         sup.column_dimensions[letter].width = w
+    _printable(sup, f"{SUPPORT_HEADER_ROW}:{SUPPORT_HEADER_ROW}", landscape=False)
     _protect(sup)
 
     bd = wb.create_sheet("Breakdown")
@@ -270,6 +375,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     dv_bnum.add(f"D{first}:D{last}")
     for letter, w in zip("ABCD", (12, 14, 24, 12), strict=True):
         bd.column_dimensions[letter].width = w
+    _printable(bd, f"{SUPPORT_HEADER_ROW}:{SUPPORT_HEADER_ROW}", landscape=False)
     _protect(bd)
 
     _record_locked(wb, [("About", f"B{i}", "") for i in (1, 2, 3)] + locked_cells)
@@ -309,11 +415,14 @@ def write_catalogue(path: Path, catalogue: Catalogue) -> Path:
     for letter, w in zip("ABCDEFGHIJK", (12, 60, 45, 22, 12, 16, 10, 12, 12, 12, 10), strict=True):
         ws.column_dimensions[letter].width = w
     t = wb.create_sheet("Targets")
-    _header(t, 1, TARGET_HEADERS, st)
-    for r, ((iid, y), target) in enumerate(sorted(catalogue.targets.items()), start=2):
+    _header(t, 1, [*TARGET_HEADERS, *QUARTER_HEADERS], st)
+    keys = sorted(set(catalogue.targets) | set(catalogue.profiles))
+    for r, (iid, y) in enumerate(keys, start=2):
         set_text(t.cell(row=r, column=1), iid)
         set_text(t.cell(row=r, column=2), y)
-        t.cell(row=r, column=3, value=target)
+        t.cell(row=r, column=3, value=catalogue.targets.get((iid, y)))
+        for c, v in enumerate(catalogue.profiles.get((iid, y), (None,) * 4), start=4):
+            t.cell(row=r, column=c, value=v)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

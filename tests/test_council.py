@@ -1,0 +1,266 @@
+"""A council with every kind of indicator, run through the commands over six quarters, checked
+against verdicts worked out by hand (tests/fixtures/council/README.md), and every drafted sentence
+audited: each figure it quotes is in the values table or named for what it is."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from council import (
+    AS,
+    HO,
+    PRESETS,
+    QUARTERS,
+    Council,
+    Exception_,
+    expected,
+    explain,
+    read_draft,
+    start,
+    steps,
+)
+
+from kpiflow.periods import Period, parse_period
+
+Q1_2025, Q2_2025, Q3_2024 = (parse_period(q) for q in ("2025/26 Q1", "2025/26 Q2", "2024/25 Q3"))
+
+
+@dataclass
+class Run:
+    council: Council
+    verdicts: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)  # (quarter, preset)
+    status: dict[str, dict[str, Any]] = field(default_factory=dict)                          # quarter -> JSON
+    status_text: dict[str, str] = field(default_factory=dict)
+    drafts: dict[str, Path] = field(default_factory=dict)
+    charts: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, dict[str, Any]] = field(default_factory=dict)    # status once the late return is in
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    c = start(tmp_path_factory.mktemp("council") / "home")
+    r = Run(c)
+    drafts = c.home / "outbox" / "drafts"
+    for _, q in steps(c):
+        r.drafts[q.label] = max(drafts.glob(f"*({q.short.replace('/', '-')})*.docx"), key=lambda p: p.stat().st_mtime)
+        r.status[q.label] = json.loads(c.run("status", "--quarter", q.label, "--json"))
+        r.status_text[q.label] = c.run("status", "--quarter", q.label)
+        if q in (Q1_2025, Q2_2025):
+            for preset in PRESETS:
+                r.verdicts[(q.label, preset)] = explain(c, q, preset)
+        if q == Q1_2025:
+            r.charts["AS01"] = _chart_data(c, q, "AS01")
+    for q in (Q3_2024, Q1_2025):
+        r.after[q.label] = json.loads(c.run("status", "--quarter", q.label, "--json"))
+    return r
+
+
+def _chart_data(c: Council, quarter: Period, iid: str) -> Any:
+    from kpiflow.assess import assess
+    from kpiflow.catalogue import load_checked_catalogue
+    from kpiflow.report import chart_specs
+    from kpiflow.settings import load_settings
+    from kpiflow.store import open_store
+
+    settings = load_settings(c.home)
+    with open_store(settings) as store:
+        a = assess(settings, store, load_checked_catalogue(settings), quarter, [iid])[0]
+    return chart_specs(a, settings.council)
+
+
+# --- the hand-worked table ---
+
+ROWS = expected()
+
+
+def _num(text: str) -> float | None:
+    return float(text) if text else None
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"{r['quarter']}-{r['id']}" for r in ROWS])
+def test_verdicts_match_the_hand_worked_table(run: Run, row: dict[str, str]) -> None:
+    got = run.verdicts[(row["quarter"], "default")][row["id"]]
+    assert got["current"] == pytest.approx(_num(row["current"]))
+    assert (got["vs_previous"], got["vs_last_year"]) == (row["vs_previous"] or None, row["vs_last_year"] or None)
+    assert got["target_in_force"] == pytest.approx(_num(row["target_in_force"]))
+    assert (got["rag"], got["previous_rag"]) == (row["rag"] or None, row["previous_rag"] or None)
+    for key, compared in (("compared_with_previous", row["compared_with_previous"]),
+                          ("compared_with_last_year", row["compared_with_last_year"])):
+        if compared:
+            now, then = (float(v) for v in compared.split(" v "))
+            assert got[key][:2] == pytest.approx([now, then]), key
+    for preset in PRESETS:
+        verdict = run.verdicts[(row["quarter"], preset)][row["id"]]
+        assert verdict["exception"] == (row[preset] == "Y"), (preset, verdict["why"])
+
+
+def test_exception_counts_under_each_preset(run: Run) -> None:
+    counts = {(q, p): sum(v["exception"] for v in run.verdicts[(q, p)].values())
+              for q in ("2025/26 Q1", "2025/26 Q2") for p in PRESETS}
+    assert counts == {("2025/26 Q1", "default"): 14, ("2025/26 Q1", "red"): 6,
+                      ("2025/26 Q1", "red_or_amber_worsening"): 9, ("2025/26 Q1", "missed_two_quarters"): 4,
+                      ("2025/26 Q2", "default"): 17, ("2025/26 Q2", "red"): 5,
+                      ("2025/26 Q2", "red_or_amber_worsening"): 11, ("2025/26 Q2", "missed_two_quarters"): 9}
+
+
+# --- missing figures ---
+
+NO_RETURN = re.compile(r"No return received from Adult Social Care by \d{1,2} [A-Z][a-z]+ \d{4}\.")
+
+
+def test_a_service_that_has_not_returned_is_on_the_first_page_and_in_status(run: Run) -> None:
+    first_page, _, _ = read_draft(run.drafts["2025/26 Q1"])
+    assert "Returns not in" in first_page
+    listed = [t for t in first_page if t.startswith(f"{AS}:")]
+    assert len(listed) == 1 and re.fullmatch(
+        rf"{AS}: no return received by \d{{1,2}} [A-Z][a-z]+ \d{{4}}, so AS01, AS02, AS03 and AS04 have no "
+        r"figures for Q1 2025/26\.", listed[0])
+    out = run.status["2025/26 Q1"]["outstanding"]
+    assert [(o["service"], o["state"], o["indicators"]) for o in out] == [(AS, "missing", ["AS01", "AS02", "AS03",
+                                                                                         "AS04"])]
+    assert "Not assessed, because their returns are not in: 4 indicators" in run.status_text["2025/26 Q1"]
+    assert out[0]["text"] == listed[0] and f"  {listed[0]}" in run.status_text["2025/26 Q1"].splitlines()
+    # once the late return is in, nothing is outstanding
+    assert run.after["2025/26 Q1"]["outstanding"] == []
+
+
+def test_an_always_indicator_without_a_return_says_so_and_has_no_rag_or_direction(run: Run) -> None:
+    _, summary, exceptions = read_draft(run.drafts["2025/26 Q1"])
+    as01 = exceptions["AS01"]
+    assert NO_RETURN.fullmatch(as01.commentary) and NO_RETURN.fullmatch(as01.response)
+    assert as01.values[2:4] == ["405", "-"]             # 2024/25, then Q1: no figure, nothing carried over
+    row = next(r for r in summary if r[0].startswith("AS01"))
+    assert row[1:4] == [" -", " -", "No figure"]
+    assert "AS02" not in exceptions and "AS03" not in exceptions and "AS04" not in exceptions
+    # its charts leave the missing quarter out
+    (spec,) = run.charts["AS01"]
+    assert dict(spec.series) == {"2024/25": (392, 398, None, 405), "2025/26": (None, None, None, None)}
+
+
+def test_a_blank_figure_says_no_figure_given_with_the_returns_commentary(run: Run) -> None:
+    _, _, exceptions = read_draft(run.drafts["2024/25 Q3"])
+    assert exceptions["AS01"].commentary == ("No figure given.\nThe care records system was replaced in December; "
+                                              "the figure will follow with the Q4 return.")
+
+
+def test_a_rejected_return_not_sent_again_is_listed(run: Run) -> None:
+    first_page, _, _ = read_draft(run.drafts["2024/25 Q3"])
+    listed = [t for t in first_page if t.startswith(f"{HO}:")]
+    assert len(listed) == 1 and "was rejected and has not been sent again, so HO01, HO02, HO03 and HO04 have no " \
+                                 "figures for Q3 2024/25." in listed[0]
+    assert [o["state"] for o in run.status["2024/25 Q3"]["outstanding"]] == ["rejected"]
+    assert run.after["2024/25 Q3"]["outstanding"] == []
+
+
+# --- the values table ---
+
+def test_the_values_table_shows_what_each_figure_is_and_the_target_in_force(run: Run) -> None:
+    _, _, ex = read_draft(run.drafts["2025/26 Q2"])
+    assert ex["CS05"].values[-1] == "480.0 (Q2: 240.0)"
+    assert ex["HO01"].values[-1] == "240 (Q2: 110)"
+    assert ex["CO01"].values == ["No. year to date", "1,220", "1,180", "262", "560", "", "", "1,200 (Q2: 550)"]
+    assert ex["AS04"].values[-1] == "250.0 (Q2: 240.0)"
+    assert ex["EN01"].values == ["% year to date", "44.5%", "45.2%", "46.5%", "45.8%", "", "", "46.0%"]
+    assert ex["CS04"].values == ["%", "87.0%", "83.0%", "82.0%", "80.1%", "", "", "85.0%"]
+    assert ex["CO04"].values[0] == "No. (Rate)" and ex["CO04"].values[-1] == "No Target Set"
+    assert ex["CO01"].note.startswith("Figures are for the year to date") and "(profile)" in ex["CO01"].note
+    assert ex["CS04"].note == "Each figure is the position at the end of the period (a year's is at 31 March)."
+    assert "HO03" not in ex                              # Never
+
+
+def test_the_first_page_summary_keeps_capitals(run: Run) -> None:
+    for q in run.drafts:
+        _, summary, _ = read_draft(run.drafts[q])
+        for row in summary:
+            reason = row[-1]
+            assert reason[:1].isupper(), reason
+            for word in ("amber", "england", "green", "red:"):
+                assert word not in reason, (q, reason)
+
+
+# --- every drafted sentence ---
+
+N = r"\d[\d,]*(?:\.\d+)?%?"
+NUMBER = re.compile(rf"(?<![\w/.,-]){N}")
+PERIOD = re.compile(r"Q[1-4] \d{4}/\d{2}|\d{4}/\d{2}|\b\d{1,2} (?:January|February|March|April|May|June|July|"
+                    r"August|September|October|November|December) \d{4}|last \d+ (?:months|quarters)|\d{4}-\d{2}")
+P = r"Q[1-4] \d{4}/\d{2}"
+# a figure not in the table must sit in one of these, which name what it is
+LABELLED = [re.compile(x) for x in (
+    rf"for the year(?: to date)? was (?P<n>{N})",
+    rf"on course for (?P<n>{N}) by the year end",
+    rf"added (?P<n>{N}) to the year to date",
+    rf"the (?P<n>{N}) added in {P}",
+    rf"(?:average|England|England figure) \((?P<n>{N})\)",
+    rf"(?:than|compared with) (?:at |in )?{P} \({N} against (?P<n>{N})\)",
+    rf"as (?:at|in) {P} \((?:{N} against )?(?P<n>{N})\)",
+    rf"same point last year \((?:{N} against )?(?P<n>{N}) at {P}\)",
+    rf"In \d{{4}}/\d{{2}}, the latest [^,]+, the \w+ was (?P<n>{N})",
+)]
+
+
+def unlabelled(text: str, table: list[str]) -> list[str]:
+    """Figures in ``text`` that are neither in the values table nor named for what they are."""
+    in_table = {m.group() for cell in table for m in NUMBER.finditer(PERIOD.sub(" ", cell))}
+    labelled = {m.start("n") for pattern in LABELLED for m in pattern.finditer(text)}
+    periods = [(m.start(), m.end()) for m in PERIOD.finditer(text)]
+    out = []
+    for m in NUMBER.finditer(text):
+        if any(a <= m.start() < b for a, b in periods) or m.start() in labelled:
+            continue
+        if m.group() not in in_table:
+            out.append(m.group())
+    return out
+
+
+def drafted(ex: Exception_) -> str:
+    return "" if ex.commentary.startswith("No figure given.") else ex.commentary
+
+
+@pytest.mark.parametrize("quarter", [q.label for q in QUARTERS])
+def test_every_figure_in_the_drafts_is_in_the_table_or_labelled(run: Run, quarter: str) -> None:
+    _, _, exceptions = read_draft(run.drafts[quarter])
+    assert exceptions
+    problems = {iid: bad for iid, ex in exceptions.items() if (bad := unlabelled(drafted(ex), ex.values))}
+    assert problems == {}
+    for ex in exceptions.values():
+        text = drafted(ex)
+        assert "england" not in text and "amber" not in text and " than a year ago" not in text.replace(
+            "better than a year ago", "").replace("worse than a year ago", "")
+
+
+def test_the_audit_catches_an_unlabelled_year_to_date() -> None:
+    # the issue's example: a year-to-date sum quoted as if it were in the table
+    table = ["No.", "2,400", "2,420", "580", "660", "", "", "2,400 (Q2: 1,200)"]
+    assert unlabelled("At Q2 2025/26 it was 1,240 against 1,200.", table) == ["1,240"]
+    assert unlabelled("At Q2 2025/26 the total for the year to date was 1,240 against a pro rata target of 1,200 "
+                      "(Green).", table) == []
+
+
+def test_crossing_a_comparator_is_never_called_narrowing(run: Run) -> None:
+    _, _, ex = read_draft(run.drafts["2025/26 Q2"])
+    text = ex["CO04"].commentary
+    assert ("In 2024/25, the latest complete year, the rate was 38.6: above the statistical neighbours' average "
+            "(38.0) and England (38.0). In 2023/24 it was below the statistical neighbours' average (37.0) and "
+            "England (37.5).") in text
+    assert "narrowed" not in text and "widened" not in text
+
+
+def test_year_to_date_words(run: Run) -> None:
+    _, _, ex = read_draft(run.drafts["2025/26 Q2"])
+    assert ex["AS02"].commentary.startswith("At Q2 2025/26 the figure for the year to date was 580.0 against a pro "
+                                            "rata target of 600.0 (Amber).")
+    assert ("Q2 2025/26 on its own added 270.0 to the year to date, less than the 310.0 added in Q1 2025/26, "
+            "a deterioration.") in ex["AS02"].commentary
+    assert "At this pace it is on course for 1,160.0 by the year end, against a target of 1,200.0." in \
+        ex["AS02"].commentary
+    assert ex["EN01"].commentary.startswith("At Q2 2025/26 the figure for the year to date was 45.8% against a "
+                                            "target of 46.0% (Amber).")
+    _, _, q1 = read_draft(run.drafts["2025/26 Q1"])
+    assert q1["EN01"].commentary.startswith("At Q1 2025/26 the figure for the year to date was 46.5% against a "
+                                            "target of 46.0% (Green).")
