@@ -280,6 +280,7 @@ class Exception_:
 def read_draft(path: Path) -> tuple[list[str], list[list[str]], dict[str, Exception_]]:
     """The first page's paragraphs, its summary table rows, and each exception."""
     from docx.table import Table
+
     from kpiflow.docx.harvest import harvest
 
     blocks = body_blocks(path)
