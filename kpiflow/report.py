@@ -10,6 +10,7 @@ inserts (marked regions, charts) is made by ``kpiflow.docx.render``.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,11 @@ def chart_specs(a: Assessment, council: str) -> list[ChartSpec]:
         specs.append(ChartSpec(f"{what}: if the trend continues", tuple(p.short for p in periods),
                       ((council, actual), ("Trend", line), (label, tuple(pr.comparator_value for _ in periods))),
                       "line", what))
-    return specs
+    if unit == "Percentage":
+        # a percentage axis runs from 0 to 100, not to the 120 an office suite picks for figures near 100
+        specs = [replace(sp, y_min=0.0, y_max=100.0) for sp in specs]
+    # a chart with no figure at all (a return not received, and no history) says nothing
+    return [sp for sp in specs if any(v is not None for _, values in sp.series for v in values)]
 
 
 VALUES_NOTES = {

@@ -302,3 +302,22 @@ def test_lines_are_told_apart_by_marker_and_dash_not_colour_alone(tmp_path: Path
     xml = _chart_xml(_clean_spec(spec), "rId1")
     assert xml.count('<c:symbol val="circle"/>') == 1 and '<c:symbol val="square"/>' in xml
     assert '<a:prstDash val="solid"/>' in xml and '<a:prstDash val="dash"/>' in xml and '<a:prstDash val="sysDot"/>' in xml
+
+
+def test_a_series_without_figures_is_left_out_rather_than_an_empty_legend_entry() -> None:
+    from kpiflow.docx.charts import ChartSpec, _chart_xml, _clean_spec
+
+    spec = ChartSpec("Number: month by month", ("Apr", "May"), (("2016/17", (None, None)), ("2017/18", (3.0, 4.0))))
+    clean = _clean_spec(spec)
+    assert [name for name, _ in clean.series] == ["2017/18"]
+    assert "2016/17" not in _chart_xml(clean, "rId1")
+    with pytest.raises(ValueError, match="at least one series with a figure"):
+        _clean_spec(ChartSpec("t", ("a",), (("x", (None,)),)))
+
+
+def test_a_percentage_axis_runs_from_0_to_100() -> None:
+    from kpiflow.docx.charts import ChartSpec, _chart_xml, _clean_spec
+
+    xml = _chart_xml(_clean_spec(ChartSpec("Percentage", ("Q1", "Q2"), (("2017/18", (96.0, 99.5)),), "line",
+                                           "Percentage", "General", 0.0, 100.0)), "rId1")
+    assert '<c:scaling><c:orientation val="minMax"/><c:max val="100.0"/><c:min val="0.0"/></c:scaling>' in xml

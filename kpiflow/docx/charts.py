@@ -82,6 +82,8 @@ class ChartSpec:
     kind: str = "line"
     y_title: str = ""
     number_format: str = "General"
+    y_min: float | None = None     # the value axis's range; None: the office suite chooses
+    y_max: float | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -180,7 +182,11 @@ def _clean_spec(spec: ChartSpec) -> ChartSpec:
             raise ValueError(
                 f"series {name!r} has {len(values)} values for {len(spec.categories)} categories"
             )
-        series.append((_clean_text(name), tuple(_clean_value(v) for v in values)))
+        clean = tuple(_clean_value(v) for v in values)
+        if any(v is not None for v in clean):     # a series with no figure would be an empty legend entry
+            series.append((_clean_text(name), clean))
+    if not series:
+        raise ValueError("a chart needs at least one series with a figure")
     return ChartSpec(
         title=_clean_text(spec.title),
         categories=tuple(_clean_text(c) for c in spec.categories),
@@ -188,6 +194,8 @@ def _clean_spec(spec: ChartSpec) -> ChartSpec:
         kind=spec.kind,
         y_title=_clean_text(spec.y_title),
         number_format=_clean_text(spec.number_format) or "General",
+        y_min=_clean_value(spec.y_min),
+        y_max=_clean_value(spec.y_max),
     )
 
 
@@ -238,7 +246,7 @@ def _series(spec: ChartSpec) -> str:
     out = []
     for i, (name, values) in enumerate(spec.series):
         col = _col(i + 1)
-        look = _line_look(i) if spec.kind == "line" else '<c:invertIfNegative val="0"/>'
+        look = _line_look(i) if spec.kind == "line" else _column_look(i)
         pts = "".join(f'<c:pt idx="{j}"><c:v>{v!r}</c:v></c:pt>' for j, v in enumerate(values) if v is not None)
         out.append(
             f'<c:ser><c:idx val="{i}"/><c:order val="{i}"/>'
@@ -260,6 +268,17 @@ def _line_look(i: int) -> str:
             f'<c:marker><c:symbol val="{_MARKERS[i % len(_MARKERS)]}"/><c:size val="6"/></c:marker>')
 
 
+# Columns are told apart by lightness as well as hue: last year's pale, this year's dark.
+_COLUMN_FILLS = ("A6A6A6", "1F4E79", "5B9BD5", "404040")
+
+
+def _column_look(i: int) -> str:
+    fill = _COLUMN_FILLS[i % len(_COLUMN_FILLS)]
+    return (f'<c:spPr><a:solidFill><a:srgbClr val="{fill}"/></a:solidFill>'
+            '<a:ln w="6350"><a:solidFill><a:srgbClr val="000000"/></a:solidFill></a:ln></c:spPr>'
+            '<c:invertIfNegative val="0"/>')
+
+
 def _plot(spec: ChartSpec) -> str:
     """The chart-kind element. varyColors is always written: LibreOffice reads an absent one as
     "true" and would colour each column of a single series differently."""
@@ -274,12 +293,14 @@ def _plot(spec: ChartSpec) -> str:
 def _axes(spec: ChartSpec) -> str:
     y_title = _title(spec.y_title, 900, bold=False, rotate=True) if spec.y_title else ""
     linked = "1" if spec.number_format == "General" else "0"
+    bounds = (f'<c:max val="{spec.y_max!r}"/>' if spec.y_max is not None else "") + (
+        f'<c:min val="{spec.y_min!r}"/>' if spec.y_min is not None else "")
     return (
         f'<c:catAx><c:axId val="{_CAT_AX}"/><c:scaling><c:orientation val="minMax"/></c:scaling>'
         '<c:delete val="0"/><c:axPos val="b"/><c:majorTickMark val="out"/><c:minorTickMark val="none"/>'
         f'<c:tickLblPos val="nextTo"/><c:crossAx val="{_VAL_AX}"/><c:crosses val="autoZero"/><c:auto val="1"/>'
         '<c:lblAlgn val="ctr"/><c:lblOffset val="100"/><c:noMultiLvlLbl val="0"/></c:catAx>'
-        f'<c:valAx><c:axId val="{_VAL_AX}"/><c:scaling><c:orientation val="minMax"/></c:scaling>'
+        f'<c:valAx><c:axId val="{_VAL_AX}"/><c:scaling><c:orientation val="minMax"/>{bounds}</c:scaling>'
         '<c:delete val="0"/><c:axPos val="l"/>'
         f'<c:majorGridlines><c:spPr><a:ln w="6350"><a:solidFill><a:srgbClr val="{_GRIDLINE_RGB}"/></a:solidFill>'
         f"</a:ln></c:spPr></c:majorGridlines>{y_title}"
@@ -429,14 +450,19 @@ def render_png(spec: ChartSpec, width_cm: float = 15.0, height_cm: float = 7.5, 
                         linestyle=("-", "--", ":", "-.")[i % 4])
         ax.set_xticks(x, list(spec.categories), fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
-        ax.set_title(spec.title, fontsize=9, fontweight="bold")
+        import textwrap
+
+        # a long title wraps rather than running off the picture
+        ax.set_title("\n".join(textwrap.wrap(spec.title, 80)), fontsize=9, fontweight="bold")
+        if spec.y_min is not None or spec.y_max is not None:
+            ax.set_ylim(bottom=spec.y_min, top=spec.y_max)
         if spec.y_title:
             ax.set_ylabel(spec.y_title, fontsize=7)
         ax.grid(axis="y", color="#D9D9D9", linewidth=0.5)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=max(1, n), frameon=False)
         fig.tight_layout()
         buf = io.BytesIO()
-        fig.savefig(buf, format="png")
+        fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=0.05)
         return buf.getvalue()
     finally:
         plt.close(fig)
