@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kpiflow.errors import KpiflowError, PeriodError
+from kpiflow.fmt import parse_number
 from kpiflow.model import EXCEPTION_MODES, FREQUENCIES, MEASURES, UNITS, Catalogue, Indicator, Profile
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
@@ -33,13 +34,8 @@ def _choice(v: object, options: tuple[str, ...]) -> str | None:
 
 
 def _number(v: object) -> float | None:
-    if v is None or (isinstance(v, str) and not v.strip()):
-        return None
-    if isinstance(v, bool):
-        raise ValueError
-    if isinstance(v, int | float):
-        return float(v)
-    return float(str(v).replace(",", "").strip())
+    """A number typed in the catalogue; ValueError for anything else (the caller says where)."""
+    return parse_number(v)
 
 
 def header_key(value: object) -> str:
@@ -64,23 +60,8 @@ def parse_year(value: object) -> Period:
 
 
 def _find_table(sheet: RawSheet, headers: list[str], result: ValidationResult) -> tuple[int, dict[str, int]] | None:
-    first = header_key(headers[0])
-    hr = next((i for i, row in enumerate(sheet.rows[:40], start=1) if any(header_key(v) == first for v in row)),
-              None)
-    if hr is None:
-        result.error("missing-header", f'No header row with "{headers[0]}" was found. Put the headers back in the first row.',
-                     sheet=sheet.name)
-        return None
-    cols: dict[str, int] = {}
-    for c, v in enumerate(sheet.rows[hr - 1], start=1):
-        key = header_key(v)
-        if key and key not in cols:
-            cols[key] = c
-    missing = [h for h in headers if header_key(h) not in cols]
-    for h in missing:
-        result.error("missing-header", f'The column "{h}" is missing from the header row (row {hr}). Put it back.',
-                     sheet=sheet.name)
-    return (hr, cols) if not missing else None
+    return sheet.find_table(headers, result, "Put the headings back in the first row, as in the shipped catalogue.",
+                            key=header_key)
 
 
 class _Rows:

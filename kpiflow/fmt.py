@@ -54,3 +54,27 @@ def fmt_figures(f: Figures | None, unit: str, dp: int | None = None) -> str:
 def long_date(d: dt.date) -> str:
     """A date as a British reader writes it: 14 October 2025."""
     return f"{d.day} {MONTH_NAMES[d.month - 1].title()} {d.year}"
+
+
+class NotANumber(ValueError):
+    """A value that is not a number as a person would type one."""
+
+
+def parse_number(value: object) -> float | None:
+    """A typed number: blank is None; text with thousands commas, spaces or non-breaking spaces is
+    accepted; a date, a true/false or other text is NotANumber."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise NotANumber(str(value))
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date):
+        raise NotANumber(str(value))
+    text = str(value).strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "").replace(",", "")
+    if text == "":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise NotANumber(str(value)) from None

@@ -366,8 +366,6 @@ class Facts:
     vs_last_year: str | None
     statneigh: float | None                      # comparators in the gap year (see gaps)
     england: float | None
-    statneigh_before: float | None               # comparators in the year before it
-    england_before: float | None
     gap_trend: dict[str, str] = field(default_factory=dict)   # comparator -> widening | narrowing | steady | crossed
     worse_than: tuple[str, ...] = ()             # comparators the council does worse than in the gap year
     annual: tuple[tuple[Period, float], ...] = ()            # yearly outturns, oldest first
@@ -493,7 +491,6 @@ def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mappin
         previous=prev_amount, previous_period=prev_q, vs_previous=prev_cmp.direction,
         last_year=last_year, last_year_period=ly_q, vs_last_year=ly_cmp.direction,
         statneigh=sn.theirs if sn else None, england=en.theirs if en else None,
-        statneigh_before=sn.theirs_before if sn else None, england_before=en.theirs_before if en else None,
         gap_trend={g.comparator: g.trend for g in gaps if g.trend},
         worse_than=tuple(g.comparator for g in gaps if g.worse), annual=tuple(annual),
         annual_comparators={k: tuple(v) for k, v in annual_cmp.items() if v},

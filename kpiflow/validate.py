@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from kpiflow.errors import PeriodError
+from kpiflow.fmt import NotANumber, parse_number
 from kpiflow.model import BreakdownRow, Catalogue, Figures, Indicator, ReturnData, ReturnRow, SupportRow
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
@@ -34,29 +35,6 @@ def clean_text(value: object) -> str:
     return _CONTROL.sub("", text).strip()
 
 
-class _NotANumber(ValueError):
-    pass
-
-
-def parse_number(value: object) -> float | None:
-    """A cell's number; text numbers with thousands commas, spaces or NBSP are accepted."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise _NotANumber(str(value))
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, dt.datetime | dt.date):
-        raise _NotANumber(str(value))
-    text = str(value).strip().replace("\u00a0", "").replace("\u202f", "").replace(" ", "").replace(",", "")
-    if text == "":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise _NotANumber(str(value)) from None
-
-
 def _show(value: object) -> str:
     from kpiflow.workbook.read import shown_text
 
@@ -73,7 +51,7 @@ def check_number(result: ValidationResult, value: object, sheet: str, cell: str,
         return None
     try:
         num = parse_number(value)
-    except _NotANumber:
+    except NotANumber:
         result.error("not-a-number", f'"{_show(value)}" is not a number. Enter the {what}, or leave it blank and explain '
                      "why in Commentary.", sheet, cell, iid)
         return None
@@ -90,17 +68,7 @@ def check_number(result: ValidationResult, value: object, sheet: str, cell: str,
 
 
 def _table(sheet: RawSheet, required: list[str], result: ValidationResult) -> tuple[int, dict[str, int]] | None:
-    hr = sheet.find_header(required[0])
-    if hr is None:
-        result.error("missing-header", f'The sheet has no header row with "{required[0]}". Copy the headings back from '
-                     "the workbook you were issued.", sheet=sheet.name)
-        return None
-    cols = sheet.header_map(hr)
-    missing = [h for h in required if norm_header(h) not in cols]
-    for h in missing:
-        result.error("missing-header", f'The column "{h}" is missing from the headings in row {hr}. Copy it back from '
-                     "the workbook you were issued.", sheet=sheet.name, cell=f"{hr}:{hr}")
-    return None if missing else (hr, cols)
+    return sheet.find_table(required, result, "Copy the headings back from the workbook you were issued.")
 
 
 def _get(row: list[object], cols: dict[str, int], header: str) -> object:

@@ -108,6 +108,16 @@ def unlink(path, *args, **kwargs):
 
 os.unlink = unlink
 
+announce = os.environ.get("KPIFLOW_TEST_ANNOUNCE")
+if announce:                       # say when this process is about to take the store's write lock
+    real_record = pipeline._record
+
+    def announced_record(*args, **kwargs):
+        Path(announce).write_text(str(os.getpid()))
+        return real_record(*args, **kwargs)
+
+    pipeline._record = announced_record
+
 from kpiflow.cli import main
 
 sys.argv = ["kpiflow", "ingest", "--home", home]
@@ -314,10 +324,13 @@ def test_a_second_process_waits_for_a_write_in_progress_and_then_sees_it(
     try:
         wait_for_marker(marker, first)
         (settings.inbox / "c.xlsx").write_bytes(data)
-        second = subprocess.Popen([sys.executable, "-c", RUN, "ingest", "--home", str(settings.home)],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)
-        assert second.poll() is None           # waiting for the first one's transaction
+        about_to_store = tmp_path / "second is storing"
+        second = subprocess.Popen([sys.executable, str(script), "no-pause", "c.xlsx", str(tmp_path / "unused"),
+                                   str(settings.home)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "KPIFLOW_TEST_ANNOUNCE": str(about_to_store)})
+        wait_for_marker(about_to_store, second)
+        # it has asked for the write lock the first one holds: it waits, it neither fails nor goes ahead
+        assert second.poll() is None
         Path(f"{marker}.resume").touch()
         out1, err1 = first.communicate(timeout=60)
         out2, err2 = second.communicate(timeout=60)

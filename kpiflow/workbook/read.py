@@ -138,21 +138,40 @@ class RawSheet:
         m = _REF.fullmatch(ref)
         return self.value(int(m[2]), _col_number(m[1])) if m else None
 
-    def find_header(self, must_have: str, search_rows: int = 40) -> int | None:
-        """The first row holding a cell equal to ``must_have`` (normalised)."""
-        key = norm_header(must_have)
+    def find_header(self, must_have: str, search_rows: int = 40,
+                    key: Callable[[object], str] | None = None) -> int | None:
+        """The first row holding a cell equal to ``must_have`` (normalised by ``key``)."""
+        norm = key or norm_header
+        wanted = norm(must_have)
         for r in sorted(r for r in self.cells if r <= search_rows):
-            if any(norm_header(v) == key for v in self.cells[r].values()):
+            if any(norm(v) == wanted for v in self.cells[r].values()):
                 return r
         return None
 
-    def header_map(self, row: int) -> dict[str, int]:
+    def header_map(self, row: int, key: Callable[[object], str] | None = None) -> dict[str, int]:
+        norm = key or norm_header
         out: dict[str, int] = {}
         for col, v in sorted(self.cells.get(row, {}).items()):
-            key = norm_header(v)
-            if key and key not in out:
-                out[key] = col
+            k = norm(v)
+            if k and k not in out:
+                out[k] = col
         return out
+
+    def find_table(self, required: Sequence[str], result: ValidationResult, fix: str,
+                   key: Callable[[object], str] | None = None) -> tuple[int, dict[str, int]] | None:
+        """The header row of the table headed by ``required`` and its columns (heading -> column),
+        or None with a located problem for each heading that is missing; ``fix`` says what to do."""
+        norm = key or norm_header
+        hr = self.find_header(required[0], key=norm)
+        if hr is None:
+            result.error("missing-header", f'The sheet has no header row with "{required[0]}". {fix}', sheet=self.name)
+            return None
+        cols = self.header_map(hr, key=norm)
+        missing = [h for h in required if norm(h) not in cols]
+        for h in missing:
+            result.error("missing-header", f'The column "{h}" is missing from the headings in row {hr}. {fix}',
+                         sheet=self.name, cell=f"{hr}:{hr}")
+        return None if missing else (hr, cols)
 
     def data_rows(self, header_row: int) -> Iterator[tuple[int, list[object]]]:
         """Rows below the header that hold any value."""
