@@ -263,18 +263,19 @@ def template_check(docx: Annotated[Path | None, typer.Argument(help="The templat
 
 @app.command()
 def publish(quarter: Quarter, from_: Annotated[Path | None, typer.Option("--from", help="The edited draft (default: "
-                                                                          "the newest in outbox/drafts/).")] = None,
-            home: Home = None, by: Annotated[str, typer.Option(help="Who is publishing.")] = "") -> None:
+                                                                          "the newest in outbox/drafts/ made for the "
+                                                                          "quarter).")] = None,
+            home: Home = None, by: Annotated[str, typer.Option(help="Who is publishing.")] = "",
+            as_json: Json = False) -> None:
     """Check the edited draft, file the final .docx and .pdf with manifest.json in
-    outbox/published/, and close the quarter to further returns.
+    outbox/published/, and close the quarter to further returns. Exit 1 if the draft is refused.
 
     Example: kpiflow publish --quarter "2017/18 Q2"
     """
     from kpiflow.publish import publish_quarter
 
     result = publish_quarter(_settings(home), _quarter(quarter), from_, by)
-    for line in result.lines:
-        typer.echo(line)
+    _render(result.to_dict() if as_json else result.lines, as_json)
     raise typer.Exit(0 if result.ok else 1)
 
 

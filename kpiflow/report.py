@@ -9,6 +9,8 @@ inserts (marked regions, charts) is made by ``kpiflow.docx.render``.
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from kpiflow.docx.charts import ChartSpec
 from kpiflow.docx.marks import mark_anchor
 from kpiflow.docx.render import add_chart, marked_block, new_block, number_drawings, open_template
 from kpiflow.errors import KpiflowError
-from kpiflow.filing import unique_path
+from kpiflow.filing import part_path, unique_path, write_new
 from kpiflow.fmt import fmt, fmt_figures, fmt_number
 from kpiflow.model import Catalogue
 from kpiflow.narrative import RULE_TEXT, draft_commentary, reason_texts
@@ -199,7 +201,11 @@ def jinja_env() -> Any:
 
 def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
                   template: Path | None = None, out: Path | None = None) -> Path:
-    """Write the draft report and return its path (a new name if a draft already exists)."""
+    """Write the draft report and return its path (a new name if a draft already exists).
+
+    The draft records where it came from in its document properties (see ``kpiflow.provenance``),
+    and is written under a hidden name first, so that a full disk or a kill never leaves part of a
+    draft under its name."""
     from jinja2 import TemplateError
 
     template = template or settings.template_path
@@ -214,10 +220,64 @@ def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarte
     except TemplateError as exc:
         raise KpiflowError(f"The report template {template.name} has an error: {exc}. "
                            "Run kpiflow template check to find it.") from exc
-    dest = out or unique_path(settings.drafts_dir, report_filename(quarter))
+    _record_provenance(tpl, store, catalogue, quarter, assessments)
+    buf = io.BytesIO()
+    tpl.save(buf)
+    return _write_aside(buf.getvalue(), out or settings.drafts_dir / report_filename(quarter), replace=out is not None)
+
+
+def _record_provenance(tpl: Any, store: Store, catalogue: Catalogue, quarter: Period,
+                       assessments: list[Assessment]) -> None:
+    """The draft's custom properties: its quarter, returns and figures, and hashes of the words
+    kpiflow put in it (each marked region, and any text from the store that looks like a template
+    tag)."""
+    import datetime as dt
+
+    from kpiflow.docx.checks import TEMPLATE_TAG
+    from kpiflow.docx.harvest import paragraphs_of, regions
+    from kpiflow.docx.props import set_properties
+    from kpiflow.provenance import Provenance, accepted, fingerprint, short_hash
+
+    document = tpl.docx
+    body = paragraphs_of(document.element)
+    marks = regions(body)
+    texts = [p.text for p in body.paras]
+    for rel in document.part.rels.values():
+        if rel.reltype.endswith(("/header", "/footer")) and not rel.is_external:
+            texts += [p.text for p in paragraphs_of(rel.target_part.element).paras]
+    made = Provenance(
+        quarter=quarter.label,
+        made_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        figures=fingerprint(assessments, quarter),
+        submissions={sid: s.sha256 for sid, s in accepted(store, catalogue, quarter).items()},
+        regions={(mark_anchor(iid), kind): short_hash(text) for (iid, kind), text in marks.texts.items()},
+        tag_like=frozenset(short_hash(tag) for text in texts for tag in TEMPLATE_TAG.findall(text)))
+    set_properties(document.part.package, made.to_properties())
+
+
+def _write_aside(data: bytes, dest: Path, replace: bool = False) -> Path:
+    """Write ``data`` under a hidden name beside ``dest``, then give it ``dest`` (or, unless
+    ``replace``, the next free name): never a part-written file under a real name."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tpl.save(str(dest))
-    return dest
+    while True:
+        if not replace:
+            dest = unique_path(dest.parent, dest.name)
+        part = part_path(dest)
+        try:
+            if replace:
+                with part.open("wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(part, dest)
+                return dest
+            if write_new(dest, data):
+                return dest
+        except OSError as exc:
+            part.unlink(missing_ok=True)
+            raise KpiflowError(f"The draft could not be written ({exc.strerror or exc}: {dest}). Nothing was written "
+                               "under its name. Make room (or fix the folder's permissions) and run kpiflow report "
+                               "again.") from exc
 
 
 def make_report(settings: Settings, quarter: Period) -> Path:

@@ -100,3 +100,25 @@ def test_a_draft_saved_in_writer_twice_keeps_whole_regions(edited_in_writer: tup
     again = saved.with_name("saved in Writer again.docx")
     uno("writer-edit", {"src": saved, "out": again, "edits": []})
     assert harvest(again).texts == harvest(saved).texts
+
+
+def _custom_properties(docx: Path) -> dict[str, str]:
+    import zipfile
+
+    from lxml import etree
+
+    with zipfile.ZipFile(docx) as zf:
+        root = etree.fromstring(zf.read("docProps/custom.xml"))
+    ns = "{http://schemas.openxmlformats.org/officeDocument/2006/custom-properties}"
+    return {p.get("name"): "".join(p.itertext()) for p in root.iter(f"{ns}property")}
+
+
+def test_the_drafts_provenance_survives_a_save_by_writer(demo: DemoResult,
+                                                         edited_in_writer: tuple[Path, dict[str, Any]]) -> None:
+    saved, _ = edited_in_writer
+    made = _custom_properties(demo.report)
+    assert made["kpiflow quarter"] == "2017/18 Q2" and any(k.startswith("kpiflow submission ") for k in made)
+    assert {k: v for k, v in _custom_properties(saved).items() if k.startswith("kpiflow")} == made
+    again = saved.with_name("saved in Writer a third time.docx")
+    uno("writer-edit", {"src": saved, "out": again, "edits": []})
+    assert {k: v for k, v in _custom_properties(again).items() if k.startswith("kpiflow")} == made
