@@ -1,26 +1,37 @@
 """``kpiflow publish``: check the edited draft, file the final report with its manifest, and
-close the quarter.
+close the quarter: all or nothing.
 
 The draft must be one kpiflow made (its document properties say so), for this quarter, from the
 returns accepted for it now; it must hold nothing active or fetched from outside, and no template
 tag left behind, unresolved tracked change or comment, and each exception's marked commentary and
 written service response exactly once. ``check_draft`` gathers every check in one place and a
-failed check changes nothing. The published .docx is the draft less any remote template link.
+failed check changes nothing.
+
+Then the final .docx (the draft less any remote template link), the PDF and ``manifest.json`` are
+built in a hidden working folder beside the published ones; the edited words and the published
+status are stored in one transaction, which also records the folder's name; and only then is the
+working folder renamed into place. A failure or a kill before the commit leaves the quarter open,
+the store as it was and no visible folder (the working folder is cleared by the next run); a kill
+after it leaves the store saying published and the working folder complete, and the next
+``kpiflow publish`` puts it in place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kpiflow.assess import Assessment, assess
 from kpiflow.errors import KpiflowError
-from kpiflow.filing import unique_path
+from kpiflow.filing import try_lock, unique_path
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
@@ -159,6 +170,29 @@ def provenance_problems(made: Provenance | None, draft: Path, store: Store, cata
 
 # -- building, storing and filing ---------------------------------------------------------------
 
+def working_folder(settings: Settings, quarter: Period) -> Path:
+    return settings.published_dir / f".{quarter.file_label}.publishing"
+
+
+@contextlib.contextmanager
+def publishing_lock(settings: Settings) -> Iterator[None]:
+    """One publish at a time in a working folder (the operating system drops the lock however
+    the process ends)."""
+    path = settings.published_dir.parent / ".kpiflow-publish.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not os.path.lexists(path):
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o666))
+    lock = try_lock(path)
+    if lock is None:
+        raise KpiflowError("Another kpiflow publish is running in this working folder. Wait for it to finish, then "
+                           "run kpiflow publish again if it is still needed.")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def write_final_docx(draft: Path, dest: Path) -> bool:
     """The published .docx: the draft as it is, less any link to a remote template. Returns True
     if a link was left out."""
@@ -177,6 +211,24 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
     return path
 
 
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def put_in_place(work: Path, target: Path) -> None:
+    """Rename the finished working folder to its published name (never over another folder)."""
+    if os.path.lexists(target):
+        raise KpiflowError(f"{target} appeared while publishing, so the published files were left in {work}. The "
+                           "quarter is recorded as published: move that folder into place by hand.")
+    os.rename(work, target)
+    _fsync_dir(target.parent)
+
+
 def _sha(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -189,9 +241,47 @@ def _nothing(quarter: Period) -> str:
     return f"Nothing was published or stored: {quarter.label} is still open."
 
 
+def _finish_interrupted(settings: Settings, store: Store, quarter: Period) -> PublishResult | None:
+    """A publish that committed but was stopped before its folder was put in place: put it there."""
+    if store.quarter_state(quarter) != "published":
+        return None
+    events = [e for e in store.quarter_events(quarter) if e["event"] == "published"]
+    try:
+        recorded = json.loads(events[-1]["detail"]) if events else {}
+    except ValueError:
+        return None
+    name = recorded.get("folder") if isinstance(recorded, dict) else None
+    work = working_folder(settings, quarter)
+    if not name or os.path.lexists(settings.published_dir / name) or not (work / "manifest.json").is_file():
+        return None
+    try:
+        on_disk = json.loads((work / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if on_disk != recorded:
+        return None
+    target = settings.published_dir / name
+    put_in_place(work, target)
+    files = [target / f["name"] for f in recorded.get("files", [])] + [target / "manifest.json"]
+    return PublishResult(True, quarter.label, None, None,
+                         [f"Finished publishing {quarter.label}: an earlier kpiflow publish stored it but was stopped "
+                          "before putting its folder in place.", *(f"Published: {p}" for p in files)],
+                         files, [], target)
+
+
 def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path | None = None,
             by: str = "") -> PublishResult:
-    """Check the draft and, if it passes, file it and close the quarter."""
+    """Check the draft and, if it passes, file it and close the quarter (see the module's notes)."""
+    with publishing_lock(settings):
+        return _publish(settings, store, catalogue, quarter, draft, by)
+
+
+def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path | None,
+             by: str) -> PublishResult:
+    finished = _finish_interrupted(settings, store, quarter)
+    if finished is not None:
+        return finished
+    work = working_folder(settings, quarter)
     if store.quarter_state(quarter) == "published":
         checks = ValidationResult(draft.name if draft else "")
         when = [e for e in store.quarter_events(quarter) if e["event"] == "published"]
@@ -200,6 +290,8 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
                      f"reopen it first: kpiflow reopen --quarter \"{quarter.label}\" --reason \"why\"")
         return PublishResult(False, quarter.label, draft, checks,
                              [problem_line(p) for p in checks.problems] + ["Nothing was published."])
+    if os.path.lexists(work):
+        shutil.rmtree(work)         # left by a publish that failed or was stopped before its commit
     draft = draft or newest_draft(settings, quarter)
     if not draft.is_file():
         raise KpiflowError(f"no such file: {draft}")
@@ -214,28 +306,70 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
     from kpiflow.pdf import PdfUnavailable, to_pdf
 
     by = by or current_user()
-    result.stored = [iid for iid, (c, r) in check.texts.items()
-                     if store.set_text(iid, quarter, c, r, f"published report {draft.name}")]
-    folder = unique_path(settings.published_dir, quarter.file_label)
-    folder.mkdir(parents=True)
-    final = folder / report_filename(quarter)
-    write_final_docx(draft, final)
-    files = [final]
+    target = unique_path(settings.published_dir, quarter.file_label)
     try:
-        files.append(to_pdf(final, folder, title=report_title(quarter)))
-    except PdfUnavailable as exc:
-        result.lines.append(f"{exc} Publishing the .docx alone.")
-    manifest = _manifest(store, catalogue, quarter, everything, draft, by, folder.name, files, check.made)
-    write_manifest(folder, manifest)
-    # the statuses as published: later revisions of figures never change what the report said
-    store.record_quarter_event(quarter, "published", by, json.dumps(manifest, ensure_ascii=False))
-    result.folder = folder
-    result.files = [*files, folder / "manifest.json"]
+        work.mkdir(parents=True)
+        final = work / report_filename(quarter)
+        write_final_docx(draft, final)
+        files = [final]
+        try:
+            files.append(to_pdf(final, work, title=report_title(quarter)))
+        except PdfUnavailable as exc:
+            result.lines.append(f"{exc} Publishing the .docx alone.")
+        manifest = _manifest(store, catalogue, quarter, everything, draft, by, target.name, files, check.made)
+        write_manifest(work, manifest)
+    except BaseException as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise KpiflowError(f"The published files could not be written in {settings.published_dir} "
+                               f"({exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}). "
+                               f"{_nothing(quarter)} Make room (or fix the folder's permissions) and run kpiflow "
+                               "publish again.") from exc
+        if isinstance(exc, KpiflowError):
+            raise KpiflowError(f"{str(exc).rstrip('.')}. {_nothing(quarter)} Run kpiflow publish again once that is "
+                               "put right.") from exc
+        raise
+    try:
+        with store.transaction():
+            # a return accepted while the files were being built would make them untrue: looked for
+            # again under the store's write lock, which no other change can pass until the commit
+            if check.made is not None:
+                late = stale_problems(check.made, draft.name, store, catalogue, quarter,
+                                      assess(settings, store, catalogue, quarter), shown_path(draft, settings.home))
+                if late:
+                    raise _Overtaken(late)
+            result.stored = [iid for iid, (c, r) in check.texts.items()
+                             if store.set_text(iid, quarter, c, r, f"published report {draft.name}")]
+            # the statuses as published: later revisions of figures never change what the report said
+            store.record_quarter_event(quarter, "published", by, json.dumps(manifest, ensure_ascii=False))
+    except _Overtaken as late:
+        shutil.rmtree(work, ignore_errors=True)
+        for p in late.problems:
+            check.result.add(p)
+        result.ok = False
+        result.lines = [result.lines[0], *(problem_line(p) for p in late.problems), _nothing(quarter)]
+        return result
+    except BaseException as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        if isinstance(exc, Exception) and not isinstance(exc, KpiflowError):
+            raise KpiflowError(f"The store could not record the publication ({exc}). {_nothing(quarter)}") from exc
+        raise
+    put_in_place(work, target)
+    result.folder = target
+    result.files = [target / p.name for p in files] + [target / "manifest.json"]
     result.lines.append("Stored the report's words (commentary and service response) for "
                         + (", ".join(result.stored) if result.stored else "no indicator: they match the store already"))
     result.lines += [f"Published: {p}" for p in result.files]
     result.lines.append(f"{quarter.short} is now closed to returns (kpiflow reopen to reopen it).")
     return result
+
+
+class _Overtaken(Exception):
+    """A return was accepted for the quarter while the files were being built."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("overtaken")
+        self.problems = problems
 
 
 def _manifest(store: Store, catalogue: Catalogue, quarter: Period, everything: list[Assessment], draft: Path,
