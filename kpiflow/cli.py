@@ -223,23 +223,31 @@ def explain(quarter: Quarter, indicator: Annotated[str | None, typer.Option(help
 
 @app.command()
 def report(quarter: Quarter, home: Home = None,
-           pdf: Annotated[bool, typer.Option("--pdf", help="Also convert it to PDF with LibreOffice.")] = False) -> None:
+           pdf: Annotated[bool, typer.Option("--pdf", help="Also convert it to PDF with LibreOffice.")] = False,
+           keep_edits: Annotated[Path | None, typer.Option(
+               "--keep-edits", help="An edited draft whose commentary and service responses to carry over into the "
+               "fresh draft, by indicator.", show_default=False)] = None,
+           as_json: Json = False) -> None:
     """Write the draft Appendix 6(b) into outbox/drafts/ for the policy officer to edit in Word.
+    With --keep-edits, a fresh draft from today's figures keeps the words the officer edited in an
+    earlier one, and says which exceptions are new or gone. Exit 1 if that draft is refused.
 
-    Example: kpiflow report --quarter "2017/18 Q2"
+    Example: kpiflow report --quarter "2017/18 Q2" --keep-edits "outbox/drafts/edited.docx"
     """
     from kpiflow.report import make_report
 
-    path = make_report(_settings(home), _quarter(quarter))
-    typer.echo(f"Draft report: {path}")
-    if pdf:
+    q = _quarter(quarter)
+    result = make_report(_settings(home), q, keep_edits)
+    if pdf and result.path is not None:
         from kpiflow.pdf import PdfUnavailable, to_pdf
         from kpiflow.report import report_title
 
         try:
-            typer.echo(f"PDF: {to_pdf(path, path.parent, title=report_title(_quarter(quarter)))}")
+            result.lines.append(f"PDF: {to_pdf(result.path, result.path.parent, title=report_title(q))}")
         except PdfUnavailable as exc:
             typer.echo(str(exc), err=True)
+    _render(result.to_dict() if as_json else result.lines, as_json)
+    raise typer.Exit(0 if result.ok else 1)
 
 
 @template_app.command("check")

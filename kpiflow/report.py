@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from kpiflow.fmt import fmt, fmt_figures, fmt_number
 from kpiflow.model import Catalogue
 from kpiflow.narrative import RULE_TEXT, draft_commentary, reason_texts
 from kpiflow.periods import MONTH_NAMES, Period
+from kpiflow.problems import ValidationResult
 from kpiflow.settings import Settings
 from kpiflow.store import Store
 from kpiflow.trends import outturn
@@ -200,21 +203,24 @@ def jinja_env() -> Any:
 
 
 def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
-                  template: Path | None = None, out: Path | None = None) -> Path:
+                  template: Path | None = None, out: Path | None = None,
+                  kept: Mapping[tuple[str, str], str] | None = None) -> Path:
     """Write the draft report and return its path (a new name if a draft already exists).
 
-    The draft records where it came from in its document properties (see ``kpiflow.provenance``),
-    and is written under a hidden name first, so that a full disk or a kill never leaves part of a
-    draft under its name."""
+    ``kept`` gives words to use instead of the store's, by (the indicator ID as a bookmark holds
+    it, "commentary" or "response"): an officer's edits carried over from an earlier draft. The draft records where it
+    came from in its document properties (see ``kpiflow.provenance``), and is written under a
+    hidden name first, so that a full disk or a kill never leaves part of a draft under its name."""
     from jinja2 import TemplateError
 
     template = template or settings.template_path
     if not template.exists():
         raise KpiflowError(f"The report template {template} is missing. Run kpiflow init to get the shipped one.")
     assessments = assess(settings, store, catalogue, quarter)
+    source: Store = _KeptTexts(store, kept) if kept else store   # type: ignore[assignment]
     try:
         tpl = open_template(template)
-        context = build_context(settings, store, catalogue, quarter, assessments, tpl)
+        context = build_context(settings, source, catalogue, quarter, assessments, tpl)
         tpl.render(context, jinja_env=jinja_env(), autoescape=True)
         number_drawings(tpl)
     except TemplateError as exc:
@@ -224,6 +230,24 @@ def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarte
     buf = io.BytesIO()
     tpl.save(buf)
     return _write_aside(buf.getvalue(), out or settings.drafts_dir / report_filename(quarter), replace=out is not None)
+
+
+class _KeptTexts:
+    """The store, except that ``texts`` answers with the kept words where there are any."""
+
+    def __init__(self, store: Store, kept: Mapping[tuple[str, str], str]) -> None:
+        self._store, self._kept = store, kept
+
+    def texts(self, iid: str, quarter: Period) -> tuple[str, str] | None:
+        stored = self._store.texts(iid, quarter) or ("", "")
+        anchor = mark_anchor(iid)
+        commentary, response = self._kept.get((anchor, "commentary")), self._kept.get((anchor, "response"))
+        if commentary is None and response is None:
+            return self._store.texts(iid, quarter)
+        return (stored[0] if commentary is None else commentary, stored[1] if response is None else response)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 def _record_provenance(tpl: Any, store: Store, catalogue: Catalogue, quarter: Period,
@@ -280,11 +304,39 @@ def _write_aside(data: bytes, dest: Path, replace: bool = False) -> Path:
                                "again.") from exc
 
 
-def make_report(settings: Settings, quarter: Period) -> Path:
-    """``kpiflow report``: the draft for the quarter from the working folder's catalogue and store."""
+@dataclass
+class ReportResult:
+    """What ``kpiflow report`` did: the draft written, or the problems that stopped it."""
+
+    ok: bool
+    path: Path | None = None
+    lines: list[str] = field(default_factory=list)
+    checks: ValidationResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "path": str(self.path) if self.path else None, "lines": self.lines,
+                "checks": self.checks.to_dict() if self.checks else None}
+
+
+def make_report(settings: Settings, quarter: Period, keep_edits: Path | None = None) -> ReportResult:
+    """``kpiflow report``: the draft for the quarter from the working folder's catalogue and store;
+    with ``keep_edits``, carrying over the commentary and service responses an officer edited in
+    that earlier draft."""
     from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.store import open_store
 
     catalogue = load_checked_catalogue(settings)
     with open_store(settings) as store:
-        return render_report(settings, store, catalogue, quarter)
+        if keep_edits is None:
+            path = render_report(settings, store, catalogue, quarter)
+            return ReportResult(True, path, [f"Draft report: {path}"])
+        from kpiflow.keep_edits import kept_edits
+
+        kept = kept_edits(keep_edits, quarter)
+        if not kept.checks.ok:
+            return ReportResult(False, None, [f"Reading the edits in {keep_edits.name}",
+                                              *(f"  {p.message} [{p.code}]" for p in kept.checks.problems),
+                                              "No draft was written."], kept.checks)
+        path = render_report(settings, store, catalogue, quarter, kept=kept.texts)
+        exceptions = [a.indicator for a in assess(settings, store, catalogue, quarter) if a.verdict.exception]
+        return ReportResult(True, path, [f"Draft report: {path}", *kept.summary(exceptions, keep_edits.name)])
