@@ -309,13 +309,13 @@ def reopen(quarter: Quarter, reason: Annotated[str, typer.Option(help="Why it is
 def demo(home: Annotated[Path | None, typer.Option("--home", help="The folder to run the demo in (default: demo/ "
                                                    "in the current directory). It is started afresh.")] = None) -> None:
     """Run the whole quarter on the shipped example: load history, issue, fill in as the service
-    would, ingest, report. Prints where the report is.
+    would, ingest, report, publish. Prints where the draft and the published files are.
 
     Example: kpiflow demo --home /tmp/kpiflow-demo
     """
     from kpiflow.demo import run_demo
 
-    result = run_demo((home or Path.cwd() / "demo").expanduser().resolve())
+    result = run_demo((home or Path.cwd() / "demo").expanduser().resolve(), publish=True)
     for line in result.lines:
         typer.echo(line)
 

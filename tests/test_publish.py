@@ -312,3 +312,17 @@ def test_text_typed_by_a_service_that_looks_like_a_template_tag_is_published(fre
     assert r.returncode == 0, r.stdout + r.stderr
     stored = texts(fresh)["CS02"]
     assert stored is not None and stored[1] == "Targets for {{ 7*7 }} sites, {% not a tag %} either"
+
+
+def test_the_demo_publishes_and_says_where_the_files_are(tmp_path: Path) -> None:
+    home = tmp_path / "d"
+    r = kpiflow(home, "demo", env=no_soffice_env(tmp_path / "bin"))
+    print(r.stdout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    draft = home / "outbox" / "drafts" / "Appendix 6(b) - Exception Reports (Q2 2017-18).docx"
+    folder = home / "outbox" / "published" / FOLDER
+    assert f"Report: {draft}" in r.stdout
+    assert f"Published: {folder}" in r.stdout
+    assert "LibreOffice (soffice) is not installed" in r.stdout and "the .docx alone" in r.stdout
+    assert sorted(p.name for p in folder.iterdir()) == ["Appendix 6(b) - Exception Reports (Q2 2017-18).docx",
+                                                        "manifest.json"]
