@@ -28,15 +28,16 @@ class KeptEdits:
     texts: dict[tuple[str, str], str] = field(default_factory=dict)   # (ID anchor, kind) -> the edited words
     found: set[str] = field(default_factory=set)                      # ID anchors with regions in the draft
 
-    def summary(self, exceptions: list[Indicator], name: str) -> list[str]:
+    def summary(self, exceptions: list[Indicator], name: str, indicators: tuple[Indicator, ...] = ()) -> list[str]:
         """Which edits were carried over, and which exceptions are new or gone since ``name``."""
         now = {mark_anchor(i.id): i for i in exceptions}
+        known = {mark_anchor(i.id): f"{i.id} {i.name}" for i in indicators}
         carried = [f"{now[a].id} {WHAT[kind]}" for a, kind in sorted(self.texts) if a in now]
         lines = [f"Carried over the edits made in {name} to: {', '.join(carried)}" if carried else
                  f"No marked words had been edited in {name}: the new draft has today's words throughout."]
         lines += [f"New exception: {i.id} {i.name} (not in {name}: its words are today's)"
                   for a, i in now.items() if a not in self.found]
-        lines += [f"No longer an exception: {a} (its words in {name} are not carried over)"
+        lines += [f"No longer an exception: {known.get(a, a)} (its words in {name} are not carried over)"
                   for a in sorted(self.found - set(now))]
         return lines
 

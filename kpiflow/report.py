@@ -226,7 +226,7 @@ def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarte
     except TemplateError as exc:
         raise KpiflowError(f"The report template {template.name} has an error: {exc}. "
                            "Run kpiflow template check to find it.") from exc
-    _record_provenance(tpl, store, catalogue, quarter, assessments)
+    _record_provenance(tpl, store, catalogue, quarter, assessments, set(kept or ()))
     buf = io.BytesIO()
     tpl.save(buf)
     return _write_aside(buf.getvalue(), out or settings.drafts_dir / report_filename(quarter), replace=out is not None)
@@ -251,10 +251,11 @@ class _KeptTexts:
 
 
 def _record_provenance(tpl: Any, store: Store, catalogue: Catalogue, quarter: Period,
-                       assessments: list[Assessment]) -> None:
+                       assessments: list[Assessment], kept: set[tuple[str, str]]) -> None:
     """The draft's custom properties: its quarter, returns and figures, and hashes of the words
     kpiflow put in it (each marked region, and any text from the store that looks like a template
-    tag)."""
+    tag). A region holding words ``kept`` from an earlier draft gets no hash: they are the
+    officer's, and a later --keep-edits carries them again."""
     import datetime as dt
 
     from kpiflow.docx.checks import TEMPLATE_TAG
@@ -274,7 +275,8 @@ def _record_provenance(tpl: Any, store: Store, catalogue: Catalogue, quarter: Pe
         made_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         figures=fingerprint(assessments, quarter),
         submissions={sid: s.sha256 for sid, s in accepted(store, catalogue, quarter).items()},
-        regions={(mark_anchor(iid), kind): short_hash(text) for (iid, kind), text in marks.texts.items()},
+        regions={(mark_anchor(iid), kind): short_hash(text) for (iid, kind), text in marks.texts.items()
+                 if (mark_anchor(iid), kind) not in kept},
         tag_like=frozenset(short_hash(tag) for text in texts for tag in TEMPLATE_TAG.findall(text)))
     set_properties(document.part.package, made.to_properties())
 
@@ -339,4 +341,5 @@ def make_report(settings: Settings, quarter: Period, keep_edits: Path | None = N
                                               "No draft was written."], kept.checks)
         path = render_report(settings, store, catalogue, quarter, kept=kept.texts)
         exceptions = [a.indicator for a in assess(settings, store, catalogue, quarter) if a.verdict.exception]
-        return ReportResult(True, path, [f"Draft report: {path}", *kept.summary(exceptions, keep_edits.name)])
+        said = kept.summary(exceptions, keep_edits.name, catalogue.indicators)
+        return ReportResult(True, path, [f"Draft report: {path}", *said])

@@ -300,6 +300,9 @@ def test_keep_edits_carries_the_edited_words_into_a_draft_with_todays_figures(de
     assert h.get("CS01", "commentary") == old.get("CS01", "commentary")
     assert h.get("CS02", "commentary") is None                  # not an exception any more
     assert h.get("CS03", "response") == "A newer response from the service."   # unedited: today's words
+    # words carried over stay the officer's: a fresh draft from this one carries them again
+    again = kpiflow(fresh.home, "report", "--quarter", QUARTER, "--keep-edits", str(new))
+    assert again.returncode == 0 and "to: CS01 commentary" in again.stdout, again.stdout
     published = kpiflow(fresh.home, "publish", "--quarter", QUARTER, "--from", str(new),
                         env=no_soffice_env(tmp_path / "bin"))
     assert published.returncode == 0, published.stdout
@@ -308,10 +311,10 @@ def test_keep_edits_carries_the_edited_words_into_a_draft_with_todays_figures(de
     assert kpiflow(fresh.home, "reopen", "--quarter", QUARTER, "--reason", "CS02 again").returncode == 0
     corrected_return(fresh, {"CS02": {"Number": 514}}, "corrected again.xlsx")
     assert kpiflow(fresh.home, "ingest").returncode == 0
-    again = kpiflow(fresh.home, "report", "--quarter", QUARTER, "--keep-edits", str(new))
-    print(again.stdout)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert "New exception: CS02" in again.stdout
+    later = kpiflow(fresh.home, "report", "--quarter", QUARTER, "--keep-edits", str(new))
+    print(later.stdout)
+    assert later.returncode == 0, later.stdout + later.stderr
+    assert "New exception: CS02" in later.stdout
 
 
 def test_keep_edits_refuses_a_draft_for_another_quarter(demo: DemoResult, tmp_path: Path) -> None:
