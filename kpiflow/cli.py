@@ -226,23 +226,31 @@ def explain(quarter: Quarter, indicator: Annotated[str | None, typer.Option(help
 
 @app.command()
 def report(quarter: Quarter, home: Home = None,
-           pdf: Annotated[bool, typer.Option("--pdf", help="Also convert it to PDF with LibreOffice.")] = False) -> None:
+           pdf: Annotated[bool, typer.Option("--pdf", help="Also convert it to PDF with LibreOffice.")] = False,
+           keep_edits: Annotated[Path | None, typer.Option(
+               "--keep-edits", help="An edited draft whose commentary and service responses to carry over into the "
+               "fresh draft, by indicator.", show_default=False)] = None,
+           as_json: Json = False) -> None:
     """Write the draft Appendix 6(b) into outbox/drafts/ for the policy officer to edit in Word.
+    With --keep-edits, a fresh draft from today's figures keeps the words the officer edited in an
+    earlier one, and says which exceptions are new or gone. Exit 1 if that draft is refused.
 
-    Example: kpiflow report --quarter "2017/18 Q2"
+    Example: kpiflow report --quarter "2017/18 Q2" --keep-edits "outbox/drafts/edited.docx"
     """
     from kpiflow.report import make_report
 
-    path = make_report(_settings(home), _quarter(quarter))
-    typer.echo(f"Draft report: {path}")
-    if pdf:
+    q = _quarter(quarter)
+    result = make_report(_settings(home), q, keep_edits)
+    if pdf and result.path is not None:
         from kpiflow.pdf import PdfUnavailable, to_pdf
         from kpiflow.report import report_title
 
         try:
-            typer.echo(f"PDF: {to_pdf(path, path.parent, title=report_title(_quarter(quarter)))}")
+            result.lines.append(f"PDF: {to_pdf(result.path, result.path.parent, title=report_title(q))}")
         except PdfUnavailable as exc:
             typer.echo(str(exc), err=True)
+    _render(result.to_dict() if as_json else result.lines, as_json)
+    raise typer.Exit(0 if result.ok else 1)
 
 
 @template_app.command("check")
@@ -266,18 +274,19 @@ def template_check(docx: Annotated[Path | None, typer.Argument(help="The templat
 
 @app.command()
 def publish(quarter: Quarter, from_: Annotated[Path | None, typer.Option("--from", help="The edited draft (default: "
-                                                                          "the newest in outbox/drafts/).")] = None,
-            home: Home = None, by: Annotated[str, typer.Option(help="Who is publishing.")] = "") -> None:
+                                                                          "the newest in outbox/drafts/ made for the "
+                                                                          "quarter).")] = None,
+            home: Home = None, by: Annotated[str, typer.Option(help="Who is publishing.")] = "",
+            as_json: Json = False) -> None:
     """Check the edited draft, file the final .docx and .pdf with manifest.json in
-    outbox/published/, and close the quarter to further returns.
+    outbox/published/, and close the quarter to further returns. Exit 1 if the draft is refused.
 
     Example: kpiflow publish --quarter "2017/18 Q2"
     """
     from kpiflow.publish import publish_quarter
 
     result = publish_quarter(_settings(home), _quarter(quarter), from_, by)
-    for line in result.lines:
-        typer.echo(line)
+    _render(result.to_dict() if as_json else result.lines, as_json)
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -373,13 +382,13 @@ def store_copy(to: Annotated[str, typer.Option("--to", help="The empty store to 
 def demo(home: Annotated[Path | None, typer.Option("--home", help="The folder to run the demo in (default: demo/ "
                                                    "in the current directory). It is started afresh.")] = None) -> None:
     """Run the whole quarter on the shipped example: load history, issue, fill in as the service
-    would, ingest, report. Prints where the report is.
+    would, ingest, report, publish. Prints where the draft and the published files are.
 
     Example: kpiflow demo --home /tmp/kpiflow-demo
     """
     from kpiflow.demo import run_demo
 
-    result = run_demo((home or Path.cwd() / "demo").expanduser().resolve())
+    result = run_demo((home or Path.cwd() / "demo").expanduser().resolve(), publish=True)
     for line in result.lines:
         typer.echo(line)
 

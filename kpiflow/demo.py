@@ -68,6 +68,7 @@ class DemoResult:
     filled: Path
     report: Path
     lines: list[str]
+    published: tuple[Path, ...] = ()
 
 
 def fill_example_return(issued: Path, out: Path) -> Path:
@@ -82,8 +83,9 @@ def fill_example_return(issued: Path, out: Path) -> Path:
     return fill_return(issued, out, about, d["figures"], d["support"], d["breakdown"])
 
 
-def run_demo(home: Path) -> DemoResult:
-    """Start ``home`` afresh, then: load history, issue, fill, drop, ingest, report."""
+def run_demo(home: Path, publish: bool = False) -> DemoResult:
+    """Start ``home`` afresh, then: load history, issue, fill, drop, ingest, report, and (with
+    ``publish``) publish the draft as it stands, the .docx alone where LibreOffice is absent."""
     from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.init import init_home
     from kpiflow.issue import issue_returns
@@ -115,5 +117,16 @@ def run_demo(home: Path) -> DemoResult:
         for outcome in ingest(settings, store, catalogue, [filled], quarter):
             lines.append("Ingested: " + outcome.line().replace(str(home) + "/", ""))
         report = render_report(settings, store, catalogue, quarter)
-    lines.append(f"Report: {report}")
-    return DemoResult(home, issued, filled, report, lines)
+        lines.append(f"Report: {report}")
+        if not publish:
+            return DemoResult(home, issued, filled, report, lines)
+        from kpiflow.publish import publish as publish_draft
+
+        done = publish_draft(settings, store, catalogue, quarter, report, "kpiflow demo")
+    if not done.ok:
+        from kpiflow.errors import KpiflowError
+
+        raise KpiflowError("the demo's draft did not pass publish's checks:\n" + "\n".join(done.lines))
+    lines += [line for line in done.lines if not line.startswith(("Checking ", "Published: "))]
+    lines.append(f"Published: {done.folder} ({', '.join(p.name for p in done.files)})")
+    return DemoResult(home, issued, filled, report, lines, tuple(done.files))

@@ -10,9 +10,13 @@ text of the picture or chart at the same place in the document's order.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -49,17 +53,54 @@ def convert(src: Path, outdir: Path, fmt: str = "pdf", timeout: float = CONVERT_
                              "(Debian: apt-get install libreoffice-writer-nogui) or save as PDF from Word.")
     outdir.mkdir(parents=True, exist_ok=True)
     out = outdir / f"{src.stem}.{fmt.split(':')[0]}"
+    if timeout == CONVERT_SECONDS:
+        timeout = convert_timeout()
     with tempfile.TemporaryDirectory(prefix="kpiflow-lo-") as profile:
         cmd = [exe, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore", "--convert-to", fmt,
                "--outdir", str(outdir), str(src)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired as exc:
-            raise KpiflowError(f"LibreOffice did not finish converting {src.name} within {timeout:g} s") from exc
-    if proc.returncode != 0 or not out.exists() or out.stat().st_size == 0:
-        detail = (proc.stderr or proc.stdout).strip()[:300] or f"exit code {proc.returncode}, no file written"
+        returncode, stdout, stderr = _run(cmd, timeout, src)
+    if returncode != 0 or not out.exists() or out.stat().st_size == 0:
+        detail = (stderr or stdout).strip()[:300] or f"exit code {returncode}, no file written"
         raise KpiflowError(f"LibreOffice could not convert {src.name}: {detail}")
     return out
+
+
+def convert_timeout() -> float:
+    """Seconds a conversion may take: ``KPIFLOW_CONVERT_TIMEOUT`` if set (a slow machine, or a
+    test), otherwise CONVERT_SECONDS."""
+    try:
+        value = float(os.environ.get("KPIFLOW_CONVERT_TIMEOUT", ""))
+    except ValueError:
+        return CONVERT_SECONDS
+    return value if value > 0 else CONVERT_SECONDS
+
+
+def _run(cmd: list[str], timeout: float, src: Path) -> tuple[int, str, str]:
+    """Run LibreOffice in a process group of its own, so that a conversion that hangs is stopped
+    whole: ``soffice`` is a script that starts the real program, which would otherwise live on
+    (and keep the output pipes open) after the script is killed."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=sys.platform != "win32")
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        _kill(proc)
+        raise KpiflowError(f"LibreOffice did not finish converting {src.name} within {timeout:g} s and was "
+                           "stopped") from exc
+    except BaseException:
+        _kill(proc)
+        raise
+    return proc.returncode, stdout or "", stderr or ""
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    if sys.platform != "win32":
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired, ValueError, OSError):
+        proc.communicate(timeout=10)
 
 
 def figure_alt_texts(docx: Path) -> list[str]:

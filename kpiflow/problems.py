@@ -61,9 +61,10 @@ CODES: dict[str, ProblemCode] = {
     "wrong-service": ProblemCode("The workbook or row belongs to another service",
                                  "Use the workbook issued to your service."),
     "unknown-quarter": ProblemCode("The quarter is not one kpiflow can read", "Use the workbook issued for this quarter."),
-    "wrong-quarter": ProblemCode("The return is for another quarter", "Use the workbook issued for this quarter."),
+    "wrong-quarter": ProblemCode("The return, or the draft report, is for another quarter",
+                                 "Use the workbook issued for this quarter, or the draft made for it."),
     "quarter-published": ProblemCode("The quarter has been published and is closed",
-                                     "Ask the performance team to reopen it if the figures must change."),
+                                     "If it must change, the performance team reopens it (kpiflow reopen)."),
     # indicators and figures
     "unknown-indicator": ProblemCode("An indicator ID is not in the catalogue", "Use the IDs in the issued workbook."),
     "duplicate-indicator": ProblemCode("An indicator appears twice (IDs are matched ignoring case)",
@@ -130,6 +131,34 @@ CODES: dict[str, ProblemCode] = {
     "figure-mismatch": ProblemCode("The column holds another figure than the one the indicator is compared by",
                                    "Name with --column the file's column for the indicator's rate where it has one, "
                                    "else for its number."),
+    # draft reports given to publish (and to report --keep-edits)
+    "not-a-draft": ProblemCode("The file is not a draft report kpiflow made",
+                               "Publish the draft kpiflow report wrote into outbox/drafts/, edited in Word or "
+                               "LibreOffice."),
+    "damaged-draft": ProblemCode("The document is damaged, or built in a way Word never writes",
+                                 "Open it in Word or LibreOffice, save it as a Word document (.docx) and use the "
+                                 "saved copy."),
+    "oversized-part": ProblemCode("The document, or a part of it, is far larger than a report can be",
+                                  "Use the draft kpiflow made, or make it again with kpiflow report."),
+    "stale-draft": ProblemCode("The draft was made before a return, or a figure, that has changed since",
+                               "Make a fresh draft that keeps the edits: kpiflow report --keep-edits, then publish "
+                               "that."),
+    "unrendered-tag": ProblemCode("A template tag was left in the draft", "Remove it, or make the draft again."),
+    "tracked-change": ProblemCode("A tracked change is not yet accepted or rejected",
+                                  "Accept or reject it in Word (Review > Accept / Reject)."),
+    "open-comment": ProblemCode("A comment is still in the document", "Resolve and delete it."),
+    "missing-region": ProblemCode("An exception's marked commentary or service response is gone",
+                                  "Make the draft again with kpiflow report --keep-edits and check the edits came "
+                                  "across."),
+    "missing-exception": ProblemCode("An exception is not in the draft", "Make the draft again with kpiflow report."),
+    "duplicate-region": ProblemCode("An exception's commentary or service response is marked more than once",
+                                    "Delete the copy, keeping the text under the exception's own label."),
+    "macro-content": ProblemCode("The document contains macros or other active content",
+                                 "Save it from Word as a Word Document (.docx), which leaves them out."),
+    "external-link": ProblemCode("The document links content from outside itself",
+                                 "Insert the picture or object into the document, or delete it."),
+    "unsafe-field": ProblemCode("A field would run a command or fetch content from outside the document",
+                                "Delete the field (Alt+F9 in Word shows field codes)."),
     # report templates
     "not-docx": ProblemCode("The template is not a Word document (.docx)", "Save it from Word as a .docx."),
     "template-syntax": ProblemCode("A template tag is broken", "Fix the tag the message quotes."),

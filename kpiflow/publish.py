@@ -1,27 +1,42 @@
 """``kpiflow publish``: check the edited draft, file the final report with its manifest, and
-close the quarter.
+close the quarter: all or nothing.
 
-The checks (``kpiflow.docx.checks``) read the document's XML: unrendered template tags, tracked
-changes and comments that are still open, and an exception whose service response was left empty.
-A failed check changes nothing.
+The draft must be one kpiflow made (its document properties say so), for this quarter, from the
+returns accepted for it now; it must hold nothing active or fetched from outside, and no template
+tag left behind, unresolved tracked change or comment, and each exception's marked commentary and
+written service response exactly once. ``check_draft`` gathers every check in one place and a
+failed check changes nothing.
+
+Then the final .docx (the draft less any remote template link), the PDF and ``manifest.json`` are
+built in a hidden working folder beside the published ones; the edited words and the published
+status are stored in one transaction, which also records the folder's name; and only then is the
+working folder renamed into place. A failure or a kill before the commit leaves the quarter open,
+the store as it was and no visible folder (the working folder is cleared by the next run); a kill
+after it leaves the store saying published and the working folder complete, and the next
+``kpiflow publish`` puts it in place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
-import zipfile
+import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from kpiflow.assess import assess
-from kpiflow.docx.checks import owners, paragraph_problems, read_paragraphs, region_problems
-from kpiflow.docx.harvest import harvest
+from kpiflow.assess import Assessment, assess
 from kpiflow.errors import KpiflowError
-from kpiflow.filing import unique_path
+from kpiflow.filing import try_lock, unique_path
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
+from kpiflow.problems import Problem, ValidationResult
+from kpiflow.provenance import Provenance, fingerprint, read_provenance, short_hash, stale_problems
+from kpiflow.provenance import accepted as accepted_submissions
 from kpiflow.report import report_filename, report_title
 from kpiflow.settings import Settings, current_user
 from kpiflow.store import Store
@@ -30,79 +45,370 @@ from kpiflow.store import Store
 @dataclass
 class PublishResult:
     ok: bool
+    quarter: str = ""
+    draft: Path | None = None
+    checks: ValidationResult | None = None
     lines: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    stored: list[str] = field(default_factory=list)     # indicators whose words changed in the store
+    folder: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "quarter": self.quarter, "draft": str(self.draft) if self.draft else None,
+                "checks": self.checks.to_dict() if self.checks else None, "stored": self.stored,
+                "folder": str(self.folder) if self.folder else None, "files": [str(p) for p in self.files],
+                "lines": self.lines}
+
+
+def problem_line(p: Problem) -> str:
+    """A draft problem as one line: the message first, then the code and where."""
+    where = ", ".join(x for x in (p.sheet, p.cell) if x and x not in p.message)
+    label = "" if p.severity == "error" else f"{p.severity}: "
+    return f"  {label}{p.message} [{p.code}{f'; {where}' if where else ''}]"
+
+
+# -- which draft --------------------------------------------------------------------------------
+
+def draft_provenance(draft: Path) -> Provenance | None:
+    """What a draft's properties say about where it came from; None if it is not a kpiflow draft
+    (or cannot be read safely)."""
+    from kpiflow.docx.package import Refused, open_package
+
+    try:
+        with open_package(draft) as pkg:
+            return read_provenance(pkg)
+    except Refused:
+        return None
 
 
 def newest_draft(settings: Settings, quarter: Period) -> Path:
-    drafts = sorted(settings.drafts_dir.glob("*.docx"), key=lambda p: p.stat().st_mtime)
-    wanted = [p for p in drafts if quarter.short.replace("/", "-") in p.name]
-    if not wanted:
-        raise KpiflowError(f"There is no draft for {quarter.short} in {settings.drafts_dir}. Run kpiflow report first.")
-    return wanted[-1]
+    """The newest .docx in outbox/drafts/ made for ``quarter`` (by its properties), whatever its name."""
+    found: list[tuple[float, str, Path]] = []
+    folder = settings.drafts_dir
+    others = 0
+    if folder.is_dir():
+        for p in folder.iterdir():
+            if p.suffix.lower() != ".docx" or p.name.startswith((".", "~$")) or p.is_symlink() or not p.is_file():
+                continue
+            made = draft_provenance(p)
+            if made is not None and made.quarter == quarter.label:
+                found.append((p.stat().st_mtime, p.name, p))
+            else:
+                others += 1
+    if not found:
+        more = f" ({others} other .docx file(s) there were made for other quarters or not by kpiflow)" if others else ""
+        raise KpiflowError(f"There is no draft made for {quarter.label} in {folder}{more}. Run kpiflow report "
+                           f"--quarter \"{quarter.label}\" first, or name the edited draft with --from.")
+    return max(found)[2]
+
+
+# -- the checks ---------------------------------------------------------------------------------
+
+@dataclass
+class DraftCheck:
+    result: ValidationResult
+    texts: dict[str, tuple[str, str]] = field(default_factory=dict)   # indicator -> (commentary, response)
+    made: Provenance | None = None
+
+
+def check_draft(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path,
+                assessments: list[Assessment]) -> DraftCheck:
+    """Every check publish makes of a draft, gathered here, as Problems."""
+    import io
+
+    from kpiflow.docx.a11y import check_document, restore_chart_alt_text
+    from kpiflow.docx.checks import draft_problems
+    from kpiflow.docx.package import Refused, open_package
+
+    check = DraftCheck(ValidationResult(draft.name))
+    exceptions = [(a.indicator.id, a.indicator.name) for a in assessments if a.verdict.exception]
+    try:
+        with open_package(draft) as pkg:       # sizes checked before anything is inflated
+            # 1. a kpiflow draft, for this quarter, made from the returns accepted for it now
+            check.made = made = read_provenance(pkg)
+            for p in provenance_problems(made, draft, store, catalogue, quarter, assessments, settings.home):
+                check.result.add(p)
+            if not check.result.ok:
+                return check
+
+            def tag_ok(tag: str) -> bool:     # tag-like text the draft records kpiflow put there
+                return made is not None and short_hash(tag) in made.tag_like
+
+            # 2. the document: nothing active or fetched from outside, no template tag left behind,
+            # nothing unresolved, each exception's words marked once and a response written
+            problems, check.texts = draft_problems(pkg, exceptions, tag_ok)
+            for p in problems:
+                check.result.add(p)
+        # 3. accessible: title, language, headings, table headers, alternative text, checked on the
+        # document as it will be published (charts whose alternative text LibreOffice dropped get it back)
+        if check.result.ok:
+            final = io.BytesIO()
+            restore_chart_alt_text(draft, final)
+            final.seek(0)
+            check_document(final, check.result, descriptions={name: iid for iid, name in exceptions}, name=draft.name)
+    except Refused as exc:
+        check.result.error(exc.code, exc.message, cell=exc.part)
+    return check
+
+
+def shown_path(path: Path, home: Path) -> str:
+    """``path`` as a command run in the working folder can name it."""
+    try:
+        return str(path.resolve().relative_to(home.resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def provenance_problems(made: Provenance | None, draft: Path, store: Store, catalogue: Catalogue, quarter: Period,
+                        assessments: list[Assessment], home: Path) -> list[Problem]:
+    """Not a kpiflow draft; made for another quarter; made before a return accepted since."""
+    if made is None:
+        return [Problem("error", "not-a-draft",
+                        f"{draft.name} is not a draft kpiflow made: it does not record the quarter and the returns it "
+                        "was made from. Publish the draft kpiflow report wrote into outbox/drafts/, edited in Word or "
+                        "LibreOffice. If it is a draft made by an earlier kpiflow, make a fresh one that keeps its "
+                        f"edits: kpiflow report --quarter \"{quarter.label}\" "
+                        f"--keep-edits \"{shown_path(draft, home)}\"")]
+    if made.quarter != quarter.label:
+        return [Problem("error", "wrong-quarter",
+                        f"{draft.name} was made for {made.quarter}, not {quarter.label}: publish the draft made for "
+                        f"{quarter.label} (kpiflow report --quarter \"{quarter.label}\" makes one), or publish this "
+                        f"one with --quarter \"{made.quarter}\"", cell=draft.name)]
+    return stale_problems(made, draft.name, store, catalogue, quarter, assessments, shown_path(draft, home))
+
+
+# -- building, storing and filing ---------------------------------------------------------------
+
+def working_folder(settings: Settings, quarter: Period) -> Path:
+    return settings.published_dir / f".{quarter.file_label}.publishing"
+
+
+@contextlib.contextmanager
+def publishing_lock(settings: Settings) -> Iterator[None]:
+    """One publish at a time in a working folder (the operating system drops the lock however
+    the process ends)."""
+    path = settings.published_dir.parent / ".kpiflow-publish.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not os.path.lexists(path):
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o666))
+    lock = try_lock(path)
+    if lock is None:
+        raise KpiflowError("Another kpiflow publish is running in this working folder. Wait for it to finish, then "
+                           "run kpiflow publish again if it is still needed.")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def write_final_docx(draft: Path, dest: Path) -> bool:
+    """The published .docx: the draft as it is, less any link to a remote template, and with
+    alternative text on every chart (LibreOffice drops it on save: it is said again from what each
+    chart shows). Returns True if a link was left out."""
+    from kpiflow.docx.a11y import restore_chart_alt_text
+    from kpiflow.docx.package import clean_copy, open_package
+
+    cleaned = dest.with_name(f".{dest.name}.clean")
+    try:
+        with open_package(draft) as pkg:
+            dropped = clean_copy(pkg, cleaned)
+        restore_chart_alt_text(cleaned, dest)
+    finally:
+        cleaned.unlink(missing_ok=True)
+    return dropped
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
+    path = folder / "manifest.json"
+    with path.open("x", encoding="utf-8") as fh:
+        fh.write(json.dumps(manifest, indent=2, ensure_ascii=False))
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def put_in_place(work: Path, target: Path) -> None:
+    """Rename the finished working folder to its published name (never over another folder)."""
+    if os.path.lexists(target):
+        raise KpiflowError(f"{target} appeared while publishing, so the published files were left in {work}. The "
+                           "quarter is recorded as published: move that folder into place by hand.")
+    os.rename(work, target)
+    _fsync_dir(target.parent)
 
 
 def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _nothing(quarter: Period) -> str:
+    return f"Nothing was published or stored: {quarter.label} is still open."
+
+
+def _finish_interrupted(settings: Settings, store: Store, quarter: Period) -> PublishResult | None:
+    """A publish that committed but was stopped before its folder was put in place: put it there."""
+    if store.quarter_state(quarter) != "published":
+        return None
+    events = [e for e in store.quarter_events(quarter) if e["event"] == "published"]
+    try:
+        recorded = json.loads(events[-1]["detail"]) if events else {}
+    except ValueError:
+        return None
+    name = recorded.get("folder") if isinstance(recorded, dict) else None
+    work = working_folder(settings, quarter)
+    if not name or os.path.lexists(settings.published_dir / name) or not (work / "manifest.json").is_file():
+        return None
+    try:
+        on_disk = json.loads((work / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if on_disk != recorded:
+        return None
+    target = settings.published_dir / name
+    put_in_place(work, target)
+    files = [target / f["name"] for f in recorded.get("files", [])] + [target / "manifest.json"]
+    return PublishResult(True, quarter.label, None, None,
+                         [f"Finished publishing {quarter.label}: an earlier kpiflow publish stored it but was stopped "
+                          "before putting its folder in place.", *(f"Published: {p}" for p in files)],
+                         files, [], target)
 
 
 def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path | None = None,
             by: str = "") -> PublishResult:
+    """Check the draft and, if it passes, file it and close the quarter (see the module's notes)."""
+    with publishing_lock(settings):
+        return _publish(settings, store, catalogue, quarter, draft, by)
+
+
+def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path | None,
+             by: str) -> PublishResult:
+    finished = _finish_interrupted(settings, store, quarter)
+    if finished is not None:
+        return finished
+    work = working_folder(settings, quarter)
+    if store.quarter_state(quarter) == "published":
+        checks = ValidationResult(draft.name if draft else "")
+        when = [e for e in store.quarter_events(quarter) if e["event"] == "published"]
+        at = f" on {when[-1]['at'].replace('T', ' ')[:16]} UTC" if when else ""
+        checks.error("quarter-published", f"{quarter.label} was published{at} and is closed. To publish it again, "
+                     f"reopen it first: kpiflow reopen --quarter \"{quarter.label}\" --reason \"why\"")
+        return PublishResult(False, quarter.label, draft, checks,
+                             [problem_line(p) for p in checks.problems] + ["Nothing was published."])
+    if os.path.lexists(work):
+        shutil.rmtree(work)         # left by a publish that failed or was stopped before its commit
     draft = draft or newest_draft(settings, quarter)
     if not draft.is_file():
         raise KpiflowError(f"no such file: {draft}")
-    try:
-        paras, comment_count = read_paragraphs(draft)
-        marks = harvest(draft)
-    except (zipfile.BadZipFile, KeyError, SyntaxError, ValueError) as exc:
-        raise KpiflowError(f"{draft.name} is not a Word document (.docx) kpiflow can read") from exc
     everything = assess(settings, store, catalogue, quarter)
-    assessments = [a for a in everything if a.verdict.exception]
-    owner = owners(paras, {a.indicator.name: a.indicator.id for a in assessments})
-    problems = paragraph_problems(paras, owner, comment_count)
-    more, texts = region_problems(marks, [(a.indicator.id, a.indicator.name) for a in assessments], owner)
-    problems += more
-    access, final_bytes = accessible_copy(draft, {a.indicator.name: a.indicator.id for a in assessments})
-    problems += access
-    result = PublishResult(ok=not problems, lines=[f"Checking {draft.name}", *(f"  {p}" for p in problems)])
+    check = check_draft(settings, store, catalogue, quarter, draft, everything)
+    result = PublishResult(check.result.ok, quarter.label, draft, check.result,
+                           [f"Checking {draft.name}", *(problem_line(p) for p in check.result.problems)])
     if not result.ok:
-        result.lines.append("Nothing was published.")
+        result.lines.append(_nothing(quarter))
         return result
-    from kpiflow.pdf import PdfUnavailable, to_pdf
 
-    changed = [iid for iid, (c, r) in texts.items()
-               if store.set_text(iid, quarter, c, r, f"published report {draft.name}")]
-    result.lines.append("Stored the report's words (commentary and service response) for "
-                        + (", ".join(changed) if changed else "no indicator: they match the store already"))
-    folder = unique_path(settings.published_dir, quarter.file_label)
-    folder.mkdir(parents=True)
-    final = folder / report_filename(quarter)
-    final.write_bytes(final_bytes)
-    result.files.append(final)
-    try:
-        result.files.append(to_pdf(final, folder, title=report_title(quarter)))
-    except PdfUnavailable as exc:
-        result.lines.append(str(exc))
+    from kpiflow.pdf import PdfUnavailable, check_pdf, to_pdf
+
     by = by or current_user()
+    target = unique_path(settings.published_dir, quarter.file_label)
+    try:
+        work.mkdir(parents=True)
+        final = work / report_filename(quarter)
+        write_final_docx(draft, final)
+        files = [final]
+        try:
+            pdf = to_pdf(final, work, title=report_title(quarter))
+        except PdfUnavailable as exc:
+            result.lines.append(f"{exc} Publishing the .docx alone.")
+        else:
+            untagged = check_pdf(pdf).problems()
+            if untagged:    # an older LibreOffice: a PDF the regulations would not accept is not filed
+                raise KpiflowError("The PDF LibreOffice made is not accessible: " + "; ".join(untagged))
+            files.append(pdf)
+        manifest = _manifest(store, catalogue, quarter, everything, draft, by, target.name, files, check.made)
+        write_manifest(work, manifest)
+    except BaseException as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise KpiflowError(f"The published files could not be written in {settings.published_dir} "
+                               f"({exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}). "
+                               f"{_nothing(quarter)} Make room (or fix the folder's permissions) and run kpiflow "
+                               "publish again.") from exc
+        if isinstance(exc, KpiflowError):
+            raise KpiflowError(f"{str(exc).rstrip('.')}. {_nothing(quarter)} Run kpiflow publish again once that is "
+                               "put right.") from exc
+        raise
+    try:
+        with store.transaction():
+            # a return accepted while the files were being built would make them untrue: looked for
+            # again under the store's write lock, which no other change can pass until the commit
+            if check.made is not None:
+                late = stale_problems(check.made, draft.name, store, catalogue, quarter,
+                                      assess(settings, store, catalogue, quarter), shown_path(draft, settings.home))
+                if late:
+                    raise _Overtaken(late)
+            result.stored = [iid for iid, (c, r) in check.texts.items()
+                             if store.set_text(iid, quarter, c, r, f"published report {draft.name}")]
+            # the statuses as published: later revisions of figures never change what the report said
+            store.record_quarter_event(quarter, "published", by, json.dumps(manifest, ensure_ascii=False))
+    except _Overtaken as late:
+        shutil.rmtree(work, ignore_errors=True)
+        for p in late.problems:
+            check.result.add(p)
+        result.ok = False
+        result.lines = [result.lines[0], *(problem_line(p) for p in late.problems), _nothing(quarter)]
+        return result
+    except BaseException as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        if isinstance(exc, Exception) and not isinstance(exc, KpiflowError):
+            raise KpiflowError(f"The store could not record the publication ({exc}). {_nothing(quarter)}") from exc
+        raise
+    put_in_place(work, target)
+    result.folder = target
+    result.files = [target / p.name for p in files] + [target / "manifest.json"]
+    result.lines.append("Stored the report's words (commentary and service response) for "
+                        + (", ".join(result.stored) if result.stored else "no indicator: they match the store already"))
+    result.lines += [f"Published: {p}" for p in result.files]
+    result.lines.append(f"{quarter.short} is now closed to returns (kpiflow reopen to reopen it).")
+    return result
+
+
+class _Overtaken(Exception):
+    """A return was accepted for the quarter while the files were being built."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("overtaken")
+        self.problems = problems
+
+
+def _manifest(store: Store, catalogue: Catalogue, quarter: Period, everything: list[Assessment], draft: Path,
+              by: str, folder: str, files: list[Path], made: Provenance | None) -> dict[str, Any]:
     at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    subs = [s for svc in catalogue.services if (s := store.accepted_submission(svc, quarter))]
-    manifest = {
-        "quarter": quarter.label, "published_at": at, "published_by": by, "draft": draft.name,
-        "files": [{"name": p.name, "sha256": _sha(p)} for p in result.files],
+    subs = accepted_submissions(store, catalogue, quarter).values()
+    return {
+        "quarter": quarter.label, "published_at": at, "published_by": by, "draft": draft.name, "folder": folder,
+        "files": [{"name": p.name, "sha256": _sha(p)} for p in files],
         "indicators": [{"id": a.indicator.id, "description": a.indicator.name, "exception": a.verdict.exception,
                         "rag": a.facts.rag, "vs_previous": a.facts.vs_previous, "vs_last_year": a.facts.vs_last_year,
                         "reasons": [r.to_dict() for r in a.verdict.reasons]} for a in everything],
         "submissions": [{"id": s.id, "file": s.file_name, "sha256": s.sha256, "service": s.service,
                          "completed_by": s.completed_by, "received_at": s.received_at} for s in subs],
+        "draft_made_at": made.made_at if made else "",
+        "figures_sha256": fingerprint(everything, quarter),
     }
-    mpath = folder / "manifest.json"
-    mpath.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-    result.files.append(mpath)
-    # the statuses as published: later revisions of figures never change what the report said
-    store.record_quarter_event(quarter, "published", by, json.dumps(manifest, ensure_ascii=False))
-    result.lines += [f"Published: {p}" for p in result.files]
-    result.lines.append(f"{quarter.short} is now closed to returns (kpiflow reopen to reopen it).")
-    return result
 
 
 def reopen(settings: Settings, quarter: Period, reason: str, by: str = "") -> None:
@@ -127,20 +433,3 @@ def publish_quarter(settings: Settings, quarter: Period, draft: Path | None = No
     catalogue = load_checked_catalogue(settings)
     with open_store(settings) as store:
         return publish(settings, store, catalogue, quarter, draft, by)
-
-
-def accessible_copy(draft: Path, descriptions: dict[str, str]) -> tuple[list[str], bytes]:
-    """The draft as it will be published (charts that lost their alternative text in LibreOffice
-    given it again, from what each chart shows), and what still stops it meeting the accessibility
-    regulations, each located."""
-    import tempfile
-
-    from kpiflow.docx.a11y import check_document, restore_chart_alt_text
-    from kpiflow.problems import ValidationResult
-
-    with tempfile.TemporaryDirectory(prefix="kpiflow-publish-") as tmp:
-        copy = Path(tmp) / draft.name
-        restore_chart_alt_text(draft, copy)
-        found = ValidationResult(draft.name)
-        check_document(copy, found, descriptions=descriptions)
-        return [p.render() for p in found.problems], copy.read_bytes()

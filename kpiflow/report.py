@@ -10,7 +10,10 @@ inserts (marked regions, charts) is made by ``kpiflow.docx.render``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+import io
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ from kpiflow.docx.charts import ChartSpec
 from kpiflow.docx.marks import mark_anchor
 from kpiflow.docx.render import add_chart, marked_block, new_block, number_drawings, open_template
 from kpiflow.errors import KpiflowError, NoFiguresError
-from kpiflow.filing import unique_path
+from kpiflow.filing import part_path, unique_path, write_new
 from kpiflow.fmt import fmt, fmt_figures, fmt_number, long_date
 from kpiflow.model import Catalogue
 from kpiflow.narrative import (
@@ -32,6 +35,7 @@ from kpiflow.narrative import (
     sentence_case,
 )
 from kpiflow.periods import MONTH_NAMES, Period
+from kpiflow.problems import ValidationResult
 from kpiflow.settings import Settings
 from kpiflow.store import Store
 from kpiflow.trends import outturn
@@ -257,8 +261,14 @@ def jinja_env() -> Any:
 
 
 def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
-                  template: Path | None = None, out: Path | None = None, today: dt.date | None = None) -> Path:
-    """Write the draft report and return its path (a new name if a draft already exists)."""
+                  template: Path | None = None, out: Path | None = None,
+                  kept: Mapping[tuple[str, str], str] | None = None, today: dt.date | None = None) -> Path:
+    """Write the draft report and return its path (a new name if a draft already exists).
+
+    ``kept`` gives words to use instead of the store's, by (the indicator ID as a bookmark holds
+    it, "commentary" or "response"): an officer's edits carried over from an earlier draft. The draft records where it
+    came from in its document properties (see ``kpiflow.provenance``), and is written under a
+    hidden name first, so that a full disk or a kill never leaves part of a draft under its name."""
     from jinja2 import TemplateError
 
     template = template or settings.template_path
@@ -268,26 +278,130 @@ def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarte
     if not any(a.facts.current is not None for a in assessments):
         raise NoFiguresError(f"No figures have been received for {quarter.short}, so no report was written. Check "
                              f'the quarter: kpiflow status --quarter "{quarter.label}" shows which returns are in.')
+    source: Store = _KeptTexts(store, kept) if kept else store   # type: ignore[assignment]
     try:
         tpl = open_template(template)
-        context = build_context(settings, store, catalogue, quarter, assessments, tpl, today)
+        context = build_context(settings, source, catalogue, quarter, assessments, tpl, today)
         tpl.render(context, jinja_env=jinja_env(), autoescape=True)
         number_drawings(tpl)
         set_properties(tpl.docx, report_title(quarter), settings.council)
     except TemplateError as exc:
         raise KpiflowError(f"The report template {template.name} has an error: {exc}. "
                            "Run kpiflow template check to find it.") from exc
-    dest = out or unique_path(settings.drafts_dir, report_filename(quarter))
+    _record_provenance(tpl, store, catalogue, quarter, assessments, set(kept or ()))
+    buf = io.BytesIO()
+    tpl.save(buf)
+    return _write_aside(buf.getvalue(), out or settings.drafts_dir / report_filename(quarter), replace=out is not None)
+
+
+class _KeptTexts:
+    """The store, except that ``texts`` answers with the kept words where there are any."""
+
+    def __init__(self, store: Store, kept: Mapping[tuple[str, str], str]) -> None:
+        self._store, self._kept = store, kept
+
+    def texts(self, iid: str, quarter: Period) -> tuple[str, str] | None:
+        stored = self._store.texts(iid, quarter) or ("", "")
+        anchor = mark_anchor(iid)
+        commentary, response = self._kept.get((anchor, "commentary")), self._kept.get((anchor, "response"))
+        if commentary is None and response is None:
+            return self._store.texts(iid, quarter)
+        return (stored[0] if commentary is None else commentary, stored[1] if response is None else response)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def _record_provenance(tpl: Any, store: Store, catalogue: Catalogue, quarter: Period,
+                       assessments: list[Assessment], kept: set[tuple[str, str]]) -> None:
+    """The draft's custom properties: its quarter, returns and figures, and hashes of the words
+    kpiflow put in it (each marked region, and any text from the store that looks like a template
+    tag). A region holding words ``kept`` from an earlier draft gets no hash: they are the
+    officer's, and a later --keep-edits carries them again."""
+    import datetime as dt
+
+    from kpiflow.docx.checks import TEMPLATE_TAG
+    from kpiflow.docx.harvest import paragraphs_of, regions
+    from kpiflow.docx.props import set_properties
+    from kpiflow.provenance import Provenance, accepted, fingerprint, short_hash
+
+    document = tpl.docx
+    body = paragraphs_of(document.element)
+    marks = regions(body)
+    texts = [p.text for p in body.paras]
+    for rel in document.part.rels.values():
+        if rel.reltype.endswith(("/header", "/footer")) and not rel.is_external:
+            texts += [p.text for p in paragraphs_of(rel.target_part.element).paras]
+    made = Provenance(
+        quarter=quarter.label,
+        made_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        figures=fingerprint(assessments, quarter),
+        submissions={sid: s.sha256 for sid, s in accepted(store, catalogue, quarter).items()},
+        regions={(mark_anchor(iid), kind): short_hash(text) for (iid, kind), text in marks.texts.items()
+                 if (mark_anchor(iid), kind) not in kept},
+        tag_like=frozenset(short_hash(tag) for text in texts for tag in TEMPLATE_TAG.findall(text)))
+    set_properties(document.part.package, made.to_properties())
+
+
+def _write_aside(data: bytes, dest: Path, replace: bool = False) -> Path:
+    """Write ``data`` under a hidden name beside ``dest``, then give it ``dest`` (or, unless
+    ``replace``, the next free name): never a part-written file under a real name."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tpl.save(str(dest))
-    return dest
+    while True:
+        if not replace:
+            dest = unique_path(dest.parent, dest.name)
+        part = part_path(dest)
+        try:
+            if replace:
+                with part.open("wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(part, dest)
+                return dest
+            if write_new(dest, data):
+                return dest
+        except OSError as exc:
+            part.unlink(missing_ok=True)
+            raise KpiflowError(f"The draft could not be written ({exc.strerror or exc}: {dest}). Nothing was written "
+                               "under its name. Make room (or fix the folder's permissions) and run kpiflow report "
+                               "again.") from exc
 
 
-def make_report(settings: Settings, quarter: Period) -> Path:
-    """``kpiflow report``: the draft for the quarter from the working folder's catalogue and store."""
+@dataclass
+class ReportResult:
+    """What ``kpiflow report`` did: the draft written, or the problems that stopped it."""
+
+    ok: bool
+    path: Path | None = None
+    lines: list[str] = field(default_factory=list)
+    checks: ValidationResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "path": str(self.path) if self.path else None, "lines": self.lines,
+                "checks": self.checks.to_dict() if self.checks else None}
+
+
+def make_report(settings: Settings, quarter: Period, keep_edits: Path | None = None) -> ReportResult:
+    """``kpiflow report``: the draft for the quarter from the working folder's catalogue and store;
+    with ``keep_edits``, carrying over the commentary and service responses an officer edited in
+    that earlier draft."""
     from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.store import open_store
 
     catalogue = load_checked_catalogue(settings)
     with open_store(settings) as store:
-        return render_report(settings, store, catalogue, quarter)
+        if keep_edits is None:
+            path = render_report(settings, store, catalogue, quarter)
+            return ReportResult(True, path, [f"Draft report: {path}"])
+        from kpiflow.keep_edits import kept_edits
+
+        kept = kept_edits(keep_edits, quarter)
+        if not kept.checks.ok:
+            return ReportResult(False, None, [f"Reading the edits in {keep_edits.name}",
+                                              *(f"  {p.message} [{p.code}]" for p in kept.checks.problems),
+                                              "No draft was written."], kept.checks)
+        path = render_report(settings, store, catalogue, quarter, kept=kept.texts)
+        exceptions = [a.indicator for a in assess(settings, store, catalogue, quarter) if a.verdict.exception]
+        said = kept.summary(exceptions, keep_edits.name, catalogue.indicators)
+        return ReportResult(True, path, [f"Draft report: {path}", *said])

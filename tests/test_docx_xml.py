@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from kpiflow.docx.checks import read_paragraphs
-from kpiflow.docx.harvest import harvest
+from kpiflow.docx.harvest import harvest, paragraphs_of, read_document
 from kpiflow.docx.xml import UnsafeXml, W, parse
 
 SECRET = "kpiflow-secret-text"
@@ -55,4 +54,4 @@ def test_a_draft_with_an_entity_in_its_document_part_is_refused(tmp_path: Path) 
     with pytest.raises(UnsafeXml):
         harvest(draft)
     with pytest.raises(UnsafeXml):
-        read_paragraphs(draft)
+        paragraphs_of(read_document(draft))

@@ -19,7 +19,7 @@ from kpiflow.issue import issue_returns
 from kpiflow.periods import parse_period
 from kpiflow.publish import publish
 from kpiflow.settings import load_settings
-from kpiflow.store import open_store
+from kpiflow.store import SQLiteStore, open_store
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 Q2 = parse_period("2017/18 Q2")
@@ -152,3 +152,198 @@ def test_an_emptied_response_is_reported_as_missing(demo: DemoResult) -> None:
     assert not result.ok
     assert any("CS03 (Number/ rate of current children in need per 10,000 population (including LAC & CP)) has no "
                "service response" in line for line in result.lines)
+
+
+# -- never words against the wrong indicator ------------------------------------------------------
+
+import json  # noqa: E402
+
+from publish_helpers import (  # noqa: E402
+    QUARTER,
+    copy_demo,
+    edit_xml,
+    frag,
+    kpiflow,
+    no_soffice_env,
+    para,
+    rewrite,
+)
+from publish_helpers import region as region_of  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def demo_src(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+    return run_demo(tmp_path_factory.mktemp("demo-src") / "demo")
+
+
+@pytest.fixture
+def fresh(demo_src: DemoResult, tmp_path: Path) -> DemoResult:
+    return copy_demo(demo_src, tmp_path / "demo")
+
+
+def stored(demo: DemoResult) -> dict[str, tuple[str, str] | None]:
+    with SQLiteStore(load_settings(demo.home).db_path) as store:
+        return {iid: store.texts(iid, Q2) for iid in ("CS01", "CS02", "CS03")}
+
+
+def publish_cli(demo: DemoResult, draft: Path, *extra: str) -> tuple[int, str]:
+    r = kpiflow(demo.home, "publish", "--quarter", QUARTER, "--from", str(draft), *extra,
+                env=no_soffice_env(demo.home.parent / f"bin{len(extra)}"))
+    print(r.stdout, r.stderr)
+    return r.returncode, r.stdout
+
+
+def problems(stdout: str) -> list[tuple[str, str, str]]:
+    return [(p["code"], p["sheet"], p["cell"]) for p in json.loads(stdout)["checks"]["problems"]]
+
+
+def test_a_response_copied_into_another_section_is_refused_as_ambiguous(fresh: DemoResult) -> None:
+    def copy_response(root: object) -> None:
+        cs01 = region_of(root, "CS01", "response")
+        cs02 = region_of(root, "CS02", "response")
+        cs02.addnext(copy.deepcopy(cs01))        # CS01's response pasted under CS02's
+
+    draft = rewrite(fresh.report, fresh.home / "copied.docx", {"word/document.xml": edit_xml(copy_response)})
+    before = stored(fresh)
+    code, out = publish_cli(fresh, draft, "--json")
+    assert code == 1
+    found = problems(out)
+    assert [f[0] for f in found] == ["duplicate-region"]
+    assert found[0][1] == "CS01"
+    text = json.loads(out)["checks"]["problems"][0]["message"]
+    assert "CS01" in text and "twice" in text and "CS02" in text     # where the copy sits
+    assert stored(fresh) == before
+    code, out = publish_cli(fresh, draft)
+    assert code == 1 and "duplicate-region" in out
+
+
+def test_a_duplicated_section_is_refused_as_ambiguous(fresh: DemoResult) -> None:
+    """An officer copies CS02's whole section (its tables, labels and regions) and edits the copy:
+    which one is CS02's words?"""
+    def duplicate(root: object) -> None:
+        body = root.find(f"{W}body")  # type: ignore[attr-defined]
+        blocks = list(body)
+        start = next(i for i, el in enumerate(blocks) if el.tag == f"{W}sdt" and el.find(f"{W}sdtPr/{W}tag").get(
+            f"{W}val") == "kpiflow:CS02:commentary") - 1
+        end = next(i for i, el in enumerate(blocks) if el.tag == f"{W}sdt" and el.find(f"{W}sdtPr/{W}tag").get(
+            f"{W}val") == "kpiflow:CS02:response")
+        for el in blocks[start:end + 1]:
+            dup = copy.deepcopy(el)
+            for mark in dup.iter(f"{W}bookmarkStart", f"{W}bookmarkEnd"):   # Word does not copy bookmarks
+                mark.getparent().remove(mark)
+            body.insert(len(body) - 1, dup)
+        content = region_of(root, "CS02", "response").find(f"{W}sdtContent")
+        content.append(para("An edit made in the first copy."))
+
+    draft = rewrite(fresh.report, fresh.home / "duplicated.docx", {"word/document.xml": edit_xml(duplicate)})
+    before = stored(fresh)
+    code, out = publish_cli(fresh, draft, "--json")
+    assert code == 1
+    assert sorted({f[:2] for f in problems(out)}) == [("duplicate-region", "CS02")]
+    assert stored(fresh) == before
+
+
+def test_a_bookmark_copied_by_writer_is_refused_as_ambiguous(fresh: DemoResult) -> None:
+    """Writer names a copied bookmark "<name> Copy 1" and saves it as <name>_Copy_1."""
+    def copy_label(root: object) -> None:
+        for sdt in list(root.iter(f"{W}sdt")):  # type: ignore[attr-defined]
+            content = sdt.find(f"{W}sdtContent")
+            for p in list(content):
+                sdt.addprevious(p)
+            sdt.getparent().remove(sdt)
+        label = next(s for s in root.iter(f"{W}bookmarkStart")  # type: ignore[attr-defined]
+                     if s.get(f"{W}name") == "kpiflow_CS01_response").getparent()
+        target = next(s for s in root.iter(f"{W}bookmarkStart")  # type: ignore[attr-defined]
+                      if s.get(f"{W}name") == "kpiflow_CS03_response").getparent()
+        dup = copy.deepcopy(label)
+        dup.find(f"{W}bookmarkStart").set(f"{W}name", "kpiflow_CS01_response_Copy_1")
+        target.addnext(dup)
+        dup.addnext(para("Pasted under CS03."))
+
+    draft = rewrite(fresh.report, fresh.home / "writer-copy.docx", {"word/document.xml": edit_xml(copy_label)})
+    code, out = publish_cli(fresh, draft, "--json")
+    assert code == 1
+    assert ("duplicate-region", "CS01") in {f[:2] for f in problems(out)}
+
+
+def test_a_paragraph_typed_just_below_a_region_is_stored_with_it(fresh: DemoResult) -> None:
+    def below(root: object) -> None:
+        region_of(root, "CS01", "response").addnext(para("Typed just below the control, outside it."))
+
+    draft = rewrite(fresh.report, fresh.home / "below.docx", {"word/document.xml": edit_xml(below)})
+    code, out = publish_cli(fresh, draft)
+    assert code == 0, out
+    response = stored(fresh)["CS01"]
+    assert response is not None and response[1].endswith("\nTyped just below the control, outside it.")
+
+
+CHANGES = {
+    "move": ('<w:moveFrom w:id="901" w:author="A" w:date="2017-10-20T10:00:00Z"><w:r><w:t>moved</w:t></w:r>'
+             '</w:moveFrom>', '<w:moveTo w:id="902" w:author="A" w:date="2017-10-20T10:00:00Z"><w:r><w:t>moved</w:t>'
+             "</w:r></w:moveTo>"),
+    "run format": ('<w:r><w:rPr><w:b/><w:rPrChange w:id="903" w:author="A" w:date="2017-10-20T10:00:00Z"><w:rPr/>'
+                   "</w:rPrChange></w:rPr><w:t>bold now</w:t></w:r>",),
+    "paragraph format": ('<w:pPr><w:jc w:val="center"/><w:pPrChange w:id="904" w:author="A" '
+                         'w:date="2017-10-20T10:00:00Z"><w:pPr/></w:pPrChange></w:pPr>',),
+    "numbering": ('<w:pPr><w:numPr><w:ilvl w:val="0"/><w:numId w:val="1"/><w:numberingChange w:id="905" '
+                  'w:author="A" w:date="2017-10-20T10:00:00Z" w:original=""/></w:numPr></w:pPr>',),
+}
+
+
+def _changed_paragraph(kind: str) -> object:
+    p = para("")
+    for piece in CHANGES[kind]:
+        el = frag(piece)
+        if el.tag == f"{W}pPr":
+            p.insert(0, el)
+        else:
+            p.append(el)
+    return p
+
+
+def test_every_kind_of_tracked_change_in_every_part_is_unresolved(fresh: DemoResult) -> None:
+    def in_document(root: object) -> None:
+        for iid, kind in (("CS01", "move"), ("CS02", "run format"), ("CS03", "paragraph format")):
+            region_of(root, iid, "commentary").find(f"{W}sdtContent").append(_changed_paragraph(kind))
+        table = next(root.iter(f"{W}tbl"))  # type: ignore[attr-defined]
+        table.find(f"{W}tblPr").append(frag('<w:tblPrChange w:id="906" w:author="A" w:date="2017-10-20T10:00:00Z">'
+                                            "<w:tblPr/></w:tblPrChange>"))
+        sect = root.find(f"{W}body/{W}sectPr")  # type: ignore[attr-defined]
+        sect.append(frag('<w:sectPrChange w:id="907" w:author="A" w:date="2017-10-20T10:00:00Z"><w:sectPr/>'
+                         "</w:sectPrChange>"))
+
+    def in_part(root: object) -> None:
+        root.append(_changed_paragraph("numbering"))  # type: ignore[attr-defined]
+
+    def inserted(root: object) -> None:
+        root.append(frag('<w:p><w:ins w:id="908" w:author="A" w:date="2017-10-20T10:00:00Z"><w:r><w:t>new</w:t>'  # type: ignore[attr-defined]
+                         "</w:r></w:ins></w:p>"))
+
+    footnotes = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:footnotes xmlns:w="http://schemas.'
+                 b'openxmlformats.org/wordprocessingml/2006/main"><w:footnote w:id="1"><w:p><w:del w:id="909" '
+                 b'w:author="A" w:date="2017-10-20T10:00:00Z"><w:r><w:delText>gone</w:delText></w:r></w:del></w:p>'
+                 b"</w:footnote></w:footnotes>")
+
+    def register_footnotes(data: bytes) -> bytes:
+        return data.replace(b"</Types>", b'<Override PartName="/word/footnotes.xml" ContentType="application/vnd.'
+                            b'openxmlformats-officedocument.wordprocessingml.footnotes+xml"/></Types>')
+
+    def relate_footnotes(data: bytes) -> bytes:
+        return data.replace(b"</Relationships>", b'<Relationship Id="rIdFoot" Type="http://schemas.openxmlformats.'
+                            b'org/officeDocument/2006/relationships/footnotes" Target="footnotes.xml"/>'
+                            b"</Relationships>")
+
+    draft = rewrite(fresh.report, fresh.home / "changes.docx", {
+        "word/document.xml": edit_xml(in_document), "word/header1.xml": edit_xml(in_part),
+        "word/footer1.xml": edit_xml(inserted), "[Content_Types].xml": register_footnotes,
+        "word/_rels/document.xml.rels": relate_footnotes}, add={"word/footnotes.xml": footnotes})
+    before = stored(fresh)
+    code, out = publish_cli(fresh, draft, "--json")
+    assert code == 1
+    found = problems(out)
+    assert {f[0] for f in found} == {"tracked-change"}
+    where = {(f[1], f[2].split()[0]) for f in found}
+    assert {("CS01", "paragraph"), ("CS02", "paragraph"), ("CS03", "paragraph")} <= where
+    assert {f[1] for f in found} >= {"header", "footer", "footnotes"}
+    assert len(found) == 3 + 2 + 3     # three regions, the table and the section, three other parts
+    assert stored(fresh) == before

@@ -32,7 +32,8 @@ wb["Return"]["F7"].value = "n/a"
 wb.save(home / "inbox" / "bad.xlsx")
 assert kpiflow("ingest") == 1                              # rejected: .txt and a marked-up copy
 assert kpiflow("issue", "--quarter", "2017/18 Q3") == 0
-assert kpiflow("report", "--quarter", "2017/18 Q2") == 0
+assert kpiflow("report", "--quarter", "2017/18 Q2") == 0   # the demo published Q2; reopen and publish again
+assert kpiflow("reopen", "--quarter", "2017/18 Q2", "--reason", "again") == 0
 assert kpiflow("publish", "--quarter", "2017/18 Q2") == 0
 """
 

@@ -308,3 +308,80 @@ def test_table_rows_never_split_and_headers_repeat(demo: DemoResult) -> None:
     assert flags(values) == [(True, True), (True, True), (True, False)]
     assert flags(tables["Category"]) == [(True, True)] + [(True, False)] * 5
     assert flags(tables["Indicator Description"]) == [(True, True), (True, False)]
+
+
+# -- a fresh draft that keeps the officer's edits -------------------------------------------------
+
+def test_keep_edits_carries_the_edited_words_into_a_draft_with_todays_figures(demo: DemoResult,
+                                                                              tmp_path: Path) -> None:
+    from publish_helpers import (
+        QUARTER,
+        W_NS,
+        copy_demo,
+        corrected_return,
+        edit_xml,
+        kpiflow,
+        no_soffice_env,
+        para,
+        region,
+        rewrite,
+    )
+
+    from kpiflow.docx.harvest import harvest
+
+    fresh = copy_demo(demo, tmp_path / "demo")
+    w = f"{{{W_NS}}}"
+    drafts = fresh.home / "outbox" / "drafts"
+
+    def edit(root: object) -> None:
+        region(root, "CS01", "commentary").find(f"{w}sdtContent").append(para("An officer's own sentence."))
+        content = region(root, "CS02", "response").find(f"{w}sdtContent")
+        for p in list(content):
+            content.remove(p)
+        content.append(para("Rewritten by the officer."))
+
+    edited = rewrite(fresh.report, drafts / "edited.docx", {"word/document.xml": edit_xml(edit)})
+    # CS02 recovers: a corrected return makes it no longer an exception
+    corrected_return(fresh, {"CS02": {"Number": 900}, "CS03": {"Service response": "A newer response from the "
+                                                                                   "service."}}, "corrected.xlsx")
+    assert kpiflow(fresh.home, "ingest").returncode == 0
+    stale = kpiflow(fresh.home, "publish", "--quarter", QUARTER, "--from", str(edited))
+    assert stale.returncode == 1 and "stale-draft" in stale.stdout
+
+    r = kpiflow(fresh.home, "report", "--quarter", QUARTER, "--keep-edits", str(edited))
+    print(r.stdout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    new = Path(r.stdout.split("Draft report: ", 1)[1].splitlines()[0])
+    assert "CS01 commentary" in r.stdout                       # what was carried over
+    assert "No longer an exception: CS02" in r.stdout           # and what is gone
+    h, old = harvest(new), harvest(edited)
+    assert h.get("CS01", "commentary") == old.get("CS01", "commentary")
+    assert h.get("CS02", "commentary") is None                  # not an exception any more
+    assert h.get("CS03", "response") == "A newer response from the service."   # unedited: today's words
+    # words carried over stay the officer's: a fresh draft from this one carries them again
+    again = kpiflow(fresh.home, "report", "--quarter", QUARTER, "--keep-edits", str(new))
+    assert again.returncode == 0 and "to: CS01 commentary" in again.stdout, again.stdout
+    published = kpiflow(fresh.home, "publish", "--quarter", QUARTER, "--from", str(new),
+                        env=no_soffice_env(tmp_path / "bin"))
+    assert published.returncode == 0, published.stdout
+
+    # and the other way: a new exception since the edited draft
+    assert kpiflow(fresh.home, "reopen", "--quarter", QUARTER, "--reason", "CS02 again").returncode == 0
+    corrected_return(fresh, {"CS02": {"Number": 514}}, "corrected again.xlsx")
+    assert kpiflow(fresh.home, "ingest").returncode == 0
+    later = kpiflow(fresh.home, "report", "--quarter", QUARTER, "--keep-edits", str(new))
+    print(later.stdout)
+    assert later.returncode == 0, later.stdout + later.stderr
+    assert "New exception: CS02" in later.stdout
+
+
+def test_keep_edits_refuses_a_draft_for_another_quarter(demo: DemoResult, tmp_path: Path) -> None:
+    from publish_helpers import QUARTER, copy_demo, kpiflow
+
+    fresh = copy_demo(demo, tmp_path / "demo")
+    r = kpiflow(fresh.home, "report", "--quarter", "2017/18 Q1", "--keep-edits", str(fresh.report))
+    print(r.stdout)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "wrong-quarter" in r.stdout and "made for 2017/18 Q2, not 2017/18 Q1" in r.stdout
+    assert QUARTER in r.stdout
+    assert sorted(p.name for p in (fresh.home / "outbox" / "drafts").iterdir()) == [fresh.report.name]

@@ -113,3 +113,25 @@ def test_charts_that_lost_their_alt_text_in_writer_get_it_back_from_what_they_sh
     assert restore_chart_alt_text(saved, fixed) == 5
     # the same words kpiflow wrote when it drew the charts: title and latest figures, read from each chart
     assert figure_alt_texts(fixed) == figure_alt_texts(demo.report)
+
+
+def _custom_properties(docx: Path) -> dict[str, str]:
+    import zipfile
+
+    from lxml import etree
+
+    with zipfile.ZipFile(docx) as zf:
+        root = etree.fromstring(zf.read("docProps/custom.xml"))
+    ns = "{http://schemas.openxmlformats.org/officeDocument/2006/custom-properties}"
+    return {p.get("name"): "".join(p.itertext()) for p in root.iter(f"{ns}property")}
+
+
+def test_the_drafts_provenance_survives_a_save_by_writer(demo: DemoResult,
+                                                         edited_in_writer: tuple[Path, dict[str, Any]]) -> None:
+    saved, _ = edited_in_writer
+    made = _custom_properties(demo.report)
+    assert made["kpiflow quarter"] == "2017/18 Q2" and any(k.startswith("kpiflow submission ") for k in made)
+    assert {k: v for k, v in _custom_properties(saved).items() if k.startswith("kpiflow")} == made
+    again = saved.with_name("saved in Writer a third time.docx")
+    uno("writer-edit", {"src": saved, "out": again, "edits": []})
+    assert {k: v for k, v in _custom_properties(again).items() if k.startswith("kpiflow")} == made

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from kpiflow.docx.xml import W, q, read_part
 from kpiflow.problems import ValidationResult
@@ -59,8 +59,8 @@ def _text(p: Any) -> str:
     return "".join(t.text or "" for t in p.iter(f"{W}t"))
 
 
-def check_document(path: Path, result: ValidationResult, *, template: bool = False,
-                   descriptions: dict[str, str] | None = None) -> None:
+def check_document(path: Path | BinaryIO, result: ValidationResult, *, template: bool = False,
+                   descriptions: dict[str, str] | None = None, name: str = "") -> None:
     """Add a Problem for each accessibility failure of the .docx at ``path``.
 
     ``template``: a report template, whose title is set when a draft is made and whose tags stand
@@ -70,7 +70,7 @@ def check_document(path: Path, result: ValidationResult, *, template: bool = Fal
         body = read_part(z, "word/document.xml")
         styles = read_part(z, "word/styles.xml") if "word/styles.xml" in z.namelist() else None
         core = read_part(z, "docProps/core.xml") if "docProps/core.xml" in z.namelist() else None
-    sheet = path.name
+    sheet = name or (path.name if isinstance(path, Path) else "document")
     if not template:
         title = core.find("dc:title", _CORE) if core is not None else None
         if title is None or not (title.text or "").strip():
@@ -89,7 +89,7 @@ def check_document(path: Path, result: ValidationResult, *, template: bool = Fal
             if first is not None and first.find(f"{W}trPr/{W}tblHeader") is None:
                 result.error("table-no-header", f"A table (paragraph {n}) has no header row: select its first row "
                              "and set Table Properties > Row > Repeat as header row at the top of each page.",
-                             sheet, f"paragraph {n}", owner)
+                             owner or sheet, f"paragraph {n}", owner)
             continue
         n += 1
         text = _text(el).strip()
@@ -100,18 +100,18 @@ def check_document(path: Path, result: ValidationResult, *, template: bool = Fal
             if not text:
                 result.error("empty-heading", f"Paragraph {n} is an empty heading: screen readers announce it as a "
                              "heading with nothing in it. Delete it or give it the Normal style.",
-                             sheet, f"paragraph {n}", owner)
+                             owner or sheet, f"paragraph {n}", owner)
             elif level > last_level + 1:
                 result.error("heading-skipped", f'The heading "{text[:60]}" (paragraph {n}) is level {level} after '
                              f"level {last_level}: headings must not skip a level. Use Heading {last_level + 1}.",
-                             sheet, f"paragraph {n}", owner)
+                             owner or sheet, f"paragraph {n}", owner)
             if text:
                 last_level = level
         for doc_pr in el.iter(q("wp:docPr")):
             if not (doc_pr.get("descr") or doc_pr.get("title") or "").strip():
                 result.error("missing-alt-text", f"A picture or chart (paragraph {n}) has no alternative text. "
                              "Right-click it, choose Edit Alt Text, and say what it shows and its latest figures.",
-                             sheet, f"paragraph {n}", owner)
+                             owner or sheet, f"paragraph {n}", owner)
 
 
 def set_properties(document: Any, title: str, author: str) -> None:
@@ -171,7 +171,7 @@ def chart_spec_from_part(chart: Any) -> Any:
     return ChartSpec(title, tuple(categories), tuple(series), kind, "", number_format)
 
 
-def restore_chart_alt_text(src: Path, dest: Path) -> int:
+def restore_chart_alt_text(src: Path, dest: Path | BinaryIO) -> int:
     """Write ``src`` to ``dest`` with alternative text on every chart that has lost it (LibreOffice
     Writer drops it when it saves a .docx), said from what the chart part itself shows. Pictures
     are left alone: only a person can say what a picture shows. Returns how many were restored."""

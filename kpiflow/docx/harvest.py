@@ -3,10 +3,17 @@
 Each exception's commentary and service response sit in a content control tagged
 ``kpiflow:<ID>:commentary`` / ``kpiflow:<ID>:response``, after a label ("Commentary:", "Service
 Response:") holding a bookmark ``kpiflow_<ID>_<kind>``. Word keeps both; LibreOffice Writer drops
-the content-control tags when it saves a .docx but keeps the bookmarks. The read-back uses the tag
-where there is one and otherwise the paragraphs after the bookmarked label, up to the next label,
-table or chart, so it works wherever officers moved the sections.
-A region that cannot be found is reported, never guessed.
+the content-control tags when it saves a .docx but keeps the bookmarks. A region is the paragraphs
+after its label, or in its content control, up to the next label, heading, table, chart or mark,
+so it works wherever officers moved the sections, and a paragraph typed just below a content
+control (outside it) is read as part of it, as Writer's copy of the same draft would be.
+
+A region that cannot be found is reported, never guessed; a region marked twice (a content
+control or a label copied into another section, or a whole section duplicated) is ambiguous and
+is reported, never "last one wins".
+
+Everything is read in one pass over the part (``paragraphs_of``), so a document of 100,000
+paragraphs, however nested, is read in time proportional to its size.
 """
 
 from __future__ import annotations
@@ -16,11 +23,190 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kpiflow.docx.marks import BOOKMARK, TAG
+from kpiflow.docx.marks import BOOKMARK, BOOKMARK_COPY, TAG, mark_anchor
 from kpiflow.docx.xml import W, read_part
 
 # paragraph styles that end a region: the labels and portfolio headings of the shipped template
 BOUNDARY_STYLES = {"ReportLabel", "PortfolioHeading", "ExceptionHeading", "Heading1", "Heading2", "Heading3", "Title"}
+MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+# every kind of tracked change Word writes: insertions, deletions, moves, and changes of run,
+# paragraph, section, table, row, cell and numbering properties
+CHANGE_TAGS = frozenset(f"{W}{t}" for t in (
+    "ins", "del", "moveFrom", "moveTo", "moveFromRangeStart", "moveToRangeStart", "rPrChange", "pPrChange",
+    "sectPrChange", "tblPrChange", "tblPrExChange", "tblGridChange", "tcPrChange", "trPrChange", "numberingChange",
+    "cellIns", "cellDel", "cellMerge", "customXmlInsRangeStart", "customXmlDelRangeStart",
+    "customXmlMoveFromRangeStart", "customXmlMoveToRangeStart"))
+_HIDDEN = (f"{W}del", f"{W}moveFrom")          # text a reader no longer sees once changes are accepted
+_DRAWINGS = (f"{W}drawing", f"{W}pict", f"{W}object")
+_COMMENT_MARKS = (f"{W}commentReference", f"{W}commentRangeStart")
+_INSTR = (f"{W}instrText", f"{W}delInstrText")
+
+
+@dataclass
+class Para:
+    """One paragraph of a part, in document order (nested ones, as in text boxes, after the one
+    holding them)."""
+
+    index: int
+    text: str = ""
+    changes: int = 0                      # tracked changes of any kind in it
+    comments: int = 0                     # comment anchors
+    style: str = ""
+    block: bool = False                   # in the body itself (not a table, text box or note)
+    drawing: bool = False
+    marks: list[tuple[str, str]] = field(default_factory=list)     # kpiflow bookmarks (ID anchor, kind)
+    control: tuple[str, str] | None = None                        # the kpiflow content control holding it
+
+
+@dataclass
+class PartText:
+    """What one pass over a part found."""
+
+    paras: list[Para] = field(default_factory=list)
+    blocks: list[int | None] = field(default_factory=list)   # body-level paragraphs; None for a table
+    fields: list[tuple[str, int | None]] = field(default_factory=list)   # (instruction, paragraph)
+    loose_changes: list[int | None] = field(default_factory=list)   # changes outside paragraphs: the one before
+    controls: dict[tuple[str, str], list[int | None]] = field(default_factory=dict)   # tag -> first paragraph
+    bookmarks: dict[tuple[str, str], list[int | None]] = field(default_factory=dict)  # mark -> paragraph
+
+
+def paragraphs_of(root: Any) -> PartText:
+    """Every paragraph of a part's tree, with its visible text, tracked changes, comment anchors,
+    style, kpiflow marks and fields, in one pass (each element is visited twice, once entering and
+    once leaving)."""
+    from lxml import etree
+
+    out = PartText()
+    stack: list[tuple[Para, list[str], Any]] = []      # open paragraphs: record, text pieces, element
+    controls: list[tuple[Any, tuple[str, str] | None, bool]] = []   # open content controls: (el, key, block)
+    fields: list[list[str]] = []                       # open fields' instruction text
+    hidden = tables = boxes = fallback = 0
+    pending_marks: list[tuple[str, str]] = []          # bookmarks between paragraphs: for the next one
+    body = root.find(f"{W}body")
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        tag = el.tag
+        if not isinstance(tag, str):
+            continue
+        if event == "end":
+            if tag in _HIDDEN:
+                hidden -= 1
+            elif tag == MC_FALLBACK:
+                fallback -= 1
+            elif fallback:
+                continue
+            elif tag == f"{W}p" and stack and stack[-1][2] is el:
+                para, pieces, _ = stack.pop()
+                para.text = "".join(pieces)
+            elif tag == f"{W}tbl":
+                tables -= 1
+            elif tag == f"{W}txbxContent":
+                boxes -= 1
+            elif tag == f"{W}sdt" and controls and controls[-1][0] is el:
+                controls.pop()
+            continue
+        if tag in CHANGE_TAGS:
+            if stack:
+                stack[-1][0].changes += 1
+            else:
+                out.loose_changes.append(len(out.paras) - 1 if out.paras else None)
+        if tag in _HIDDEN:
+            hidden += 1
+        # fields are looked for everywhere, the fallback copy of a text box included
+        if tag == f"{W}fldChar":
+            kind = el.get(f"{W}fldCharType")
+            if kind == "begin":
+                fields.append([])
+            elif kind == "end" and fields:
+                out.fields.append(("".join(fields.pop()), _at(stack, out)))
+            continue
+        if tag in _INSTR:
+            if fields:
+                fields[-1].append(el.text or "")
+            else:
+                out.fields.append((el.text or "", _at(stack, out)))
+            continue
+        if tag == f"{W}fldSimple":
+            out.fields.append((el.get(f"{W}instr") or "", _at(stack, out)))
+        if tag == MC_FALLBACK:
+            fallback += 1
+        if fallback:
+            continue            # Word's copy of a text box for older readers: the same text again
+        if tag == f"{W}p":
+            para = Para(len(out.paras))
+            para.block = not stack and not tables and not boxes and (el.getparent() is body or bool(
+                controls and all(block for _, _, block in controls)))
+            for _, key, block in reversed(controls):
+                if key is not None and block:
+                    para.control = key
+                    break
+            if pending_marks:
+                para.marks += pending_marks
+                pending_marks = []
+            out.paras.append(para)
+            if para.block:
+                out.blocks.append(para.index)
+            stack.append((para, [], el))
+        elif tag == f"{W}t":
+            if stack and not hidden:
+                stack[-1][1].append(el.text or "")
+        elif tag == f"{W}tab":
+            if stack and el.getparent() is not None and el.getparent().tag == f"{W}r":
+                stack[-1][1].append("\t")
+        elif tag in (f"{W}br", f"{W}cr"):
+            if stack and el.get(f"{W}type") in (None, "textWrapping"):
+                stack[-1][1].append("\n")
+        elif tag == f"{W}tbl":
+            if not stack and not tables and not boxes and el.getparent() is not None and (
+                    el.getparent() is body or el.getparent().tag == f"{W}sdtContent"):
+                out.blocks.append(None)
+            tables += 1
+        elif tag == f"{W}txbxContent":
+            boxes += 1
+        elif tag in _DRAWINGS:
+            if stack:
+                stack[-1][0].drawing = True
+        elif tag in _COMMENT_MARKS:
+            if stack:
+                stack[-1][0].comments += 1
+        elif tag == f"{W}pStyle":
+            if stack and el.getparent() is not None and el.getparent().getparent() is stack[-1][2]:
+                stack[-1][0].style = el.get(f"{W}val", "")
+        elif tag == f"{W}sdt":
+            controls.append((el, None, not stack))
+        elif tag == f"{W}tag":
+            parent = el.getparent()
+            if controls and parent is not None and parent.tag == f"{W}sdtPr" and parent.getparent() is controls[-1][0]:
+                m = TAG.fullmatch(el.get(f"{W}val", ""))
+                if m:
+                    key = (m[1], m[2])
+                    controls[-1] = (controls[-1][0], key, controls[-1][2])
+                    # the paragraph it starts at is the next one, or the one it sits in
+                    out.controls.setdefault(key, []).append(len(out.paras) - 1 if stack else len(out.paras))
+        elif tag == f"{W}bookmarkStart":
+            key = _bookmark_key(el.get(f"{W}name", ""))
+            if key is not None:
+                at = stack[-1][0].index if stack else len(out.paras)
+                found = out.bookmarks.setdefault(key, [])
+                if at not in found:       # Writer may write one mark twice in a paragraph
+                    found.append(at)
+                if stack:
+                    stack[-1][0].marks.append(key)
+                else:
+                    pending_marks.append(key)
+    while fields:
+        out.fields.append(("".join(fields.pop()), len(out.paras) - 1 if out.paras else None))
+    return out
+
+
+def _at(stack: list[tuple[Para, list[str], Any]], out: PartText) -> int | None:
+    if stack:
+        return stack[-1][0].index
+    return len(out.paras) - 1 if out.paras else None
+
+
+def _bookmark_key(name: str) -> tuple[str, str] | None:
+    m = BOOKMARK.fullmatch(name) or BOOKMARK_COPY.fullmatch(name)
+    return (m[1], m[2]) if m else None
 
 
 @dataclass
@@ -29,28 +215,64 @@ class Harvest:
 
     texts: dict[tuple[str, str], str] = field(default_factory=dict)
     via: dict[tuple[str, str], str] = field(default_factory=dict)      # "content control" | "bookmark"
+    # a region marked more than once: the paragraphs (0-based) where each of its marks sits
+    duplicates: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     def get(self, anchor: str, kind: str) -> str | None:
         return self.texts.get((anchor, kind))
 
 
-def _paragraph_text(p: Any) -> str:
-    """A paragraph's visible text as Word shows it: tabs and line breaks kept, deleted text left out."""
-    out: list[str] = []
-    for el in p.iter():
-        tag = el.tag
-        if tag == f"{W}t":
-            if not any(a.tag == f"{W}del" for a in el.iterancestors()):
-                out.append(el.text or "")
-        elif tag == f"{W}tab" and el.getparent() is not None and el.getparent().tag == f"{W}r":
-            out.append("\t")
-        elif tag in (f"{W}br", f"{W}cr") and el.get(f"{W}type") in (None, "textWrapping"):
-            out.append("\n")
-    return "".join(out)
-
-
 def _join(paragraphs: list[str]) -> str:
     return "\n".join(t for t in paragraphs if t.strip()).strip()
+
+
+def _is_boundary(p: Para) -> bool:
+    return p.drawing or p.style in BOUNDARY_STYLES
+
+
+def regions(part: PartText) -> Harvest:
+    """The marked regions of a main document part read by ``paragraphs_of``.
+
+    Walking the body's paragraphs in order: a label's mark, or a content control's tag, opens
+    its region; a table, chart, label, heading or another region's mark closes it; the paragraphs
+    between are its text. A mark in an ordinary paragraph (not a label) starts the region at that
+    paragraph."""
+    out = Harvest()
+    # a label's bookmark names the region by the ID as a bookmark name can hold it; the content
+    # control by the ID itself: one region
+    alias = {(mark_anchor(iid), kind): (iid, kind) for iid, kind in part.controls}
+    bookmarks: dict[tuple[str, str], list[int | None]] = {}
+    for key, found in part.bookmarks.items():
+        bookmarks.setdefault(alias.get(key, key), []).extend(found)
+    members: dict[tuple[str, str], list[int]] = {}
+    from_control: set[tuple[str, str]] = set()
+    current: tuple[str, str] | None = None
+    for b in part.blocks:
+        if b is None:
+            current = None
+            continue
+        p = part.paras[b]
+        if p.marks:
+            current = alias.get(p.marks[-1], p.marks[-1])
+            if not _is_boundary(p):
+                members.setdefault(current, []).append(b)
+            continue
+        if p.control is not None:
+            current = p.control
+            from_control.add(current)
+        elif _is_boundary(p):
+            current = None
+            continue
+        if current is not None:
+            members.setdefault(current, []).append(b)
+    for key in set(members) | set(bookmarks) | set(part.controls):
+        indices = members.get(key, [])
+        out.texts[key] = _join([part.paras[i].text for i in indices])
+        out.via[key] = "content control" if key in from_control else "bookmark"
+        for found in (part.controls.get(key, []), bookmarks.get(key, [])):
+            if len(found) > 1:
+                out.duplicates[key] = sorted({*out.duplicates.get(key, []), *(i for i in found if i is not None)})
+    return out
 
 
 def read_document(docx: Path) -> Any:
@@ -62,71 +284,4 @@ def read_document(docx: Path) -> Any:
 def harvest(docx: Path) -> Harvest:
     """The text of every marked region in the draft: by content-control tag where Word kept it,
     otherwise by the bookmark on its label."""
-    root = read_document(docx)
-    out = Harvest()
-    for sdt in root.iter(f"{W}sdt"):
-        tag = sdt.find(f"{W}sdtPr/{W}tag")
-        m = TAG.fullmatch(tag.get(f"{W}val", "")) if tag is not None else None
-        content = sdt.find(f"{W}sdtContent")
-        if m and content is not None:
-            key = (m[1], m[2])
-            out.texts[key] = _join([_paragraph_text(p) for p in content.iter(f"{W}p")])
-            out.via[key] = "content control"
-    body = root.find(f"{W}body")
-    if body is None:
-        return out
-    for key, text in _bookmarked(body).items():
-        if key not in out.texts:
-            out.texts[key] = text
-            out.via[key] = "bookmark"
-    return out
-
-
-def _blocks(parent: Any) -> list[Any]:
-    """Body-level paragraphs and tables in order, looking inside block content controls."""
-    out: list[Any] = []
-    for el in parent:
-        if el.tag == f"{W}sdt":
-            content = el.find(f"{W}sdtContent")
-            if content is not None:
-                out += _blocks(content)
-        elif el.tag in (f"{W}p", f"{W}tbl"):
-            out.append(el)
-    return out
-
-
-def _marks_in(block: Any) -> list[tuple[str, str]]:
-    marks = []
-    for el in block.iter(f"{W}bookmarkStart"):
-        m = BOOKMARK.fullmatch(el.get(f"{W}name", ""))
-        if m:
-            marks.append((m[1], m[2]))
-    return marks
-
-
-def _is_boundary(block: Any) -> bool:
-    if block.tag == f"{W}tbl" or next(block.iter(f"{W}drawing"), None) is not None:
-        return True
-    style = block.find(f"{W}pPr/{W}pStyle")
-    return style is not None and style.get(f"{W}val", "") in BOUNDARY_STYLES
-
-
-def _bookmarked(body: Any) -> dict[tuple[str, str], str]:
-    """Each region: the paragraphs after the label holding its mark ``kpiflow_<ID>_<kind>``, up to
-    the next table, chart, label or heading, or the next mark.
-
-    LibreOffice may write a mark twice under one name; the first one counts. A mark found in an
-    ordinary paragraph (not a label) starts the region at that paragraph."""
-    blocks = _blocks(body)
-    found: dict[tuple[str, str], str] = {}
-    for i, block in enumerate(blocks):
-        for key in _marks_in(block):
-            if key in found:
-                continue
-            texts = [] if _is_boundary(block) else [_paragraph_text(block)]
-            for nxt in blocks[i + 1:]:
-                if _is_boundary(nxt) or _marks_in(nxt):
-                    break
-                texts.append(_paragraph_text(nxt))
-            found[key] = _join(texts)
-    return found
+    return regions(paragraphs_of(read_document(docx)))

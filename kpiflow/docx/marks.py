@@ -13,6 +13,8 @@ import re
 KINDS = ("commentary", "response")
 TAG = re.compile(r"kpiflow:(.+):(commentary|response)")
 BOOKMARK = re.compile(r"kpiflow_(.+)_(commentary|response)")
+# Writer names a copied bookmark "<name> Copy 1" and saves it as "<name>_Copy_1": still that region's mark
+BOOKMARK_COPY = re.compile(r"kpiflow_(.+)_(commentary|response)[ _]Copy[ _]\d+")
 
 
 def mark_anchor(indicator_id: str) -> str:

@@ -1,0 +1,170 @@
+"""Where a draft came from, carried in its custom document properties so that ``publish`` files
+only what the store says.
+
+A draft records the quarter it was made for, when, the accepted returns its figures came from (id
+and SHA-256 of each), a fingerprint of every figure the report draws on, a short hash of each
+marked region's text as kpiflow wrote it (so that ``--keep-edits`` can tell the officer's edits
+from kpiflow's own words) and of any text that looks like a template tag but came from the store
+(a service may type ``{{ 7*7 }}``; a tag the template left behind is another matter).
+
+This is a guard against mistakes, not against forgery: an officer can change a document's
+properties in Word.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kpiflow.assess import Assessment
+from kpiflow.model import Catalogue
+from kpiflow.periods import Period, parse_period
+from kpiflow.problems import Problem
+from kpiflow.store import Revision, Store, Submission
+
+PREFIX = "kpiflow "
+VERSION = "1"
+HASH_CHARS = 16
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    quarter: str                                  # the quarter's label, "2017/18 Q2"
+    made_at: str                                  # ISO 8601, UTC
+    figures: str                                  # SHA-256 of the figures (``fingerprint``)
+    submissions: Mapping[int, str]                # accepted submission id -> its file's SHA-256
+    regions: Mapping[tuple[str, str], str] = field(default_factory=dict)   # (anchor, kind) -> short hash
+    tag_like: frozenset[str] = frozenset()        # short hashes of tag-like text that came from the store
+
+    def to_properties(self) -> dict[str, str]:
+        from kpiflow.docx.props import chunks
+
+        props = {f"{PREFIX}version": VERSION, f"{PREFIX}quarter": self.quarter, f"{PREFIX}made at": self.made_at,
+                 f"{PREFIX}figures": self.figures}
+        for sid, sha in sorted(self.submissions.items()):
+            props[f"{PREFIX}submission {sid}"] = sha
+        tokens = [f"{anchor}:{kind}:{h}" for (anchor, kind), h in sorted(self.regions.items())]
+        for i, value in enumerate(chunks(tokens), start=1):
+            props[f"{PREFIX}regions {i}"] = value
+        for i, value in enumerate(chunks(sorted(self.tag_like)), start=1):
+            props[f"{PREFIX}tag-like text {i}"] = value
+        return props
+
+    @classmethod
+    def from_properties(cls, props: Mapping[str, str]) -> Provenance | None:
+        """The provenance a draft's properties record; None for a document kpiflow did not make."""
+        quarter = props.get(f"{PREFIX}quarter", "").strip()
+        if not quarter:
+            return None
+        subs: dict[int, str] = {}
+        regions: dict[tuple[str, str], str] = {}
+        tag_like: set[str] = set()
+        for name, value in props.items():
+            if not name.startswith(PREFIX):
+                continue
+            rest = name[len(PREFIX):]
+            if rest.startswith("submission ") and rest[len("submission "):].isdigit():
+                subs[int(rest[len("submission "):])] = value.strip()
+            elif rest.startswith("regions "):
+                for token in value.split():
+                    anchor, _, tail = token.partition(":")
+                    kind, _, h = tail.partition(":")
+                    if anchor and kind and h:
+                        regions[(anchor, kind)] = h
+            elif rest.startswith("tag-like text "):
+                tag_like.update(value.split())
+        return cls(quarter, props.get(f"{PREFIX}made at", "").strip(), props.get(f"{PREFIX}figures", "").strip(),
+                   subs, regions, frozenset(tag_like))
+
+
+def read_provenance(pkg: Any) -> Provenance | None:
+    """The provenance recorded in an open package's custom properties (``kpiflow.docx.package``)."""
+    from kpiflow.docx.props import CUSTOM_PART, RT_CUSTOM, read_properties
+
+    targets = [t for _, kind, t, external in pkg.relationships("") if kind == RT_CUSTOM and not external]
+    name = targets[0] if targets else CUSTOM_PART
+    if not pkg.has(name):
+        return None
+    return Provenance.from_properties(read_properties(pkg.xml(name)))
+
+
+def fingerprint(assessments: Iterable[Assessment], quarter: Period) -> str:
+    """SHA-256 of every figure of every indicator for periods ending by the quarter's end: what the
+    report's tables, charts and verdicts are drawn from."""
+    h = hashlib.sha256()
+    end = quarter.end_date
+    for a in assessments:
+        rows = [[p.label, f.number, f.rate, f.statneigh, f.england]
+                for p, f in sorted(a.series.items()) if p.end_date <= end]
+        h.update(json.dumps([a.indicator.id, rows], separators=(",", ":")).encode("utf-8"))
+    return h.hexdigest()
+
+
+def accepted(store: Store, catalogue: Catalogue, quarter: Period) -> dict[int, Submission]:
+    """The accepted (not superseded) return of each service for the quarter, by submission id."""
+    out: dict[int, Submission] = {}
+    for service in catalogue.services:
+        s = store.accepted_submission(service, quarter)
+        if s is not None:
+            out[s.id] = s
+    return out
+
+
+def _when(iso: str) -> str:
+    return iso.replace("T", " ")[:16] + " UTC" if iso else "an unknown time"
+
+
+def _num(v: float | None) -> str:
+    return "blank" if v is None else f"{v:g}"
+
+
+def _changes(store: Store, catalogue: Catalogue, keep: Callable[[Revision], bool]) -> list[str]:
+    ids = [i.id for i in catalogue.indicators]
+    return [f"{r.indicator_id} {r.period} {r.figure} {_num(r.old)} -> {_num(r.new)}"
+            for r in store.revisions(ids) if keep(r)]
+
+
+def _listed(items: list[str], most: int = 12) -> str:
+    if len(items) <= most:
+        return ", ".join(items)
+    return ", ".join(items[:most]) + f" and {len(items) - most} more"
+
+
+def stale_problems(made: Provenance, draft_name: str, store: Store, catalogue: Catalogue, quarter: Period,
+                   assessments: list[Assessment], draft_path: str = "") -> list[Problem]:
+    """A problem for each return accepted for the quarter since the draft was made (naming it,
+    when it arrived and the figures it changed), or one for figures changed otherwise."""
+    redo = (f"Make a fresh draft that keeps your edits: kpiflow report --quarter \"{quarter.label}\" "
+            f"--keep-edits \"{draft_path or draft_name}\", then publish that.")
+    made_when = _when(made.made_at)
+    out: list[Problem] = []
+    now = accepted(store, catalogue, quarter)
+    for sid, sub in sorted(now.items()):
+        if made.submissions.get(sid) == sub.sha256:
+            continue
+        def by_it(r: Revision, sid: int = sid) -> bool:
+            return r.submission_id == sid
+
+        changed = _changes(store, catalogue, by_it)
+        services = {i.id for i in catalogue.indicators if i.service == sub.service}
+        what = f"it changed {_listed(changed)}" if changed else (
+            f"its figures (for {_listed(sorted(services))}) are not in this draft" if services
+            else "its figures are not in this draft")
+        out.append(Problem("error", "stale-draft",
+                           f"{draft_name} was made on {made_when}, before the return {sub.file_name} from "
+                           f"{sub.service} was accepted on {_when(sub.received_at)}: {what}. {redo}",
+                           sheet=sub.service, cell=sub.file_name))
+    if not out and fingerprint(assessments, quarter) != made.figures:
+        changed = _changes(store, catalogue, lambda r: r.recorded_at >= made.made_at and parse_period(
+            r.period).end_date <= quarter.end_date)
+        what = f": {_listed(changed)}" if changed else " (figures were added)"
+        out.append(Problem("error", "stale-draft", f"The figures for {quarter.label} have changed since "
+                           f"{draft_name} was made on {made_when}{what}. {redo}"))
+    return out
