@@ -181,3 +181,32 @@ def test_pandas_is_imported_only_by_the_commands_that_use_it(tmp_path: Path) -> 
         assert heavy(*args) == "[]", args
     # and the probe does see it where it is used
     assert heavy("export", "--format", "parquet", "--out", str(tmp_path / "h.parquet")) == "['pandas', 'pyarrow']"
+
+
+def test_every_read_only_json_is_the_library_functions_to_dict(tmp_path: Path) -> None:
+    """--json prints the library result's to_dict(), nothing assembled in the command layer."""
+    from kpiflow.assess import explain
+    from kpiflow.catalogue import check_catalogue
+    from kpiflow.demo import run_demo
+    from kpiflow.periods import parse_period
+    from kpiflow.pipeline import validate_returns
+    from kpiflow.settings import load_settings
+    from kpiflow.status import audit_trail, status
+
+    demo = run_demo(tmp_path / "d")
+    settings = load_settings(demo.home)
+    q = parse_period("2017/18 Q2")
+    processed = next((demo.home / "inbox" / "processed").glob("*.xlsx"))
+    cases = [
+        (["catalogue", "check"], check_catalogue(settings).to_dict()),
+        (["status", "--quarter", q.label], status(settings, q).to_dict()),
+        (["history", "--service", "Children's Services"], audit_trail(settings, "Children's Services").to_dict()),
+        (["history", "--indicator", "CS01"], audit_trail(settings, indicator="CS01").to_dict()),
+        (["explain", "--quarter", q.label], explain(settings, q).to_dict()),
+        (["explain", "--quarter", q.label, "--indicator", "CS02"], explain(settings, q, "CS02").to_dict()),
+        (["validate", str(processed)], validate_returns(settings, [processed]).to_dict()),
+    ]
+    for args, expected in cases:
+        r = kpiflow(*args, "--json", home=demo.home)
+        assert r.returncode in (0, 1), (args, r.stderr)
+        assert json.loads(r.stdout) == json.loads(json.dumps(expected, default=str)), args
