@@ -161,3 +161,19 @@ def _every_problem_code_is_registered(monkeypatch: pytest.MonkeyPatch) -> None:
         original(self, problem)
 
     monkeypatch.setattr(ValidationResult, "add", add)
+
+
+@pytest.fixture(scope="module")
+def demo_src(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The demo run once per test module: draft made, quarter open."""
+    from kpiflow.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("demo-src") / "demo")
+
+
+@pytest.fixture
+def fresh(demo_src: Any, tmp_path: Path) -> Any:
+    """A working folder of its own, as the demo left it: the draft made, the quarter open."""
+    from publish_helpers import copy_demo
+
+    return copy_demo(demo_src, tmp_path / "demo")

@@ -157,3 +157,13 @@ __all__ = [
     "region",
     "rewrite",
 ]
+
+
+def stored_texts(demo: Any) -> dict[str, tuple[str, str] | None]:
+    """The commentary and response the store holds for each of the demo's indicators at Q2."""
+    from kpiflow.periods import parse_period
+    from kpiflow.settings import load_settings
+    from kpiflow.store import open_store
+
+    with open_store(load_settings(demo.home)) as store:
+        return {iid: store.texts(iid, parse_period(QUARTER)) for iid in ("CS01", "CS02", "CS03")}

@@ -19,7 +19,7 @@ from kpiflow.issue import issue_returns
 from kpiflow.periods import parse_period
 from kpiflow.publish import publish
 from kpiflow.settings import load_settings
-from kpiflow.store import SQLiteStore, open_store
+from kpiflow.store import open_store
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 Q2 = parse_period("2017/18 Q2")
@@ -160,30 +160,15 @@ import json  # noqa: E402
 
 from publish_helpers import (  # noqa: E402
     QUARTER,
-    copy_demo,
     edit_xml,
     frag,
     kpiflow,
     no_soffice_env,
     para,
     rewrite,
+    stored_texts,
 )
 from publish_helpers import region as region_of  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def demo_src(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
-    return run_demo(tmp_path_factory.mktemp("demo-src") / "demo")
-
-
-@pytest.fixture
-def fresh(demo_src: DemoResult, tmp_path: Path) -> DemoResult:
-    return copy_demo(demo_src, tmp_path / "demo")
-
-
-def stored(demo: DemoResult) -> dict[str, tuple[str, str] | None]:
-    with SQLiteStore(load_settings(demo.home).db_path) as store:
-        return {iid: store.texts(iid, Q2) for iid in ("CS01", "CS02", "CS03")}
 
 
 def publish_cli(demo: DemoResult, draft: Path, *extra: str) -> tuple[int, str]:
@@ -204,7 +189,7 @@ def test_a_response_copied_into_another_section_is_refused_as_ambiguous(fresh: D
         cs02.addnext(copy.deepcopy(cs01))        # CS01's response pasted under CS02's
 
     draft = rewrite(fresh.report, fresh.home / "copied.docx", {"word/document.xml": edit_xml(copy_response)})
-    before = stored(fresh)
+    before = stored_texts(fresh)
     code, out = publish_cli(fresh, draft, "--json")
     assert code == 1
     found = problems(out)
@@ -212,7 +197,7 @@ def test_a_response_copied_into_another_section_is_refused_as_ambiguous(fresh: D
     assert found[0][1] == "CS01"
     text = json.loads(out)["checks"]["problems"][0]["message"]
     assert "CS01" in text and "twice" in text and "CS02" in text     # where the copy sits
-    assert stored(fresh) == before
+    assert stored_texts(fresh) == before
     code, out = publish_cli(fresh, draft)
     assert code == 1 and "duplicate-region" in out
 
@@ -236,11 +221,11 @@ def test_a_duplicated_section_is_refused_as_ambiguous(fresh: DemoResult) -> None
         content.append(para("An edit made in the first copy."))
 
     draft = rewrite(fresh.report, fresh.home / "duplicated.docx", {"word/document.xml": edit_xml(duplicate)})
-    before = stored(fresh)
+    before = stored_texts(fresh)
     code, out = publish_cli(fresh, draft, "--json")
     assert code == 1
     assert sorted({f[:2] for f in problems(out)}) == [("duplicate-region", "CS02")]
-    assert stored(fresh) == before
+    assert stored_texts(fresh) == before
 
 
 def test_a_bookmark_copied_by_writer_is_refused_as_ambiguous(fresh: DemoResult) -> None:
@@ -273,7 +258,7 @@ def test_a_paragraph_typed_just_below_a_region_is_stored_with_it(fresh: DemoResu
     draft = rewrite(fresh.report, fresh.home / "below.docx", {"word/document.xml": edit_xml(below)})
     code, out = publish_cli(fresh, draft)
     assert code == 0, out
-    response = stored(fresh)["CS01"]
+    response = stored_texts(fresh)["CS01"]
     assert response is not None and response[1].endswith("\nTyped just below the control, outside it.")
 
 
@@ -337,7 +322,7 @@ def test_every_kind_of_tracked_change_in_every_part_is_unresolved(fresh: DemoRes
         "word/document.xml": edit_xml(in_document), "word/header1.xml": edit_xml(in_part),
         "word/footer1.xml": edit_xml(inserted), "[Content_Types].xml": register_footnotes,
         "word/_rels/document.xml.rels": relate_footnotes}, add={"word/footnotes.xml": footnotes})
-    before = stored(fresh)
+    before = stored_texts(fresh)
     code, out = publish_cli(fresh, draft, "--json")
     assert code == 1
     found = problems(out)
@@ -346,4 +331,4 @@ def test_every_kind_of_tracked_change_in_every_part_is_unresolved(fresh: DemoRes
     assert {("CS01", "paragraph"), ("CS02", "paragraph"), ("CS03", "paragraph")} <= where
     assert {f[1] for f in found} >= {"header", "footer", "footnotes"}
     assert len(found) == 3 + 2 + 3     # three regions, the table and the section, three other parts
-    assert stored(fresh) == before
+    assert stored_texts(fresh) == before

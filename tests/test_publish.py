@@ -139,27 +139,11 @@ import zipfile  # noqa: E402
 from publish_helpers import (  # noqa: E402
     FOLDER,
     QUARTER,
-    copy_demo,
     corrected_return,
     kpiflow,
     no_soffice_env,
+    stored_texts,
 )
-
-
-@pytest.fixture(scope="module")
-def demo_src(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
-    return run_demo(tmp_path_factory.mktemp("demo-src") / "demo")
-
-
-@pytest.fixture
-def fresh(demo_src: DemoResult, tmp_path: Path) -> DemoResult:
-    """A working folder of its own, as the demo left it: the draft made, the quarter open."""
-    return copy_demo(demo_src, tmp_path / "demo")
-
-
-def texts(demo: DemoResult) -> dict[str, tuple[str, str] | None]:
-    with SQLiteStore(load_settings(demo.home).db_path) as store:
-        return {iid: store.texts(iid, Q2) for iid in ("CS01", "CS02", "CS03")}
 
 
 def state(demo: DemoResult) -> str:
@@ -202,21 +186,21 @@ def test_a_draft_for_another_quarter_is_refused_naming_both(fresh: DemoResult) -
     made = kpiflow(fresh.home, "report", "--quarter", "2017/18 Q1")
     assert made.returncode == 0, made.stderr
     q1 = fresh.home / "outbox" / "drafts" / "Appendix 6(b) - Exception Reports (Q1 2017-18).docx"
-    before = texts(fresh)
+    before = stored_texts(fresh)
     r = kpiflow(fresh.home, "publish", "--quarter", QUARTER, "--from", str(q1))
     print(r.stdout)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "wrong-quarter" in r.stdout
     assert "made for 2017/18 Q1, not 2017/18 Q2" in r.stdout
     assert "Nothing was published" in r.stdout
-    assert texts(fresh) == before and state(fresh) == "open" and published(fresh) == []
+    assert stored_texts(fresh) == before and state(fresh) == "open" and published(fresh) == []
 
 
 def test_a_draft_made_before_a_return_accepted_since_is_refused(fresh: DemoResult) -> None:
     corrected_return(fresh, {"CS01": {"Number": 540, "Rate": 188.7}}, "Children's Services_2017-18_Q2 corrected.xlsx")
     ingested = kpiflow(fresh.home, "ingest")
     assert ingested.returncode == 0, ingested.stdout + ingested.stderr
-    before = texts(fresh)
+    before = stored_texts(fresh)
     r = kpiflow(fresh.home, "publish", "--quarter", QUARTER)
     print(r.stdout)
     assert r.returncode == 1, r.stdout + r.stderr
@@ -228,7 +212,7 @@ def test_a_draft_made_before_a_return_accepted_since_is_refused(fresh: DemoResul
     with SQLiteStore(load_settings(fresh.home).db_path) as store:
         received = store.accepted_submission("Children's Services", Q2).received_at  # type: ignore[union-attr]
     assert received.replace("T", " ")[:16] in r.stdout                         # when it arrived
-    assert texts(fresh) == before and state(fresh) == "open" and published(fresh) == []
+    assert stored_texts(fresh) == before and state(fresh) == "open" and published(fresh) == []
 
 
 def test_a_file_that_is_not_a_kpiflow_draft_is_refused(fresh: DemoResult, tmp_path: Path) -> None:
@@ -265,7 +249,7 @@ def test_the_default_draft_is_the_newest_made_for_the_quarter_whatever_its_name(
     r = kpiflow(fresh.home, "publish", "--quarter", QUARTER, env=no_soffice_env(fresh.home.parent / "bin"))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Checking Q1 edited in Writer.docx" in r.stdout
-    stored = texts(fresh)["CS02"]
+    stored = stored_texts(fresh)["CS02"]
     assert stored is not None and stored[1].endswith("Saved under a name of the officer's choosing.")
 
 
@@ -290,12 +274,12 @@ def test_publish_json_is_the_librarys_result(fresh: DemoResult) -> None:
 def test_an_already_published_quarter_is_refused_until_reopened(fresh: DemoResult) -> None:
     env = no_soffice_env(fresh.home.parent / "bin")
     assert kpiflow(fresh.home, "publish", "--quarter", QUARTER, env=env).returncode == 0
-    before = texts(fresh)
+    before = stored_texts(fresh)
     r = kpiflow(fresh.home, "publish", "--quarter", QUARTER, env=env)
     print(r.stdout)
     assert r.returncode == 1, r.stdout + r.stderr
     assert "quarter-published" in r.stdout and "kpiflow reopen" in r.stdout
-    assert visible(fresh) == [FOLDER] and texts(fresh) == before
+    assert visible(fresh) == [FOLDER] and stored_texts(fresh) == before
     assert kpiflow(fresh.home, "reopen", "--quarter", QUARTER, "--reason", "CS01 corrected").returncode == 0
     again = kpiflow(fresh.home, "publish", "--quarter", QUARTER, env=env)
     assert again.returncode == 0, again.stdout
@@ -310,7 +294,7 @@ def test_text_typed_by_a_service_that_looks_like_a_template_tag_is_published(fre
     assert kpiflow(fresh.home, "report", "--quarter", QUARTER).returncode == 0
     r = kpiflow(fresh.home, "publish", "--quarter", QUARTER, env=no_soffice_env(fresh.home.parent / "bin"))
     assert r.returncode == 0, r.stdout + r.stderr
-    stored = texts(fresh)["CS02"]
+    stored = stored_texts(fresh)["CS02"]
     assert stored is not None and stored[1] == "Targets for {{ 7*7 }} sites, {% not a tag %} either"
 
 

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
-from publish_helpers import FOLDER, QUARTER, cli_env, copy_demo, fake_soffice, kpiflow, no_soffice_env
+from publish_helpers import FOLDER, QUARTER, cli_env, fake_soffice, kpiflow, no_soffice_env
 
-from kpiflow.demo import DemoResult, run_demo
+from kpiflow.demo import DemoResult
 from kpiflow.periods import parse_period
 from kpiflow.settings import load_settings
 from kpiflow.store import SQLiteStore
@@ -29,16 +29,6 @@ from kpiflow.store import SQLiteStore
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL, rlimits and shell scripts are POSIX")
 
 Q2 = parse_period(QUARTER)
-
-
-@pytest.fixture(scope="module")
-def demo_src(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
-    return run_demo(tmp_path_factory.mktemp("demo-src") / "demo")
-
-
-@pytest.fixture
-def fresh(demo_src: DemoResult, tmp_path: Path) -> DemoResult:
-    return copy_demo(demo_src, tmp_path / "demo")
 
 
 def snapshot(demo: DemoResult) -> tuple[str, list[tuple[str, str] | None], int]:

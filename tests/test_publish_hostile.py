@@ -17,7 +17,6 @@ from publish_helpers import (
     R_NS,
     W_NS,
     W,
-    copy_demo,
     edit_xml,
     frag,
     kpiflow,
@@ -27,23 +26,13 @@ from publish_helpers import (
     rewrite,
 )
 
-from kpiflow.demo import DemoResult, run_demo
+from kpiflow.demo import DemoResult
 from kpiflow.periods import parse_period
 from kpiflow.settings import load_settings
 from kpiflow.store import SQLiteStore
 
 Q2 = parse_period(QUARTER)
 EVIL = "attacker.example"
-
-
-@pytest.fixture(scope="module")
-def demo_src(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
-    return run_demo(tmp_path_factory.mktemp("demo-src") / "demo")
-
-
-@pytest.fixture
-def fresh(demo_src: DemoResult, tmp_path: Path) -> DemoResult:
-    return copy_demo(demo_src, tmp_path / "demo")
 
 
 def state(demo: DemoResult) -> tuple[str, int]:
