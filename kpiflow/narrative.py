@@ -52,6 +52,8 @@ SENTENCES: dict[str, str] = {
     "comparators-older": "the latest year that has comparator figures, when that is not the latest complete year",
     "gap-widened": "the gap to a comparator widened since the year before",
     "gap-narrowed": "the gap to a comparator narrowed since the year before",
+    "lead-widened": "the council is better than a comparator and its lead widened since the year before",
+    "lead-narrowed": "the council is better than a comparator and its lead narrowed since the year before",
     "gap-crossed": "the council was on the other side of a comparator the year before",
     "forecast": "a Count or year-to-date number or rate: where the pace so far leads by the year end",
     "forecast-no-target": "the same, with no target",
@@ -268,12 +270,16 @@ def _comparator_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Se
     out: list[Sentence] = [(key, f"In {first.year.label}, {which}, {_subject(f).lower()} was {p(first.ours)}: "
                                  f"{' and '.join(clauses)}.")]
     for trend, verb in (("widening", "widened"), ("narrowing", "narrowed")):
-        names = [g.comparator for g in f.gaps if g.trend == trend]
-        if names:
-            since = next(g.before for g in f.gaps if g.trend == trend and g.before is not None)
-            gaps = "The gaps" if len(names) > 1 else "The gap"
-            have = "have" if len(names) > 1 else "has"
-            out.append((f"gap-{verb}", f"{gaps} to {_names(names)} {have} {verb} since {since.label}."))
+        # behind a comparator it is a gap; ahead of it, a lead (a widening gap when ahead is good news)
+        for worse, noun in ((True, "gap"), (False, "lead")):
+            names = [g.comparator for g in f.gaps if g.trend == trend and g.worse == worse]
+            if names:
+                since = next(g.before for g in f.gaps if g.trend == trend and g.before is not None)
+                nouns = f"The {noun}s" if len(names) > 1 else f"The {noun}"
+                have = "have" if len(names) > 1 else "has"
+                joiner = "to" if worse else "over"
+                key = f"gap-{verb}" if worse else f"lead-{verb}"
+                out.append((key, f"{nouns} {joiner} {_names(names)} {have} {verb} since {since.label}."))
     crossed = [g for g in f.gaps if g.trend == "crossed" and g.ours_before is not None and g.theirs_before is not None]
     if crossed:
         groups: dict[str, list[Gap]] = {}

@@ -412,15 +412,20 @@ def _projection(series: Series, indicator: Indicator, quarter: Period, current: 
     pr = project(points, name, value, min(points_wanted, 4))
     if pr is None or len(pr.points) < min(points_wanted, 4):
         return pr
-    if pr.reaches is not None:
-        outlook = "reaches" if pr.reaches != pr.points[-1][0] else ""
-    elif not _worse(pr.intercept, value, high):
+    # the line must be getting better to close the gap: a falling line that "reaches" a comparator
+    # from above while the figure itself is below it says the opposite of what is happening
+    improving = pr.slope > 0 if high else pr.slope < 0
+    if pr.slope == 0:
         outlook = ""
-    elif "moving away" in pr.note:
-        outlook = "widening" if pr.slope != 0 else ""
+    elif not improving:
+        outlook = "widening"
+    elif not _worse(pr.intercept, value, high):
+        outlook = ""          # the line is already level with it or better: nothing true to project
+    elif pr.reaches is not None:
+        outlook = "reaches" if pr.reaches != pr.points[-1][0] else ""
     else:
         outlook = "too far"
-    return replace(pr, outlook=outlook)
+    return replace(pr, outlook=outlook, reaches=pr.reaches if outlook == "reaches" else None)
 
 
 def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mapping[str, float | None],

@@ -167,8 +167,9 @@ def build_template(path: Path) -> None:
     para(doc, "{%p if outstanding %}")
     para(doc, "Returns not in", "Heading 1")
     para(doc, "These services' returns for {{ quarter_short }} were not in when this draft was made "
-              "({{ report_date }}). Their indicators have no figures, so they could not be judged against the rule "
-              "and any exceptions among them are not in this report:")
+              "({{ report_date }}). Their indicators have no figures for the quarter, so they could not be judged "
+              "against the rule: whether any of them is an exception is not known. Those the council reports every "
+              "quarter are in this report, marked as having no return:")
     para(doc, "{%p for o in outstanding %}")
     para(doc, "{{ o.text }}", "List Bullet")
     para(doc, "{%p endfor %}")

@@ -110,7 +110,7 @@ def test_publish_stores_the_edits_and_the_next_quarter_starts_from_them(demo: De
         issued = issue_returns(settings, store, catalogue, parse_period("2017/18 Q3"))[0]
     ws = openpyxl.load_workbook(issued)["Return"]
     headers = [c.value for c in ws[6]]
-    col = headers.index("Last published service response") + 1
+    col = headers.index("Last service response") + 1
     assert ws.cell(8, col).value == NEW_RESPONSE
     assert ws.cell(8, col).protection.locked
     # publishing is repeatable: the same draft gives the same words

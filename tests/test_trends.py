@@ -536,3 +536,30 @@ def test_a_count_compares_the_quarters_own_amounts(amounts: list[int], high: boo
     f = run_facts(ind, values, Q2)
     assert (f.current, f.previous, f.last_year) == (amounts[5], amounts[4], amounts[1])
     assert f.vs_previous == direction(amounts[5], amounts[4], high, 1.0)
+
+
+def test_a_falling_line_never_reaches_a_comparator_the_figure_is_already_below() -> None:
+    # higher is better; the figure (46.0) is below the neighbours' 47.0, but the line fitted through the
+    # last six quarters starts above 47 and falls slowly: it meets 47 on the way down. Saying it "would
+    # reach the statistical neighbours' average" would tell Cabinet the opposite of what is happening.
+    recycling = indicator("Percentage", "Snapshot", "High")
+    ys = [48.0, 47.9, 47.8, 47.7, 47.6, 46.9]          # fitted: 47.19 at the last point, -0.19 a quarter
+    values = {quarter(2016, 1).step(i): y for i, y in enumerate(ys)}
+    f = run_facts(recycling, values, Q2, comparators={year(2016): (47.0, 40.0)})
+    pr = f.projection
+    assert pr is not None and pr.slope < 0 and pr.intercept > 47.0      # the fitted line is above the comparator
+    assert pr.outlook == "widening" and pr.reaches is None               # worse, and getting worse
+    from kpiflow.narrative import draft_commentary
+
+    text = " ".join(draft_commentary(f))
+    assert "would reach" not in text and "would keep widening" in text
+
+
+def test_a_rising_line_already_past_the_comparator_says_nothing() -> None:
+    # higher is better; the figure dipped below the comparator, but the line through the run is above it
+    # and rising: no projection sentence can be true here
+    rate = indicator("Rate", "Snapshot", "High")
+    ys = [44.0, 45.0, 47.0, 49.0, 51.0, 46.5]           # fitted: 49.4 at the last point, rising
+    values = {quarter(2016, 1).step(i): y for i, y in enumerate(ys)}
+    f = run_facts(rate, values, Q2, comparators={year(2016): (47.0, 30.0)})
+    assert f.projection is not None and f.projection.outlook == "" and f.projection.reaches is None

@@ -20,7 +20,7 @@ def test_sheets_headers_and_prefill(issued: Path) -> None:
     headers = [c.value for c in ws[6]]
     assert headers[:12] == ["Indicator ID", "Indicator", "Better to be", "Unit", "Target", "Number", "Rate",
                             "Statistical neighbours", "England", "Commentary", "Service response", "What to enter"]
-    assert headers[12:] == ["2015/16", "2016/17", "2017/18 Q1", "2016/17 Q2", "Last published service response"]
+    assert headers[12:] == ["2015/16", "2016/17", "2017/18 Q1", "2016/17 Q2", "Last service response"]
     assert [ws.cell(r, 1).value for r in (7, 8, 9)] == ["CS01", "CS02", "CS03"]
     assert ws["E7"].value == "No Target Set"
     assert [ws.cell(7, c).value for c in range(13, 17)] == ["469 (162.8)", "525 (183.0)", "548 (191.6)",

@@ -260,7 +260,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     ws = wb.create_sheet("Return")
     ws.cell(row=1, column=1, value=f"{service}: performance return for {quarter.short}").font = st["title_font"]
     ws.cell(row=2, column=1, value="Fill in the yellow cells. Grey cells are filled in for you. See the Guidance sheet.")
-    headers = [*RETURN_HEADERS, *history_headers, "Last published service response"]
+    headers = [*RETURN_HEADERS, *history_headers, "Last service response"]
     _header(ws, RETURN_HEADER_ROW, headers, st)
     col = {h: i for i, h in enumerate(headers, start=1)}
     dv_cmp = _dv("decimal", "Comparator", "The latest published comparator figure (the same measure as this "
@@ -280,7 +280,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
         locked = {"Indicator ID": ind.id, "Indicator": ind.name, "Better to be": ind.better,
                   "Unit": ind.unit + (f" per {ind.rate_per:,.0f}" if ind.has_rate and ind.rate_per else ""),
                   "Target": target, "What to enter": enter,
-                  "Last published service response": ctx.last_response or None}
+                  "Last service response": ctx.last_response or None}
         for h in history_headers:
             locked[h] = ctx.history.get(h) or None
         for h, v in locked.items():
@@ -314,7 +314,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
                 dv_text.add(ref)
     widths = {"Indicator ID": 10, "Indicator": 32, "Better to be": 8, "Unit": 13, "Target": 13, "Number": 11,
               "Rate": 11, "Statistical neighbours": 13, "England": 10, "Commentary": 32, "Service response": 32,
-              "What to enter": 30, "Last published service response": 34}
+              "What to enter": 30, "Last service response": 34}
     from openpyxl.styles import Border, Side
     from openpyxl.utils import get_column_letter
 
