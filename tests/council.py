@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from docx_helpers import body_blocks, table_rows
 from typer.testing import CliRunner
 
 from kpiflow.cli import app
@@ -231,39 +232,6 @@ def explain(c: Council, quarter: Period, preset: str) -> dict[str, dict[str, Any
 
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-
-
-def body_blocks(path: Path) -> list[Any]:
-    """Paragraph texts and tables in document order (inside content controls too)."""
-    from docx import Document
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
-
-    doc = Document(str(path))
-    out: list[Any] = []
-
-    def walk(parent: Any) -> None:
-        for el in parent.iterchildren():
-            if el.tag == f"{W}p":
-                out.append(Paragraph(el, doc).text)
-            elif el.tag == f"{W}tbl":
-                out.append(Table(el, doc))
-            elif el.tag == f"{W}sdt":
-                walk(el.find(f"{W}sdtContent"))
-
-    walk(doc.element.body)
-    return out
-
-
-def table_rows(table: Any) -> list[list[str]]:
-    out = []
-    for r in table.rows:
-        cells: list[tuple[Any, str]] = []
-        for c in r.cells:
-            if not cells or c._tc is not cells[-1][0]:
-                cells.append((c._tc, c.text))
-        out.append([t for _, t in cells])
-    return out
 
 
 @dataclass(frozen=True)

@@ -262,3 +262,39 @@ def _read_workbook(
     finally:
         workbook.close()
     return True, rows
+
+
+def body_blocks(path: str | Path) -> list[Any]:
+    """Paragraph texts and tables in document order, inside content controls (the marked commentary
+    and service response) too."""
+    from docx import Document
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    doc = Document(str(path))
+    out: list[Any] = []
+
+    def walk(parent: Any) -> None:
+        for el in parent.iterchildren():
+            if el.tag == f"{w}p":
+                out.append(Paragraph(el, doc).text)
+            elif el.tag == f"{w}tbl":
+                out.append(Table(el, doc))
+            elif el.tag == f"{w}sdt":
+                walk(el.find(f"{w}sdtContent"))
+
+    walk(doc.element.body)
+    return out
+
+
+def table_rows(table: Any) -> list[list[str]]:
+    """A table's text, row by row, a merged cell once."""
+    out = []
+    for r in table.rows:
+        cells: list[tuple[Any, str]] = []
+        for c in r.cells:
+            if not cells or c._tc is not cells[-1][0]:
+                cells.append((c._tc, c.text))
+        out.append([t for _, t in cells])
+    return out

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from docx import Document
 from docx.table import Table
-from docx.text.paragraph import Paragraph
-from docx_helpers import chart_parts
+from docx_helpers import body_blocks, chart_parts, table_rows
 
 from kpiflow.demo import DemoResult, example_return, run_demo
 
@@ -20,35 +19,6 @@ W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     return run_demo(tmp_path_factory.mktemp("demo") / "demo")
-
-
-def body_blocks(path: Path) -> list[object]:
-    """Paragraph texts and tables in document order."""
-    doc = Document(str(path))
-    out: list[object] = []
-
-    def walk(parent: object) -> None:
-        for el in parent.iterchildren():  # type: ignore[attr-defined]
-            if el.tag == f"{W}p":
-                out.append(Paragraph(el, doc).text)
-            elif el.tag == f"{W}tbl":
-                out.append(Table(el, doc))
-            elif el.tag == f"{W}sdt":          # the marked commentary and service response
-                walk(el.find(f"{W}sdtContent"))
-
-    walk(doc.element.body)
-    return out
-
-
-def rows(table: Table) -> list[list[str]]:
-    out = []
-    for r in table.rows:
-        cells = []
-        for c in r.cells:
-            if not cells or c._tc is not cells[-1][0]:
-                cells.append((c._tc, c.text))
-        out.append([t for _, t in cells])
-    return out
 
 
 SEED_VALUES = {
@@ -79,9 +49,9 @@ def test_each_exception_has_the_seeds_tables(demo: DemoResult) -> None:
     tables = [b for b in blocks if isinstance(b, Table)]
     described = {}
     for i, t in enumerate(tables):
-        r = rows(t)
+        r = table_rows(t)
         if r[0] == ["Indicator Description", "Better to be?"]:
-            described[r[1][0]] = (r[1][1], rows(tables[i + 1]))
+            described[r[1][0]] = (r[1][1], table_rows(tables[i + 1]))
     assert set(described) == set(SEED_VALUES)
     for name, (better, values) in described.items():
         assert better == BETTER[name]
@@ -130,7 +100,7 @@ def test_commentary_is_drafted_from_the_figures(demo: DemoResult) -> None:
 
 
 def test_breakdown_table(demo: DemoResult) -> None:
-    tables = [rows(b) for b in body_blocks(demo.report) if isinstance(b, Table)]
+    tables = [table_rows(b) for b in body_blocks(demo.report) if isinstance(b, Table)]
     breakdown = [t for t in tables if t[0] == ["Category", "Number"]]
     assert breakdown == [[["Category", "Number"], ["Under 1", "39"], ["1-4 yrs", "71"], ["5-9 yrs", "127"],
                           ["10-15 yrs", "199"], ["16 and over", "89"]]]
@@ -274,8 +244,8 @@ def test_portfolios_in_catalogue_order_and_no_blank_last_page(tmp_path: Path) ->
     doc = Document(str(report))
     headings = [p.text for p in doc.paragraphs if p.style.name == "Portfolio Heading"]
     assert headings == ["ZEBRA PORTFOLIO", "AARDVARK PORTFOLIO"]
-    descriptions = [t for t in body_blocks(report) if isinstance(t, Table) and rows(t)[0][0] == "Indicator Description"]
-    assert [rows(t)[1][0] for t in descriptions] == ["Indicator Z1", "Indicator Z2", "Indicator A1"]
+    descriptions = [t for t in body_blocks(report) if isinstance(t, Table) and table_rows(t)[0][0] == "Indicator Description"]
+    assert [table_rows(t)[1][0] for t in descriptions] == ["Indicator Z1", "Indicator Z2", "Indicator A1"]
     body = doc.element.body
     last_blocks = [el for el in body if el.tag != f"{W}sectPr"][-3:]
     assert not any(el.findall(f".//{W}br[@{W}type='page']") for el in last_blocks)
@@ -284,7 +254,7 @@ def test_portfolios_in_catalogue_order_and_no_blank_last_page(tmp_path: Path) ->
 
 def test_the_summary_keeps_capitals_as_in_the_key(demo: DemoResult) -> None:
     """Capitalising a reason must not lower-case the rest ("england", "amber" were printed)."""
-    summary = next(rows(b) for b in body_blocks(demo.report) if isinstance(b, Table) and rows(b)[0][0] == "Indicator")
+    summary = next(table_rows(b) for b in body_blocks(demo.report) if isinstance(b, Table) and table_rows(b)[0][0] == "Indicator")
     reasons = [r[-1] for r in summary[1:]]
     assert reasons[0] == ("Worse than the same quarter last year (185.6 against 173.2); worse than the statistical "
                           "neighbours' average and England in 2016/17, and the gap is not narrowing")
