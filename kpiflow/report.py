@@ -24,7 +24,7 @@ from kpiflow.docx.marks import mark_anchor
 from kpiflow.docx.render import add_chart, marked_block, new_block, number_drawings, open_template
 from kpiflow.errors import KpiflowError, NoFiguresError
 from kpiflow.filing import part_path, unique_path, write_new
-from kpiflow.fmt import fmt, fmt_figures, fmt_number, long_date
+from kpiflow.fmt import fmt, fmt_figures, fmt_number, fmt_target, long_date
 from kpiflow.model import Catalogue
 from kpiflow.narrative import (
     NO_FIGURE,
@@ -153,7 +153,7 @@ def _values_row(a: Assessment) -> dict[str, Any]:
         label += " year to date"
     target = "No Target Set" if f.target is None else fmt(f.target, unit, dp=f.dp)
     if f.target_now is not None and f.target_now != f.target:
-        in_force = f"Q{f.quarter.n}: {fmt(f.target_now, unit, dp=f.dp)}"
+        in_force = f"Q{f.quarter.n}: {fmt_target(f.target_now, unit, dp=f.dp)}"
         target = in_force if f.target is None else f"{target} ({in_force})"
     note = VALUES_NOTES.get(a.indicator.measure, "")
     if f.target_now is not None and f.target_now != f.target:

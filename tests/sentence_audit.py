@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-N = r"\d[\d,]*(?:\.\d+)?%?"
+N = r"\d(?:[\d,]*\d)?(?:\.\d+)?%?"   # a number never ends on the comma after it
 NUMBER = re.compile(rf"(?<![\w/.,-]){N}")
 PERIOD = re.compile(r"Q[1-4] \d{4}/\d{2}|\d{4}/\d{2}|\b\d{1,2} (?:January|February|March|April|May|June|July|"
                     r"August|September|October|November|December) \d{4}|last \d+ (?:months|quarters)|\d{4}-\d{2}")
@@ -22,6 +22,7 @@ LABELLED = [re.compile(x) for x in (
     rf"same point last year \((?:{N} against )?(?P<n>{N}) at {P}\)",
     rf"In \d{{4}}/\d{{2}}, the latest [^,]+, the \w+ was (?P<n>{N})",
     rf"on course for a rate of (?P<n>{N}) per",
+    rf"a rate of {N} per (?P<n>{N})",
     rf"(?:average|England's) (?:(?:rose|fell) )?from (?P<n>{N}) to {N}",
     rf"(?:average|England's) (?:(?:rose|fell) )?from {N} to (?P<n>{N})",
     rf"The total for \d{{4}}/\d{{2}} was (?P<n>{N})",
