@@ -15,18 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from kpiflow.fmt import fmt, fmt_target, long_date
 from kpiflow.periods import parse_period
+from kpiflow.rules import PRESETS
 
 if TYPE_CHECKING:
     from kpiflow.rules import Reason, Verdict
     from kpiflow.trends import Facts, Gap
 
-RULE_TEXT = {
-    "below-target-or-worse-than-last-year": "an indicator is reported when it is below target or performing worse "
-                                            "than at the same point last year",
-    "red": "an indicator is reported when it is Red: worse than its target by more than the tolerance",
-    "red-or-amber-worsening": "an indicator is reported when it is Red, or Amber and worse than last quarter",
-    "missed-two-quarters": "an indicator is reported when it has missed its target in this and the previous quarter",
-}
+# how the report states each exception rule: the preset registry's words (kpiflow.rules.PRESETS)
+RULE_TEXT = {name: preset.text for name, preset in PRESETS.items()}
 
 # Every sentence the drafted commentary can hold, by key: what it says. docs/sentences.md has an
 # example of each (a test keeps the two in step).
@@ -188,7 +184,7 @@ def _target_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Senten
             basis += " and with " + " and ".join(names)
         out: list[Sentence] = [("no-target", f"There is no target set for this indicator, so it is compared instead "
                                               f"with {basis}.")]
-        if ind.measure == "Count" and f.quarter.n == 4 and f.to_date is not None:
+        if ind.measure.adds_up(f.figure) and f.quarter.n == 4 and f.to_date is not None:
             # the year has ended: its total is in no column of the values table, so say it
             before = dict(f.annual).get(f.quarter.year.step(-1))
             total = f"The total for {f.quarter.year.label} was {p(f.to_date)}"
@@ -201,13 +197,7 @@ def _target_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Senten
         return out
     if f.rag is None or f.to_date is None:
         return []
-    whole_year = f.quarter.n == 4
-    if ind.measure == "Count":
-        subject = "the total for the year" if whole_year else "the total for the year to date"
-    elif ind.measure == "Cumulative":
-        subject = "the figure for the year" if whole_year else "the figure for the year to date"
-    else:
-        subject = "the figure"
+    subject = ind.measure.target_subject(f.quarter.n == 4)
     key, kind = {"pro rata": ("target-pro-rata", "a pro rata target"),
                  "profile": ("target-profile", "a profiled target")}.get(f.target_basis, ("target", "a target"))
     target = fmt_target(f.target_now, ind.unit, dp=f.dp)
@@ -264,7 +254,7 @@ def _previous_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sent
         verb = "rose" if now > then else "fell"
         return [("previous-ytd", f"At {q} the figure for the year to date {verb} {_size(now, then, f)}compared with "
                                  f"{pq} ({p(now)} against {p(then)}), {judgement}.")]
-    at = "In" if f.indicator.measure == "Count" else "At"
+    at = f.indicator.measure.at
     if equal:
         return [("previous-same", f"{at} {q} it was the same as {at.lower()} {pq} ({p(now)}).")]
     if cmp.direction == "No change":
@@ -289,7 +279,7 @@ def _last_year_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sen
                                            f"({p(then)} at {ly}).")]
         return [("last-year-ytd", f"The year to date is {_size(now, then, f)}{word} than at the same point last year "
                                   f"({p(now)} against {p(then)} at {ly}), {judgement} than a year ago.")]
-    at = "in" if f.indicator.measure == "Count" else "at"
+    at = f.indicator.measure.at.lower()
     if cmp.direction == "No change":
         about = "the same" if equal else "about the same"
         return [("last-year-same", f"That is {about} as {at} {ly} ({p(then)}).")]

@@ -72,7 +72,7 @@ _ROWS: tuple[tuple[str, str, str, str, str, float | None, str, str, float | None
 def indicator(row: tuple[str, str, str, str, str, float | None, str, str, float | None, str]) -> Indicator:
     iid, name, service, better, unit, per, frequency, measure, tolerance, exception = row
     return Indicator(iid, name, PORTFOLIO[service], service, better, unit, per, frequency, measure, tolerance,
-                     exception)
+                     exception, accumulates=iid in ACCUMULATES)
 
 
 INDICATORS = tuple(indicator(r) for r in _ROWS)

@@ -225,7 +225,8 @@ def test_year_to_date_words(run: Run) -> None:
                                             "rata target of 600.0 (Amber).")
     assert ("Q2 2025/26 on its own added 270.0 to the year to date, less than the 310.0 added in Q1 2025/26, "
             "a deterioration.") in ex["AS02"].commentary
-    assert "At this pace it is on course for 1,160.0 by the year end, against a target of 1,200.0." in \
+    assert "At this pace it is on course for a rate of 1,160.0 per 100,000 by the year end, against a target of " \
+           "1,200.0." in \
         ex["AS02"].commentary
     assert ex["EN01"].commentary.startswith("At Q2 2025/26 the figure for the year to date was 45.8% against a "
                                             "target of 46.0% (Amber).")
