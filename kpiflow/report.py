@@ -71,42 +71,59 @@ def chart_specs(a: Assessment, council: str) -> list[ChartSpec]:
         "Percentage" if unit == "Percentage" else "Number")
     what = ind.measure.chart_axis(what)
     specs: list[ChartSpec] = []
-    years = [p for p, _ in f.annual][-4:]
+    # values rounded as the values table shows them
+    decimals = 1 if figure == "rate" or unit == "Percentage" else f.dp
+    annual = dict(f.annual)
+    this_year = f.quarter.year
+    if f.quarter.n == 4 and any(SNAPSHOT.outturn(series, this_year, fig) is not None for fig in ("statneigh", "england")):
+        # the year has just ended and its comparators are in: it belongs on the chart
+        whole = ind.measure.outturn(series, this_year, figure)
+        if whole is not None:
+            annual[this_year] = whole
+    years = sorted(annual)[-4:]
     if f.annual_comparators and years:
-        ours: list[float | None] = [dict(f.annual)[y] for y in years]
+        ours: list[float | None] = [annual[y] for y in years]
         cats = [y.label for y in years]
-        if ind.measure.projects:
+        if ind.measure.projects and this_year not in annual:
             # a snapshot at the quarter's end is the council's latest point; no comparator is published for it
             cats.append(f.quarter.short)
             ours.append(f.current)
         series_list: list[tuple[str, tuple[float | None, ...]]] = [(council, tuple(ours))]
-        for name, fig in (("Statistical neighbours", "statneigh"), ("England", "england")):
+        roles = ["council"]
+        for name, fig, role in (("Statistical neighbours", "statneigh", "neighbours"), ("England", "england", "england")):
             vals: list[float | None] = [SNAPSHOT.outturn(series, y, fig) for y in years]
             vals += [None] * (len(cats) - len(years))
             if any(v is not None for v in vals):
                 series_list.append((name, tuple(vals)))
+                roles.append(role)
         if len(series_list) > 1:
             specs.append(ChartSpec(f"{what}: {council}, statistical neighbours and England", tuple(cats), tuple(series_list),
-                          "line", what, "0.0" if figure == "rate" else "General"))
-    this_year, last_year = f.quarter.year, f.quarter.year.step(-1)
+                          "line", what, "0.0" if figure == "rate" else "General", roles=tuple(roles), decimals=decimals))
+    last_year = this_year.step(-1)
     months_now = [m for m in this_year.months() if m <= f.quarter.months()[-1]]
-    has_monthly = any(series.get(m) is not None and getattr(series[m], figure) is not None for m in months_now)
-    if has_monthly:
+
+    def held(months: list[Period]) -> bool:
+        return any(series.get(m) is not None and getattr(series[m], figure) is not None for m in months)
+
+    # month by month against last year only when there is a last year to set it against
+    if held(months_now) and held(last_year.months()):
         cats = [MONTH_NAMES[m.calendar_month - 1][:3].title() for m in this_year.months()]
         def mvals(y: Period, upto: Period | None) -> tuple[float | None, ...]:
             return tuple(getattr(series[m], figure) if m in series and (upto is None or m <= upto) else None
                          for m in y.months())
         specs.append(ChartSpec(f"{what}: month by month, {this_year.label} against {last_year.label}", tuple(cats),
                       ((last_year.label, mvals(last_year, None)), (this_year.label, mvals(this_year, f.quarter.months()[-1]))),
-                      "line", what))
+                      "line", what, roles=("last-year", "council"), decimals=decimals))
     elif not specs:
         cats = [f"Q{q.n}" for q in this_year.quarters()]
         def qvals(y: Period, upto: Period | None) -> tuple[float | None, ...]:
             return tuple(ind.measure.outturn(series, q, figure) if upto is None or q <= upto else None
                          for q in y.quarters())
-        specs.append(ChartSpec(f"{what}: quarter by quarter, {this_year.label} against {last_year.label}", tuple(cats),
-                      ((last_year.label, qvals(last_year, None)), (this_year.label, qvals(this_year, f.quarter))),
-                      "column", what))
+        before = qvals(last_year, None)
+        against = f" against {last_year.label}" if any(v is not None for v in before) else ""
+        specs.append(ChartSpec(f"{what}: quarter by quarter, {this_year.label}{against}", tuple(cats),
+                      ((last_year.label, before), (this_year.label, qvals(this_year, f.quarter))),
+                      "column", what, roles=("last-year", "council"), decimals=decimals))
     pr = f.projection
     if pr is not None and pr.outlook == "reaches" and pr.reaches is not None and len(pr.points) >= 2:
         first = pr.points[0][0]
@@ -120,7 +137,8 @@ def chart_specs(a: Assessment, council: str) -> list[ChartSpec]:
             if pr.comparator == "statistical neighbours" else f"England ({fmt(pr.comparator_value, unit, dp=f.dp)})"
         specs.append(ChartSpec(f"{what}: if the trend continues", tuple(p.short for p in periods),
                       ((council, actual), ("Trend", line), (label, tuple(pr.comparator_value for _ in periods))),
-                      "line", what))
+                      "line", what, roles=("council", "trend", "neighbours" if pr.comparator == "statistical neighbours"
+                                           else "england"), decimals=decimals))
     if unit == "Percentage":
         # a percentage axis runs from 0 to 100, not to the 120 an office suite picks for figures near 100
         specs = [replace(sp, y_min=0.0, y_max=100.0) for sp in specs]

@@ -36,6 +36,7 @@ class Run:
     district: District
     verdicts: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
     drafts: dict[str, dict[str, Section]] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
     feedback: dict[str, str] = field(default_factory=dict)
 
 
@@ -72,6 +73,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         drafts = d.home / "outbox" / "drafts"
         draft = max(drafts.glob(f"*({q.short.replace('/', '-')})*.docx"), key=lambda p: p.stat().st_mtime)
         r.drafts[q.label] = read_sections(draft)
+        r.files[q.label] = draft
         for name, preset in PRESETS.items():
             _set_rule(d.home, preset)
             r.verdicts[(q.label, name)] = {x["id"]: x for x in json.loads(d.run("explain", "--quarter", q.label,
@@ -269,3 +271,55 @@ def test_a_service_late_at_q3_and_a_resubmission_are_in_the_record(run: Run) -> 
     assert "2024/25 Q3" in out
     period: Period = parse_period("2024/25 Q2")
     assert period.label in run.district.run("history", "--service", "Waste and Street Scene")
+
+
+# --- charts that do not exaggerate ---
+
+C = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
+A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+
+
+def _charts(path: Path) -> list[Any]:
+    import zipfile
+
+    from lxml import etree
+
+    with zipfile.ZipFile(path) as z:
+        return [etree.fromstring(z.read(n)) for n in sorted(z.namelist()) if re.fullmatch(r"word/charts/chart\d+\.xml", n)]
+
+
+def _title(chart: Any) -> str:
+    return "".join(chart.find(f"{C}chart/{C}title").itertext())
+
+
+@pytest.mark.parametrize("quarter", [q.label for q in CHECKED])
+def test_column_charts_start_at_zero_and_each_series_keeps_its_look(run: Run, quarter: str) -> None:
+    charts = _charts(run.files[quarter])
+    assert charts
+    looks: dict[str, set[str]] = {}
+    for chart in charts:
+        if chart.find(f".//{C}barChart") is not None:
+            assert chart.find(f".//{C}valAx/{C}scaling/{C}min").get("val") == "0.0", _title(chart)
+        for ser in chart.iter(f"{C}ser"):
+            name = ser.find(f"{C}tx//{C}v").text
+            line = ser.find(f"{C}spPr/{A}ln/{A}prstDash")
+            marker = ser.find(f"{C}marker/{C}symbol")
+            if line is not None and marker is not None:
+                colour = ser.find(f"{C}spPr/{A}ln/{A}solidFill/{A}srgbClr").get("val")
+                key = "England" if name.startswith("England") else "neighbours" if name.startswith("Statistical") \
+                    else name
+                looks.setdefault(key, set()).add(f"{colour} {line.get('val')} {marker.get('val')}")
+            for v in ser.iter(f"{C}v"):
+                # cached values rounded as shown: never 13.399999999999999
+                assert not re.fullmatch(r"-?\d+\.\d{3,}", v.text or ""), (_title(chart), v.text)
+    assert looks["England"] and all(len(v) == 1 for v in looks.values()), looks
+
+
+def test_month_by_month_only_against_a_year_that_has_months(run: Run) -> None:
+    q4 = [_title(c) for c in _charts(run.files["2024/25 Q4"])]
+    q1 = [_title(c) for c in _charts(run.files["2025/26 Q1"])]
+    # RB03's and WS02's months start in April 2024: at 2024/25 Q4 there is no 2023/24 to set them against
+    assert not [t for t in q4 if "month by month" in t], q4
+    assert [t for t in q1 if "month by month, 2025/26 against 2024/25" in t]
+    assert not [t for t in q4 + q1 if t.endswith("against") or "against 2023/24" in t and "quarter by quarter" in t
+                and "2024/25 against 2023/24" not in t]
