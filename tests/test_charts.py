@@ -368,3 +368,23 @@ def test_chart_values_are_rounded_as_the_report_shows_them() -> None:
     with zipfile.ZipFile(io.BytesIO(_workbook_blob(spec))) as z:
         sheet = z.read("xl/worksheets/sheet1.xml").decode()
     assert "13.399999" not in _chart_xml(spec, "rId1") and "13.399999" not in sheet and ">13.4<" in sheet
+
+
+def test_at_q4_the_comparator_chart_includes_the_year_just_ended_where_it_has_figures() -> None:
+    from kpiflow.assess import Assessment
+    from kpiflow.model import Figures, Indicator
+    from kpiflow.periods import quarter, year
+    from kpiflow.report import chart_specs
+    from kpiflow.rules import Verdict
+    from kpiflow.trends import facts
+
+    ind = Indicator("T01", "Test", "P", "S", "Low", "Rate", 1000, "Quarterly", "Snapshot", None)
+    series = {year(2022): Figures(None, 2.9, 2.9, 3.4), year(2023): Figures(None, 2.8, 3.0, 3.6),
+              **{quarter(2024, n): Figures(None, v) for n, v in enumerate((2.6, 2.7, 2.8, 2.9), 1)},
+              year(2024): Figures(None, None, 3.3, 4.0)}
+    q4 = quarter(2024, 4)
+    f = facts(ind, series, q4, {}, 5.0, 1.0, 6)
+    (comparators, *_) = chart_specs(Assessment(ind, f, Verdict(True, ()), series), "Eastbridge")
+    assert comparators.categories == ("2022/23", "2023/24", "2024/25")
+    assert dict(comparators.series) == {"Eastbridge": (2.9, 2.8, 2.9), "Statistical neighbours": (2.9, 3.0, 3.3),
+                                        "England": (3.4, 3.6, 4.0)}
