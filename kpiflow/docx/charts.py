@@ -40,18 +40,18 @@ import math
 import re
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.xml import NS
-from kpiflow.fmt import column_letter, fmt_number
+from kpiflow.fmt import column_letter
+from kpiflow.report.context import ROLE_ORDER, ChartSpec, SeriesStyle, describe, series_style, value_axis_min
 
 if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph
 
-__all__ = ["CHART_FONT", "ChartSpec", "add_native_chart", "render_png"]
+__all__ = ["CHART_FONT", "ChartSpec", "add_native_chart", "describe", "render_png"]   # ChartSpec, describe: the context's
 
 _CHART_URI = "http://schemas.openxmlformats.org/drawingml/2006/chart"
 _CHART_CT = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
@@ -70,59 +70,6 @@ CHART_FONT = "Arial"  # the report template's body font
 # surrogates, U+FFFE/U+FFFF) cannot be serialised at all, so they are dropped
 # rather than allowed to corrupt the package.
 _XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-@dataclass(frozen=True)
-class ChartSpec:
-    """What to draw. Values of ``None`` (or NaN/inf) are left as gaps."""
-
-    title: str
-    categories: tuple[str, ...]
-    series: tuple[tuple[str, tuple[float | None, ...]], ...]
-    kind: str = "line"
-    y_title: str = ""
-    number_format: str = "General"
-    y_min: float | None = None     # the value axis's range; None: the office suite chooses (a column chart
-    y_max: float | None = None     # of figures >= 0 always starts at zero)
-    roles: tuple[str, ...] = ()    # what each series is (SERIES_STYLES), so one series looks alike in every chart
-    decimals: int | None = None    # values rounded as the report shows them (None: as given)
-
-
-@dataclass(frozen=True)
-class SeriesStyle:
-    """How one kind of series is drawn, in every chart and every format: a colour, and a dash and a marker as
-    well, so that the legend reads in black and white and for readers who do not see colour (WCAG 1.4.1)."""
-
-    colour: str        # the line and marker, RGB hex
-    dash: str          # DrawingML preset dash: solid, dash, sysDot, lgDash, dashDot
-    marker: str        # DrawingML marker: circle, square, triangle, diamond, x
-    fill: str          # a column's fill: told apart by lightness as well as hue
-
-
-# the council (and this year) dark and solid; last year pale; each comparator always its own look
-SERIES_STYLES: dict[str, SeriesStyle] = {
-    "council": SeriesStyle("1F4E79", "solid", "circle", "1F4E79"),
-    "last-year": SeriesStyle("767676", "dash", "square", "BFBFBF"),
-    "neighbours": SeriesStyle("B4510F", "sysDot", "triangle", "F4B183"),
-    "england": SeriesStyle("375623", "lgDash", "diamond", "A9D18E"),
-    "trend": SeriesStyle("000000", "dashDot", "x", "404040"),
-}
-_ROLE_ORDER = ("council", "neighbours", "england", "trend", "last-year")
-
-
-def series_style(spec: ChartSpec, i: int) -> SeriesStyle:
-    """The look of the spec's ``i``th series: by its role, or (a spec without roles) by its place."""
-    role = spec.roles[i] if i < len(spec.roles) else ""
-    return SERIES_STYLES.get(role) or SERIES_STYLES[_ROLE_ORDER[i % len(_ROLE_ORDER)]]
-
-
-def value_axis_min(spec: ChartSpec) -> float | None:
-    """Where the value axis starts: as the spec says; a column chart of figures that are all zero or more starts at
-    zero (a column's height is its size: an axis from 130 makes a 10% difference look threefold)."""
-    if spec.y_min is not None or spec.kind != "column":
-        return spec.y_min
-    values = [v for _, vs in spec.series for v in vs if v is not None]
-    return 0.0 if values and min(values) >= 0 else None
 
 
 # ---------------------------------------------------------------------------
@@ -162,21 +109,6 @@ def add_native_chart(
     inline = parse_xml(_inline_xml(chart_rid, n.next_drawing(), round(width_cm * _EMU_PER_CM),
                                    round(height_cm * _EMU_PER_CM), describe(clean)))
     paragraph.add_run()._r.add_drawing(inline)
-
-
-def describe(spec: ChartSpec) -> str:
-    """The chart's alternative text: what it shows and its latest figures, for a screen reader
-    and for the tagged PDF (a chart's picture says nothing to someone who cannot see it)."""
-    kind = "Column chart" if spec.kind == "column" else "Line chart"
-    latest = []
-    for name, values in spec.series:
-        points = [(c, v) for c, v in zip(spec.categories, values, strict=True) if v is not None]
-        if points:
-            category, value = points[-1]
-            shown = f"{value:.1f}" if spec.number_format == "0.0" else fmt_number(round(value, 1))
-            latest.append(f"{name} {shown} ({category})")
-    tail = f" Latest figures: {'; '.join(latest)}." if latest else " No figures to show."
-    return f"{kind}: {spec.title.rstrip('.')}.{tail}"
 
 
 def _inline_xml(rid: str, docpr_id: int, cx: int, cy: int, descr_text: str) -> str:
@@ -228,7 +160,7 @@ def _clean_spec(spec: ChartSpec) -> ChartSpec:
         clean = tuple(_clean_value(v, spec.decimals) for v in values)
         if any(v is not None for v in clean):     # a series with no figure would be an empty legend entry
             series.append((_clean_text(name), clean))
-            roles.append(spec.roles[i] if i < len(spec.roles) else _ROLE_ORDER[i % len(_ROLE_ORDER)])
+            roles.append(spec.roles[i] if i < len(spec.roles) else ROLE_ORDER[i % len(ROLE_ORDER)])
     if not series:
         raise ValueError("a chart needs at least one series with a figure")
     return ChartSpec(
