@@ -303,7 +303,7 @@ def _record(settings: Settings, store: Store, work: Path, sha: str, data: Return
             status = "accepted"
         kept = _reserve(settings, store, settings.rejected if status == "rejected" else settings.processed, name)
         feedback = _reserve(settings, store, settings.feedback_dir, feedback_name(name))
-        problems = [{**p.__dict__, "location": p.location} for p in result.problems]
+        problems = [p.to_dict() for p in result.problems]
         if status == "accepted":
             assert data is not None
             store.store_return(data, name, sha, problems, kept, claim=work.name, feedback=feedback)
@@ -342,9 +342,7 @@ def _finish(settings: Settings, store: Store, sub: Submission, work: Path) -> Ou
 
 
 def _outcome(settings: Settings, sub: Submission) -> Outcome:
-    result = ValidationResult(sub.file_name, [
-        Problem(p["severity"], p["code"], p["message"], p.get("sheet", ""), p.get("cell", ""),
-                p.get("indicator_id", "")) for p in sub.problems])
+    result = ValidationResult(sub.file_name, [Problem.from_dict(p) for p in sub.problems])
     return Outcome(sub.file_name, sub.outcome, result, sub.service, sub.quarter, settings.home / sub.kept_as,
                    [settings.home / sub.feedback] if sub.feedback else [], sub.id)
 
