@@ -29,7 +29,6 @@ from kpiflow.filing import FileLock, lock_created, safe_name, try_lock
 
 if TYPE_CHECKING:
     from kpiflow.settings import Settings
-    from kpiflow.store.base import Store
 
 #: the name of the claim that lets one publish run at a time
 PUBLISH = "publish"
@@ -51,6 +50,15 @@ class Claim(Protocol):
     def release(self) -> None:
         """Drop the claim; releasing twice does nothing."""
         ...
+
+
+class ClaimingStore(Protocol):
+    """What claims need of a store (``kpiflow.store.Store``): whether it takes claims, and taking one."""
+
+    @property
+    def claims_in_database(self) -> bool: ...
+
+    def try_claim(self, name: str) -> Claim | None: ...
 
 
 class FileClaim:
@@ -129,7 +137,7 @@ class DatabaseClaims(Claims):
 
     across_hosts = True
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: ClaimingStore) -> None:
         self.settings = settings
         self.store = store
 
@@ -151,7 +159,7 @@ def claim_name(settings: Settings, path: Path) -> str:
     return rel.casefold()
 
 
-def claims_for(settings: Settings, store: Store | None) -> Claims:
+def claims_for(settings: Settings, store: ClaimingStore | None) -> Claims:
     """Claims in the database where the store takes them there (PostgreSQL), else file locks."""
     if store is not None and store.claims_in_database:
         return DatabaseClaims(settings, store)
