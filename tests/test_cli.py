@@ -210,3 +210,27 @@ def test_every_read_only_json_is_the_library_functions_to_dict(tmp_path: Path) -
         r = kpiflow(*args, "--json", home=demo.home)
         assert r.returncode in (0, 1), (args, r.stderr)
         assert json.loads(r.stdout) == json.loads(json.dumps(expected, default=str)), args
+
+
+def test_debug_before_the_command_shows_the_traceback_and_leaves_the_arguments_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from kpiflow.cli import main
+    from kpiflow.errors import KpiflowError
+
+    missing = str(tmp_path / "missing.xlsx")
+    argv = ["kpiflow", "validate", "--home", str(tmp_path), missing]
+    monkeypatch.setattr(sys, "argv", list(argv))
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.startswith("Error: no such file")
+    argv.insert(1, "--debug")
+    monkeypatch.setattr(sys, "argv", list(argv))
+    with pytest.raises(KpiflowError, match="no such file"):
+        main()
+    assert sys.argv == argv
+    # the option belongs to kpiflow, not to a command
+    monkeypatch.setattr(sys, "argv", ["kpiflow", "validate", missing, "--debug"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2 and "--debug" in capsys.readouterr().err
