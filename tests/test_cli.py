@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import run_kpiflow
 
 from kpiflow.model import Catalogue
 from kpiflow.settings import Settings
@@ -41,6 +42,12 @@ def registered_commands() -> list[tuple[str, object]]:
 
 
 def kpiflow(*args: str, home: Path | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """kpiflow in this process (tests/helpers.py), as a user would run it."""
+    return run_kpiflow(*args, home=home, cwd=cwd or home or ROOT)
+
+
+def kpiflow_process(*args: str, home: Path | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """kpiflow in a process of its own: for start-up and the exit codes of a real process."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     env.pop("KPIFLOW_HOME", None)
     if home:
@@ -93,17 +100,17 @@ def test_validate_json_is_the_librarys_result(home: Path, filled: Path, catalogu
 
 
 def test_exit_2_when_the_command_cannot_run(tmp_path: Path, home: Path) -> None:
-    r = kpiflow("validate", str(tmp_path / "nope.xlsx"), home=home)
+    r = kpiflow_process("validate", str(tmp_path / "nope.xlsx"), home=home)
     assert r.returncode == 2 and r.stderr.startswith("Error: no such file")
-    r = kpiflow("report", "--quarter", "Q7 2017", home=home)
+    r = kpiflow_process("report", "--quarter", "Q7 2017", home=home)
     assert r.returncode == 2 and "--quarter" in r.stderr
     (home / "kpiflow.toml").write_text('colour = "red"\n', encoding="utf-8")
-    r = kpiflow("status", "--quarter", "2017/18 Q2", home=home)
+    r = kpiflow_process("status", "--quarter", "2017/18 Q2", home=home)
     assert r.returncode == 2 and "unknown setting 'colour'" in r.stderr
     (tmp_path / "empty").mkdir()
-    r = kpiflow("issue", "--quarter", "2017/18 Q2", home=tmp_path / "empty")
+    r = kpiflow_process("issue", "--quarter", "2017/18 Q2", home=tmp_path / "empty")
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    r = kpiflow("frobnicate")
+    r = kpiflow_process("frobnicate")
     assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
