@@ -74,10 +74,6 @@ class FileClaim:
     def held(self) -> bool:
         return not self._released    # the operating system drops a flock only with the process
 
-    def holds(self, path: Path) -> bool:
-        """True if ``path`` still names the locked file (not removed, not replaced)."""
-        return not self._released and self.lock.holds(path)
-
     def release(self) -> None:
         if self._released:
             return
