@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from helpers import run_kpiflow
 from pg_server import PgServer
 
 import kpiflow.store.base as store_base
@@ -33,10 +34,8 @@ pytestmark = pytest.mark.backends
 
 
 def kpiflow(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    env.pop("KPIFLOW_HOME", None)
-    return subprocess.run([sys.executable, "-m", "kpiflow", *args, "--home", str(home)], capture_output=True,
-                          text=True, env=env, timeout=120)
+    """``kpiflow ARGS --home HOME`` in this process (tests/helpers.py)."""
+    return run_kpiflow(*args, "--home", str(home))
 
 
 def drop(src: Path, settings: Settings, name: str | None = None) -> Path:
