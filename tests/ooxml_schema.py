@@ -136,14 +136,27 @@ def _prefixes(el: Any, value: str | None) -> set[str]:
     return out
 
 
+def _names(el: Any, value: str | None) -> set[tuple[str, str]]:
+    """``mc:ProcessContent``'s qualified names (``prefix:local`` or ``prefix:*``) as (namespace, local)."""
+    out = set()
+    for name in (value or "").split():
+        prefix, _, local = name.partition(":")
+        out |= {(ns, local) for ns in _prefixes(el, prefix)}
+    return out
+
+
 def mc_process(root: Any, understood_ns: frozenset[str] | None = None) -> Any:
     """A copy of ``root`` after Markup Compatibility processing (see the module docstring)."""
     known = understood_ns if understood_ns is not None else understood()
     root = copy.deepcopy(root)
 
-    def walk(el: Any, ignorable: frozenset[str], process: frozenset[str]) -> None:
+    def walk(el: Any, ignorable: frozenset[str], process: frozenset[tuple[str, str]]) -> None:
         ignorable = ignorable | frozenset(_prefixes(el, el.get(f"{{{MC}}}Ignorable")))
-        process = process | frozenset(_prefixes(el, el.get(f"{{{MC}}}ProcessContent")))   # prefix:* kept simple
+        process = process | frozenset(_names(el, el.get(f"{{{MC}}}ProcessContent")))
+        missing = _prefixes(el, el.get(f"{{{MC}}}MustUnderstand")) - known
+        if missing:
+            raise ValueError(f"<{el.tag}> must be understood in {', '.join(sorted(missing))}, which these schemas "
+                             "do not define: Word would refuse the file")
         for name in list(el.attrib):
             ns = etree.QName(name).namespace
             if ns == MC or (ns in ignorable and ns not in known):
@@ -166,7 +179,7 @@ def mc_process(root: Any, understood_ns: frozenset[str] | None = None) -> Any:
                 for c in chosen:
                     walk(c, ignorable, process)
             elif ns not in known and ns in ignorable:
-                if ns in process:
+                if (ns, etree.QName(child).localname) in process or (ns, "*") in process:
                     kids = list(child)
                     _replace(child, kids)
                     for c in kids:
@@ -227,15 +240,18 @@ def _xml_members(archive: zipfile.ZipFile) -> Iterable[str]:
             yield name
 
 
-def validate_bytes(data: bytes, label: str = "package") -> list[str]:
-    """Problems in every XML part of the package ``data`` (and of packages embedded in it)."""
+def validate_bytes(data: bytes, label: str = "package", checked: list[str] | None = None) -> list[str]:
+    """Problems in every XML part of the package ``data`` (and of packages embedded in it); the
+    name of each part validated is added to ``checked``."""
     out: list[str] = []
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for name in _xml_members(archive):
             out += [f"{label}:/{name}: {p}" for p in validate_part(archive.read(name), vml=name.endswith(".vml"))]
+            if checked is not None:
+                checked.append(f"{label}:/{name}")
         for name in archive.namelist():
             if name.lower().endswith((".xlsx", ".docx", ".xlsm", ".docm")):
-                out += validate_bytes(archive.read(name), f"{label}:/{name}!")
+                out += validate_bytes(archive.read(name), f"{label}:/{name}!", checked)
     return out
 
 
@@ -248,9 +264,9 @@ def _short(text: str) -> str:
     return text
 
 
-def validate_package(path: str | Path) -> list[str]:
+def validate_package(path: str | Path, checked: list[str] | None = None) -> list[str]:
     """Problems in every XML part of the .docx or .xlsx at ``path``: empty when all are valid."""
-    return validate_bytes(Path(path).read_bytes(), Path(path).name)
+    return validate_bytes(Path(path).read_bytes(), Path(path).name, checked)
 
 
 def validate_part(data: bytes, vml: bool = False) -> list[str]:
@@ -259,7 +275,10 @@ def validate_part(data: bytes, vml: bool = False) -> list[str]:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         return [f"not well-formed: {exc}"]
-    roots = [mc_process(root)]
+    try:
+        roots = [mc_process(root)]
+    except ValueError as exc:
+        return [f"Markup Compatibility: {exc}"]
     for t in roots[0].iter(f"{{{SML}}}t"):
         # Excel writes xml:space="preserve" on a cell's text and needs it to keep leading and
         # trailing spaces, but sml.xsd types <t> as a plain string (ST_Xstring), with no attributes
