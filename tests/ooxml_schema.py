@@ -34,10 +34,11 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from lxml import etree
 
-SCHEMAS = Path(__file__).parent / "schemas"
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 SML = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -72,7 +73,7 @@ class _LocalOnly(etree.Resolver):  # type: ignore[misc]
     def resolve(self, url: str, pubid: str | None, context: Any) -> Any:
         if url in _REMOTE:
             return self.resolve_filename(str(_REMOTE[url]), context)
-        path = Path(url.removeprefix("file://"))
+        path = Path(unquote(url.removeprefix("file://")))
         if path.is_file() and SCHEMAS in path.resolve().parents:
             return self.resolve_filename(str(path), context)
         raise ValueError(f"schema import {url!r} has no local copy under {SCHEMAS}")
