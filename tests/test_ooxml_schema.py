@@ -69,7 +69,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
     """One demo run, and each other kind of file kpiflow writes made from it."""
     from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.publish import publish
-    from kpiflow.report import make_report, render_report
+    from kpiflow.report import make_report
+    from kpiflow.report.word import render_report
     from kpiflow.settings import load_settings
     from kpiflow.store import open_store
 
