@@ -13,7 +13,7 @@ from kpiflow.model import Catalogue
 from kpiflow.narrative import reason_texts
 from kpiflow.periods import Period
 from kpiflow.settings import Settings
-from kpiflow.store import Revision, Store, Submission, open_store
+from kpiflow.store import Message, Revision, SignOff, Store, Submission, open_store
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,40 @@ class ServiceStatus:
     completed_by: str
     file_name: str
     detail: str
+    due: str = ""                                   # the due date (section 18), ISO
+    days_to_go: int | None = None                   # working days to the due date; negative: overdue
+    last_message: dict[str, Any] | None = None      # stage, at, to
+    signoff: dict[str, Any] | None = None           # event, by, at, how, note
+
+
+def cycle_columns(store: Store, quarter: Period, settings: Settings, today: dt.date,
+                  rows: list[ServiceStatus]) -> list[ServiceStatus]:
+    """The returns cycle's columns for each service: due date, days to go, last message, sign-off."""
+    from dataclasses import replace
+
+    from kpiflow.cycle import days_to_go, due_date
+
+    due = due_date(quarter, settings.cycle)
+    left = days_to_go(today, due, settings.cycle.bank_holidays)
+    out = []
+    for r in rows:
+        sent = [m for m in store.messages(r.service, quarter, state="sent")]
+        last = sent[-1] if sent else None
+        message = {"stage": last.kind, "at": last.sent_at, "to": [*last.to, *last.cc]} if last else None
+        accepted = store.accepted_submission(r.service, quarter)
+        decisions = [x for x in store.signoffs(r.service, quarter) if accepted and x.submission_id == accepted.id]
+        so = decisions[-1] if decisions else None
+        signoff = ({"event": so.event, "by": so.by, "at": so.at, "signed_on": so.signed_on, "how": so.how,
+                    "note": so.note} if so else None)
+        state, detail = r.state, r.detail
+        if so is not None and so.event == "sent-back":
+            state, detail = "rejected", f"sent back by {so.by}: {so.note}"
+        elif r.state == "accepted" and settings.cycle.signoff and so is None:
+            detail = "; ".join(x for x in (detail, "awaiting sign-off") if x)
+        out.append(replace(r, state=state, detail=detail, due=due.isoformat(),
+                           days_to_go=left if r.state != "accepted" else None,
+                           last_message=message, signoff=signoff))
+    return out
 
 
 def quarter_status(store: Store, catalogue: Catalogue, quarter: Period) -> list[ServiceStatus]:
@@ -118,13 +152,15 @@ class QuarterStatus:
 def status(settings: Settings, quarter: Period, today: dt.date | None = None) -> QuarterStatus:
     """``kpiflow status``: per service, the exceptions so far, and the returns not in."""
     catalogue = load_checked_catalogue(settings)
+    today = today or dt.date.today()
     with open_store(settings) as store:
         rows = quarter_status(store, catalogue, quarter)
         assessments = assess(settings, store, catalogue, quarter)
         state = store.quarter_state(quarter)
+        rows = cycle_columns(store, quarter, settings, today, rows)
     exceptions = [a for a in assessments if a.verdict.exception]
     return QuarterStatus(quarter, state, tuple(rows), tuple(exceptions), tuple(outstanding_returns(rows, assessments)),
-                         today or dt.date.today())
+                         today)
 
 
 def _exact(v: float) -> str:
@@ -137,9 +173,12 @@ class AuditTrail:
 
     submissions: tuple[Submission, ...]
     revisions: tuple[Revision, ...]
+    messages: tuple[Message, ...] = ()
+    signoffs: tuple[SignOff, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"submissions": [asdict(s) for s in self.submissions], "revisions": [asdict(r) for r in self.revisions]}
+        return {"submissions": [asdict(s) for s in self.submissions], "revisions": [asdict(r) for r in self.revisions],
+                "messages": [asdict(m) for m in self.messages], "signoffs": [asdict(s) for s in self.signoffs]}
 
     def lines(self) -> list[str]:
         out = []
@@ -153,6 +192,15 @@ class AuditTrail:
             old, new = (_exact(v) if v is not None else "blank" for v in (r.old, r.new))
             out.append(f"revision {r.recorded_at} {r.indicator_id} {r.period} {r.figure}: {old} -> {new} "
                        f"({r.source}{who})")
+        for m in self.messages:
+            when = f"sent {m.sent_at}" if m.state == "sent" else f"{m.state} {m.queued_at}"
+            cc = f", cc {', '.join(m.cc)}" if m.cc else ""
+            out.append(f"message {when} {m.service} {m.quarter} {m.kind} to {', '.join(m.to)}{cc} {m.message_id}"
+                       + (f" (last error: {m.last_error})" if m.last_error and m.state != "sent" else ""))
+        for so in self.signoffs:
+            note = f": {so.note}" if so.note else ""
+            out.append(f"{so.event} {so.at} {so.service} {so.quarter} return #{so.submission_id} by {so.by} "
+                       f"({so.how}{', recorded by ' + so.recorded_by if so.recorded_by else ''}){note}")
         return out or ["No history yet."]
 
 
@@ -163,4 +211,6 @@ def audit_trail(settings: Settings, service: str | None = None, indicator: str |
         subs = store.submissions(service) if not indicator else []
         ids = [indicator] if indicator else [i.id for i in (catalogue.for_service(service) if service
                                                              else catalogue.indicators)]
-        return AuditTrail(tuple(subs), tuple(store.revisions(ids)))
+        messages = tuple(store.messages(service)) if not indicator else ()
+        signoffs = tuple(store.signoffs(service)) if not indicator else ()
+        return AuditTrail(tuple(subs), tuple(store.revisions(ids)), messages, signoffs)
