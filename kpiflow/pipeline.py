@@ -383,7 +383,10 @@ def send_acknowledgements(settings: Settings, store: Store, catalogue: Catalogue
         sent = send_queued(settings, store, catalogue, kinds=(ACKNOWLEDGEMENT, SEND_BACK))
     except KpiflowError as exc:
         return [f"Acknowledgements not sent: {exc}"]
-    return sent.lines()
+    lines = [line for line in sent.lines() if not line.startswith("Error: ")]
+    if sent.error:
+        lines.append(f"Acknowledgements not sent (they stay queued): {sent.error}")
+    return lines
 
 
 def _reserve(settings: Settings, store: Store, folder: Path, name: str) -> str:

@@ -32,7 +32,7 @@ def cycle_catalogue(contacts: dict[str, Contact] | None = None) -> Catalogue:
 
 
 def set_up(home: Path, host: str = "", port: int = 25, extra: str = "", contacts: dict[str, Contact] | None = None,
-           starttls: bool = False) -> None:
+           starttls: bool = False, username: str = "", acknowledge: bool = False) -> None:
     """Give ``home`` the three-service catalogue and [mail] settings for a local server."""
     write_catalogue(home / "workbook_templates" / "catalogue.xlsx", cycle_catalogue(contacts))
     original = home / ".kpiflow.toml.before-set-up"      # set up again: from the folder's own settings
@@ -40,7 +40,8 @@ def set_up(home: Path, host: str = "", port: int = 25, extra: str = "", contacts
         original.write_text((home / "kpiflow.toml").read_text(encoding="utf-8"), encoding="utf-8")
     text = original.read_text(encoding="utf-8")
     mail = (f'\n[mail]\nfrom = "performance@council.example"\nhost = "{host}"\nport = {port}\n'
-            f"starttls = {'true' if starttls else 'false'}\n")
+            f"starttls = {'true' if starttls else 'false'}\nusername = \"{username}\"\n"
+            f"acknowledge = {'true' if acknowledge else 'false'}\n")
     # the [mail] and [cycle] tables go before a [store] table the fixture may have added
     if "\n[store]" in text:
         head, store = text.split("\n[store]", 1)

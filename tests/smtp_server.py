@@ -71,7 +71,7 @@ class Recorder:
             return AuthResult(success=False, handled=False)
         user, pw = auth_data.login.decode(), auth_data.password.decode()
         self.logins.append((user, pw))
-        return AuthResult(success=pw == self.password)
+        return AuthResult(success=pw == self.password, handled=False)
 
     @property
     def messages(self) -> list[EmailMessage]:
