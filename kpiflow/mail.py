@@ -5,9 +5,10 @@ sent only once the mail server has taken it, so:
 
 - a run killed between sending and recording sends that one message again, with the same
   Message-ID (mail programs show it once); no other message is repeated or lost;
-- each message is claimed before it is sent (in the store, in a transaction), so two senders,
-  on one host or two, never send the same message; a claim whose holder has died (same host) or
-  has held it longer than ``CLAIM_LEASE_SECONDS`` (another host) is taken over;
+- each message is claimed before it is sent (``kpiflow.claims``: a file lock with SQLite, a lock
+  in the database with PostgreSQL, so it holds across hosts), and the claim lapses with the process
+  holding it however it ends: two senders never send the same message, and one killed mid-send
+  leaves its message to the next run;
 - an SMTP failure leaves the message queued: the next run sends just what is left.
 
 Text comes from Jinja2 templates: the shipped ones in ``kpiflow/skeleton/doc_templates/mail/``,
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
     from kpiflow.model import Catalogue
 
-CLAIM_LEASE_SECONDS = 15 * 60     # a claim from another host older than this is taken to be abandoned
 SMTP_TIMEOUT_SECONDS = 30.0
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 
@@ -342,25 +342,6 @@ def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def may_take(holder: str, claimed_at: str, lease: float = CLAIM_LEASE_SECONDS) -> bool:
-    """Whether a claim another sender holds may be taken over: its process on this host has died,
-    or (another host) it is older than the lease."""
-    host, _, pid = holder.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
-    try:
-        at = dt.datetime.fromisoformat(claimed_at)
-    except ValueError:
-        return True
-    return (dt.datetime.now(dt.UTC) - at).total_seconds() > lease
-
-
 @dataclass
 class Sent:
     """What a batch did: the messages sent, those refused, and the failure that stopped it."""
@@ -396,36 +377,54 @@ def send_queued(settings: Settings, store: Store, catalogue: Catalogue, kinds: S
     queued = [m for m in store.messages(state="queued") if kinds is None or m.kind in kinds]
     if not queued:
         return done
+    from kpiflow.claims import claims_for, message_claim
+
     holder = holder_name()
+    claims = claims_for(settings, store)
     with Delivery(settings) as delivery:
         for m in queued:
-            mine = store.claim_message(m.id, holder, may_take)
-            if mine is None:
-                continue      # sent meanwhile, or another live sender has it
+            # the claim (a file lock, or a lock in the PostgreSQL database) lapses with its holder,
+            # however it ends; the store's own record of the holder is checked under it
+            held = claims.named(message_claim(m.id))
+            if held is None:
+                continue      # another live sender has it
             try:
-                msg = compose(settings, store, catalogue, mine)
-                delivery.send(msg)
-            except PartlyRefused as exc:
-                store.mark_sent(mine.id, holder)
-                done.sent.append(mine)
-                done.refused.append((mine, f"some recipients refused: {exc}"))
-                continue
-            except MessageRefused as exc:
-                store.release_message(mine.id, holder, str(exc))
-                done.refused.append((mine, str(exc)))
-                continue
-            except KpiflowError as exc:
-                store.release_message(mine.id, holder, str(exc))
-                done.error = str(exc)
-                return done
-            except BaseException:
-                store.release_message(mine.id, holder, "stopped while sending")
-                raise
-            if before_record is not None:
-                before_record(mine)
-            store.mark_sent(mine.id, holder)
-            done.sent.append(mine)
+                mine = store.claim_message(m.id, holder, lambda _holder, _at: True)
+                if mine is None:
+                    continue      # sent meanwhile by the sender that held it
+                if not _send_one(settings, store, catalogue, delivery, mine, holder, done, before_record):
+                    return done
+            finally:
+                held.release()
     return done
+
+
+def _send_one(settings: Settings, store: Store, catalogue: Catalogue, delivery: Delivery, m: Message, holder: str,
+              done: Sent, before_record: Callable[[Message], None] | None) -> bool:
+    """Send one claimed message and record it; False when the server itself failed (stop)."""
+    try:
+        delivery.send(compose(settings, store, catalogue, m))
+    except PartlyRefused as exc:
+        store.mark_sent(m.id, holder)
+        done.sent.append(m)
+        done.refused.append((m, f"some recipients refused: {exc}"))
+        return True
+    except MessageRefused as exc:
+        store.release_message(m.id, holder, str(exc))
+        done.refused.append((m, str(exc)))
+        return True
+    except KpiflowError as exc:
+        store.release_message(m.id, holder, str(exc))
+        done.error = str(exc)
+        return False
+    except BaseException:
+        store.release_message(m.id, holder, "stopped while sending")
+        raise
+    if before_record is not None:
+        before_record(m)
+    store.mark_sent(m.id, holder)
+    done.sent.append(m)
+    return True
 
 
 def write_eml(folder: Path, name: str, msg: EmailMessage) -> Path:

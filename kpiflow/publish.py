@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from kpiflow.assess import Assessment, assess
+from kpiflow.claims import PUBLISH, claims_for
 from kpiflow.errors import KpiflowError
-from kpiflow.filing import try_lock, unique_path
+from kpiflow.filing import unique_path
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
@@ -184,15 +185,10 @@ def working_folder(settings: Settings, quarter: Period) -> Path:
 
 
 @contextlib.contextmanager
-def publishing_lock(settings: Settings) -> Iterator[None]:
-    """One publish at a time in a working folder (the operating system drops the lock however
-    the process ends)."""
-    path = settings.published_dir.parent / ".kpiflow-publish.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not os.path.lexists(path):
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o666))
-    lock = try_lock(path)
+def publishing_lock(settings: Settings, store: Store | None = None) -> Iterator[None]:
+    """One publish at a time in a working folder, or across hosts sharing a PostgreSQL store (the
+    lock is dropped however the process ends)."""
+    lock = claims_for(settings, store).named(PUBLISH)
     if lock is None:
         raise KpiflowError("Another kpiflow publish is running in this working folder. Wait for it to finish, then "
                            "run kpiflow publish again if it is still needed.")
@@ -289,7 +285,7 @@ def _finish_interrupted(settings: Settings, store: Store, quarter: Period) -> Pu
 def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path | None = None,
             by: str = "") -> PublishResult:
     """Check the draft and, if it passes, file it and close the quarter (see the module's notes)."""
-    with publishing_lock(settings):
+    with publishing_lock(settings, store):
         return _publish(settings, store, catalogue, quarter, draft, by)
 
 

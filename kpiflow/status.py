@@ -12,6 +12,7 @@ from kpiflow.fmt import long_date
 from kpiflow.model import Catalogue
 from kpiflow.narrative import reason_texts
 from kpiflow.periods import Period
+from kpiflow.problems import Problem
 from kpiflow.settings import Settings
 from kpiflow.store import Message, Revision, SignOff, Store, Submission, open_store
 
@@ -72,8 +73,9 @@ def quarter_status(store: Store, catalogue: Catalogue, quarter: Period) -> list[
                                      accepted.file_name, f"{accepted.warnings} warning(s)" if accepted.warnings else ""))
         elif subs:
             last = subs[-1]
-            first = last.problems[0] if last.problems else {}
-            why = f"{last.errors} problem(s), first: {first.get('location', '')} {first.get('message', '')}".strip()
+            first = Problem.from_dict(last.problems[0]) if last.problems else None
+            why = f"{last.errors} problem(s), first: {first.location} {first.message}" if first else \
+                f"{last.errors} problem(s), first:"
             out.append(ServiceStatus(svc, issued.get(svc, ""), "rejected", last.received_at, last.completed_by,
                                      last.file_name, why))
         else:

@@ -200,24 +200,28 @@ def test_killed_between_sending_and_recording_repeats_only_that_message(home: Pa
     assert all(s[2] == "sent" for s in _sent(home))
 
 
-def test_a_claim_held_by_a_live_sender_is_left_alone(home: Path, smtp: tuple[Recorder, LocalController]) -> None:
-    from kpiflow.mail import may_take
+@pytest.mark.backends
+def test_a_message_another_sender_holds_is_left_to_it(home: Path, backend: str,
+                                                      smtp: tuple[Recorder, LocalController]) -> None:
+    from kpiflow.catalogue import load_checked_catalogue
+    from kpiflow.claims import claims_for, message_claim
+    from kpiflow.mail import send_queued
 
-    _rec, c = smtp
+    rec, c = smtp
     _home(home, c.port)
     settings = load_settings(home)
-    chase(settings, Q, LATE, "eml")
-    with open_store(settings) as store:
+    catalogue = load_checked_catalogue(settings)
+    with open_store(settings) as store, open_store(settings) as other:
         m = store.queue_message("k", "<k@council.example>", "overdue", HOUSING, Q.label, None,
                                 ["hana@council.example"], [], "Overdue: x")
-        other = f"another-host:{os.getpid()}"
-        assert store.claim_message(m.id, other, may_take) is not None
-        # another host's fresh claim holds; this host's live process holds; a dead one's lapses
-        assert store.claim_message(m.id, "me:1", may_take) is None
-        assert not may_take(f"{os.uname().nodename}:{os.getpid()}", "")
-        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-        assert may_take(f"{os.uname().nodename}:{dead.stdout.strip()}", "")
-        assert may_take("another-host:1", "2000-01-01T00:00:00+00:00")
+        # another sender (its own connection: on PostgreSQL, its own session) holds the claim
+        held = claims_for(settings, other).named(message_claim(m.id))
+        assert held is not None
+        assert send_queued(settings, store, catalogue).sent == []
+        assert rec.received == [] and store.message(m.id).state == "queued"    # type: ignore[union-attr]
+        held.release()
+        assert [x.id for x in send_queued(settings, store, catalogue).sent] == [m.id]
+        assert len(rec.received) == 1
 
 
 @pytest.mark.backends
