@@ -221,7 +221,8 @@ def chase(quarter: Quarter,
           home: Home = None, as_json: Json = False) -> None:
     """The message due to each service: a reminder before the due date, a chase (cc the approver),
     an escalation, or a sign-off request to the approver. Without --send or --eml it prints what
-    it would send. Each stage is sent to a service once, ever. Exit 1 if the mail server fails.
+    it would send. Each stage is sent to a service once, ever. --quarter latest: the latest
+    quarter that has ended (for a daily timer). Exit 1 if the mail server fails.
 
     Example: kpiflow chase --quarter "2025/26 Q2" --on 2025-10-22 --send
     """
@@ -237,7 +238,10 @@ def chase(quarter: Quarter,
             day = dt.date.fromisoformat(on.strip())
         except ValueError:
             fail(f"--on: {on!r} is not a date. Give it as YYYY-MM-DD, e.g. --on 2025-10-22.")
-    result = run_chase(_settings(home), _quarter(quarter), day, "send" if send else "eml" if eml else "dry-run")
+    from kpiflow.cycle import latest_quarter
+
+    q = latest_quarter(day or dt.date.today()) if quarter.strip().lower() == "latest" else _quarter(quarter)
+    result = run_chase(_settings(home), q, day, "send" if send else "eml" if eml else "dry-run")
     _render(result.to_dict() if as_json else result.lines(), as_json)
     raise typer.Exit(0 if result.ok else 1)
 

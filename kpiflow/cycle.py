@@ -83,6 +83,13 @@ def due_date(quarter: Period, cycle: Cycle) -> dt.date:
     return add_working_days(quarter.end_date, cycle.due_working_days, cycle.bank_holidays)
 
 
+def latest_quarter(day: dt.date) -> Period:
+    """The latest quarter that has ended by ``day``: the one whose returns are being collected."""
+    from kpiflow.periods import month
+
+    return month(day.year, day.month).quarter.step(-1)
+
+
 def due_text(day: dt.date) -> str:
     """A due date as messages print it: Tuesday 21 October 2025."""
     return f"{day:%A} {long_date(day)}"
