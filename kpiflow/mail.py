@@ -112,12 +112,21 @@ def template_dirs(settings: Settings) -> list[Path]:
     return [settings.mail_templates_dir, skeleton_file("doc_templates/mail")]
 
 
+_ENVIRONMENTS: dict[tuple[tuple[str, ...], bool], Any] = {}
+
+
 def _environment(settings: Settings, html: bool) -> Any:
+    """One Jinja2 environment per template folders and kind, so each template is compiled once a
+    run (its loader still notices a template edited meanwhile)."""
     from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
-    return Environment(loader=ChoiceLoader([FileSystemLoader(str(d)) for d in template_dirs(settings)]),
+    key = (tuple(str(d) for d in template_dirs(settings)), html)
+    if key in _ENVIRONMENTS:
+        return _ENVIRONMENTS[key]
+    _ENVIRONMENTS[key] = env = Environment(loader=ChoiceLoader([FileSystemLoader(str(d)) for d in template_dirs(settings)]),
                        undefined=StrictUndefined, autoescape=html, keep_trailing_newline=True,
                        trim_blocks=True, lstrip_blocks=True)
+    return env
 
 
 def template_name(kind: str) -> str:
