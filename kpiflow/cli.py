@@ -367,6 +367,9 @@ def publish(quarter: Quarter, from_: Annotated[Path | None, typer.Option("--from
                                                                           "the newest in outbox/drafts/ made for the "
                                                                           "quarter).")] = None,
             home: Home = None, by: Annotated[str, typer.Option(help="Who is publishing.")] = "",
+            provisional: Annotated[bool, typer.Option("--provisional", help="Publish even though some figures are "
+                                                      "not signed off: the paper keeps their Provisional marks.")]
+            = False,
             as_json: Json = False) -> None:
     """Check the edited draft, file the final .docx and .pdf with manifest.json in
     outbox/published/, and close the quarter to further returns. Exit 1 if the draft is refused.
@@ -375,7 +378,7 @@ def publish(quarter: Quarter, from_: Annotated[Path | None, typer.Option("--from
     """
     from kpiflow.publish import publish_quarter
 
-    result = publish_quarter(_settings(home), _quarter(quarter), from_, by)
+    result = publish_quarter(_settings(home), _quarter(quarter), from_, by, provisional)
     _render(result.to_dict() if as_json else result.lines, as_json)
     raise typer.Exit(0 if result.ok else 1)
 

@@ -34,6 +34,9 @@ KINDS = (*CHASE_STAGES, SIGNOFF_REQUEST, ACKNOWLEDGEMENT, SEND_BACK)
 #: where a service stands for the quarter
 MISSING, REJECTED, AWAITING_SIGNOFF, DONE = "missing", "rejected", "awaiting-signoff", "done"
 
+#: the mark on the values table of an indicator whose figures are not signed off, and on the first page
+PROVISIONAL_MARK = "Provisional: not signed off"
+
 _SUBDIVISIONS = {"england": "ENG", "wales": "WLS", "scotland": "SCT", "northern-ireland": "NIR"}
 
 
@@ -550,3 +553,15 @@ def sign_off(settings: Settings, quarter: Period, service: str, by: str, note: s
             except KpiflowError as exc:
                 mail = (f"The send-back message stays queued: {exc}",)
     return SignOffResult(record, accepted, queued, mail)
+
+
+def provisional(store: Store, catalogue: Catalogue, quarter: Period, cycle: Cycle) -> dict[str, str]:
+    """With sign-off on: indicator ID -> service, for each indicator whose figures for the quarter
+    come from an accepted return not yet signed off (or sent back). Empty with sign-off off."""
+    if not cycle.signoff:
+        return {}
+    out: dict[str, str] = {}
+    for sc in service_cycles(store, catalogue, quarter, cycle):
+        if sc.submission is not None and sc.submission.outcome == "accepted" and sc.state != DONE:
+            out.update({i.id: sc.service for i in catalogue.for_service(sc.service)})
+    return out

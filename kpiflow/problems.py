@@ -80,6 +80,8 @@ CODES: dict[str, ProblemCode] = {
                                      "Have the service's Approver (as the catalogue names them) fill in Signed off by "
                                      "and Date signed off, on or after Date completed; or ask the performance team to "
                                      "record the sign-off."),
+    "not-signed-off": ProblemCode("Figures in the report are not signed off by their approver",
+                                  "Record the sign-off with kpiflow signoff, or publish with --provisional."),
     "duplicate-target": ProblemCode("Two Targets rows for one indicator and year", "Keep one row per indicator and "
                                     "year."),
     "missing-indicator": ProblemCode("An indicator is missing from the return", "Use the issued workbook, which lists "

@@ -137,7 +137,7 @@ VALUES_NOTES = {
 }
 
 
-def _values_row(a: Assessment) -> dict[str, Any]:
+def _values_row(a: Assessment, provisional: bool = False) -> dict[str, Any]:
     f, unit = a.facts, a.indicator.unit
     cells: list[str] = []
     for _y, figs in f.years:
@@ -151,6 +151,10 @@ def _values_row(a: Assessment) -> dict[str, Any]:
     label = ROW_LABELS.get(unit, "")
     if a.indicator.measure == "Cumulative":
         label += " year to date"
+    if provisional:
+        from kpiflow.cycle import PROVISIONAL_MARK
+
+        label += f" ({PROVISIONAL_MARK})"
     target = "No Target Set" if f.target is None else fmt(f.target, unit, dp=f.dp)
     if f.target_now is not None and f.target_now != f.target:
         in_force = f"Q{f.quarter.n}: {fmt(f.target_now, unit, dp=f.dp)}"
@@ -177,6 +181,8 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
     today = today or dt.date.today()
     services = quarter_status(store, catalogue, quarter)
     returned = {s.service for s in services if s.state == "accepted"}
+    from kpiflow.cycle import PROVISIONAL_MARK, provisional
+    provisional_ids = provisional(store, catalogue, quarter, settings.cycle)
     exceptions: list[dict[str, Any]] = []
     summary: list[dict[str, str]] = []
     by_portfolio = {p: [a for a in assessments if a.verdict.exception and a.indicator.portfolio == p]
@@ -214,7 +220,8 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
                 "portfolio": portfolio,
                 "description": ind.name,
                 "better": ind.better,
-                **_values_row(a),
+                **_values_row(a, ind.id in provisional_ids),
+                "provisional": ind.id in provisional_ids,
                 "commentary": commentary,
                 "commentary_block": marked_block(tpl, ind.id, "commentary", commentary) if tpl else "",
                 "commentary_drafted": drafted,
@@ -250,8 +257,19 @@ def build_context(settings: Settings, store: Store, catalogue: Catalogue, quarte
         "exception_count": len(exceptions),
         "report_date": long_date(today),
         "outstanding": [{"service": o.service, "state": o.state, "indicators": ", ".join(o.indicators),
-                         "text": o.text(today, quarter)} for o in outstanding],
+                         "text": o.text(today, quarter)} for o in outstanding] + [
+            {"service": svc, "state": "provisional", "indicators": ", ".join(ids),
+             "text": f"{svc}: {PROVISIONAL_MARK}, so {', '.join(ids)} {'is' if len(ids) == 1 else 'are'} provisional."}
+            for svc, ids in _by_service(provisional_ids).items()],
+        "provisional": sorted(provisional_ids),
     }
+
+
+def _by_service(ids: dict[str, str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for iid, svc in ids.items():
+        out.setdefault(svc, []).append(iid)
+    return out
 
 
 def jinja_env() -> Any:

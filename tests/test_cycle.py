@@ -368,3 +368,31 @@ def test_signoff_for_a_published_quarter_is_refused(home: Path) -> None:
     with open_store(settings) as store:
         assert store.signoffs() == []
     assert load_checked_catalogue(settings).contacts[HOUSING].approver == "Harry Head"
+
+
+def test_figures_not_signed_off_are_marked_provisional_and_publish_refuses_them(home: Path) -> None:
+    from kpiflow.catalogue import load_checked_catalogue
+    from kpiflow.publish import publish_quarter
+    from kpiflow.report import build_context
+
+    set_up(home, extra="\n[cycle]\nsignoff = true\n")
+    _ingest(home, HOUSING, GOOD_HS)
+    settings = load_settings(home)
+    catalogue = load_checked_catalogue(settings)
+    from kpiflow.assess import assess
+
+    with open_store(settings) as store:
+        ctx = build_context(settings, store, catalogue, Q2_2017, assess(settings, store, catalogue, Q2_2017))
+    assert ctx["provisional"] == ["HS01"]
+    assert [o["text"] for o in ctx["outstanding"] if o["state"] == "provisional"] == [
+        "Housing: Provisional: not signed off, so HS01 is provisional."]
+    result = publish_quarter(settings, Q2_2017)
+    assert not result.ok and [p.code for p in result.checks.problems] == ["not-signed-off"]   # type: ignore[union-attr]
+    assert "kpiflow signoff" in result.lines[0] and "Nothing was published." in result.lines
+    with open_store(settings) as store:
+        assert store.quarter_state(Q2_2017) == "open"
+    code, out = cli("signoff", "-q", "2017/18 Q2", "--service", HOUSING, "--by", "Harry Head", "--home", str(home))
+    assert code == 0, out
+    with open_store(settings) as store:
+        ctx = build_context(settings, store, catalogue, Q2_2017, assess(settings, store, catalogue, Q2_2017))
+    assert ctx["provisional"] == []
