@@ -27,6 +27,7 @@ def history_headers(quarter: Period) -> list[str]:
 def issue_returns(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
                   service: str | None = None) -> list[Path]:
     """Write outbox/returns/<Service>_<year>_Q<n>.xlsx for each service (or the one named)."""
+    from kpiflow.cycle import due_date
     from kpiflow.workbook.build import BreakdownSeed, ReturnContext, write_return
 
     if service is not None:
@@ -56,7 +57,7 @@ def issue_returns(settings: Settings, store: Store, catalogue: Catalogue, quarte
         dest = settings.returns_dir / safe_name_ending(svc, f"_{quarter.file_label}.xlsx")
         tmp = create_temp(settings.returns_dir)    # follows the umask, unlike mkstemp's 0600
         try:
-            write_return(tmp, svc, quarter, rows, heads, seeds)
+            write_return(tmp, svc, quarter, rows, heads, seeds, due=due_date(quarter, settings.cycle))
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)

@@ -97,10 +97,26 @@ Profile = tuple[float | None, float | None, float | None, float | None]
 
 
 @dataclass(frozen=True)
+class Contact:
+    """A service's row on the catalogue's Services sheet: who is reminded, who signs off, who is
+    told when a return is very late. Each address list is already checked."""
+
+    service: str
+    contact: str = ""
+    emails: tuple[str, ...] = ()
+    approver: str = ""
+    approver_emails: tuple[str, ...] = ()
+    escalate_to: str = ""
+    escalation_emails: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Catalogue:
     indicators: tuple[Indicator, ...]
     targets: dict[tuple[str, str], float | None] = field(default_factory=dict)
     profiles: dict[tuple[str, str], Profile] = field(default_factory=dict)
+    contacts: dict[str, Contact] = field(default_factory=dict)     # service -> its Services row
+    has_services_sheet: bool = False
 
     def get(self, indicator_id: str) -> Indicator | None:
         """The indicator with this ID, matched ignoring case and surrounding spaces."""
@@ -178,6 +194,8 @@ class ReturnData:
     completed_by: str = ""
     email: str = ""
     date_completed: str = ""
+    signed_off_by: str = ""            # About: attested sign-off (section 18)
+    date_signed_off: str = ""          # ISO date where it was a date, else as typed
     rows: list[ReturnRow] = field(default_factory=list)
     support: list[SupportRow] = field(default_factory=list)
     breakdown: list[BreakdownRow] = field(default_factory=list)

@@ -1,4 +1,5 @@
-"""Where a quarter stands (returns in, missing, rejected; the exceptions so far) and the audit trail."""
+"""Where a quarter stands (returns in, missing, rejected; the exceptions so far; the returns cycle) and the audit
+trail."""
 
 from __future__ import annotations
 
@@ -13,11 +14,41 @@ from kpiflow.report.context import Outstanding, ServiceStatus, outstanding_retur
 from kpiflow.report.gather import gather, quarter_status
 from kpiflow.rules import Assessment
 from kpiflow.settings import Settings
-from kpiflow.store import Revision, Submission, open_store
+from kpiflow.store import Message, Revision, SignOff, Store, Submission, open_store
 
 # where a quarter's returns stand is read with the rest of the quarter (kpiflow.report.gather)
-__all__ = ["AuditTrail", "Outstanding", "QuarterStatus", "ServiceStatus", "audit_trail", "outstanding_returns",
-           "quarter_status", "status"]
+__all__ = ["AuditTrail", "Outstanding", "QuarterStatus", "ServiceStatus", "audit_trail", "cycle_columns",
+           "outstanding_returns", "quarter_status", "status"]
+
+
+def cycle_columns(store: Store, quarter: Period, settings: Settings, today: dt.date,
+                  rows: list[ServiceStatus]) -> list[ServiceStatus]:
+    """The returns cycle's columns for each service: due date, days to go, last message, sign-off."""
+    from dataclasses import replace
+
+    from kpiflow.cycle import days_to_go, due_date
+
+    due = due_date(quarter, settings.cycle)
+    left = days_to_go(today, due, settings.cycle.bank_holidays)
+    out = []
+    for r in rows:
+        sent = [m for m in store.messages(r.service, quarter, state="sent")]
+        last = sent[-1] if sent else None
+        message = {"stage": last.kind, "at": last.sent_at, "to": [*last.to, *last.cc]} if last else None
+        accepted = store.accepted_submission(r.service, quarter)
+        decisions = [x for x in store.signoffs(r.service, quarter) if accepted and x.submission_id == accepted.id]
+        so = decisions[-1] if decisions else None
+        signoff = ({"event": so.event, "by": so.by, "at": so.at, "signed_on": so.signed_on, "how": so.how,
+                    "note": so.note} if so else None)
+        state, detail = r.state, r.detail
+        if so is not None and so.event == "sent-back":
+            state, detail = "rejected", f"sent back by {so.by}: {so.note}"
+        elif r.state == "accepted" and settings.cycle.signoff and so is None:
+            detail = "; ".join(x for x in (detail, "awaiting sign-off") if x)
+        out.append(replace(r, state=state, detail=detail, due=due.isoformat(),
+                           days_to_go=left if r.state != "accepted" else None,
+                           last_message=message, signoff=signoff))
+    return out
 
 
 @dataclass(frozen=True)
@@ -51,12 +82,13 @@ class QuarterStatus:
 
 
 def status(settings: Settings, quarter: Period, today: dt.date | None = None) -> QuarterStatus:
-    """``kpiflow status``: per service, the exceptions so far, and the returns not in."""
+    """``kpiflow status``: per service, the exceptions so far, the returns not in, and the returns cycle."""
     catalogue = load_checked_catalogue(settings)
+    today = today or dt.date.today()
     with open_store(settings) as store:
         snap = gather(settings, store, catalogue, quarter, words=False)
-    return QuarterStatus(quarter, snap.state, snap.services, snap.exceptions, snap.outstanding,
-                         today or dt.date.today())
+        rows = cycle_columns(store, quarter, settings, today, list(snap.services))
+    return QuarterStatus(quarter, snap.state, tuple(rows), snap.exceptions, snap.outstanding, today)
 
 
 def _exact(v: float) -> str:
@@ -69,9 +101,12 @@ class AuditTrail:
 
     submissions: tuple[Submission, ...]
     revisions: tuple[Revision, ...]
+    messages: tuple[Message, ...] = ()
+    signoffs: tuple[SignOff, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"submissions": [asdict(s) for s in self.submissions], "revisions": [asdict(r) for r in self.revisions]}
+        return {"submissions": [asdict(s) for s in self.submissions], "revisions": [asdict(r) for r in self.revisions],
+                "messages": [asdict(m) for m in self.messages], "signoffs": [asdict(s) for s in self.signoffs]}
 
     def lines(self) -> list[str]:
         out = []
@@ -85,6 +120,15 @@ class AuditTrail:
             old, new = (_exact(v) if v is not None else "blank" for v in (r.old, r.new))
             out.append(f"revision {r.recorded_at} {r.indicator_id} {r.period} {r.figure}: {old} -> {new} "
                        f"({r.source}{who})")
+        for m in self.messages:
+            when = f"sent {m.sent_at}" if m.state == "sent" else f"{m.state} {m.queued_at}"
+            cc = f", cc {', '.join(m.cc)}" if m.cc else ""
+            out.append(f"message {when} {m.service} {m.quarter} {m.kind} to {', '.join(m.to)}{cc} {m.message_id}"
+                       + (f" (last error: {m.last_error})" if m.last_error and m.state != "sent" else ""))
+        for so in self.signoffs:
+            note = f": {so.note}" if so.note else ""
+            out.append(f"{so.event} {so.at} {so.service} {so.quarter} return #{so.submission_id} by {so.by} "
+                       f"({so.how}{', recorded by ' + so.recorded_by if so.recorded_by else ''}){note}")
         return out or ["No history yet."]
 
 
@@ -95,4 +139,6 @@ def audit_trail(settings: Settings, service: str | None = None, indicator: str |
         subs = store.submissions(service) if not indicator else []
         ids = [indicator] if indicator else [i.id for i in (catalogue.for_service(service) if service
                                                              else catalogue.indicators)]
-        return AuditTrail(tuple(subs), tuple(store.revisions(ids)))
+        messages = tuple(store.messages(service)) if not indicator else ()
+        signoffs = tuple(store.signoffs(service)) if not indicator else ()
+        return AuditTrail(tuple(subs), tuple(store.revisions(ids)), messages, signoffs)

@@ -127,6 +127,19 @@ def _about(sheet: RawSheet, result: ValidationResult, catalogue: Catalogue, data
         data.date_completed = dc.strftime("%Y-%m-%d")
     else:
         data.date_completed = clean_text(dc)
+    data.signed_off_by = clean_text(value("Signed off by")[1])
+    _, ds = value("Date signed off")
+    data.date_signed_off = ds.strftime("%Y-%m-%d") if isinstance(ds, dt.datetime | dt.date) else clean_text(ds)
+    cell, v = value("Email")
+    if data.email and not _valid_email(data.email):
+        result.warning("bad-address", f'"{_show(v)}" is not an email address, so kpiflow will not write to it. Enter '
+                       "your work email address, e.g. name@council.gov.uk.", "About", cell)
+
+
+def _valid_email(text: str) -> bool:
+    from kpiflow.addresses import valid_address
+
+    return valid_address(text)
 
 
 def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogue, data: ReturnData) -> None:

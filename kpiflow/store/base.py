@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -48,6 +48,48 @@ class Row(Protocol):
     def __iter__(self) -> Iterator[Any]: ...
 
     def keys(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of the returns cycle (section 18), stored before it is sent: its Message-ID is
+    fixed then, so a message sent again after a kill is the same message."""
+
+    id: int
+    key: str                    # unique: one message per service, quarter and stage (per return for answers)
+    message_id: str
+    kind: str
+    service: str
+    quarter: str
+    submission_id: int | None
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    subject: str
+    detail: dict[str, Any]
+    state: str                  # queued | sent | dropped
+    queued_at: str
+    sent_at: str | None
+    claimed_by: str | None
+    claimed_at: str | None
+    attempts: int
+    last_error: str
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """A decision on an accepted return: signed off, or sent back to the service."""
+
+    id: int
+    service: str
+    quarter: str
+    submission_id: int
+    event: str                  # signed-off | sent-back
+    by: str
+    note: str
+    how: str                    # recorded (by the performance team) | attested (on the return's About sheet)
+    signed_on: str
+    at: str
+    recorded_by: str
 
 
 @dataclass(frozen=True)
@@ -360,6 +402,100 @@ class Store(ABC):
                       "VALUES (?, ?, ?, ?, ?, ?)", (iid, quarter.label, commentary, response, source, now()))
         return True
 
+    # -- the returns cycle: messages and sign-off (section 18) ---------------------------------------
+    def queue_message(self, key: str, message_id: str, kind: str, service: str, quarter: str,
+                      submission_id: int | None, to: Sequence[str], cc: Sequence[str], subject: str,
+                      detail: dict[str, Any] | None = None) -> Message:
+        """Store a message to send, unless one with this key is stored already (queued, sent or
+        dropped): that one is returned instead, so a stage is never queued twice."""
+        with self.transaction():
+            found = self.message_by_key(key)
+            if found is not None:
+                return found
+            mid = self._insert(
+                "INSERT INTO messages (msg_key, message_id, kind, service, quarter, submission_id, recipients, subject, "
+                "detail, state, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                (key, message_id, kind, service, quarter, submission_id,
+                 json.dumps({"to": list(to), "cc": list(cc)}, ensure_ascii=False), subject,
+                 json.dumps(detail or {}, ensure_ascii=False), now()))
+            found = self.message(mid)
+        assert found is not None
+        return found
+
+    def message(self, id_: int) -> Message | None:
+        rows = self._run("SELECT * FROM messages WHERE id = ?", (id_,))
+        return _message(rows[0]) if rows else None
+
+    def message_by_key(self, key: str) -> Message | None:
+        rows = self._run("SELECT * FROM messages WHERE msg_key = ?", (key,))
+        return _message(rows[0]) if rows else None
+
+    def messages(self, service: str | None = None, quarter: Period | None = None,
+                 state: str | None = None) -> list[Message]:
+        """Stored messages, oldest first."""
+        sql, args = "SELECT * FROM messages WHERE 1 = 1", []
+        if service:
+            sql += " AND lower(service) = lower(?)"
+            args.append(service)
+        if quarter:
+            sql += " AND quarter = ?"
+            args.append(quarter.label)
+        if state:
+            sql += " AND state = ?"
+            args.append(state)
+        return [_message(r) for r in self._run(sql + " ORDER BY id", args)]
+
+    def claim_message(self, id_: int, holder: str, may_take: Callable[[str, str], bool]) -> Message | None:
+        """Claim a queued message for sending: the claimed message, or None if it is sent, dropped
+        or held by another sender that ``may_take(holder, claimed_at)`` says is still alive."""
+        with self.transaction():
+            m = self.message(id_)
+            if m is None or m.state != "queued":
+                return None
+            if m.claimed_by and m.claimed_by != holder and not may_take(m.claimed_by, m.claimed_at or ""):
+                return None
+            self._run("UPDATE messages SET claimed_by = ?, claimed_at = ?, attempts = attempts + 1 WHERE id = ?",
+                      (holder, now(), id_))
+            return self.message(id_)
+
+    def release_message(self, id_: int, holder: str, error: str = "") -> None:
+        """Give up a claim without sending (the error, if any, is kept for ``history``)."""
+        with self.transaction():
+            self._run("UPDATE messages SET claimed_by = NULL, claimed_at = NULL, last_error = ? "
+                      "WHERE id = ? AND claimed_by = ?", (error, id_, holder))
+
+    def mark_sent(self, id_: int, holder: str) -> None:
+        """Record that the mail server took the message."""
+        with self.transaction():
+            self._run("UPDATE messages SET state = 'sent', sent_at = ?, claimed_by = NULL, claimed_at = NULL, "
+                      "last_error = '' WHERE id = ? AND state = 'queued'", (now(), id_))
+
+    def drop_message(self, id_: int, why: str) -> None:
+        """A queued message no longer worth sending (a chase for a return that has since arrived)."""
+        with self.transaction():
+            self._run("UPDATE messages SET state = 'dropped', last_error = ? WHERE id = ? AND state = 'queued'",
+                      (why, id_))
+
+    def record_signoff(self, service: str, quarter: Period, submission_id: int, event: str, by: str, note: str,
+                       how: str, signed_on: str, recorded_by: str = "") -> SignOff:
+        with self.transaction():
+            sid = self._insert(
+                "INSERT INTO signoffs (service, quarter, submission_id, event, by, note, how, signed_on, at, "
+                "recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (service, quarter.label, submission_id, event, by, note, how, signed_on, now(), recorded_by))
+            return _signoff(self._run("SELECT * FROM signoffs WHERE id = ?", (sid,))[0])
+
+    def signoffs(self, service: str | None = None, quarter: Period | None = None) -> list[SignOff]:
+        """Every sign-off and send-back, oldest first."""
+        sql, args = "SELECT * FROM signoffs WHERE 1 = 1", []
+        if service:
+            sql += " AND lower(service) = lower(?)"
+            args.append(service)
+        if quarter:
+            sql += " AND quarter = ?"
+            args.append(quarter.label)
+        return [_signoff(r) for r in self._run(sql + " ORDER BY id", args)]
+
     # -- reading ----------------------------------------------------------------------------------
     def series(self, iid: str) -> dict[Period, Figures]:
         """Current figures of every period held for an indicator."""
@@ -412,6 +548,10 @@ class Store(ABC):
             args.append(quarter.label)
         return [_submission(r) for r in self._run(sql + " ORDER BY id", args)]
 
+    def submission(self, id_: int) -> Submission | None:
+        rows = self._run("SELECT * FROM submissions WHERE id = ?", (id_,))
+        return _submission(rows[0]) if rows else None
+
     def accepted_submission(self, service: str, quarter: Period) -> Submission | None:
         rows = self._run("SELECT * FROM submissions WHERE service = ? AND quarter = ? AND outcome = 'accepted' "
                          "AND superseded_by IS NULL ORDER BY id DESC LIMIT 1", (service, quarter.label))
@@ -461,6 +601,22 @@ class Store(ABC):
         return [dict(r) for r in self._run(
             "SELECT id, indicator_id, period, number, rate, statneigh, england, source, submission_id, recorded_at "
             "FROM observations ORDER BY id")]
+
+
+def _message(r: Row) -> Message:
+    rec = json.loads(r["recipients"])
+    return Message(
+        id=r["id"], key=r["msg_key"], message_id=r["message_id"], kind=r["kind"], service=r["service"],
+        quarter=r["quarter"], submission_id=r["submission_id"], to=tuple(rec.get("to", ())), cc=tuple(rec.get("cc", ())),
+        subject=r["subject"], detail=json.loads(r["detail"]), state=r["state"], queued_at=r["queued_at"],
+        sent_at=r["sent_at"], claimed_by=r["claimed_by"], claimed_at=r["claimed_at"], attempts=r["attempts"],
+        last_error=r["last_error"])
+
+
+def _signoff(r: Row) -> SignOff:
+    return SignOff(id=r["id"], service=r["service"], quarter=r["quarter"], submission_id=r["submission_id"],
+                   event=r["event"], by=r["by"], note=r["note"], how=r["how"], signed_on=r["signed_on"], at=r["at"],
+                   recorded_by=r["recorded_by"])
 
 
 def _submission(r: Row) -> Submission:

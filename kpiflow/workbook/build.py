@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kpiflow.catalogue import ACCUMULATES_HEADER, INDICATOR_HEADERS, QUARTER_HEADERS, TARGET_HEADERS
+from kpiflow.catalogue import (
+    ACCUMULATES_HEADER,
+    INDICATOR_HEADERS,
+    QUARTER_HEADERS,
+    SERVICE_HEADERS,
+    TARGET_HEADERS,
+)
 from kpiflow.fmt import fmt, long_date
 from kpiflow.measures import months_words
 from kpiflow.model import Catalogue, Indicator
@@ -163,11 +169,14 @@ def example_date(quarter: Period) -> dt.date:
     return quarter.end_date + dt.timedelta(days=14)
 
 
-def guidance_lines(service: str, quarter: Period) -> list[str]:
+def guidance_lines(service: str, quarter: Period, due: dt.date | None = None) -> list[str]:
     months = quarter.months()
     year_start = quarter.year.months()[0]
     return [
         f"Quarterly performance return: {service}, {quarter.short}",
+        *([f"Due by {due:%A} {long_date(due)}: put the completed workbook in the shared inbox folder by then.",
+           "If sign-off is needed, your approver fills in Signed off by and Date signed off on the About sheet."]
+          if due else []),
         "",
         "What to do",
         "1. Fill in the About sheet: your name, email address and the date you completed the return (e.g. "
@@ -202,7 +211,8 @@ def guidance_lines(service: str, quarter: Period) -> list[str]:
 
 
 def write_return(path: Path, service: str, quarter: Period, rows: Sequence[ReturnContext],
-                 history_headers: Sequence[str], breakdown: Sequence[BreakdownSeed] = ()) -> Path:
+                 history_headers: Sequence[str], breakdown: Sequence[BreakdownSeed] = (),
+                 due: dt.date | None = None) -> Path:
     """Write an issued returns workbook for one service and quarter."""
     from openpyxl import Workbook
 
@@ -210,7 +220,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     wb = Workbook()
     g = wb.active
     g.title = GUIDANCE
-    for i, line in enumerate(guidance_lines(service, quarter), start=1):
+    for i, line in enumerate(guidance_lines(service, quarter, due), start=1):
         c = g.cell(row=i, column=1, value=line)
         if i == 1:
             c.font = st["title_font"]
@@ -223,12 +233,13 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     _protect(g)
 
     about = wb.create_sheet(ABOUT)
-    values: list[object] = [service, quarter.label, TEMPLATE_VERSION, None, None, None]
+    due_by = f"{due:%A} {long_date(due)}" if due else ""
+    values: list[object] = [service, quarter.label, TEMPLATE_VERSION, None, None, None, due_by, None, None]
     for i, (label, value) in enumerate(zip(ABOUT_LABELS, values, strict=True), start=1):
         about.cell(row=i, column=1, value=label).font = st["bold"]
         c = about.cell(row=i, column=2)
         set_text(c, value)
-        if i <= 3:
+        if i <= 3 or label == "Due by":
             c.fill, c.protection = st["locked"], st["locked_p"]
         else:
             c.fill, c.protection = st["input"], st["unlocked"]
@@ -239,10 +250,15 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     dv_email = _dv("textLength", "Email", "Your work email address.", operator="between", formula1="3", formula2="254")
     dv_date = _dv("date", "Date completed", "The date you completed this return, e.g. "
                   f"{example_date(quarter).strftime('%d/%m/%Y')}.", operator="greaterThan", formula1="36526")
-    for dv, ref in ((dv_name, "B4"), (dv_email, "B5"), (dv_date, "B6")):
+    dv_signer = _dv("textLength", "Signed off by", "Where sign-off is needed: the approver's name, as the "
+                    "performance team knows them.", operator="between", formula1="1", formula2="200")
+    dv_signed = _dv("date", "Date signed off", "The date the approver signed the return off, on or after the date "
+                    "completed.", operator="greaterThan", formula1="36526")
+    for dv, ref in ((dv_name, "B4"), (dv_email, "B5"), (dv_date, "B6"), (dv_signer, "B8"), (dv_signed, "B9")):
         about.add_data_validation(dv)
         dv.add(ref)
     about["B6"].number_format = "DD/MM/YYYY"
+    about["B9"].number_format = "DD/MM/YYYY"
     _printable(about, landscape=False)
     _protect(about)
 
@@ -416,6 +432,16 @@ def write_catalogue(path: Path, catalogue: Catalogue) -> Path:
         t.cell(row=r, column=3, value=catalogue.targets.get((iid, y)))
         for c, v in enumerate(catalogue.profiles.get((iid, y), (None,) * 4), start=4):
             t.cell(row=r, column=c, value=v)
+    if catalogue.contacts or catalogue.has_services_sheet:
+        sv = wb.create_sheet("Services")
+        _header(sv, 1, SERVICE_HEADERS, st)
+        for r, who in enumerate(catalogue.contacts.values(), start=2):
+            for col, v in enumerate((who.service, who.contact, "; ".join(who.emails), who.approver,
+                                     "; ".join(who.approver_emails), who.escalate_to,
+                                     "; ".join(who.escalation_emails)), start=1):
+                set_text(sv.cell(row=r, column=col), v)
+        for letter, w in zip("ABCDEFG", (22, 20, 34, 20, 34, 20, 34), strict=True):
+            sv.column_dimensions[letter].width = w
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

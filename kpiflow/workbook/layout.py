@@ -21,6 +21,7 @@ RETURN_REQUIRED = ["Indicator ID", "Indicator", "Better to be", "Unit", "Number"
                    "Statistical neighbours", "England", "Target", "Commentary", "Service response"]
 SUPPORT_HEADERS = ["Indicator ID", "Period", "Number", "Rate", "Statistical neighbours", "England"]
 BREAKDOWN_HEADERS = ["Indicator ID", "Period", "Category", "Number"]
-ABOUT_LABELS = ["Service", "Quarter", "Template version", "Completed by", "Email", "Date completed"]
+ABOUT_LABELS = ["Service", "Quarter", "Template version", "Completed by", "Email", "Date completed", "Due by",
+                "Signed off by", "Date signed off"]
 #: the About labels a return must have
 ABOUT_REQUIRED = ["Service", "Quarter"]
