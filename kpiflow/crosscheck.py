@@ -67,8 +67,11 @@ def check_against_history(data: ReturnData, catalogue: Catalogue, history: Histo
         sent = {s.period: s.figures for s in data.support if s.indicator_id == ind.id}
         back = _overlay(issued, sent)
         merged = _overlay(_overlay(issued, stored), sent)
-        if not figs.is_empty():
-            merged[quarter] = figs
+        for period, filed in row.observations(quarter):
+            if period == quarter and not filed.is_empty():
+                merged[quarter] = filed
+            elif period != quarter:
+                merged = _overlay(merged, {period: filed})   # comparators join the year's own figures
         _check_rate(ind, figs, stored, back, quarter, row.cells.get("Rate", ""), result)
         _check_jump(ind, figs, merged, quarter, row.cells, result)
         if row.response:

@@ -8,12 +8,13 @@ from typing import Any
 
 from kpiflow.assess import Assessment, assess
 from kpiflow.catalogue import load_checked_catalogue
+from kpiflow.errors import KpiflowError
 from kpiflow.fmt import long_date
 from kpiflow.model import Catalogue
 from kpiflow.narrative import reason_texts
 from kpiflow.periods import Period
 from kpiflow.settings import Settings
-from kpiflow.store import Revision, Store, Submission, open_store
+from kpiflow.store import HeldFigures, Revision, Store, Submission, open_store
 
 
 @dataclass(frozen=True)
@@ -137,12 +138,23 @@ class AuditTrail:
 
     submissions: tuple[Submission, ...]
     revisions: tuple[Revision, ...]
+    figures: tuple[HeldFigures, ...] = ()      # with --indicator: every period held, current figures
 
     def to_dict(self) -> dict[str, Any]:
-        return {"submissions": [asdict(s) for s in self.submissions], "revisions": [asdict(r) for r in self.revisions]}
+        return {"submissions": [asdict(s) for s in self.submissions], "revisions": [asdict(r) for r in self.revisions],
+                "figures": [asdict(f) for f in self.figures]}
 
     def lines(self) -> list[str]:
         out = []
+        if self.figures:
+            n = len(self.figures)
+            out.append(f"Figures held for {self.figures[0].indicator_id}: {n} period{'s' * (n != 1)} (the current "
+                       "figures; earlier values are listed as revisions below)")
+            for f in self.figures:
+                parts = [f"{name} {_exact(v)}" for name, v in (("number", f.number), ("rate", f.rate),
+                                                              ("statistical neighbours", f.statneigh),
+                                                              ("England", f.england)) if v is not None]
+                out.append(f"  {f.period}: {', '.join(parts)} ({f.source}, {f.recorded_at})")
         for s in self.submissions:
             extra = f", superseded by #{s.superseded_by}" if s.superseded_by else ""
             out.append(f"#{s.id} {s.received_at} {s.service or '?'} {s.quarter or '?'} {s.outcome}{extra}: "
@@ -159,8 +171,15 @@ class AuditTrail:
 def audit_trail(settings: Settings, service: str | None = None, indicator: str | None = None) -> AuditTrail:
     """``kpiflow history``: every submission (or one service's) and every revision of a figure."""
     catalogue = load_checked_catalogue(settings)
+    if indicator:
+        found = catalogue.get(indicator)
+        if found is None:
+            raise KpiflowError(f'--indicator: "{indicator}" is not an indicator in the catalogue. Use one of: '
+                               + ", ".join(i.id for i in catalogue.indicators) + ".")
+        indicator = found.id     # as the catalogue spells it: IDs are matched ignoring case
     with open_store(settings) as store:
         subs = store.submissions(service) if not indicator else []
         ids = [indicator] if indicator else [i.id for i in (catalogue.for_service(service) if service
                                                              else catalogue.indicators)]
-        return AuditTrail(tuple(subs), tuple(store.revisions(ids)))
+        held = store.held(indicator) if indicator else []
+        return AuditTrail(tuple(subs), tuple(store.revisions(ids)), tuple(held))

@@ -95,10 +95,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX submissions_kept_as ON submissions(kept_as);
         CREATE INDEX submissions_feedback ON submissions(feedback);
     """),
+    ("history-imports", """
+        CREATE TABLE history_imports (
+            id {pk},
+            file_name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            rows_read INTEGER NOT NULL,
+            rows_written INTEGER NOT NULL,
+            imported_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX history_imports_sha ON history_imports(sha256);
+    """),
 ]
 
 #: the tables a copy of the history carries, parents before children
-HISTORY_TABLES = ("submissions", "observations", "texts", "breakdowns", "issued", "quarter_events")
+HISTORY_TABLES = ("submissions", "observations", "texts", "breakdowns", "issued", "quarter_events", "history_imports")
 
 _WORDS = {
     "sqlite": {"pk": "INTEGER PRIMARY KEY", "float": "REAL"},
