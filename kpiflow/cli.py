@@ -196,8 +196,7 @@ def status(quarter: Quarter, home: Home = None, as_json: Json = False) -> None:
     _render(st.exception_lines(), False)
 
 
-history_app = typer.Typer(help="The audit trail, and a new council's back figures loaded in one go.",
-                          invoke_without_command=True, no_args_is_help=False)
+history_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 app.add_typer(history_app, name="history")
 
 
