@@ -139,10 +139,11 @@ class AuditTrail:
     submissions: tuple[Submission, ...]
     revisions: tuple[Revision, ...]
     figures: tuple[HeldFigures, ...] = ()      # with --indicator: every period held, current figures
+    imports: tuple[dict[str, Any], ...] = ()    # kpiflow history import runs (the whole trail only)
 
     def to_dict(self) -> dict[str, Any]:
         return {"submissions": [asdict(s) for s in self.submissions], "revisions": [asdict(r) for r in self.revisions],
-                "figures": [asdict(f) for f in self.figures]}
+                "figures": [asdict(f) for f in self.figures], "imports": list(self.imports)}
 
     def lines(self) -> list[str]:
         out = []
@@ -159,6 +160,9 @@ class AuditTrail:
             extra = f", superseded by #{s.superseded_by}" if s.superseded_by else ""
             out.append(f"#{s.id} {s.received_at} {s.service or '?'} {s.quarter or '?'} {s.outcome}{extra}: "
                        f"{s.file_name} (completed by {s.completed_by or 'unknown'}, sha256 {s.sha256[:12]})")
+        for i in self.imports:
+            out.append(f"import #{i['id']} {i['imported_at']} {i['file_name']}: {i['rows_read']} rows, "
+                       f"{i['rows_written']} stored (sha256 {i['sha256'][:12]})")
         for r in self.revisions:
             who = f", completed by {r.by}" if r.by else ""
             # the audit trail shows figures exactly as stored, without thousands separators or rounding
@@ -182,4 +186,5 @@ def audit_trail(settings: Settings, service: str | None = None, indicator: str |
         ids = [indicator] if indicator else [i.id for i in (catalogue.for_service(service) if service
                                                              else catalogue.indicators)]
         held = store.held(indicator) if indicator else []
-        return AuditTrail(tuple(subs), tuple(store.revisions(ids)), tuple(held))
+        imports = store.history_imports() if not (service or indicator) else []
+        return AuditTrail(tuple(subs), tuple(store.revisions(ids)), tuple(held), tuple(imports))

@@ -72,6 +72,8 @@ def test_a_tidy_csv_is_stored_with_the_file_as_source_and_a_second_import_is_a_d
     code, out = run(settings.home, "history", "import", str(f), "--json")
     doc = json.loads(out)
     assert doc["duplicate"] is True and doc["stored"] is False and doc["written"] == 0
+    code, out = run(settings.home, "history")
+    assert code == 0 and "import #1 " in out and "history.csv: 4 rows, 4 stored (sha256 " in out
 
 
 def test_a_figure_that_differs_from_the_store_is_a_revision_with_the_file_as_source(

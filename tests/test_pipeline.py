@@ -90,8 +90,10 @@ def test_a_later_return_supersedes_and_revises(settings: Settings, store: Store,
     revs = store.revisions(["CS01", "CS03"])
     assert {(r.indicator_id, r.period, r.figure, r.old, r.new) for r in revs} == {
         ("CS01", "2017/18 Q2", "number", 531, 530), ("CS01", "2017/18 Q2", "rate", 185.6, 185.3),
-        ("CS03", "2017-07", "number", 1977, 1978), ("CS03", "2017-07", "rate", 691.2, 691.5)}
-    assert all(r.source == "return corrected.xlsx" for r in revs)
+        ("CS03", "2017-07", "number", 1977, 1978), ("CS03", "2017-07", "rate", 691.2, 691.5),
+        # the example return's comparators are 2016/17's (its Comparator year): 102.0 revises the 101.0 held
+        ("CS01", "2016/17", "statneigh", 101.0, 102.0)}
+    assert {r.source for r in revs} == {"return corrected.xlsx", f"return {filled.name}"}
 
 
 def test_ingest_finishes_files_left_in_the_working_folder(settings: Settings, store: Store, catalogue: Catalogue,

@@ -382,6 +382,11 @@ class Store(ABC):
                          "WHERE sha256 = ?", (sha256,))
         return dict(rows[0]) if rows else None
 
+    def history_imports(self) -> list[dict[str, Any]]:
+        """Every ``kpiflow history import`` stored, oldest first."""
+        return [dict(r) for r in self._run("SELECT id, file_name, sha256, rows_read, rows_written, imported_at FROM "
+                                           "history_imports ORDER BY id")]
+
     def import_history(self, file_name: str, sha256: str,
                        rows: Sequence[tuple[str, Period, Figures, str]]) -> tuple[int, dict[str, Any] | None]:
         """Store a history import, each row with its own source, and record the file, in one
