@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from kpiflow.cli import app
 from kpiflow.history_import import HEADERS, MAX_FILE_BYTES, import_history
+from kpiflow.model import Figures
 from kpiflow.periods import parse_period
 from kpiflow.settings import Settings
 from kpiflow.store import Store, open_store
@@ -217,3 +218,45 @@ def test_the_template_is_a_formula_free_workbook_that_imports_once_filled(settin
     # the template is not written over
     code, text = run_process(settings.home, "history", "template", "--out", str(out))
     assert code == 2 and "exists already" in text
+
+
+def test_the_template_filled_and_saved_by_libreoffice_imports_as_xlsx_and_as_csv(settings: Settings,
+                                                                                 tmp_path: Path) -> None:
+    from helpers import uno, uno_available
+
+    if not uno_available():
+        pytest.skip("needs LibreOffice (soffice) and a system python3 with python3-uno")
+    template = tmp_path / "template.xlsx"
+    assert run(settings.home, "history", "template", "--out", str(template))[0] == 0
+    cells = [["History", "A2", "CS01"], ["History", "B2", "2012/13"], ["History", "C2", 430],
+             ["History", "D2", 149.3], ["History", "E2", 91.5], ["History", "F2", 60],
+             ["History", "G2", "Council archive, 2013"],
+             ["History", "A3", "CS02"], ["History", "B3", "2012/13 Q4"], ["History", "C3", 700]]
+    xlsx = tmp_path / "calc" / "history.xlsx"
+    uno("calc-fill", {"src": template, "out": xlsx, "cells": cells})
+    done = import_history(settings, xlsx)
+    assert done.ok, done.result.render_text()
+    assert [(r.indicator_id, r.period.label, r.figures, r.source) for r in done.rows] == [
+        ("CS01", "2012/13", Figures(430, 149.3, 91.5, 60),
+         "history import history.xlsx: Council archive, 2013"),
+        ("CS02", "2012/13 Q4", Figures(700), "history import history.xlsx")]
+    csv_file = tmp_path / "calc" / "history.csv"
+    uno("calc-fill", {"src": template, "out": csv_file, "cells": cells, "filter": "Text - txt - csv (StarCalc)"})
+    first = csv_file.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    assert first.startswith("Indicator ID,Period,Number,Rate")
+    again = import_history(settings, csv_file)
+    # the same figures as the workbook gave: stored once, so the CSV adds nothing
+    assert again.ok and again.written == 0 and len(again.rows) == 2, again.result.render_text()
+
+
+def test_store_copy_carries_the_record_of_each_import(settings: Settings, tmp_path: Path) -> None:
+    f = write(tmp_path, HEAD + "CS02,2012/13,3050,,,,\n")
+    done = import_history(settings, f)
+    assert done.ok and done.stored
+    code, out = run(settings.home, "store", "copy", "--to", f"sqlite:{tmp_path / 'copy.db'}")
+    assert code == 0, out
+    from kpiflow.store import SQLiteStore
+
+    with SQLiteStore(tmp_path / "copy.db") as copy:
+        earlier = copy.history_import(done.sha256)
+    assert earlier is not None and earlier["file_name"] == "history.csv" and earlier["rows_written"] == 1

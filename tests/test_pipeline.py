@@ -550,3 +550,15 @@ def test_a_file_accepted_before_publication_dropped_again_after_it_is_a_duplicat
     assert not settings.rejected.exists() or not any(settings.rejected.iterdir())
     assert [s.outcome for s in store.submissions()] == ["accepted", "duplicate"]
     assert "ALREADY RECEIVED" in again.feedback[0].read_text(encoding="utf-8")
+
+
+def test_a_workbook_issued_without_a_comparator_year_files_comparators_against_the_previous_year(
+        settings: Settings, store: Store, catalogue: Catalogue, filled: Path, quarter: Period,
+        edit: Callable[..., Path]) -> None:
+    # a workbook issued before the column existed (or its cell cleared): the year the sheet asks for by default
+    older = edit(filled, {"Return!M6": None, "Return!M7": None, "Return!M8": None, "Return!M9": None,
+                          "Return!H7": 104.5})
+    out = process_file(settings, store, catalogue, drop(older, settings))
+    assert out.status == "accepted", out.problems.render_text()
+    assert store.series("CS01")[parse_period("2016/17")].statneigh == 104.5
+    assert store.series("CS01")[quarter].statneigh is None
