@@ -116,6 +116,9 @@ def _check_jump(ind: Indicator, figs: Figures, merged: Mapping[Period, Figures],
     figure = ind.primary
     if (figs.rate if figure == "rate" else figs.number) is None:
         return
+    cell = cells.get("Rate" if figure == "rate" else "Number", "")
+    if any(p.code == "percentage-as-fraction" and p.cell == cell for p in result.problems):
+        return      # "did you mean 85?" already says why it moved so far
     now, basis = quarter_amount(merged, quarter, figure, ind.measure, ind.unit)
     before, _ = quarter_amount(merged, quarter.step(-1), figure, ind.measure, ind.unit)
     if now is None or not before:

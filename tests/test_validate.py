@@ -317,3 +317,16 @@ def test_a_comparator_fraction_beside_a_percentage_is_an_error(tmp_path: Path) -
     _, result = validate_file(path, cat)
     assert [(p.cell, p.code, p.severity) for p in result.problems] == [("I7", "percentage-as-fraction", "error")]
     assert "Did you mean 80?" in result.problems[0].message
+
+
+def test_a_fraction_is_questioned_once_not_also_as_a_big_change(tmp_path: Path) -> None:
+    from kpiflow.crosscheck import History, check_against_history
+    from kpiflow.model import Figures
+    from kpiflow.settings import Rules
+
+    cat, path = _percentage_return(tmp_path, {"2025/26 Q1": "84.0%"}, 0.85)
+    data, result = validate_file(path, cat)
+    assert data is not None
+    stored = {parse_period("2025/26 Q1"): Figures(84.0)}
+    check_against_history(data, cat, History(lambda iid: stored, Rules()), result)
+    assert [p.code for p in result.problems] == ["percentage-as-fraction"]
