@@ -33,7 +33,7 @@ from typing import Any
 from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.errors import KpiflowError, PeriodError
 from kpiflow.filing import kind_of, sha256_file
-from kpiflow.fmt import NotANumber, parse_number
+from kpiflow.fmt import NotANumber, column_letter, parse_number
 from kpiflow.model import Catalogue, Figures, Indicator
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
@@ -54,14 +54,6 @@ _FIGURES = (("Number", "number"), ("Rate", "rate"), ("Statistical neighbours", "
 
 def _norm(value: object) -> str:
     return "".join(str(value).replace("\ufeff", "").split()).lower() if value is not None else ""
-
-
-def _letter(col: int) -> str:
-    letters = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 def _show(value: object) -> str:
@@ -253,7 +245,7 @@ class _Reader:
     count: int = 0
 
     def cell(self, r: int, header: str) -> str:
-        return f"{_letter(self.cols[_norm(header)])}{r}"
+        return f"{column_letter(self.cols[_norm(header)])}{r}"
 
     def header(self, r: int, row: list[object]) -> bool:
         """Take ``row`` as the header if it is one; a problem for each heading missing."""
@@ -505,7 +497,7 @@ def template_rows(catalogue: Catalogue) -> Iterable[tuple[str, str, str, str, st
         rate = f"per {ind.rate_per:,.0f}" if ind.has_rate and ind.rate_per else ""
         fill = {"Number": "Number", "Percentage": "Number (0 to 100)", "Rate": "Rate",
                 "Number and rate": "Number and Rate"}.get(ind.unit, "Number")
-        yield ind.id, ind.name, f"{ind.unit} {rate}".strip(), ind.measure, fill
+        yield ind.id, ind.name, f"{ind.unit} {rate}".strip(), str(ind.measure), fill
 
 
 def write_template(settings: Settings, out: Path | None = None) -> Path:
