@@ -488,6 +488,7 @@ def test_comparators_typed_at_q2_are_filed_against_the_previous_year_not_the_qua
 def test_comparators_typed_at_q4_are_not_taken_for_the_year_that_has_just_ended(
         settings: Settings, store: Store, catalogue: Catalogue, tmp_path: Path) -> None:
     from kpiflow.issue import issue_returns
+    from kpiflow.measures import SNAPSHOT
     from kpiflow.trends import outturn
     from kpiflow.workbook.build import fill_return
 
@@ -503,8 +504,8 @@ def test_comparators_typed_at_q4_are_not_taken_for_the_year_that_has_just_ended(
     assert out.status == "accepted", out.problems.render_text()
     series = store.series("CS01")
     # 2016/17's comparators, as the sheet asked: never 2017/18's (read as the year's through its Q4)
-    assert outturn(series, parse_period("2017/18"), "statneigh", "Snapshot") is None
-    assert outturn(series, parse_period("2017/18"), "england", "Snapshot") is None
+    assert outturn(series, parse_period("2017/18"), "statneigh", SNAPSHOT) is None
+    assert outturn(series, parse_period("2017/18"), "england", SNAPSHOT) is None
     assert (series[parse_period("2016/17")].statneigh, series[parse_period("2016/17")].england) == (103.0, 64)
 
 
