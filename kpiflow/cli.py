@@ -286,19 +286,68 @@ def _cycle_cells(r: Any) -> tuple[str, str, str]:
     return due, last, so
 
 
-@app.command()
-def history(service: Annotated[str | None, typer.Option(help="Only this service's submissions.")] = None,
-            indicator: Annotated[str | None, typer.Option(help="Revisions of this indicator's figures.")] = None,
+history_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+app.add_typer(history_app, name="history")
+
+
+@history_app.callback()
+def history(ctx: typer.Context,
+            service: Annotated[str | None, typer.Option(help="Only this service's submissions.")] = None,
+            indicator: Annotated[str | None, typer.Option(help="The figures held for this indicator, and their "
+                                                          "revisions.")] = None,
             home: Home = None, as_json: Json = False) -> None:
     """The audit trail: every submission (accepted, rejected, duplicate, superseded) and every
-    revision of a figure.
+    revision of a figure; with --indicator, every figure held for it. Subcommands: import (back
+    figures from a table) and template (the table to fill in).
 
-    Example: kpiflow history --service "Children's Services"
+    Example: kpiflow history --indicator CS01
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from kpiflow.status import audit_trail
 
     trail = audit_trail(_settings(home), service, indicator)
     _render(trail.to_dict() if as_json else trail.lines(), as_json)
+
+
+@history_app.command("import")
+def history_import(
+    file: Annotated[Path, typer.Argument(help="The table of back figures: a .csv, or an .xlsx with the table on its "
+                                         "first sheet (kpiflow history template writes one).")],
+    home: Home = None, as_json: Json = False,
+) -> None:
+    """Store a council's back figures from a tidy table (Indicator ID, Period, Number, Rate,
+    Statistical neighbours, England, and optional Source), checked like a return: every problem
+    located at its row and column, and nothing stored if anything is wrong. The figures are kept
+    as revisions with the file as their source; the same file imported twice is recognised.
+    Exit 1 if the file has errors.
+
+    Example: kpiflow history import history.csv
+    """
+    from kpiflow.history_import import import_history
+
+    done = import_history(_settings(home), file)
+    _render(done.to_dict() if as_json else done.lines(), as_json)
+    raise typer.Exit(0 if done.ok else 1)
+
+
+@history_app.command("template")
+def history_template(
+    out: Annotated[Path | None, typer.Option("--out", help="The workbook to write (default: "
+                                             "workbook_templates/history_import.xlsx).", show_default=False)] = None,
+    home: Home = None,
+) -> None:
+    """Write the history import table as an Excel workbook, headed and with one example row per
+    indicator in the catalogue, to fill in and give to kpiflow history import. For a CSV instead,
+    save its History sheet from Excel as "CSV UTF-8 (Comma delimited)", or write the same headings
+    as the first line of a CSV file.
+
+    Example: kpiflow history template --out history.xlsx
+    """
+    from kpiflow.history_import import write_template
+
+    path = write_template(_settings(home), out)
+    typer.echo(f"Template written: {path}")
 
 
 @app.command()

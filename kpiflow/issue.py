@@ -19,7 +19,7 @@ from kpiflow.trends import figures_at, target_in_force
 def history_headers(quarter: Period) -> list[str]:
     """The read-only context columns of an issued return."""
     heads = [quarter.year.step(-2).label, quarter.year.step(-1).label]
-    heads += [q.label for q in quarter.year.quarters() if q < quarter]
+    heads += [q.label for q in quarter.year.quarters() if q < quarter] or [quarter.step(-1).label]  # Q1: last Q4
     heads.append(quarter.same_last_year().label)
     return list(dict.fromkeys(heads))
 

@@ -158,6 +158,12 @@ class Catalogue:
         return None
 
 
+def default_comparator_year(quarter: Period) -> Period:
+    """The year a return asks comparators for unless the service says otherwise: the previous
+    financial year (at 2025/26 Q2, 2024/25), the latest for which they are usually published."""
+    return quarter.year.step(-1)
+
+
 @dataclass(frozen=True)
 class ReturnRow:
     indicator_id: str
@@ -166,6 +172,18 @@ class ReturnRow:
     commentary: str
     response: str
     cells: dict[str, str] = field(default_factory=dict, compare=False)   # header -> "F7"
+    # the year the row's comparators were published for (the Return sheet's Comparator year)
+    comparator_year: Period | None = None
+
+    def observations(self, quarter: Period) -> list[tuple[Period, Figures]]:
+        """Where the row's figures are filed: the council's against the quarter, the comparators
+        (published for whole years) against the year they are for, never against the quarter."""
+        own = Figures(self.figures.number, self.figures.rate)
+        theirs = Figures(statneigh=self.figures.statneigh, england=self.figures.england)
+        if theirs.is_empty():
+            return [(quarter, own)]
+        year = self.comparator_year or default_comparator_year(quarter)
+        return [(quarter, own), (year, theirs)]
 
 
 @dataclass(frozen=True)

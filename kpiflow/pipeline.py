@@ -292,12 +292,14 @@ def _record(settings: Settings, store: Store, catalogue: Catalogue, work: Path, 
         done = store.submission_by_claim(work.name)
         if done is not None:
             return done   # stored meanwhile by a process that took over a lapsed claim
-        if data and quarter and store.quarter_state(quarter) == "published":
+        # a file accepted before is a duplicate whenever it comes again, before or after publication
+        again = bool(sha) and store.find_accepted(sha) is not None
+        if data and quarter and not again and store.quarter_state(quarter) == "published":
             result.error("quarter-published", f"{quarter.short} has been published, so returns for it are closed. "
                          "Ask the performance team to run kpiflow reopen if the figures must change.", sheet="About")
         if not result.ok or data is None:
             status = "rejected"
-        elif store.find_accepted(sha) is not None:
+        elif again:
             status = "duplicate"
         else:
             status = "accepted"

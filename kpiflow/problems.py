@@ -99,6 +99,15 @@ CODES: dict[str, ProblemCode] = {
     "months-disagree": ProblemCode("Monthly figures in Supporting data disagree with the quarter's figure",
                                    "Make the quarter agree with its last month (the sum of its months for a count), "
                                    "or correct the months."),
+    "bad-comparator-year": ProblemCode("A Comparator year that is not a year, is after the return's year, or is "
+                                       "far in the past", "Enter the financial year the comparator figures were "
+                                       "published for, e.g. 2024/25."),
+    "percentage-as-fraction": ProblemCode("A percentage typed as a fraction (0.85 for 85%)",
+                                          "Enter the percentage from 0 to 100: 85, not 0.85."),
+    "duplicate-period": ProblemCode("Two rows of a history table for one indicator and period",
+                                    "Keep one row per indicator and period."),
+    "unexpected-figure": ProblemCode("A figure the indicator does not have (a rate for a number, or the reverse)",
+                                     "Put the figure in the column its unit says, and leave the other blank."),
     "rate-inconsistent": ProblemCode("A rate does not fit its number", "Check the number and the rate, and what the "
                                      "rate is per."),
     "big-change": ProblemCode("A figure moved by more than half since the last comparable period",

@@ -8,13 +8,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from kpiflow.catalogue import load_checked_catalogue
+from kpiflow.errors import KpiflowError
 from kpiflow.narrative import reason_texts
 from kpiflow.periods import Period
 from kpiflow.report.context import Outstanding, ServiceStatus, outstanding_returns
 from kpiflow.report.gather import gather, quarter_status
 from kpiflow.rules import Assessment
 from kpiflow.settings import Settings
-from kpiflow.store import Message, Revision, SignOff, Store, Submission, open_store
+from kpiflow.store import HeldFigures, Message, Revision, SignOff, Store, Submission, open_store
 
 # where a quarter's returns stand is read with the rest of the quarter (kpiflow.report.gather)
 __all__ = ["AuditTrail", "Outstanding", "QuarterStatus", "ServiceStatus", "audit_trail", "cycle_columns",
@@ -103,17 +104,32 @@ class AuditTrail:
     revisions: tuple[Revision, ...]
     messages: tuple[Message, ...] = ()
     signoffs: tuple[SignOff, ...] = ()
+    figures: tuple[HeldFigures, ...] = ()      # with --indicator: every period held, current figures
+    imports: tuple[dict[str, Any], ...] = ()    # kpiflow history import runs (the whole trail only)
 
     def to_dict(self) -> dict[str, Any]:
         return {"submissions": [asdict(s) for s in self.submissions], "revisions": [asdict(r) for r in self.revisions],
-                "messages": [asdict(m) for m in self.messages], "signoffs": [asdict(s) for s in self.signoffs]}
+                "messages": [asdict(m) for m in self.messages], "signoffs": [asdict(s) for s in self.signoffs],
+                "figures": [asdict(f) for f in self.figures], "imports": list(self.imports)}
 
     def lines(self) -> list[str]:
         out = []
+        if self.figures:
+            n = len(self.figures)
+            out.append(f"Figures held for {self.figures[0].indicator_id}: {n} period{'s' * (n != 1)} (the current "
+                       "figures; earlier values are listed as revisions below)")
+            for f in self.figures:
+                parts = [f"{name} {_exact(v)}" for name, v in (("number", f.number), ("rate", f.rate),
+                                                              ("statistical neighbours", f.statneigh),
+                                                              ("England", f.england)) if v is not None]
+                out.append(f"  {f.period}: {', '.join(parts)} ({f.source}, {f.recorded_at})")
         for s in self.submissions:
             extra = f", superseded by #{s.superseded_by}" if s.superseded_by else ""
             out.append(f"#{s.id} {s.received_at} {s.service or '?'} {s.quarter or '?'} {s.outcome}{extra}: "
                        f"{s.file_name} (completed by {s.completed_by or 'unknown'}, sha256 {s.sha256[:12]})")
+        for i in self.imports:
+            out.append(f"import #{i['id']} {i['imported_at']} {i['file_name']}: {i['rows_read']} rows, "
+                       f"{i['rows_written']} stored (sha256 {i['sha256'][:12]})")
         for r in self.revisions:
             who = f", completed by {r.by}" if r.by else ""
             # the audit trail shows figures exactly as stored, without thousands separators or rounding
@@ -135,10 +151,18 @@ class AuditTrail:
 def audit_trail(settings: Settings, service: str | None = None, indicator: str | None = None) -> AuditTrail:
     """``kpiflow history``: every submission (or one service's) and every revision of a figure."""
     catalogue = load_checked_catalogue(settings)
+    if indicator:
+        found = catalogue.get(indicator)
+        if found is None:
+            raise KpiflowError(f'--indicator: "{indicator}" is not an indicator in the catalogue. Use one of: '
+                               + ", ".join(i.id for i in catalogue.indicators) + ".")
+        indicator = found.id     # as the catalogue spells it: IDs are matched ignoring case
     with open_store(settings) as store:
         subs = store.submissions(service) if not indicator else []
         ids = [indicator] if indicator else [i.id for i in (catalogue.for_service(service) if service
                                                              else catalogue.indicators)]
         messages = tuple(store.messages(service)) if not indicator else ()
         signoffs = tuple(store.signoffs(service)) if not indicator else ()
-        return AuditTrail(tuple(subs), tuple(store.revisions(ids)), messages, signoffs)
+        held = store.held(indicator) if indicator else []
+        imports = store.history_imports() if not (service or indicator) else []
+        return AuditTrail(tuple(subs), tuple(store.revisions(ids)), messages, signoffs, tuple(held), tuple(imports))

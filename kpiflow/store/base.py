@@ -105,6 +105,20 @@ class Revision:
     submission_id: int | None = None
 
 
+@dataclass(frozen=True)
+class HeldFigures:
+    """One period's current figures for an indicator, as ``kpiflow history --indicator`` lists them."""
+
+    indicator_id: str
+    period: str
+    number: float | None
+    rate: float | None
+    statneigh: float | None
+    england: float | None
+    source: str                        # of the newest observation for the period
+    recorded_at: str
+
+
 class Store(ABC):
     """One open history store: SQLite (:class:`kpiflow.store.sqlite.SQLiteStore`) or PostgreSQL
     (:class:`kpiflow.store.postgres.PostgresStore`); :func:`kpiflow.store.open_store` picks."""
@@ -352,7 +366,8 @@ class Store(ABC):
                       (sid, data.service, data.quarter.label, sid))
             source = f"return {file_name}"
             for row in data.rows:
-                self._observe(row.indicator_id, data.quarter, row.figures, source, sid, at)
+                for period, figs in row.observations(data.quarter):
+                    self._observe(row.indicator_id, period, figs, source, sid, at)
                 self._run("INSERT INTO texts (indicator_id, quarter, commentary, response, source, submission_id, "
                           "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                           (row.indicator_id, data.quarter.label, row.commentary, row.response, source, sid, at))
@@ -379,6 +394,32 @@ class Store(ABC):
             for (iid, period), items in groups.items():
                 self._breakdown(iid, period, items, source, None, at)
         return written
+
+    def history_import(self, sha256: str) -> dict[str, Any] | None:
+        """The earlier import of exactly this file (``kpiflow history import``), if any."""
+        rows = self._run("SELECT id, file_name, sha256, rows_read, rows_written, imported_at FROM history_imports "
+                         "WHERE sha256 = ?", (sha256,))
+        return dict(rows[0]) if rows else None
+
+    def history_imports(self) -> list[dict[str, Any]]:
+        """Every ``kpiflow history import`` stored, oldest first."""
+        return [dict(r) for r in self._run("SELECT id, file_name, sha256, rows_read, rows_written, imported_at FROM "
+                                           "history_imports ORDER BY id")]
+
+    def import_history(self, file_name: str, sha256: str,
+                       rows: Sequence[tuple[str, Period, Figures, str]]) -> tuple[int, dict[str, Any] | None]:
+        """Store a history import, each row with its own source, and record the file, in one
+        transaction. Returns (observation rows written, None), or (0, the earlier import) when this
+        exact file was imported before: then nothing is stored."""
+        at = now()
+        with self.transaction():
+            before = self.history_import(sha256)
+            if before is not None:
+                return 0, before
+            written = sum(self._observe(iid, period, figs, source, None, at) for iid, period, figs, source in rows)
+            self._run("INSERT INTO history_imports (file_name, sha256, rows_read, rows_written, imported_at) "
+                      "VALUES (?, ?, ?, ?, ?)", (file_name, sha256, len(rows), written, at))
+        return written, None
 
     def record_issue(self, service: str, quarter: Period, file_name: str) -> None:
         with self.transaction():
@@ -507,6 +548,20 @@ class Store(ABC):
                 if r[f] is not None:
                     cur[f] = r[f]
         return {parse_period(p): Figures(v["number"], v["rate"], v["statneigh"], v["england"]) for p, v in out.items()}
+
+    def held(self, iid: str) -> list[HeldFigures]:
+        """Every period held for an indicator, in period order: its current figures, and the source
+        and time of the newest observation that set one of them."""
+        found: dict[str, dict[str, Any]] = {}
+        for r in self._run(f"SELECT period, {', '.join(FIGURES)}, source, recorded_at FROM observations "
+                           "WHERE indicator_id = ? ORDER BY id", (iid,)):
+            cur = found.setdefault(r["period"], dict.fromkeys(FIGURES))
+            for f in FIGURES:
+                if r[f] is not None:
+                    cur[f] = r[f]
+            cur["source"], cur["recorded_at"] = r["source"], r["recorded_at"]
+        return [HeldFigures(iid, label, v["number"], v["rate"], v["statneigh"], v["england"], v["source"],
+                            v["recorded_at"]) for label, v in sorted(found.items(), key=lambda kv: parse_period(kv[0]))]
 
     def texts(self, iid: str, quarter: Period) -> tuple[str, str] | None:
         rows = self._run("SELECT commentary, response FROM texts WHERE indicator_id = ? AND quarter = ? "

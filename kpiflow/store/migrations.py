@@ -135,11 +135,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE INDEX signoffs_service_quarter ON signoffs(service, quarter, id);
     """),
+    ("history-imports", """
+        CREATE TABLE history_imports (
+            id {pk},
+            file_name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            rows_read INTEGER NOT NULL,
+            rows_written INTEGER NOT NULL,
+            imported_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX history_imports_sha ON history_imports(sha256);
+    """),
 ]
 
 #: the tables a copy of the history carries, parents before children
 HISTORY_TABLES = ("submissions", "observations", "texts", "breakdowns", "issued", "quarter_events", "messages",
-                  "signoffs")
+                  "signoffs", "history_imports")
 
 _WORDS = {
     "sqlite": {"pk": "INTEGER PRIMARY KEY", "float": "REAL"},

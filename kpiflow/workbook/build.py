@@ -22,13 +22,15 @@ from kpiflow.catalogue import (
 )
 from kpiflow.fmt import fmt, long_date
 from kpiflow.measures import months_words
-from kpiflow.model import Catalogue, Indicator
+from kpiflow.model import Catalogue, Indicator, default_comparator_year
 from kpiflow.periods import Period
 from kpiflow.workbook.layout import (
     ABOUT,
     ABOUT_LABELS,
     BREAKDOWN,
     BREAKDOWN_HEADERS,
+    COMPARATOR_YEAR,
+    COMPARATOR_YEARS_BACK,
     GUIDANCE,
     ISSUED_SHEET,
     RETURN,
@@ -188,7 +190,9 @@ def guidance_lines(service: str, quarter: Period, due: dt.date | None = None) ->
         f"   - or the quarter's own amount, e.g. \"In the quarter: {months_words(months[0], months[-1])}\".",
         "   - Number and Percentage indicators: put the figure in Number (a percentage as 0 to 100, e.g. 87.5).",
         "   - Rate indicators: put the rate in Rate. Number and rate indicators: fill in both.",
-        "   - Statistical neighbours and England: the latest published comparator figures, if you have them.",
+        "   - Statistical neighbours and England: comparator figures, if you have them, for the year in Comparator "
+        f"year ({default_comparator_year(quarter).label}, the latest published, unless you change it to the year "
+        "your figures are for).",
         "   - If you cannot give a figure, leave it blank and say why in Commentary.",
         "3. Commentary: what the figures show. If you leave it blank, the performance team drafts it for you.",
         "4. Service response: what the service is doing about performance. An indicator that is reported as an",
@@ -268,11 +272,16 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     headers = [*RETURN_HEADERS, *history_headers, "Last service response"]
     _header(ws, RETURN_HEADER_ROW, headers, st)
     col = {h: i for i, h in enumerate(headers, start=1)}
-    dv_cmp = _dv("decimal", "Comparator", "The latest published comparator figure (the same measure as this "
-                 "indicator), 0 or more.", operator="greaterThanOrEqual", formula1="0")
+    cmp_year = default_comparator_year(quarter)
+    dv_cmp = _dv("decimal", "Comparator", "The comparator figure published for the year in Comparator year (the "
+                 "same measure as this indicator), 0 or more.", operator="greaterThanOrEqual", formula1="0")
+    years = [quarter.year.step(-k).label for k in range(COMPARATOR_YEARS_BACK + 1)]
+    dv_year = _dv("list", "Comparator year", f"The year the Statistical neighbours and England figures were "
+                  f"published for: {cmp_year.label} unless yours are for another year (not after "
+                  f"{quarter.year.label}).", formula1='"' + ",".join(years) + '"')
     dv_text = _dv("textLength", "Text", "Plain text. Keep it to a few short paragraphs.", operator="lessThanOrEqual",
                   formula1="10000")
-    for dv in (dv_cmp, dv_text):
+    for dv in (dv_cmp, dv_text, dv_year):
         ws.add_data_validation(dv)
     locked_cells: list[tuple[str, str, str]] = []
     for r, ctx in enumerate(rows, start=RETURN_HEADER_ROW + 1):
@@ -293,7 +302,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
             set_text(c, v)
             c.fill, c.protection, c.alignment = st["locked"], st["locked_p"], st["wrap"]
             locked_cells.append(("Return", c.coordinate, ind.id))
-        inputs = ["Statistical neighbours", "England", "Commentary", "Service response"]
+        inputs = ["Statistical neighbours", "England", "Comparator year", "Commentary", "Service response"]
         inputs += ["Number"] if ind.has_number else []
         inputs += ["Rate"] if ind.has_rate else []
         for h in ("Number", "Rate"):
@@ -315,11 +324,15 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
                 dv.add(ref)
             elif h in ("Statistical neighbours", "England"):
                 dv_cmp.add(ref)
+            elif h == "Comparator year":
+                set_text(c, cmp_year.label)
+                c.number_format = "@"    # text: Excel must not read 2024/25 as a date
+                dv_year.add(ref)
             else:
                 dv_text.add(ref)
     widths = {"Indicator ID": 10, "Indicator": 32, "Better to be": 8, "Unit": 13, "Target": 13, "Number": 11,
               "Rate": 11, "Statistical neighbours": 13, "England": 10, "Commentary": 32, "Service response": 32,
-              "What to enter": 30, "Last service response": 34}
+              "What to enter": 30, "Comparator year": 11, "Last service response": 34}
     from openpyxl.styles import Border, Side
     from openpyxl.utils import get_column_letter
 
@@ -333,7 +346,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     ws.freeze_panes = ws.cell(row=RETURN_HEADER_ROW + 1, column=col["Target"])
     _printable(ws, f"{RETURN_HEADER_ROW}:{RETURN_HEADER_ROW}")
     # the printout is the form itself, legible on A4; the history columns are on screen
-    ws.print_area = f"A1:{get_column_letter(col['What to enter'])}{RETURN_HEADER_ROW + len(rows)}"
+    ws.print_area = f"A1:{get_column_letter(col[COMPARATOR_YEAR])}{RETURN_HEADER_ROW + len(rows)}"
     _protect(ws)
 
     sup = wb.create_sheet(SUPPORT)

@@ -15,7 +15,11 @@ SUPPORT_HEADER_ROW = 3     # on the Supporting data and Breakdown sheets
 
 #: the Return sheet's headings as issued (the history columns and "Last service response" follow)
 RETURN_HEADERS = ["Indicator ID", "Indicator", "Better to be", "Unit", "Target", "Number", "Rate",
-                  "Statistical neighbours", "England", "Commentary", "Service response", "What to enter"]
+                  "Statistical neighbours", "England", "Commentary", "Service response", "What to enter",
+                  "Comparator year"]
+#: the year a row's comparators are for; optional when reading (a workbook without it: the default year)
+COMPARATOR_YEAR = "Comparator year"
+COMPARATOR_YEARS_BACK = 10   # a comparator year further back than this is refused (trends look no further)
 #: the ones a return must still have to be read, in the order a missing one is reported
 RETURN_REQUIRED = ["Indicator ID", "Indicator", "Better to be", "Unit", "Number", "Rate",
                    "Statistical neighbours", "England", "Target", "Commentary", "Service response"]
