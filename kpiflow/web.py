@@ -25,6 +25,7 @@ import io
 import json
 import math
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,10 @@ def chart_svg(spec: ChartSpec, chart_id: str) -> Chart:
     spec = _clean_spec(spec)
     rc = {"svg.hashsalt": chart_id, "svg.fonttype": "none", "text.parse_math": False, "font.size": 9,
           "axes.spines.top": False, "axes.spines.right": False}
-    with matplotlib.rc_context(rc):
+    with matplotlib.rc_context(rc), warnings.catch_warnings():
+        # text is left to the browser to draw (svg.fonttype none): a glyph matplotlib's own font lacks
+        # (an emoji in a council's name) only makes its measure of the text approximate
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
         fig = Figure(figsize=(6.4, 3.4))
         ax = fig.add_subplot()
         x = list(range(len(spec.categories)))
@@ -218,7 +222,8 @@ CSV_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("measure", "string", "Snapshot (the value at the period's end), Count (the amount in the period) or "
                           "Cumulative (the year to date)"),
     ("unit", "string", "Number, Rate, Number and rate, or Percentage"),
-    ("number", "number", "The number (or percentage); blank where there is none"),
+    ("number", "number", "The number (or percentage); blank where there is none. A year's figure is its outturn "
+                         "by the measure: the value at 31 March, or a Count's quarters added up"),
     ("rate", "number", "The rate (e.g. per 10,000 children); blank where there is none"),
     ("target", "number", "The target in force for the period; blank where none is set"),
     ("rag", "string", "Green, Amber or Red against the target (the report quarter only)"),
