@@ -78,3 +78,12 @@ def parse_number(value: object) -> float | None:
         return float(text)
     except ValueError:
         raise NotANumber(str(value)) from None
+
+
+def column_letter(col: int) -> str:
+    """The spreadsheet letters of a 1-based column number (1 -> A, 27 -> AA)."""
+    letters = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters

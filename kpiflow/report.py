@@ -25,6 +25,7 @@ from kpiflow.docx.render import add_chart, marked_block, new_block, number_drawi
 from kpiflow.errors import KpiflowError, NoFiguresError
 from kpiflow.filing import part_path, unique_path, write_new
 from kpiflow.fmt import fmt, fmt_figures, fmt_number, long_date
+from kpiflow.measures import SNAPSHOT
 from kpiflow.model import Catalogue
 from kpiflow.narrative import (
     NO_FIGURE,
@@ -38,7 +39,6 @@ from kpiflow.periods import MONTH_NAMES, Period
 from kpiflow.problems import ValidationResult
 from kpiflow.settings import Settings
 from kpiflow.store import Store
-from kpiflow.trends import outturn
 from kpiflow.validate import clean_text
 
 SYMBOLS = {"Improved": "\u25b2", "Worsened": "\u25bc", "No change": "\u25ba"}
@@ -69,20 +69,19 @@ def chart_specs(a: Assessment, council: str) -> list[ChartSpec]:
     figure, unit = f.figure, ind.unit
     what = f"Rate per {ind.rate_per:,.0f}" if figure == "rate" and ind.rate_per else (
         "Percentage" if unit == "Percentage" else "Number")
-    if ind.measure == "Cumulative":
-        what += ", year to date"
+    what = ind.measure.chart_axis(what)
     specs: list[ChartSpec] = []
     years = [p for p, _ in f.annual][-4:]
     if f.annual_comparators and years:
         ours: list[float | None] = [dict(f.annual)[y] for y in years]
         cats = [y.label for y in years]
-        if ind.measure == "Snapshot":
+        if ind.measure.projects:
             # a snapshot at the quarter's end is the council's latest point; no comparator is published for it
             cats.append(f.quarter.short)
             ours.append(f.current)
         series_list: list[tuple[str, tuple[float | None, ...]]] = [(council, tuple(ours))]
         for name, fig in (("Statistical neighbours", "statneigh"), ("England", "england")):
-            vals: list[float | None] = [outturn(series, y, fig, "Snapshot") for y in years]
+            vals: list[float | None] = [SNAPSHOT.outturn(series, y, fig) for y in years]
             vals += [None] * (len(cats) - len(years))
             if any(v is not None for v in vals):
                 series_list.append((name, tuple(vals)))
@@ -103,7 +102,7 @@ def chart_specs(a: Assessment, council: str) -> list[ChartSpec]:
     elif not specs:
         cats = [f"Q{q.n}" for q in this_year.quarters()]
         def qvals(y: Period, upto: Period | None) -> tuple[float | None, ...]:
-            return tuple(outturn(series, q, figure, ind.measure) if upto is None or q <= upto else None
+            return tuple(ind.measure.outturn(series, q, figure) if upto is None or q <= upto else None
                          for q in y.quarters())
         specs.append(ChartSpec(f"{what}: quarter by quarter, {this_year.label} against {last_year.label}", tuple(cats),
                       ((last_year.label, qvals(last_year, None)), (this_year.label, qvals(this_year, f.quarter))),
@@ -129,14 +128,6 @@ def chart_specs(a: Assessment, council: str) -> list[ChartSpec]:
     return [sp for sp in specs if any(v is not None for _, values in sp.series for v in values)]
 
 
-VALUES_NOTES = {
-    "Snapshot": "Each figure is the position at the end of the period (a year's is at 31 March).",
-    "Count": "Each quarter's figure is the amount in that quarter; a year's is the total of its quarters.",
-    "Cumulative": "Figures are for the year to date: each quarter's runs from 1 April to the quarter's end, and a "
-                  "year's is the whole year.",
-}
-
-
 def _values_row(a: Assessment) -> dict[str, Any]:
     f, unit = a.facts, a.indicator.unit
     cells: list[str] = []
@@ -148,14 +139,12 @@ def _values_row(a: Assessment) -> dict[str, Any]:
             cells.append(fmt_figures(figs, unit, f.dp))
     for q, figs in f.quarters:
         cells.append("" if q > f.quarter else (fmt_figures(figs, unit, f.dp) if figs else "-"))
-    label = ROW_LABELS.get(unit, "")
-    if a.indicator.measure == "Cumulative":
-        label += " year to date"
+    label = a.indicator.measure.row_label(ROW_LABELS.get(unit, ""))
     target = "No Target Set" if f.target is None else fmt(f.target, unit, dp=f.dp)
     if f.target_now is not None and f.target_now != f.target:
         in_force = f"Q{f.quarter.n}: {fmt(f.target_now, unit, dp=f.dp)}"
         target = in_force if f.target is None else f"{target} ({in_force})"
-    note = VALUES_NOTES.get(a.indicator.measure, "")
+    note = a.indicator.measure.values_note
     if f.target_now is not None and f.target_now != f.target:
         note += f" In brackets: the target in force at Q{f.quarter.n} ({f.target_basis})."
     return {

@@ -370,7 +370,7 @@ def _months_agree(data: ReturnData, catalogue: Catalogue, result: ValidationResu
             if ours is None:
                 continue
             p = _typed
-            if ind.measure == "Count":
+            if ind.measure.months_add_up:
                 values = [getattr(given[m].figures, figure) if m in given else None for m in months]
                 if any(v is None for v in values):
                     continue
@@ -387,7 +387,7 @@ def _months_agree(data: ReturnData, catalogue: Catalogue, result: ValidationResu
             v = getattr(last.figures, figure) if last is not None else None
             if last is None or v is None or abs(v - ours) <= _slack([v], ours):
                 continue
-            what = "the year to date at" if ind.measure == "Cumulative" else "the figure at"
+            what = ind.measure.month_rule_words
             result.error("months-disagree", f"The months in Supporting data do not agree with this figure: {p(ours)} "
                          f"here, but {p(v)} for {months[-1].short} (Supporting data row {last.row}), and this is "
                          f"{what} the end of the quarter. Correct whichever is wrong.", "Return",

@@ -46,7 +46,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.xml import NS
-from kpiflow.fmt import fmt_number
+from kpiflow.fmt import column_letter, fmt_number
 
 if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph
@@ -199,16 +199,6 @@ def _clean_spec(spec: ChartSpec) -> ChartSpec:
     )
 
 
-def _col(n: int) -> str:
-    """Spreadsheet column letters for a 0-based column index."""
-    letters = ""
-    n += 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
 # ---------------------------------------------------------------------------
 # the chart part
 # ---------------------------------------------------------------------------
@@ -245,7 +235,7 @@ def _series(spec: ChartSpec) -> str:
     fmt = escape(spec.number_format)
     out = []
     for i, (name, values) in enumerate(spec.series):
-        col = _col(i + 1)
+        col = column_letter(i + 2)
         look = _line_look(i) if spec.kind == "line" else _column_look(i)
         pts = "".join(f'<c:pt idx="{j}"><c:v>{v!r}</c:v></c:pt>' for j, v in enumerate(values) if v is not None)
         out.append(
@@ -382,13 +372,15 @@ def _workbook_blob(spec: ChartSpec) -> bytes:
     def text(ref: str, value: str) -> str:
         return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
 
-    rows = ['<row r="1">' + "".join(text(f"{_col(c)}1", name) for c, (name, _) in enumerate(spec.series, start=1))
+    rows = ['<row r="1">' + "".join(text(f"{column_letter(c + 1)}1", name)
+                                    for c, (name, _) in enumerate(spec.series, start=1))
             + "</row>"]
     for r, category in enumerate(spec.categories, start=2):
         cells = [text(f"A{r}", category)]
         for c, (_, values) in enumerate(spec.series, start=1):
             v = values[r - 2]
-            cells.append(f'<c r="{_col(c)}{r}" s="1"/>' if v is None else f'<c r="{_col(c)}{r}" s="1"><v>{v!r}</v></c>')
+            ref = f"{column_letter(c + 1)}{r}"
+            cells.append(f'<c r="{ref}" s="1"/>' if v is None else f'<c r="{ref}" s="1"><v>{v!r}</v></c>')
         rows.append(f'<row r="{r}">' + "".join(cells) + "</row>")
     widest = min(max([10, *(len(c) + 2 for c in spec.categories)]), 60)
     widths = [f'<col min="1" max="1" width="{widest}" customWidth="1"/>']
