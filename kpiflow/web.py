@@ -92,9 +92,9 @@ def chart_svg(spec: ChartSpec, chart_id: str) -> Chart:
     from kpiflow.docx.charts import _clean_spec
 
     spec = _clean_spec(spec)
-    rc = {"svg.hashsalt": chart_id, "svg.fonttype": "none", "text.parse_math": False, "font.size": 9,
-          "axes.spines.top": False, "axes.spines.right": False}
-    with matplotlib.rc_context(rc), warnings.catch_warnings():
+    with matplotlib.rc_context({"svg.hashsalt": chart_id, "svg.fonttype": "none", "text.parse_math": False,
+                                "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}), \
+            warnings.catch_warnings():
         # text is left to the browser to draw (svg.fonttype none): a glyph matplotlib's own font lacks
         # (an emoji in a council's name) only makes its measure of the text approximate
         warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
@@ -280,14 +280,14 @@ def indicator_rows(settings: Settings, catalogue: Catalogue, quarter: Period, as
                 target = year_target
             else:
                 profile = catalogue.profiles_for(ind.id).get(p.year.label)
-                target = target_in_force(year_target, profile, p, ind.measure, ind.unit)[0]
+                target = target_in_force(year_target, profile, p, ind.measure)[0]
             current = p == quarter
             start = p.quarters()[0].months()[0] if p.kind != "month" else p
             rows.append({
                 "council": settings.council, "la_code": settings.la_code, "indicator_id": ind.id,
                 "description": ind.name, "portfolio": ind.portfolio, "priority": str(getattr(ind, "priority", "") or ""),
                 "period": p.label, "period_start": dt.date(start.calendar_year, start.calendar_month, 1).isoformat(),
-                "period_end": p.end_date.isoformat(), "measure": ind.measure, "unit": ind.unit,
+                "period_end": p.end_date.isoformat(), "measure": ind.measure.name, "unit": ind.unit,
                 "number": _number(figs.number if figs is not None and ind.has_number else None),
                 "rate": _number(figs.rate if figs is not None and ind.has_rate else None),
                 "target": _number(target),
