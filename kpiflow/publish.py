@@ -329,6 +329,12 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
         final = work / report_filename(quarter)
         write_final_docx(draft, final)
         files = [final]
+        # the page and the open data for the public, from the same context and the words read back;
+        # its charts are drawn while LibreOffice makes the PDF
+        from kpiflow.web import PublicFiles
+
+        public = PublicFiles(settings, store, catalogue, quarter, everything, check.texts, _made_on(check.made))
+        public.start()
         try:
             pdf = to_pdf(final, work, title=report_title(quarter))
         except PdfUnavailable as exc:
@@ -338,11 +344,7 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
             if untagged:    # an older LibreOffice: a PDF the regulations would not accept is not filed
                 raise KpiflowError("The PDF LibreOffice made is not accessible: " + "; ".join(untagged))
             files.append(pdf)
-        # the page and the open data for the public, from the same context and the words read back
-        from kpiflow.web import write_public_files
-
-        files += write_public_files(settings, store, catalogue, quarter, everything, check.texts, _made_on(check.made),
-                                    work, [p.name for p in files])
+        files += public.write(work, [p.name for p in files])
         manifest = _manifest(store, catalogue, quarter, everything, draft, by, target.name, files, check.made)
         write_manifest(work, manifest)
     except BaseException as exc:

@@ -27,6 +27,7 @@ import math
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,11 +121,13 @@ def chart_svg(spec: ChartSpec, chart_id: str) -> Chart:
             ax.set_ylabel(spec.y_title)
         ax.grid(axis="y", color="#d9d9d9", linewidth=0.6)
         ax.set_axisbelow(True)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(n, 3), frameon=False)
-        fig.tight_layout()
+        legend_rows = (n + 2) // 3
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(n, 3), frameon=False)
+        # fixed margins (room for the axis labels and the legend below): a layout pass per chart
+        # ("tight") would draw each one two more times
+        fig.subplots_adjust(left=0.12, right=0.98, top=0.97, bottom=0.2 + 0.06 * legend_rows)
         buf = io.StringIO()
-        fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.05,
-                    metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]                                  # no XML declaration or doctype in HTML
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
@@ -163,11 +166,10 @@ def jinja_env(settings: Settings) -> Any:
 
 
 def page_context(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
-                 assessments: list[Assessment], texts: Mapping[str, tuple[str, str]], made_on: dt.date,
-                 documents: Sequence[str]) -> dict[str, Any]:
+                 assessments: list[Assessment], texts: Mapping[str, tuple[str, str]], made_on: dt.date) -> dict[str, Any]:
     """The report's context, with each exception's words as the published .docx has them (``texts``:
-    indicator -> (commentary, response), as ``publish`` read them back), its charts as SVG, and
-    links to the ``documents`` beside the page and to the data."""
+    indicator -> (commentary, response), as ``publish`` read them back) and its chart specifications
+    (``ex.chart_specs``: drawn by ``draw_charts``)."""
     from kpiflow.report import build_context, chart_specs, paragraphs
 
     context = build_context(settings, store, catalogue, quarter, assessments, None, made_on)
@@ -176,9 +178,23 @@ def page_context(settings: Settings, store: Store, catalogue: Catalogue, quarter
         if ex["id"] in texts:
             commentary, response = texts[ex["id"]]
             ex["commentary"], ex["response"] = paragraphs(commentary), paragraphs(response)
-        specs = chart_specs(by_id[ex["id"]], settings.council)
-        ex["chart_list"] = [chart_svg(sp, f"chart-{_slug(ex['id'])}-{i + 1}") for i, sp in enumerate(specs)]
         ex["section_id"] = f"ex-{_slug(ex['id'])}"
+        ex["chart_specs"] = [(f"chart-{_slug(ex['id'])}-{i + 1}", sp)
+                             for i, sp in enumerate(chart_specs(by_id[ex["id"]], settings.council))]
+        ex["chart_list"] = []
+    # the slot for "Performance at a glance" (section 19): the page shows it when the context has one
+    context.setdefault("overview", None)
+    context["lang"] = "en-GB"
+    return context
+
+
+def draw_charts(context: Mapping[str, Any]) -> dict[str, list[Chart]]:
+    """Every exception's charts as SVG, by indicator (pure: no store, so it may run in a thread)."""
+    return {ex["id"]: [chart_svg(spec, cid) for cid, spec in ex["chart_specs"]] for ex in context["exceptions"]}
+
+
+def download_links(documents: Sequence[str]) -> list[dict[str, str]]:
+    """Links to the ``documents`` beside the page, then to the data."""
     links = []
     for name in documents:
         kind = {".docx": "Word document", ".pdf": "PDF"}.get(Path(name).suffix.lower(), "file")
@@ -186,9 +202,7 @@ def page_context(settings: Settings, store: Store, catalogue: Catalogue, quarter
     links.append({"href": quote(CSV_NAME), "text": f"{CSV_NAME}: the figures as open data (CSV)"})
     links.append({"href": quote(PACKAGE_NAME),
                   "text": f"{PACKAGE_NAME}: what the data holds (Frictionless Data Package)"})
-    # the slot for "Performance at a glance" (section 19): the page shows it when the context has one
-    context.setdefault("overview", None)
-    return {**context, "links": links, "lang": "en-GB"}
+    return links
 
 
 def render_page(settings: Settings, context: Mapping[str, Any]) -> str:
@@ -344,21 +358,38 @@ def data_package(settings: Settings, quarter: Period, published: dt.date) -> dic
 
 # -- all of it, into the publishing folder --------------------------------------------------------
 
-def write_public_files(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
-                       assessments: list[Assessment], texts: Mapping[str, tuple[str, str]], made_on: dt.date,
-                       folder: Path, documents: Sequence[str], published: dt.date | None = None) -> list[Path]:
-    """Write the page, ``indicators.csv`` and ``datapackage.json`` into ``folder`` (publish's working
-    folder, put in place with the rest) and return their paths."""
-    published = published or dt.date.today()
-    context = page_context(settings, store, catalogue, quarter, assessments, texts, made_on, documents)
-    page = folder / page_filename(quarter)
-    out = [page, folder / CSV_NAME, folder / PACKAGE_NAME]
-    contents = [
-        render_page(settings, context),
-        csv_text(indicator_rows(settings, catalogue, quarter, assessments, published)),
-        json.dumps(data_package(settings, quarter, published), indent=2, ensure_ascii=False) + "\n",
-    ]
-    for path, text in zip(out, contents, strict=True):
-        with path.open("x", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-    return out
+class PublicFiles:
+    """The page, ``indicators.csv`` and ``datapackage.json`` for a quarter being published.
+
+    Made in three steps so that publish can draw the charts while LibreOffice makes the PDF: the
+    store is read here (in the caller's thread: a store connection stays in its thread), ``start``
+    draws the charts in a thread of its own, and ``write`` puts the three files into publish's
+    working folder, linking the documents that were filed beside them."""
+
+    def __init__(self, settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
+                 assessments: list[Assessment], texts: Mapping[str, tuple[str, str]], made_on: dt.date,
+                 published: dt.date | None = None) -> None:
+        published = published or dt.date.today()
+        self.settings, self.quarter = settings, quarter
+        self.context = page_context(settings, store, catalogue, quarter, assessments, texts, made_on)
+        self.csv = csv_text(indicator_rows(settings, catalogue, quarter, assessments, published))
+        self.package = json.dumps(data_package(settings, quarter, published), indent=2, ensure_ascii=False) + "\n"
+        self._charts: Future[dict[str, list[Chart]]] | None = None
+
+    def start(self) -> None:
+        """Start drawing the charts in the background."""
+        pool = ThreadPoolExecutor(1, thread_name_prefix="kpiflow-charts")
+        self._charts = pool.submit(draw_charts, self.context)
+        pool.shutdown(wait=False)
+
+    def write(self, folder: Path, documents: Sequence[str]) -> list[Path]:
+        """Write the three files into ``folder`` and return their paths."""
+        charts = self._charts.result() if self._charts is not None else draw_charts(self.context)
+        for ex in self.context["exceptions"]:
+            ex["chart_list"] = charts[ex["id"]]
+        page = render_page(self.settings, {**self.context, "links": download_links(documents)})
+        out = [folder / page_filename(self.quarter), folder / CSV_NAME, folder / PACKAGE_NAME]
+        for path, text in zip(out, (page, self.csv, self.package), strict=True):
+            with path.open("x", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+        return out
