@@ -1,5 +1,5 @@
 """kpiflow publish with the web page and the open data, whole process, for 60 exceptions with
-every chart, against the same publish of the .docx and .pdf alone (kpiflow.web's files left out).
+every chart, against the same publish of the .docx and .pdf alone (kpiflow.report.web's files left out).
 Bar (PRODUCT.md section 14): <= 1.15x.
 
 Each run publishes a fresh copy of the same working folder and draft (publishing closes the
@@ -23,7 +23,7 @@ RUNS = 2
 WITHOUT_WEB = r'''
 import sys
 from pathlib import Path
-import kpiflow.web as web
+import kpiflow.report.web as web
 
 class _Nothing:
     def __init__(self, *args, **kwargs): pass

@@ -91,7 +91,7 @@ def run_demo(home: Path, publish: bool = False) -> DemoResult:
     from kpiflow.init import init_home
     from kpiflow.issue import issue_returns
     from kpiflow.pipeline import ingest
-    from kpiflow.report import render_report
+    from kpiflow.report.word import render_report
     from kpiflow.settings import load_settings
 
     if home.exists():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from kpiflow.measures import MEASURE_NAMES, MeasureKind, kind_for
 from kpiflow.periods import Period
@@ -183,3 +183,25 @@ class ReturnData:
     breakdown: list[BreakdownRow] = field(default_factory=list)
     # the read-only history columns the workbook was issued with (checked against, never stored)
     issued_history: list[SupportRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A return as the store recorded it (kpiflow.store): who sent which file, and what became of it."""
+
+    id: int
+    file_name: str
+    sha256: str
+    service: str
+    quarter: str
+    completed_by: str
+    email: str
+    received_at: str
+    outcome: str
+    errors: int
+    warnings: int
+    problems: list[dict[str, Any]]
+    kept_as: str
+    superseded_by: int | None
+    feedback: str = ""
+    claim: str | None = None

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kpiflow.model import AMBER, GREEN, RED, WORSENED
+from kpiflow.model import AMBER, GREEN, RED, WORSENED, Indicator, Series
 from kpiflow.trends import Facts
 
 # why an indicator is, or is not, reported; the values each carries are listed beside it
@@ -46,6 +46,16 @@ class Reason:
         if isinstance(data, dict) and isinstance(data.get("code"), str):
             return cls(data["code"], {k: v for k, v in data.items() if k != "code"})
         return cls("recorded", {"text": str(data)})
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One indicator at a quarter: its series, the facts drawn from it and the rule's verdict."""
+
+    indicator: Indicator
+    facts: Facts
+    verdict: Verdict
+    series: Series
 
 
 @dataclass(frozen=True)

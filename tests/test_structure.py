@@ -161,3 +161,17 @@ def test_the_scan_finds_a_decision_by_name() -> None:
     assert decisions_by_name('NOTES = {"Snapshot": "..."}\n', KIND_NAMES) == [(1, "Snapshot")]
     assert decisions_by_name('match rule:\n    case "red":\n        pass\n', PRESET_NAMES) == [(2, "red")]
     assert decisions_by_name('Indicator("CS01", "Snapshot")\n', KIND_NAMES) == []
+WORD_LIBRARIES = ("docx", "docxtpl", "openpyxl", "lxml", "jinja2")
+
+
+def test_the_report_context_imports_no_store_and_no_word_library() -> None:
+    graph = import_graph()
+    assert "kpiflow.report.context" in graph, "kpiflow/report/context.py is missing"
+    bad = sorted(m for m in reachable(graph, "kpiflow.report.context")
+                 if m.startswith(("kpiflow.store", "kpiflow.docx", "kpiflow.workbook", "kpiflow.report.word",
+                                  "kpiflow.report.gather", "kpiflow.assess", "kpiflow.pipeline")))
+    assert bad == [], f"kpiflow.report.context reaches {bad}"
+    for node in ast.walk(ast.parse((PACKAGE / "report" / "context.py").read_text(encoding="utf-8"))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        assert not [n for n in names if n.split(".")[0] in WORD_LIBRARIES], names

@@ -1,4 +1,4 @@
-"""The published web page and open data (kpiflow/web.py): the same words as the published .docx,
+"""The published web page and open data (kpiflow/report/web.py): the same words as the published .docx,
 charts as SVG from the Word charts' specifications, the CSV's figures equal to kpiflow export's, a
 data package that frictionless validates, hostile text escaped, and the page in a real browser
 (tests/browser.py): axe-core at WCAG 2.2 A and AA, and no sideways scroll at 320 and 1280 px."""
@@ -23,15 +23,15 @@ from docx_helpers import body_blocks, table_rows
 
 from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.demo import SERVICE, DemoResult, example_return, load_example_history, run_demo
-from kpiflow.docx.charts import ChartSpec, describe
 from kpiflow.errors import KpiflowError
 from kpiflow.model import Figures
 from kpiflow.periods import Period, parse_period
 from kpiflow.publish import publish
+from kpiflow.report.context import ChartSpec, describe
+from kpiflow.report.web import CSV_FIELDS, chart_svg, csv_safe, render_page
 from kpiflow.settings import load_settings
 from kpiflow.store import SQLiteStore, open_store
 from kpiflow.trends import outturn
-from kpiflow.web import CSV_FIELDS, chart_svg, csv_safe, render_page
 
 Q2 = parse_period("2017/18 Q2")
 PAGE = "Appendix 6(b) - Exception Reports (Q2 2017-18).html"
@@ -331,7 +331,7 @@ def test_hostile_text_is_escaped_and_shown_as_typed(hostile: Path) -> None:
 
 
 def test_the_working_folders_template_is_used_and_a_broken_one_publishes_nothing(fresh: DemoResult) -> None:
-    from kpiflow.web import TEMPLATES
+    from kpiflow.report.web import TEMPLATES
 
     settings = load_settings(fresh.home)
     mine = fresh.home / "doc_templates" / "web"

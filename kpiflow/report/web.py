@@ -1,11 +1,10 @@
 """The report for the public: one accessible web page and the open data beside the Word file.
 
-A second renderer of the report's context (``kpiflow.report.build_context``), never a second
-report: the page says what the published .docx says, with the commentary and service responses
-as ``publish`` read them back from the edited draft. Its charts come from the same chart
-specifications as the Word charts (``kpiflow.report.chart_specs``), drawn as inline SVG by
-matplotlib's SVG backend, each with the Word chart's alternative text and followed by its figures
-as a table.
+A second renderer of the report context (``kpiflow.report.context``), never a second report: the
+page says what the published .docx says, with the commentary and service responses as ``publish``
+read them back from the edited draft. Its charts are the context's chart specifications, the Word
+charts', drawn as inline SVG by matplotlib's SVG backend, each with the Word chart's alternative
+text and followed by its figures as a table.
 
 The page is rendered by Jinja2 from ``templates/web/page.html.j2`` (shipped in the package; a file
 of the same name in the working folder's ``doc_templates/web/`` is used instead), with autoescape
@@ -33,12 +32,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from kpiflow.assess import Assessment
-from kpiflow.docx.charts import ChartSpec, describe
 from kpiflow.errors import KpiflowError
 from kpiflow.fmt import fmt_number
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
+from kpiflow.report.context import ChartSpec, ReportContext, paragraphs, report_filename, report_title
+from kpiflow.rules import Assessment
 from kpiflow.settings import Settings
 from kpiflow.store import Store
 from kpiflow.trends import target_in_force
@@ -46,14 +45,12 @@ from kpiflow.trends import target_in_force
 PAGE_TEMPLATE = "page.html.j2"
 CSV_NAME = "indicators.csv"
 PACKAGE_NAME = "datapackage.json"
-TEMPLATES = Path(__file__).parent / "templates" / "web"
+TEMPLATES = Path(__file__).parent.parent / "templates" / "web"
 OGL = {"name": "OGL-UK-3.0", "title": "Open Government Licence v3.0",
        "path": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"}
 
 
 def page_filename(quarter: Period) -> str:
-    from kpiflow.report import report_filename
-
     return report_filename(quarter).removesuffix(".docx") + ".html"
 
 
@@ -82,7 +79,7 @@ class Chart:
     rows: tuple[tuple[str, tuple[str, ...]], ...]     # (category, one cell per series)
 
 
-def chart_svg(spec: ChartSpec, chart_id: str) -> Chart:
+def chart_svg(spec: ChartSpec, chart_id: str, alt: str = "") -> Chart:
     """``spec`` drawn as inline SVG: ``role="img"``, a ``<title>`` and a ``<desc>`` (the Word chart's
     alternative text), no size of its own (the page sizes it), and ids that are unique on the page
     and the same on every run (matplotlib's ids are hashes salted with ``chart_id``)."""
@@ -90,7 +87,8 @@ def chart_svg(spec: ChartSpec, chart_id: str) -> Chart:
     from markupsafe import escape
     from matplotlib.figure import Figure
 
-    from kpiflow.docx.charts import _clean_spec
+    from kpiflow.docx.charts import _clean_spec  # the series the Word chart leaves out, left out here too
+    from kpiflow.report.context import describe
 
     spec = _clean_spec(spec)
     with matplotlib.rc_context({"svg.hashsalt": chart_id, "svg.fonttype": "none", "text.parse_math": False,
@@ -133,7 +131,7 @@ def chart_svg(spec: ChartSpec, chart_id: str) -> Chart:
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
     svg = svg.replace('<style type="text/css">*{stroke-linejoin: round; stroke-linecap: butt}</style>', "")
     svg = _G_ID.sub("<g", svg)                                     # "figure_1", "axes_1": the same in every chart
-    alt = describe(spec)
+    alt = alt or describe(spec)
     t, d = f"{chart_id}-title", f"{chart_id}-desc"
 
     def opening(m: re.Match[str]) -> str:
@@ -165,32 +163,29 @@ def jinja_env(settings: Settings) -> Any:
                               trim_blocks=True, lstrip_blocks=True)
 
 
-def page_context(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
-                 assessments: list[Assessment], texts: Mapping[str, tuple[str, str]], made_on: dt.date) -> dict[str, Any]:
-    """The report's context, with each exception's words as the published .docx has them (``texts``:
-    indicator -> (commentary, response), as ``publish`` read them back) and its chart specifications
-    (``ex.chart_specs``: drawn by ``draw_charts``)."""
-    from kpiflow.report import build_context, chart_specs, paragraphs
-
-    context = build_context(settings, store, catalogue, quarter, assessments, None, made_on)
-    by_id = {a.indicator.id: a for a in assessments}
-    for ex in context["exceptions"]:
-        if ex["id"] in texts:
-            commentary, response = texts[ex["id"]]
+def page_context(context: ReportContext, texts: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    """The report context's variables (those of the Word template), with each exception's words as
+    the published .docx has them (``texts``: indicator -> (commentary, response), as ``publish``
+    read them back) and its charts' specifications and alternative text (``ex.chart_specs``:
+    drawn by ``draw_charts``)."""
+    variables = context.template_variables()
+    for ex, entry in zip(variables["exceptions"], context.exceptions, strict=True):
+        if entry.id in texts:
+            commentary, response = texts[entry.id]
             ex["commentary"], ex["response"] = paragraphs(commentary), paragraphs(response)
-        ex["section_id"] = f"ex-{_slug(ex['id'])}"
-        ex["chart_specs"] = [(f"chart-{_slug(ex['id'])}-{i + 1}", sp)
-                             for i, sp in enumerate(chart_specs(by_id[ex["id"]], settings.council))]
+        ex["section_id"] = f"ex-{_slug(entry.id)}"
+        ex["chart_specs"] = [(f"chart-{_slug(entry.id)}-{i + 1}", c.spec, c.alt_text) for i, c in enumerate(entry.charts)]
         ex["chart_list"] = []
     # the slot for "Performance at a glance" (section 19): the page shows it when the context has one
-    context.setdefault("overview", None)
-    context["lang"] = "en-GB"
-    return context
+    variables["overview"] = getattr(context, "overview", None)
+    variables["lang"] = "en-GB"
+    return variables
 
 
 def draw_charts(context: Mapping[str, Any]) -> dict[str, list[Chart]]:
     """Every exception's charts as SVG, by indicator (pure: no store, so it may run in a thread)."""
-    return {ex["id"]: [chart_svg(spec, cid) for cid, spec in ex["chart_specs"]] for ex in context["exceptions"]}
+    return {ex["id"]: [chart_svg(spec, cid, alt) for cid, spec, alt in ex["chart_specs"]]
+            for ex in context["exceptions"]}
 
 
 def download_links(documents: Sequence[str]) -> list[dict[str, str]]:
@@ -326,8 +321,6 @@ def csv_text(rows: Iterable[Mapping[str, str]]) -> str:
 
 def data_package(settings: Settings, quarter: Period, published: dt.date) -> dict[str, Any]:
     """The Frictionless Data Package describing ``indicators.csv``."""
-    from kpiflow.report import report_title
-
     fields = [{"name": name, "type": kind, "description": text, **({"format": "%Y-%m-%d"} if kind == "date" else {}),
                **({"constraints": _CONSTRAINTS[name]} if name in _CONSTRAINTS else {})}
               for name, kind, text in CSV_FIELDS]
@@ -369,9 +362,14 @@ class PublicFiles:
     def __init__(self, settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
                  assessments: list[Assessment], texts: Mapping[str, tuple[str, str]], made_on: dt.date,
                  published: dt.date | None = None) -> None:
+        from kpiflow.report.context import build_context
+        from kpiflow.report.gather import gather
+
         published = published or dt.date.today()
         self.settings, self.quarter = settings, quarter
-        self.context = page_context(settings, store, catalogue, quarter, assessments, texts, made_on)
+        snapshot = gather(settings, store, catalogue, quarter)
+        report = build_context(snapshot, settings.council, settings.rules, made_on)
+        self.context = page_context(report, texts)
         self.csv = csv_text(indicator_rows(settings, catalogue, quarter, assessments, published))
         self.package = json.dumps(data_package(settings, quarter, published), indent=2, ensure_ascii=False) + "\n"
         self._charts: Future[dict[str, list[Chart]]] | None = None
