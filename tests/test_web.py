@@ -288,7 +288,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from kpiflow.init import init_home
     from kpiflow.issue import issue_returns
     from kpiflow.pipeline import ingest
-    from kpiflow.report import render_report
+    from kpiflow.report.word import render_report
     from kpiflow.workbook.build import fill_return
 
     home = tmp_path_factory.mktemp("hostile") / "home"
