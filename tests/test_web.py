@@ -27,7 +27,7 @@ from kpiflow.errors import KpiflowError
 from kpiflow.model import Figures
 from kpiflow.periods import Period, parse_period
 from kpiflow.publish import publish
-from kpiflow.report.context import ChartSpec, describe
+from kpiflow.report.context import SERIES_STYLES, ChartSpec, describe
 from kpiflow.report.web import CSV_FIELDS, chart_svg, csv_safe, render_page
 from kpiflow.settings import load_settings
 from kpiflow.store import SQLiteStore, open_store
@@ -202,7 +202,9 @@ def test_chart_svg_draws_each_series_its_own_way_and_the_same_every_time() -> No
     assert not ids_one & set(re.findall(r'\bid="([^"]+)"', other.svg))
     dashes = {m for m in re.findall(r"stroke-dasharray: ([^;\"]+)", one.svg)}
     assert len(dashes) >= 2                              # dashed and dotted, beside the solid line
-    colours = set(re.findall(r"stroke: (#[0-9a-f]{6})", one.svg)) & {"#1d4f91", "#b04a00", "#2e6b30"}
+    # the Word charts' looks: the council, the statistical neighbours and England each their own colour
+    colours = set(re.findall(r"stroke: (#[0-9a-f]{6})", one.svg)) & {f"#{SERIES_STYLES[r].colour.lower()}"
+                                                                      for r in ("council", "neighbours", "england")}
     assert len(colours) == 3
     assert len(set(re.findall(r'<path id="(m[0-9a-f]+)"', one.svg))) >= 3    # a marker shape per series
     assert one.rows[1] == ("2016/17", ("2.0", "-", "1.5"))
