@@ -461,3 +461,14 @@ def test_a_file_far_larger_than_a_return_is_refused_without_hashing_it(
     assert outcome.status == "rejected"
     assert outcome.problems.locations() == [("", "", "file-too-large")]
     assert outcome.kept_as == settings.rejected / "huge.xlsx"
+
+
+def test_a_file_claimed_by_the_caller_is_processed_under_that_claim(settings: Settings, store: Store,
+                                                                    catalogue: Catalogue, filled: Path) -> None:
+    dropped = drop(filled, settings)
+    got = claim(settings, dropped, store)
+    assert got is not None and got.claim.held() and got.path.parent == settings.work_dir
+    assert process_file(settings, store, catalogue, got.path, claimed=True).status == "skipped"   # held: by us
+    outcome = process_file(settings, store, catalogue, got)
+    assert (outcome.file, outcome.status) == (filled.name, "accepted")
+    assert not got.claim.held() and pending(settings, store) == []
