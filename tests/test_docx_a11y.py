@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from docx import Document
+from helpers import run_kpiflow
 
 from kpiflow.demo import DemoResult, run_demo
 from kpiflow.docx.a11y import check_document
@@ -75,9 +73,7 @@ def test_a_picture_pasted_in_without_alt_text_stops_publishing(demo: DemoResult,
     doc.add_picture(io.BytesIO(png()))            # lands in the last exception, CS03
     draft = home / "outbox" / "drafts" / "with picture.docx"
     doc.save(str(draft))
-    env = {**os.environ, "KPIFLOW_HOME": str(home)}
-    r = subprocess.run([sys.executable, "-m", "kpiflow", "publish", "--quarter", "2017/18 Q2", "--from", str(draft)],
-                       capture_output=True, text=True, env=env, timeout=300)
+    r = run_kpiflow("publish", "--quarter", "2017/18 Q2", "--from", str(draft), home=home)
     assert r.returncode == 1, r.stdout + r.stderr
     line = next(x for x in r.stdout.splitlines() if "missing-alt-text" in x)
     assert "CS03" in line and "Edit Alt Text" in line
@@ -92,9 +88,7 @@ def test_the_published_pdf_is_tagged_for_assistive_technology(demo: DemoResult, 
 
     home = tmp_path / "home"
     shutil.copytree(demo.home, home)
-    env = {**os.environ, "KPIFLOW_HOME": str(home)}
-    r = subprocess.run([sys.executable, "-m", "kpiflow", "publish", "--quarter", "2017/18 Q2"],
-                       capture_output=True, text=True, env=env, timeout=300)
+    r = run_kpiflow("publish", "--quarter", "2017/18 Q2", home=home)
     assert r.returncode == 0, r.stdout + r.stderr
     (pdf,) = (home / "outbox" / "published").rglob("*.pdf")
     (docx,) = (home / "outbox" / "published").rglob("*.docx")

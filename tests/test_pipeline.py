@@ -564,3 +564,14 @@ def test_a_workbook_issued_without_a_comparator_year_files_comparators_against_t
     assert out.status == "accepted", out.problems.render_text()
     assert store.series("CS01")[parse_period("2016/17")].statneigh == 104.5
     assert store.series("CS01")[quarter].statneigh is None
+
+
+def test_a_file_claimed_by_the_caller_is_processed_under_that_claim(settings: Settings, store: Store,
+                                                                    catalogue: Catalogue, filled: Path) -> None:
+    dropped = drop(filled, settings)
+    got = claim(settings, dropped, store)
+    assert got is not None and got.claim.held() and got.path.parent == settings.work_dir
+    assert process_file(settings, store, catalogue, got.path, claimed=True).status == "skipped"   # held: by us
+    outcome = process_file(settings, store, catalogue, got)
+    assert (outcome.file, outcome.status) == (filled.name, "accepted")
+    assert not got.claim.held() and pending(settings, store) == []

@@ -100,12 +100,8 @@ def test_tracked_changes_stop_publishing(demo: DemoResult) -> None:
 
 
 def test_a_published_quarter_can_be_reopened(demo: DemoResult) -> None:
-    import subprocess
-    import sys
-
     assert run(demo)[0]
-    r = subprocess.run([sys.executable, "-m", "kpiflow", "reopen", "--quarter", "2017/18 Q2", "--by", "J Smith",
-                        "--reason", "CS01 corrected", "--home", str(demo.home)], capture_output=True, text=True)
+    r = kpiflow(demo.home, "reopen", "--quarter", "2017/18 Q2", "--by", "J Smith", "--reason", "CS01 corrected")
     assert r.returncode == 0, r.stderr
     with open_store(load_settings(demo.home)) as store:
         assert store.quarter_state(Q2) == "open"

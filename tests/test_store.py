@@ -481,10 +481,8 @@ def test_postgresql_unreachable_or_a_bad_url_is_exit_2_naming_the_host_never_the
 
     home = tmp_path / "home"
     init_home(home)
-    env = {**os.environ, "KPIFLOW_DATABASE_URL": url, "COLUMNS": "200"}
     for args in (["history"], ["ingest"], ["watch", "--once"], ["status", "--quarter", "2017/18 Q2"]):
-        r = subprocess.run([sys.executable, "-m", "kpiflow", *args, "--home", str(home)], capture_output=True,
-                           text=True, env=env, timeout=60)
+        r = run_kpiflow(*args, "--home", str(home), env={"KPIFLOW_DATABASE_URL": url})
         assert r.returncode == 2, (args, r.stderr)
         assert r.stderr.startswith("Error: ") and names in r.stderr, r.stderr
         assert "s3cret" not in r.stdout + r.stderr and "Traceback" not in r.stderr
