@@ -74,7 +74,8 @@ def para(doc, text: str = "", style: str | None = None, bold: bool = False):
     p = doc.add_paragraph(style=style)
     if text:
         r = p.add_run(text)
-        r.bold = bold or style == "Report Label"
+        if bold or style == "Report Label":
+            r.bold = True     # otherwise the style decides: an explicit "not bold" would unbold the headings
     return p
 
 
@@ -108,6 +109,10 @@ def heading_style(styles, name: str, size: int, page_break: bool = False):
     plain bold headings."""
     h = styles[name]
     h.font.name = "Arial"
+    fonts = h.element.rPr.find(qn("w:rFonts"))
+    for attr in ("asciiTheme", "hAnsiTheme", "eastAsiaTheme", "cstheme"):
+        # a theme font wins over the named one in Word: the heading would not be Arial there
+        fonts.attrib.pop(qn(f"w:{attr}"), None)
     h.font.size = Pt(size)
     h.font.bold = True
     h.font.italic = False
