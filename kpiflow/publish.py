@@ -326,7 +326,7 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
     if not draft.is_file():
         raise KpiflowError(f"no such file: {draft}")
     # the quarter read once: its assessments and the returns accepted for it
-    snap = gather(settings, store, catalogue, quarter, words=False)
+    snap = gather(settings, store, catalogue, quarter)
     everything = list(snap.assessments)
     check = check_draft(settings, store, catalogue, quarter, draft, everything, snap.accepted)
     result = PublishResult(check.result.ok, quarter.label, draft, check.result,
@@ -348,7 +348,7 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
         # its charts are drawn while LibreOffice makes the PDF
         from kpiflow.report.web import PublicFiles
 
-        public = PublicFiles(settings, store, catalogue, quarter, everything, check.texts, _made_on(check.made))
+        public = PublicFiles(settings, snap, check.texts, _made_on(check.made))
         public.start()
         try:
             pdf = to_pdf(final, work, title=report_title(quarter))

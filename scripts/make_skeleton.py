@@ -204,7 +204,9 @@ def build_template(path: Path) -> None:
         "No Target Set: the council has not set a target for the indicator for the year, so it is compared with "
         "its own trend, statistical neighbours and England.",
         "New PI: a new performance indicator, with no figure for that year.",
-        "469 (162.8): the number, with the rate (e.g. per 10,000 children) in brackets.",
+        "{%p if rate_key %}",
+        "{{ rate_key }}",
+        "{%p endif %}",
         "-: no figure for that period (for example, a return not received).",
         "2,400 (Q2: 1,200): the target for the year, with the target in force at the quarter in brackets: the "
         "year's target pro rata for a year-to-date figure, or from the year's profile.",

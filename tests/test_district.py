@@ -321,3 +321,14 @@ def test_month_by_month_only_against_a_year_that_has_months(run: Run) -> None:
     # RB03's and WS02's months start in April 2024: at 2024/25 Q4 there is no 2023/24 to set them against
     assert not [t for t in q4 if "month by month" in t], q4
     assert [t for t in q1 if "month by month, 2025/26 against 2024/25" in t]
+
+
+def test_the_key_speaks_of_the_councils_own_rates(run: Run) -> None:
+    from docx import Document
+
+    for q in CHECKED:
+        text = "\n".join(p.text for p in Document(str(run.files[q.label])).paragraphs)
+        assert "children" not in text
+    q1 = "\n".join(p.text for p in Document(str(run.files["2025/26 Q1"])).paragraphs)
+    # RB03 (per 1,000) and LC03 (per 10,000) are the number-and-rate exceptions at 2025/26 Q1
+    assert "4,220 (105.5): the number, with the rate per 1,000 or per 10,000 in brackets." in q1

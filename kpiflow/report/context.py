@@ -309,6 +309,7 @@ class ReportContext:
     report_date: str
     outstanding: tuple[OutstandingLine, ...]
     key: tuple[tuple[str, str, str], ...] = KEY
+    rate_key: str = ""     # the key's line for "469 (162.8)", in the council's own rates; "" with no such figure
     provisional: tuple[str, ...] = ()     # indicators whose figures are not signed off yet (section 18)
 
     def template_variables(self) -> dict[str, Any]:
@@ -329,6 +330,7 @@ class ReportContext:
             "outstanding": [{"service": o.service, "state": o.state, "indicators": ", ".join(o.indicators),
                              "text": o.text} for o in self.outstanding],
             "provisional": list(self.provisional),
+            "rate_key": self.rate_key,
         }
 
 
@@ -525,7 +527,20 @@ def build_context(snapshot: QuarterSnapshot, council: str, rules: Rules, today: 
         report_date=long_date(today),
         outstanding=tuple(OutstandingLine(o.service, o.state, o.indicators, o.text(today, quarter))
                           for o in snapshot.outstanding) + provisional_lines(snapshot.provisional),
-        provisional=tuple(sorted(snapshot.provisional)))
+        provisional=tuple(sorted(snapshot.provisional)),
+        rate_key=rate_key(exceptions, {i.id: i.rate_per for i in snapshot.catalogue.indicators}))
+
+
+def rate_key(exceptions: Sequence[ExceptionEntry], rates_per: Mapping[str, float | None]) -> str:
+    """The key's line for a number with its rate in brackets, in the report's own terms: one of its figures as the
+    example and the rates it uses ("per 1,000 or per 10,000"); "" when no exception shows such a figure."""
+    shown = [e for e in exceptions if e.unit == "Number and rate"]
+    if not shown:
+        return ""
+    bases = sorted({base for e in shown if (base := rates_per.get(e.id))})
+    example = next((c.text for e in shown for c in reversed(e.values.cells) if "(" in c.text), "469 (162.8)")
+    per = " or ".join(f"per {b:,.0f}" for b in bases)
+    return f"{example}: the number, with the rate{' ' + per if per else ''} in brackets."
 
 
 def provisional_lines(provisional: Mapping[str, str]) -> tuple[OutstandingLine, ...]:

@@ -36,10 +36,16 @@ from kpiflow.errors import KpiflowError
 from kpiflow.fmt import fmt_number
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
-from kpiflow.report.context import ChartSpec, ReportContext, paragraphs, report_filename, report_title
+from kpiflow.report.context import (
+    ChartSpec,
+    QuarterSnapshot,
+    ReportContext,
+    paragraphs,
+    report_filename,
+    report_title,
+)
 from kpiflow.rules import Assessment
 from kpiflow.settings import Settings
-from kpiflow.store import Store
 from kpiflow.trends import target_in_force
 
 PAGE_TEMPLATE = "page.html.j2"
@@ -361,18 +367,18 @@ class PublicFiles:
     draws the charts in a thread of its own, and ``write`` puts the three files into publish's
     working folder, linking the documents that were filed beside them."""
 
-    def __init__(self, settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
-                 assessments: list[Assessment], texts: Mapping[str, tuple[str, str]], made_on: dt.date,
-                 published: dt.date | None = None) -> None:
+    def __init__(self, settings: Settings, snapshot: QuarterSnapshot, texts: Mapping[str, tuple[str, str]],
+                 made_on: dt.date, published: dt.date | None = None) -> None:
         from kpiflow.report.context import build_context
-        from kpiflow.report.gather import gather
 
         published = published or dt.date.today()
+        quarter = snapshot.quarter
         self.settings, self.quarter = settings, quarter
-        snapshot = gather(settings, store, catalogue, quarter)
+        # the quarter publish read (with its words and breakdowns): the page reads the store no more
         report = build_context(snapshot, settings.council, settings.rules, made_on)
         self.context = page_context(report, texts)
-        self.csv = csv_text(indicator_rows(settings, catalogue, quarter, assessments, published))
+        self.csv = csv_text(indicator_rows(settings, snapshot.catalogue, quarter, list(snapshot.assessments),
+                                           published))
         self.package = json.dumps(data_package(settings, quarter, published), indent=2, ensure_ascii=False) + "\n"
         self._charts: Future[dict[str, list[Chart]]] | None = None
 
