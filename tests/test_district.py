@@ -332,3 +332,15 @@ def test_the_key_speaks_of_the_councils_own_rates(run: Run) -> None:
     q1 = "\n".join(p.text for p in Document(str(run.files["2025/26 Q1"])).paragraphs)
     # RB03 (per 1,000) and LC03 (per 10,000) are the number-and-rate exceptions at 2025/26 Q1
     assert "4,220 (105.5): the number, with the rate per 1,000 or per 10,000 in brackets." in q1
+
+
+def test_every_file_kpiflow_wrote_for_the_district_is_schema_valid(run: Run) -> None:
+    """The five quarters' drafts (a rejected return, a late service, the overview where the template has it),
+    issued returns, feedback copies and the catalogue: every part valid against ECMA-376 transitional."""
+    from ooxml_schema import validate_package
+
+    home = run.district.home
+    written = sorted([*(home / "outbox").rglob("*.docx"), *(home / "outbox").rglob("*.xlsx"),
+                      home / "workbook_templates" / "catalogue.xlsx"])
+    assert len([p for p in written if p.parent.name == "drafts"]) == 5
+    assert {p: validate_package(p) for p in written} == {p: [] for p in written}
