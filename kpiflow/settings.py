@@ -132,6 +132,11 @@ def store_kind(url: str) -> str:
         return "sqlite"
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme in POSTGRES_SCHEMES and url[len(scheme):].startswith("://"):
+        if not unambiguous_url(url):
+            raise SettingsError(f"the store URL {url[:len(scheme)]}://… cannot be read one way only (it is not "
+                                "shown, as it may hold a password): write it as postgresql://user:password@host/"
+                                "database, with any @ / ? # : or % in the user name or password written as %40 %2F "
+                                "%3F %23 %3A %25")
         return "postgresql"
     if scheme == "sqlite":
         return "sqlite"
@@ -153,8 +158,32 @@ _PASSWORD_IN_NETLOC = re.compile(r"(://[^/@:?#]*):[^/@]*@")
 _PASSWORD_PARAM = re.compile(r"(?i)(password=)[^&\s]*")
 
 
+_QUERY_PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=[^&#]*")
+
+
+def unambiguous_url(url: str) -> bool:
+    """Whether a postgresql:// URL can be read one way only: at most one ``@`` before its query,
+    no ``/`` in the user and password, no fragment, a query of ``key=value`` pairs, and ``%``
+    only as an escape. An unencoded ``@``, ``/``, ``?`` or ``#`` in a password makes it ambiguous,
+    and what would be printed as the host could be part of the password."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    if "#" in rest or re.search(r"%(?![0-9A-Fa-f]{2})", rest) or any(c.isspace() for c in rest):
+        return False
+    base, _, query = rest.partition("?")
+    if base.count("@") > 1:
+        return False
+    if "@" in base:
+        userinfo = base.partition("@")[0]
+        if "/" in userinfo or userinfo.count(":") > 1:
+            return False
+    return not query or all(_QUERY_PARAM.fullmatch(part) for part in query.split("&"))
+
+
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``: the form every message and log line uses."""
+    """``url`` with any password replaced by ``***``: the form every message and log line uses. A
+    postgresql:// URL that cannot be read one way only shows nothing after its scheme."""
+    if "://" in url and not unambiguous_url(url):
+        return url.split("://", 1)[0][:20] + "://…"
     return _PASSWORD_PARAM.sub(r"\1***", _PASSWORD_IN_NETLOC.sub(r"\1:***@", url))
 
 
@@ -230,6 +259,7 @@ def load_settings(home: str | Path | None = None) -> Settings:
     except SettingsError as exc:
         where = DATABASE_URL_ENV if os.environ.get(DATABASE_URL_ENV, "").strip() else f"{path}: setting 'store.url'"
         raise SettingsError(f"{where}: {exc}") from None
+    refuse_linked_folders(root)
     p = s["paths"]
     for name, rel in p.items():
         target = (root / rel).resolve()
@@ -248,6 +278,19 @@ def load_settings(home: str | Path | None = None) -> Settings:
         database_rel=p.get("database", Settings.database_rel),
         store_url=url,
     )
+
+
+def refuse_linked_folders(root: Path) -> None:
+    """Refuse, before anything is done, a working folder one of whose folders is a link."""
+    from kpiflow.errors import HomeError
+    from kpiflow.filing import linked_folders
+
+    linked = linked_folders(root)
+    if linked:
+        place, target = linked[0]
+        raise HomeError(f"{place} in {root} is a link (to {target}), and kpiflow never writes through a linked "
+                        f"folder: the files would land outside the working folder. Replace {place} with a real "
+                        "folder (move what the link points to into its place), then run this again.")
 
 
 def current_user() -> str:

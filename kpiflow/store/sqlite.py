@@ -16,7 +16,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from kpiflow.errors import KpiflowError
+from kpiflow.errors import DISK_FULL, KpiflowError, disk_full
 from kpiflow.store import base
 from kpiflow.store.base import Row, Store
 
@@ -42,6 +42,8 @@ class SQLiteStore(Store):
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
+            if disk_full(exc):
+                raise KpiflowError(f"{path}: {DISK_FULL}") from exc
             raise KpiflowError(f"{path} is not a kpiflow store or is damaged: {exc}") from exc
         except BaseException:
             self.conn.close()
