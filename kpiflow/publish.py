@@ -184,9 +184,10 @@ def working_folder(settings: Settings, quarter: Period) -> Path:
 
 
 @contextlib.contextmanager
-def publishing_lock(settings: Settings) -> Iterator[None]:
+def publishing_lock(settings: Settings, store: Store | None = None) -> Iterator[None]:
     """One publish at a time in a working folder (the operating system drops the lock however
-    the process ends)."""
+    the process ends). With a store that takes claims in the database (PostgreSQL), the lock is
+    also taken there: file locks on a share do not span hosts."""
     path = settings.published_dir.parent / ".kpiflow-publish.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not os.path.lexists(path):
@@ -196,9 +197,16 @@ def publishing_lock(settings: Settings) -> Iterator[None]:
     if lock is None:
         raise KpiflowError("Another kpiflow publish is running in this working folder. Wait for it to finish, then "
                            "run kpiflow publish again if it is still needed.")
+    claim = store.try_claim("publish") if store is not None and store.claims_in_database else None
+    if store is not None and store.claims_in_database and claim is None:
+        lock.release()
+        raise KpiflowError(f"Another kpiflow publish is running on the store at {store.where} (perhaps on another "
+                           "host). Wait for it to finish, then run kpiflow publish again if it is still needed.")
     try:
         yield
     finally:
+        if claim is not None:
+            claim.release()
         lock.release()
 
 
@@ -289,7 +297,7 @@ def _finish_interrupted(settings: Settings, store: Store, quarter: Period) -> Pu
 def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path | None = None,
             by: str = "") -> PublishResult:
     """Check the draft and, if it passes, file it and close the quarter (see the module's notes)."""
-    with publishing_lock(settings):
+    with publishing_lock(settings, store):
         return _publish(settings, store, catalogue, quarter, draft, by)
 
 
