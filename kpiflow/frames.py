@@ -18,6 +18,7 @@ pandas is imported inside these functions only, so that no other command pays fo
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import re
 from dataclasses import dataclass
@@ -146,12 +147,15 @@ def csv_safe(value: object) -> object:
 
 def _write(df: Any, fmt: str, dest: Path) -> None:
     if fmt == "csv":
+        import pandas as pd
+
         df = df.copy()
         for name in df.columns:
-            if df[name].dtype == object:
+            if df[name].dtype == object or pd.api.types.is_string_dtype(df[name].dtype):
                 df[name] = df[name].map(csv_safe)
         # with a byte-order mark, so that Excel reads names such as "Children’s Services" right
-        df.to_csv(dest, index=False, encoding="utf-8-sig")
+        # and CRLF line ends (RFC 4180), so that a value holding a carriage return is quoted whole
+        df.to_csv(dest, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     elif fmt == "parquet":
         try:
             df.to_parquet(dest, index=False)
@@ -194,9 +198,12 @@ def export_history(settings: Settings, format_: str | None = None, out: Path | N
     try:
         _write(df, fmt, tmp)
         os.replace(tmp, dest)
-    except PermissionError as exc:
-        raise KpiflowError(f"--out {out}: kpiflow may not write in {dest.parent} ({exc.strerror}). Choose a folder "
-                           "you can write to, or ask for write access to this one.") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise KpiflowError(f"{'--out ' + str(out) if out is not None else dest}: kpiflow may not write in "
+                           f"{dest.parent} ({exc.strerror}). Choose a folder you can write to, or ask for write "
+                           "access to this one.") from None
     finally:
         if os.path.lexists(tmp):
             tmp.unlink()

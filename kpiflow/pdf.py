@@ -64,7 +64,7 @@ def convert(src: Path, outdir: Path, fmt: str = "pdf", timeout: float = CONVERT_
                "--outdir", str(outdir), str(src)]
         returncode, stdout, stderr = _run(cmd, timeout, src, profile)
     finally:
-        shutil.rmtree(profile, ignore_errors=True)
+        remove_profile(profile)
     if returncode != 0 or not out.exists() or out.stat().st_size == 0:
         detail = (stderr or stdout).strip()[:300] or f"exit code {returncode}, no file written"
         raise KpiflowError(f"LibreOffice could not convert {src.name}: {detail}")
@@ -90,25 +90,27 @@ def _run(cmd: list[str], timeout: float, src: Path, profile: str = "") -> tuple[
     SIGTERM or SIGHUP is turned into an exception for the time of the conversion, and a guard
     process (on Linux) that the system signals when kpiflow dies, even by SIGKILL, stops the group
     and removes the profile."""
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=sys.platform != "win32")
-    guard = _guard(proc.pid, profile)
-    try:
-        with _signals_raise():
-            stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        _kill(proc)
-        raise KpiflowError(f"LibreOffice did not finish converting {src.name} within {timeout:g} s and was "
-                           "stopped") from exc
-    except BaseException:
-        _kill(proc)
-        raise
-    finally:
-        _end_guard(guard)
-        if sys.platform != "win32":
-            # anything the conversion left running in its group (it would write the file later)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+    with _signals_raise():
+        guard = _guard(profile)
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, start_new_session=sys.platform != "win32")
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                _kill(proc)
+                raise KpiflowError(f"LibreOffice did not finish converting {src.name} within {timeout:g} s and "
+                                   "was stopped") from exc
+            except BaseException:
+                _kill(proc)
+                raise
+            finally:
+                if sys.platform != "win32":
+                    # anything the conversion left running in its group (it would write the file later)
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+        finally:
+            _end_guard(guard)
     return proc.returncode, stdout or "", stderr or ""
 
 
@@ -139,23 +141,41 @@ def _signals_raise() -> Iterator[None]:
 
 
 # The guard: a small process that the kernel sends SIGTERM when kpiflow dies (PR_SET_PDEATHSIG),
-# however it dies; it then stops LibreOffice's process group and removes the profile.
-_GUARD = """
-import os, shutil, signal, sys
-group, profile, parent = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+# however it dies; it then stops every process running on the conversion's profile and removes it.
+# It is started before LibreOffice, so there is no moment when LibreOffice runs unguarded.
+_GUARD = r"""
+import os, shutil, signal, sys, time
+profile, parent = sys.argv[1], int(sys.argv[2])
+marker = ("-env:UserInstallation=file://" + profile).encode()
+def users():
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % name, "rb") as fh:
+                    if marker in fh.read().split(b"\0"):
+                        found.append(int(name))
+            except OSError:
+                pass
+    return found
 def reap(*_):
-    try:
-        os.killpg(group, signal.SIGKILL)
-    except OSError:
-        pass
-    if profile:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pids = users()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         shutil.rmtree(profile, ignore_errors=True)
+        if not pids and not os.path.exists(profile):
+            break
+        time.sleep(0.05)
     os._exit(0)
 signal.signal(signal.SIGTERM, reap)
 if os.getppid() != parent:
     reap()
-sys.stdout.write("ready\n")
-sys.stdout.flush()
+print("ready", flush=True)
 while True:
     signal.pause()
 """
@@ -168,11 +188,11 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM, 0, 0, 0)     # PR_SET_PDEATHSIG
 
 
-def _guard(group: int, profile: str) -> subprocess.Popen[str] | None:
-    if not sys.platform.startswith("linux"):
+def _guard(profile: str) -> subprocess.Popen[str] | None:
+    if not sys.platform.startswith("linux") or not profile:
         return None
     try:
-        guard = subprocess.Popen([sys.executable, "-S", "-c", _GUARD, str(group), profile, str(os.getpid())],
+        guard = subprocess.Popen([sys.executable, "-S", "-c", _GUARD, profile, str(os.getpid())],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                  text=True, preexec_fn=_die_with_parent, start_new_session=True)
     except OSError:
@@ -212,6 +232,23 @@ def _processes_using(profile: str) -> list[int]:
     return found
 
 
+def remove_profile(profile: str, wait: float = 10.0) -> None:
+    """Remove a conversion's profile once nothing runs on it (a process still stopping would write
+    into it again)."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        users = _processes_using(profile)
+        for pid in users:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(profile, ignore_errors=True)
+        if (not users and not os.path.exists(profile)) or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -233,10 +270,7 @@ def clean_stale_profiles() -> list[str]:
             if (not entry.name.startswith(PROFILE_PREFIX) or not owner.isdigit() or int(owner) == os.getpid()
                     or _alive(int(owner)) or not entry.is_dir(follow_symlinks=False)):
                 continue
-            for pid in _processes_using(entry.path):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-            shutil.rmtree(entry.path, ignore_errors=True)
+            remove_profile(entry.path, wait=5.0)
             removed.append(entry.path)
     return removed
 

@@ -158,7 +158,17 @@ _PASSWORD_IN_NETLOC = re.compile(r"(://[^/@:?#]*):[^/@]*@")
 _PASSWORD_PARAM = re.compile(r"(?i)(password=)[^&\s]*")
 
 
-_QUERY_PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=[^&#]*")
+_QUERY_PARAM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=[^&#]*")
+# libpq's connection parameters: a query naming anything else is a password's tail, not a setting
+_LIBPQ_KEYS = {"host", "hostaddr", "port", "dbname", "user", "password", "passfile", "require_auth",
+               "channel_binding", "connect_timeout", "client_encoding", "options", "application_name",
+               "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval",
+               "keepalives_count", "tcp_user_timeout", "replication", "gssencmode", "sslmode", "requiressl",
+               "sslnegotiation", "sslcompression", "sslcert", "sslkey", "sslkeylogfile", "sslpassword",
+               "sslcertmode", "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "requirepeer",
+               "ssl_min_protocol_version", "ssl_max_protocol_version", "krbsrvname", "gsslib", "gssdelegation",
+               "service", "target_session_attrs", "load_balance_hosts", "max_protocol_version",
+               "min_protocol_version", "oauth_issuer", "oauth_client_id", "oauth_client_secret", "oauth_scope"}
 
 
 def unambiguous_url(url: str) -> bool:
@@ -176,7 +186,11 @@ def unambiguous_url(url: str) -> bool:
         userinfo = base.partition("@")[0]
         if "/" in userinfo or userinfo.count(":") > 1:
             return False
-    return not query or all(_QUERY_PARAM.fullmatch(part) for part in query.split("&"))
+    for part in query.split("&") if query else ():
+        m = _QUERY_PARAM.fullmatch(part)
+        if m is None or m.group(1).lower() not in _LIBPQ_KEYS:
+            return False
+    return True
 
 
 def redact_url(url: str) -> str:
