@@ -27,8 +27,7 @@ from publish_helpers import cli_env, edit_xml, region, rewrite
 from publish_helpers import kpiflow as run_kpiflow
 from typer.testing import CliRunner
 
-from kpiflow.cli import app, printable
-from kpiflow.comparators import MAX_FILE_BYTES, import_comparators
+from kpiflow.comparators import import_comparators
 from kpiflow.demo import DemoResult
 from kpiflow.model import Indicator
 from kpiflow.periods import parse_period
@@ -149,6 +148,8 @@ def stored_observations(settings: Settings) -> int:
 
 
 def test_a_file_over_256_mb_is_refused_before_it_is_read(council: Settings, tmp_path: Path) -> None:
+    from kpiflow.comparators import MAX_FILE_BYTES
+
     big = tmp_path / "big.csv"
     with big.open("wb") as fh:          # 8 KB of real CSV, then a sparse tail of nearly 2 GB
         fh.write(",".join(HEADER).encode() + b"\n" + b"x," * 4000)
@@ -544,6 +545,8 @@ def test_a_full_disk_is_said_to_be_full(small_disk: Path) -> None:
 
 
 def test_control_characters_never_reach_the_terminal(council: Settings, tmp_path: Path) -> None:
+    from kpiflow.cli import app, printable
+
     evil = "\x1b]0;owned\x07\x1b[2J\x1b[31mTorbay\x9b31m\u202e"
     rows = cla_rows()
     for r in rows:
