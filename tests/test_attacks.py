@@ -109,6 +109,39 @@ def test_no_text_in_an_xlsx_export_or_a_chart_workbook_becomes_a_formula(tmp_pat
     assert formulas(blob) == []
 
 
+def test_a_dropped_file_named_like_a_formula_stays_text_in_its_feedback(settings: Settings, store: Store,
+                                                                        filled: Path, edit: object) -> None:
+    from kpiflow.pipeline import ingest_returns
+
+    store.close()
+    bad = edit(filled, {"Return!F7": "lots"})  # type: ignore[operator]
+    shutil.copy(bad, settings.inbox / "=1+1.xlsx")
+    done = ingest_returns(settings, None, None)
+    assert not done.ok
+    feedback = [p for p in settings.feedback_dir.iterdir() if p.suffix == ".xlsx"]
+    assert feedback
+    for path in feedback:
+        assert formulas(path) == []
+        assert "=1+1" in text_of(path)
+
+
+def test_a_catalogue_service_named_like_a_formula_stays_text_when_issued(settings: Settings, store: Store,
+                                                                         catalogue: object) -> None:
+    from dataclasses import replace
+
+    from kpiflow.demo import SERVICE
+    from kpiflow.issue import issue_returns
+
+    evil = "=cmd|' /C calc'!A0"
+    cat = replace(catalogue, indicators=tuple(replace(i, service=evil) if i.service == SERVICE else i  # type: ignore[arg-type]
+                                              for i in catalogue.indicators))  # type: ignore[attr-defined]
+    issued = issue_returns(settings, store, cat, Q2, evil)  # type: ignore[arg-type]
+    assert issued
+    for path in issued:
+        assert formulas(path) == []
+        assert "cmd|" in text_of(path)
+
+
 def test_the_csv_export_neutralises_formula_like_cells(settings: Settings, store: Store, tmp_path: Path) -> None:
     from kpiflow.frames import csv_safe, export_history
     from kpiflow.model import Figures
