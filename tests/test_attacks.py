@@ -251,19 +251,18 @@ def test_a_figure_outside_its_domain_is_refused_at_its_cell(council: Settings, t
     assert stored_observations(council) == before
 
 
-def test_a_percentage_over_100_is_refused(council: Settings, tmp_path: Path) -> None:
-    from kpiflow.catalogue import load_checked_catalogue
+def test_a_percentage_over_100_is_refused() -> None:
+    import pandas as pd
 
-    pct = next((i for i in load_checked_catalogue(council).indicators if i.unit == "Percentage"), None)
-    if pct is None:
-        pytest.skip("the example catalogue has no percentage indicator")
-    rows = cla_rows()
-    for r in rows:
-        r["rate_per_10000"] = "101"
-    path = write_csv(tmp_path / "pct.csv", HEADER, rows)
-    done = import_comparators(council, path, pct.id, "rate_per_10000", LAC_ONLY)
-    assert "out-of-range" in [p.code for p in done.result.errors] or "figure-mismatch" in [
-        p.code for p in done.result.errors]
+    from kpiflow.comparators import _Figure, _out_of_domain, _Table
+
+    pct = Indicator(id="ED01", name="Pupils at good schools", portfolio="", service="", better="High",
+                    unit="Percentage", rate_per=None, frequency="Annual", measure="Snapshot", tolerance=None)
+    t = _Table("pct.csv", pd.DataFrame(columns=["la_name", "percent"]))
+    result = ValidationResult("pct.csv")
+    assert _out_of_domain(t, "percent", pct, _Figure("number", 101.0, "101", 3), "England", "2017/18", result)
+    assert not _out_of_domain(t, "percent", pct, _Figure("number", 100.0, "100", 4), "England", "2017/18", result)
+    assert [(p.code, p.cell) for p in result.errors] == [("out-of-range", "B5")]
 
 
 def test_a_duplicate_measure_column_is_refused(council: Settings, tmp_path: Path) -> None:
