@@ -348,6 +348,26 @@ def test_keep_edits_refuses_a_region_longer_than_a_report_holds(fresh: DemoResul
     assert not out.texts
 
 
+def test_a_commentary_of_many_megabytes_is_refused_before_it_is_parsed(fresh: DemoResult) -> None:
+    import secrets
+
+    from publish_helpers import W, para
+
+    from kpiflow.keep_edits import kept_edits
+
+    def fill(root: object) -> None:       # a paragraph per line pasted in: about 10 MB of XML
+        content = region(root, "CS01", "commentary").find(f"{W}sdtContent")
+        for _ in range(160_000):
+            content.append(para(secrets.token_hex(4)))
+
+    draft = rewrite(fresh.report, fresh.home / "huge.docx", {"word/document.xml": edit_xml(fill)})
+    started = time.monotonic()
+    out = kept_edits(draft, Q2)
+    assert time.monotonic() - started < 5
+    assert [p.code for p in out.checks.errors] == ["oversized-part"]
+    assert "word/document.xml" in out.checks.errors[0].message
+
+
 def test_publish_refuses_a_region_longer_than_a_report_holds(fresh: DemoResult) -> None:
     from test_publish_hostile import refused
 
