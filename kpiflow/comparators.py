@@ -206,10 +206,11 @@ def _was(new: float | None, old: float | None) -> str:
 
 
 MAX_FILE_BYTES = 256 * 1024 * 1024   # a file larger than this is refused before it is read
-MAX_ROWS = 150_000                   # rows of the measure asked for (the Department's files hold ~20,000)
+MAX_ROWS = 100_000                   # rows of the measure asked for (the Department's files hold ~20,000)
 MAX_VALUE_CHARS = 10_000             # characters in one value: a name or a figure is never near it
 MAX_LINE_CHARS = 1 << 20             # characters read as one line (a quoted value may span lines)
-MAX_KEPT_CHARS = 48 * 1024 * 1024    # characters of distinct text kept from one file
+MAX_KEPT_CHARS = 24 * 1024 * 1024    # characters of distinct text kept from one file
+MAX_INTERNED = 100_000               # distinct texts shared between rows
 MAX_SHOWN_VALUES = 50                # values of a --where column kept to list when none matches
 
 
@@ -370,13 +371,13 @@ def read_csv(path: Path, result: ValidationResult, where: Sequence[tuple[str, st
                     return None
                 out = []
                 for v in row:
+                    # names, levels and filter values repeat on every row: one copy of each is kept
                     got = interned.get(v)
                     if got is None:
                         chars += len(v)
-                        if len(interned) < 1_000_000:
-                            interned[v] = got = v
-                        else:
-                            got = v
+                        got = v
+                        if len(interned) < MAX_INTERNED and not _NUMBER.match(v):
+                            interned[v] = v
                     out.append(got)
                 if chars > MAX_KEPT_CHARS:
                     result.error("too-many-csv-rows", f"{name} holds more text for the measure asked for than "
