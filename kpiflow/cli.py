@@ -73,6 +73,17 @@ class _PrintableFile:
         return getattr(self.stream, name)
 
 
+class _Options:
+    """Options for every command, given before it (``kpiflow --debug ingest``)."""
+
+    debug = False
+
+
+@app.callback()
+def _every_command(debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of a failure "
+                                                       "(before the command: kpiflow --debug ingest).")] = False) -> None:
+    _Options.debug = debug
+
 def fail(message: str, code: int = 2) -> NoReturn:
     echo(f"Error: {message}", err=True)
     raise typer.Exit(code)
@@ -429,15 +440,13 @@ def demo(home: Annotated[Path | None, typer.Option("--home", help="The folder to
 
 def main() -> None:
     """Entry point: turns failures into ``Error: ...`` and exit 2, never a traceback."""
-    debug = "--debug" in sys.argv
-    if debug:
-        sys.argv.remove("--debug")
+    _Options.debug = False
     try:
         code = app(standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except KpiflowError as exc:
-        if debug:
+        if _Options.debug:
             raise
         echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -449,7 +458,7 @@ def main() -> None:
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show(file=_PrintableFile(sys.stderr))
             sys.exit(2)
-        if debug:
+        if _Options.debug:
             raise
         if disk_full(exc):
             echo(f"Error: {DISK_FULL[0].upper()}{DISK_FULL[1:]}", err=True)

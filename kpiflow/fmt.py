@@ -8,10 +8,21 @@ beside "80.1%", never "82%"). Without ``dp`` a whole number has none and any oth
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 
 from kpiflow.model import Figures
 from kpiflow.periods import MONTH_NAMES
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def clean_text(value: object) -> str:
+    """User text as typed, with Windows line ends normalised and XML-illegal characters removed."""
+    if value is None:
+        return ""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text).strip()
 
 
 def fmt_number(v: float, dp: int | None = None) -> str:
@@ -36,6 +47,21 @@ def fmt(value: float | None, unit: str, figure: str = "primary", dp: int | None 
     if figure == "rate" or (figure == "primary" and unit in ("Rate", "Number and rate")):
         return f"{value:,.1f}"
     return fmt_number(value, dp)
+
+
+def fmt_target(value: float | None, unit: str, dp: int | None = None) -> str:
+    """A target as the report prints it: like ``fmt``, with as many more decimal places (up to two) as it needs to
+    be shown exactly, so that a RAG is visibly right: a pro rata 2.75 is "2.75", never "2.8" (against which 2.9
+    would read as Amber, not Red)."""
+    if value is None:
+        return "n/a"
+    rate = unit in ("Rate", "Number and rate")
+    base = 1 if rate or unit == "Percentage" else (dp if dp is not None else (0 if float(value).is_integer() else 1))
+    places = next((d for d in range(base, base + 3) if abs(round(value, d) - value) < 1e-9), base + 2)
+    if places == base:
+        return fmt(value, unit, dp=dp)
+    text = f"{value:,.{places}f}"
+    return f"{text}%" if unit == "Percentage" else text
 
 
 def fmt_figures(f: Figures | None, unit: str, dp: int | None = None) -> str:
@@ -78,3 +104,12 @@ def parse_number(value: object) -> float | None:
         return float(text)
     except ValueError:
         raise NotANumber(str(value)) from None
+
+
+def column_letter(col: int) -> str:
+    """The spreadsheet letters of a 1-based column number (1 -> A, 27 -> AA)."""
+    letters = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters

@@ -24,20 +24,21 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kpiflow.assess import Assessment, assess
+from kpiflow.claims import PUBLISH, claims_for
 from kpiflow.errors import KpiflowError
-from kpiflow.filing import try_lock, unique_path
-from kpiflow.model import Catalogue
+from kpiflow.filing import unique_path
+from kpiflow.model import Catalogue, Submission
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
 from kpiflow.provenance import Provenance, fingerprint, read_provenance, short_hash, stale_problems
-from kpiflow.provenance import accepted as accepted_submissions
-from kpiflow.report import report_filename, report_title
+from kpiflow.report.context import report_filename, report_title
+from kpiflow.report.gather import gather
+from kpiflow.rules import Assessment
 from kpiflow.settings import Settings, current_user
 from kpiflow.store import Store
 
@@ -112,8 +113,9 @@ class DraftCheck:
 
 
 def check_draft(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path,
-                assessments: list[Assessment]) -> DraftCheck:
-    """Every check publish makes of a draft, gathered here, as Problems."""
+                assessments: Sequence[Assessment], accepted: Mapping[int, Submission] | None = None) -> DraftCheck:
+    """Every check publish makes of a draft, gathered here, as Problems. ``accepted``: the returns
+    accepted for the quarter, by submission id, where they have been read already."""
     import io
 
     from kpiflow.docx.a11y import check_document, restore_chart_alt_text
@@ -126,7 +128,7 @@ def check_draft(settings: Settings, store: Store, catalogue: Catalogue, quarter:
         with open_package(draft) as pkg:       # sizes checked before anything is inflated
             # 1. a kpiflow draft, for this quarter, made from the returns accepted for it now
             check.made = made = read_provenance(pkg)
-            for p in provenance_problems(made, draft, store, catalogue, quarter, assessments, settings.home):
+            for p in provenance_problems(made, draft, store, catalogue, quarter, assessments, settings.home, accepted):
                 check.result.add(p)
             if not check.result.ok:
                 return check
@@ -160,7 +162,8 @@ def shown_path(path: Path, home: Path) -> str:
 
 
 def provenance_problems(made: Provenance | None, draft: Path, store: Store, catalogue: Catalogue, quarter: Period,
-                        assessments: list[Assessment], home: Path) -> list[Problem]:
+                        assessments: Sequence[Assessment], home: Path,
+                        accepted: Mapping[int, Submission] | None = None) -> list[Problem]:
     """Not a kpiflow draft; made for another quarter; made before a return accepted since."""
     if made is None:
         return [Problem("error", "not-a-draft",
@@ -174,7 +177,7 @@ def provenance_problems(made: Provenance | None, draft: Path, store: Store, cata
                         f"{draft.name} was made for {made.quarter}, not {quarter.label}: publish the draft made for "
                         f"{quarter.label} (kpiflow report --quarter \"{quarter.label}\" makes one), or publish this "
                         f"one with --quarter \"{made.quarter}\"", cell=draft.name)]
-    return stale_problems(made, draft.name, store, catalogue, quarter, assessments, shown_path(draft, home))
+    return stale_problems(made, draft.name, store, catalogue, quarter, assessments, shown_path(draft, home), accepted)
 
 
 # -- building, storing and filing ---------------------------------------------------------------
@@ -185,28 +188,15 @@ def working_folder(settings: Settings, quarter: Period) -> Path:
 
 @contextlib.contextmanager
 def publishing_lock(settings: Settings, store: Store | None = None) -> Iterator[None]:
-    """One publish at a time in a working folder (the operating system drops the lock however
-    the process ends). With a store that takes claims in the database (PostgreSQL), the lock is
-    also taken there: file locks on a share do not span hosts."""
-    path = settings.published_dir.parent / ".kpiflow-publish.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not os.path.lexists(path):
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o666))
-    lock = try_lock(path)
+    """One publish at a time in a working folder, or across hosts sharing a PostgreSQL store (the
+    lock is dropped however the process ends)."""
+    lock = claims_for(settings, store).named(PUBLISH)
     if lock is None:
         raise KpiflowError("Another kpiflow publish is running in this working folder. Wait for it to finish, then "
                            "run kpiflow publish again if it is still needed.")
-    claim = store.try_claim("publish") if store is not None and store.claims_in_database else None
-    if store is not None and store.claims_in_database and claim is None:
-        lock.release()
-        raise KpiflowError(f"Another kpiflow publish is running on the store at {store.where} (perhaps on another "
-                           "host). Wait for it to finish, then run kpiflow publish again if it is still needed.")
     try:
         yield
     finally:
-        if claim is not None:
-            claim.release()
         lock.release()
 
 
@@ -320,8 +310,10 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
     draft = draft or newest_draft(settings, quarter)
     if not draft.is_file():
         raise KpiflowError(f"no such file: {draft}")
-    everything = assess(settings, store, catalogue, quarter)
-    check = check_draft(settings, store, catalogue, quarter, draft, everything)
+    # the quarter read once: its assessments and the returns accepted for it
+    snap = gather(settings, store, catalogue, quarter, words=False)
+    everything = list(snap.assessments)
+    check = check_draft(settings, store, catalogue, quarter, draft, everything, snap.accepted)
     result = PublishResult(check.result.ok, quarter.label, draft, check.result,
                            [f"Checking {draft.name}", *(problem_line(p) for p in check.result.problems)])
     if not result.ok:
@@ -346,7 +338,7 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
             if untagged:    # an older LibreOffice: a PDF the regulations would not accept is not filed
                 raise KpiflowError("The PDF LibreOffice made is not accessible: " + "; ".join(untagged))
             files.append(pdf)
-        manifest = _manifest(store, catalogue, quarter, everything, draft, by, target.name, files, check.made)
+        manifest = _manifest(snap.accepted, quarter, everything, draft, by, target.name, files, check.made)
         write_manifest(work, manifest)
     except BaseException as exc:
         shutil.rmtree(work, ignore_errors=True)
@@ -364,8 +356,9 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
             # a return accepted while the files were being built would make them untrue: looked for
             # again under the store's write lock, which no other change can pass until the commit
             if check.made is not None:
-                late = stale_problems(check.made, draft.name, store, catalogue, quarter,
-                                      assess(settings, store, catalogue, quarter), shown_path(draft, settings.home))
+                now = gather(settings, store, catalogue, quarter, words=False, snapshot=False)
+                late = stale_problems(check.made, draft.name, store, catalogue, quarter, now.assessments,
+                                      shown_path(draft, settings.home), now.accepted)
                 if late:
                     raise _Overtaken(late)
             result.stored = [iid for iid, (c, r) in check.texts.items()
@@ -402,10 +395,10 @@ class _Overtaken(Exception):
         self.problems = problems
 
 
-def _manifest(store: Store, catalogue: Catalogue, quarter: Period, everything: list[Assessment], draft: Path,
+def _manifest(accepted: Mapping[int, Submission], quarter: Period, everything: list[Assessment], draft: Path,
               by: str, folder: str, files: list[Path], made: Provenance | None) -> dict[str, Any]:
     at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    subs = accepted_submissions(store, catalogue, quarter).values()
+    subs = accepted.values()
     return {
         "quarter": quarter.label, "published_at": at, "published_by": by, "draft": draft.name, "folder": folder,
         "files": [{"name": p.name, "sha256": _sha(p)} for p in files],

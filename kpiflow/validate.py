@@ -11,28 +11,27 @@ import re
 from pathlib import Path
 
 from kpiflow.errors import PeriodError
-from kpiflow.fmt import NotANumber, parse_number
+from kpiflow.fmt import NotANumber, clean_text, parse_number
 from kpiflow.model import BreakdownRow, Catalogue, Figures, Indicator, ReturnData, ReturnRow, SupportRow
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
+from kpiflow.workbook.layout import (
+    ABOUT,
+    ABOUT_REQUIRED,
+    BREAKDOWN,
+    BREAKDOWN_HEADERS,
+    RETURN,
+    RETURN_REQUIRED,
+    SUPPORT,
+    SUPPORT_HEADERS,
+)
 from kpiflow.workbook.read import ISSUED_SHEET, RawSheet, RawWorkbook, coord, norm_header, read_workbook
 
-RETURN_REQUIRED = ["Indicator ID", "Indicator", "Better to be", "Unit", "Number", "Rate",
-                   "Statistical neighbours", "England", "Target", "Commentary", "Service response"]
-SUPPORT_REQUIRED = ["Indicator ID", "Period", "Number", "Rate", "Statistical neighbours", "England"]
-BREAKDOWN_REQUIRED = ["Indicator ID", "Period", "Category", "Number"]
+SUPPORT_REQUIRED = SUPPORT_HEADERS
+BREAKDOWN_REQUIRED = BREAKDOWN_HEADERS
 FORMULA_ERRORS = {"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#SPILL!", "#CALC!",
                   "#GETTING_DATA"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _REF_ROW = re.compile(r"[A-Z]{1,3}(\d+)")
-
-
-def clean_text(value: object) -> str:
-    """User text as typed, with Windows line ends normalised and XML-illegal characters removed."""
-    if value is None:
-        return ""
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", text).strip()
 
 
 def _show(value: object) -> str:
@@ -87,7 +86,7 @@ def _about(sheet: RawSheet, result: ValidationResult, catalogue: Catalogue, data
         r, v = found.get(norm_header(label), (0, None))
         return (coord(r, 2) if r else ""), v
 
-    for label in ("Service", "Quarter"):
+    for label in ABOUT_REQUIRED:
         if norm_header(label) not in found:
             result.error("missing-label", f'The About sheet has no "{label}" row. Use the workbook you were issued.',
                          sheet="About")
@@ -370,7 +369,7 @@ def _months_agree(data: ReturnData, catalogue: Catalogue, result: ValidationResu
             if ours is None:
                 continue
             p = _typed
-            if ind.measure == "Count":
+            if ind.measure.months_add_up:
                 values = [getattr(given[m].figures, figure) if m in given else None for m in months]
                 if any(v is None for v in values):
                     continue
@@ -387,7 +386,7 @@ def _months_agree(data: ReturnData, catalogue: Catalogue, result: ValidationResu
             v = getattr(last.figures, figure) if last is not None else None
             if last is None or v is None or abs(v - ours) <= _slack([v], ours):
                 continue
-            what = "the year to date at" if ind.measure == "Cumulative" else "the figure at"
+            what = ind.measure.month_rule_words
             result.error("months-disagree", f"The months in Supporting data do not agree with this figure: {p(ours)} "
                          f"here, but {p(v)} for {months[-1].short} (Supporting data row {last.row}), and this is "
                          f"{what} the end of the quarter. Correct whichever is wrong.", "Return",
@@ -420,18 +419,18 @@ def _long_texts(data: ReturnData, result: ValidationResult) -> None:
 def validate_workbook(raw: RawWorkbook, catalogue: Catalogue, result: ValidationResult,
                       expected_quarter: Period | None = None, expected_service: str | None = None) -> ReturnData:
     data = ReturnData()
-    for name in ("About", "Return"):
+    for name in (ABOUT, RETURN):
         if name not in raw.sheets:
             result.error("missing-sheet", f'The workbook has no sheet called "{name}". Use the returns workbook you were '
                          "issued and do not rename its sheets.", sheet=name)
-    if "About" in raw.sheets:
-        _about(raw.sheets["About"], result, catalogue, data, expected_quarter, expected_service)
-    if "Return" in raw.sheets:
-        _return_sheet(raw.sheets["Return"], result, catalogue, data)
-    if "Supporting data" in raw.sheets:
-        _support_sheet(raw.sheets["Supporting data"], result, catalogue, data)
-    if "Breakdown" in raw.sheets:
-        _breakdown_sheet(raw.sheets["Breakdown"], result, catalogue, data)
+    if ABOUT in raw.sheets:
+        _about(raw.sheets[ABOUT], result, catalogue, data, expected_quarter, expected_service)
+    if RETURN in raw.sheets:
+        _return_sheet(raw.sheets[RETURN], result, catalogue, data)
+    if SUPPORT in raw.sheets:
+        _support_sheet(raw.sheets[SUPPORT], result, catalogue, data)
+    if BREAKDOWN in raw.sheets:
+        _breakdown_sheet(raw.sheets[BREAKDOWN], result, catalogue, data)
     _months_agree(data, catalogue, result)
     _long_texts(data, result)
     _locked_cells(raw, result)

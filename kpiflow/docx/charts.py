@@ -40,18 +40,18 @@ import math
 import re
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.xml import NS
-from kpiflow.fmt import fmt_number
+from kpiflow.fmt import column_letter
+from kpiflow.report.context import ROLE_ORDER, ChartSpec, SeriesStyle, describe, series_style, value_axis_min
 
 if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph
 
-__all__ = ["CHART_FONT", "ChartSpec", "add_native_chart", "render_png"]
+__all__ = ["CHART_FONT", "ChartSpec", "add_native_chart", "describe", "render_png"]   # ChartSpec, describe: the context's
 
 _CHART_URI = "http://schemas.openxmlformats.org/drawingml/2006/chart"
 _CHART_CT = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
@@ -70,20 +70,6 @@ CHART_FONT = "Arial"  # the report template's body font
 # surrogates, U+FFFE/U+FFFF) cannot be serialised at all, so they are dropped
 # rather than allowed to corrupt the package.
 _XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-@dataclass(frozen=True)
-class ChartSpec:
-    """What to draw. Values of ``None`` (or NaN/inf) are left as gaps."""
-
-    title: str
-    categories: tuple[str, ...]
-    series: tuple[tuple[str, tuple[float | None, ...]], ...]
-    kind: str = "line"
-    y_title: str = ""
-    number_format: str = "General"
-    y_min: float | None = None     # the value axis's range; None: the office suite chooses
-    y_max: float | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -125,21 +111,6 @@ def add_native_chart(
     paragraph.add_run()._r.add_drawing(inline)
 
 
-def describe(spec: ChartSpec) -> str:
-    """The chart's alternative text: what it shows and its latest figures, for a screen reader
-    and for the tagged PDF (a chart's picture says nothing to someone who cannot see it)."""
-    kind = "Column chart" if spec.kind == "column" else "Line chart"
-    latest = []
-    for name, values in spec.series:
-        points = [(c, v) for c, v in zip(spec.categories, values, strict=True) if v is not None]
-        if points:
-            category, value = points[-1]
-            shown = f"{value:.1f}" if spec.number_format == "0.0" else fmt_number(round(value, 1))
-            latest.append(f"{name} {shown} ({category})")
-    tail = f" Latest figures: {'; '.join(latest)}." if latest else " No figures to show."
-    return f"{kind}: {spec.title.rstrip('.')}.{tail}"
-
-
 def _inline_xml(rid: str, docpr_id: int, cx: int, cy: int, descr_text: str) -> str:
     # Namespaces are declared on wp:inline itself because docxtpl moves subdoc
     # bodies around as text, dropping declarations made on ancestors.
@@ -162,11 +133,14 @@ def _clean_text(text: str) -> str:
     return _XML_ILLEGAL.sub("", str(text))
 
 
-def _clean_value(value: float | None) -> float | None:
+def _clean_value(value: float | None, decimals: int | None = None) -> float | None:
     if value is None:
         return None
     number = float(value)
-    return number if math.isfinite(number) else None
+    if not math.isfinite(number):
+        return None
+    # rounded as shown, so Edit Data never shows 13.399999999999999
+    return round(number, decimals) if decimals is not None else number
 
 
 def _clean_spec(spec: ChartSpec) -> ChartSpec:
@@ -177,14 +151,16 @@ def _clean_spec(spec: ChartSpec) -> ChartSpec:
     if not spec.series:
         raise ValueError("a chart needs at least one series")
     series: list[tuple[str, tuple[float | None, ...]]] = []
-    for name, values in spec.series:
+    roles: list[str] = []
+    for i, (name, values) in enumerate(spec.series):
         if len(values) != len(spec.categories):
             raise ValueError(
                 f"series {name!r} has {len(values)} values for {len(spec.categories)} categories"
             )
-        clean = tuple(_clean_value(v) for v in values)
+        clean = tuple(_clean_value(v, spec.decimals) for v in values)
         if any(v is not None for v in clean):     # a series with no figure would be an empty legend entry
             series.append((_clean_text(name), clean))
+            roles.append(spec.roles[i] if i < len(spec.roles) else ROLE_ORDER[i % len(ROLE_ORDER)])
     if not series:
         raise ValueError("a chart needs at least one series with a figure")
     return ChartSpec(
@@ -196,17 +172,9 @@ def _clean_spec(spec: ChartSpec) -> ChartSpec:
         number_format=_clean_text(spec.number_format) or "General",
         y_min=_clean_value(spec.y_min),
         y_max=_clean_value(spec.y_max),
+        roles=tuple(roles),
+        decimals=spec.decimals,
     )
-
-
-def _col(n: int) -> str:
-    """Spreadsheet column letters for a 0-based column index."""
-    letters = ""
-    n += 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 # ---------------------------------------------------------------------------
@@ -245,8 +213,8 @@ def _series(spec: ChartSpec) -> str:
     fmt = escape(spec.number_format)
     out = []
     for i, (name, values) in enumerate(spec.series):
-        col = _col(i + 1)
-        look = _line_look(i) if spec.kind == "line" else _column_look(i)
+        col = column_letter(i + 2)
+        look = _line_look(series_style(spec, i)) if spec.kind == "line" else _column_look(series_style(spec, i))
         pts = "".join(f'<c:pt idx="{j}"><c:v>{v!r}</c:v></c:pt>' for j, v in enumerate(values) if v is not None)
         out.append(
             f'<c:ser><c:idx val="{i}"/><c:order val="{i}"/>'
@@ -257,24 +225,15 @@ def _series(spec: ChartSpec) -> str:
     return "".join(out)
 
 
-# Lines are told apart by marker shape and dash as well as colour, so the legend still reads in
-# black and white and for readers who do not see colour (WCAG 1.4.1).
-_MARKERS = ("circle", "square", "triangle", "diamond", "x")
-_DASHES = ("solid", "dash", "sysDot", "lgDash", "dashDot")
+def _line_look(style: SeriesStyle) -> str:
+    colour = f'<a:solidFill><a:srgbClr val="{style.colour}"/></a:solidFill>'
+    return (f'<c:spPr><a:ln w="22225" cap="rnd">{colour}<a:prstDash val="{style.dash}"/></a:ln></c:spPr>'
+            f'<c:marker><c:symbol val="{style.marker}"/><c:size val="6"/>'
+            f'<c:spPr>{colour}<a:ln w="9525">{colour}</a:ln></c:spPr></c:marker>')
 
 
-def _line_look(i: int) -> str:
-    return (f'<c:spPr><a:ln w="22225" cap="rnd"><a:prstDash val="{_DASHES[i % len(_DASHES)]}"/></a:ln></c:spPr>'
-            f'<c:marker><c:symbol val="{_MARKERS[i % len(_MARKERS)]}"/><c:size val="6"/></c:marker>')
-
-
-# Columns are told apart by lightness as well as hue: last year's pale, this year's dark.
-_COLUMN_FILLS = ("A6A6A6", "1F4E79", "5B9BD5", "404040")
-
-
-def _column_look(i: int) -> str:
-    fill = _COLUMN_FILLS[i % len(_COLUMN_FILLS)]
-    return (f'<c:spPr><a:solidFill><a:srgbClr val="{fill}"/></a:solidFill>'
+def _column_look(style: SeriesStyle) -> str:
+    return (f'<c:spPr><a:solidFill><a:srgbClr val="{style.fill}"/></a:solidFill>'
             '<a:ln w="6350"><a:solidFill><a:srgbClr val="000000"/></a:solidFill></a:ln></c:spPr>'
             '<c:invertIfNegative val="0"/>')
 
@@ -293,8 +252,9 @@ def _plot(spec: ChartSpec) -> str:
 def _axes(spec: ChartSpec) -> str:
     y_title = _title(spec.y_title, 900, bold=False, rotate=True) if spec.y_title else ""
     linked = "1" if spec.number_format == "General" else "0"
+    y_min = value_axis_min(spec)
     bounds = (f'<c:max val="{spec.y_max!r}"/>' if spec.y_max is not None else "") + (
-        f'<c:min val="{spec.y_min!r}"/>' if spec.y_min is not None else "")
+        f'<c:min val="{y_min!r}"/>' if y_min is not None else "")
     return (
         f'<c:catAx><c:axId val="{_CAT_AX}"/><c:scaling><c:orientation val="minMax"/></c:scaling>'
         '<c:delete val="0"/><c:axPos val="b"/><c:majorTickMark val="out"/><c:minorTickMark val="none"/>'
@@ -382,13 +342,15 @@ def _workbook_blob(spec: ChartSpec) -> bytes:
     def text(ref: str, value: str) -> str:
         return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
 
-    rows = ['<row r="1">' + "".join(text(f"{_col(c)}1", name) for c, (name, _) in enumerate(spec.series, start=1))
+    rows = ['<row r="1">' + "".join(text(f"{column_letter(c + 1)}1", name)
+                                    for c, (name, _) in enumerate(spec.series, start=1))
             + "</row>"]
     for r, category in enumerate(spec.categories, start=2):
         cells = [text(f"A{r}", category)]
         for c, (_, values) in enumerate(spec.series, start=1):
             v = values[r - 2]
-            cells.append(f'<c r="{_col(c)}{r}" s="1"/>' if v is None else f'<c r="{_col(c)}{r}" s="1"><v>{v!r}</v></c>')
+            ref = f"{column_letter(c + 1)}{r}"
+            cells.append(f'<c r="{ref}" s="1"/>' if v is None else f'<c r="{ref}" s="1"><v>{v!r}</v></c>')
         rows.append(f'<row r="{r}">' + "".join(cells) + "</row>")
     widest = min(max([10, *(len(c) + 2 for c in spec.categories)]), 60)
     widths = [f'<col min="1" max="1" width="{widest}" customWidth="1"/>']
@@ -422,6 +384,11 @@ def _workbook_blob(spec: ChartSpec) -> bytes:
 # ---------------------------------------------------------------------------
 
 
+# the same looks in matplotlib's words (pictures, and the web page's SVG)
+MPL_MARKERS = {"circle": "o", "square": "s", "triangle": "^", "diamond": "D", "x": "x"}
+MPL_DASHES = {"solid": "-", "dash": "--", "sysDot": ":", "lgDash": (0, (8, 3)), "dashDot": "-."}
+
+
 def render_png(spec: ChartSpec, width_cm: float = 15.0, height_cm: float = 7.5, dpi: int = 150) -> bytes:
     """The same chart as a picture, for ``charts = "image"`` (needs matplotlib, an optional extra)."""
     try:
@@ -441,21 +408,23 @@ def render_png(spec: ChartSpec, width_cm: float = 15.0, height_cm: float = 7.5, 
         n = len(spec.series)
         for i, (name, values) in enumerate(spec.series):
             ys = [math.nan if v is None else v for v in values]
+            look = series_style(spec, i)
             if spec.kind == "column":
                 w = 0.8 / n
-                ax.bar([xi - 0.4 + w * (i + 0.5) for xi in x], ys, width=w, label=name,
+                ax.bar([xi - 0.4 + w * (i + 0.5) for xi in x], ys, width=w, label=name, color=f"#{look.fill}",
                        hatch=("", "//", "..", "xx")[i % 4], edgecolor="black", linewidth=0.4)
             else:
-                ax.plot(x, ys, marker="os^Dx"[i % 5], markersize=3, label=name,
-                        linestyle=("-", "--", ":", "-.")[i % 4])
+                ax.plot(x, ys, marker=MPL_MARKERS[look.marker], markersize=3, label=name, color=f"#{look.colour}",
+                        linestyle=MPL_DASHES[look.dash])
         ax.set_xticks(x, list(spec.categories), fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         import textwrap
 
         # a long title wraps rather than running off the picture
         ax.set_title("\n".join(textwrap.wrap(spec.title, 80)), fontsize=9, fontweight="bold")
-        if spec.y_min is not None or spec.y_max is not None:
-            ax.set_ylim(bottom=spec.y_min, top=spec.y_max)
+        y_min = value_axis_min(spec)
+        if y_min is not None or spec.y_max is not None:
+            ax.set_ylim(bottom=y_min, top=spec.y_max)
         if spec.y_title:
             ax.set_ylabel(spec.y_title, fontsize=7)
         ax.grid(axis="y", color="#D9D9D9", linewidth=0.5)

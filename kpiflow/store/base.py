@@ -25,8 +25,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from kpiflow.claims import Claim
 from kpiflow.errors import KpiflowError
 from kpiflow.model import Figures, ReturnData
+from kpiflow.model import Submission as Submission  # the record lives in model; the store is where it is made
 from kpiflow.periods import Period, parse_period
 from kpiflow.store import migrations
 
@@ -46,32 +48,6 @@ class Row(Protocol):
     def __iter__(self) -> Iterator[Any]: ...
 
     def keys(self) -> Any: ...
-
-
-class Claim(Protocol):
-    """A claim on one file, held until released (or until the process holding it ends)."""
-
-    def release(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Submission:
-    id: int
-    file_name: str
-    sha256: str
-    service: str
-    quarter: str
-    completed_by: str
-    email: str
-    received_at: str
-    outcome: str
-    errors: int
-    warnings: int
-    problems: list[dict[str, Any]]
-    kept_as: str
-    superseded_by: int | None
-    feedback: str = ""
-    claim: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,8 +119,9 @@ class Store(ABC):
     def close(self) -> None: ...
 
     def try_claim(self, name: str) -> Claim | None:
-        """Claim the file named ``name`` in the database; None if another process holds it. Only
-        where ``claims_in_database``; elsewhere files are claimed with file locks (filing.py)."""
+        """Claim ``name`` in the database; None if another process holds it. Only where
+        ``claims_in_database``; elsewhere claims are file locks. Take claims through
+        :func:`kpiflow.claims.claims_for`, which picks."""
         raise NotImplementedError(f"the {self.kind} store takes no claims; lock the file instead")
 
     def _not_a_store(self) -> str:

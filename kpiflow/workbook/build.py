@@ -13,22 +13,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kpiflow.catalogue import INDICATOR_HEADERS, QUARTER_HEADERS, TARGET_HEADERS
+from kpiflow.catalogue import ACCUMULATES_HEADER, INDICATOR_HEADERS, QUARTER_HEADERS, TARGET_HEADERS
 from kpiflow.fmt import fmt, long_date
+from kpiflow.measures import months_words
 from kpiflow.model import Catalogue, Indicator
-from kpiflow.periods import MONTH_NAMES, Period
-from kpiflow.workbook.read import ISSUED_SHEET
+from kpiflow.periods import Period
+from kpiflow.workbook.layout import (
+    ABOUT,
+    ABOUT_LABELS,
+    BREAKDOWN,
+    BREAKDOWN_HEADERS,
+    GUIDANCE,
+    ISSUED_SHEET,
+    RETURN,
+    RETURN_HEADER_ROW,
+    RETURN_HEADERS,
+    SUPPORT,
+    SUPPORT_HEADER_ROW,
+    SUPPORT_HEADERS,
+)
 
 TEMPLATE_VERSION = "1"
-RETURN_HEADER_ROW = 6
-SUPPORT_HEADER_ROW = 3
 INPUT_ROWS = 200   # blank input rows on the Supporting data and Breakdown sheets
-
-RETURN_HEADERS = ["Indicator ID", "Indicator", "Better to be", "Unit", "Target", "Number", "Rate",
-                  "Statistical neighbours", "England", "Commentary", "Service response", "What to enter"]
-SUPPORT_HEADERS = ["Indicator ID", "Period", "Number", "Rate", "Statistical neighbours", "England"]
-BREAKDOWN_HEADERS = ["Indicator ID", "Period", "Category", "Number"]
-ABOUT_LABELS = ["Service", "Quarter", "Template version", "Completed by", "Email", "Date completed"]
 
 INPUT_FILL = "FFF2CC"     # pale yellow: type here
 LOCKED_FILL = "EDEDED"    # grey: filled in for you
@@ -46,15 +52,6 @@ class ReturnContext:
     target_in_force: float | None = None      # at the quarter, where it differs from the year's target
 
 
-def _months(first: Period, last: Period) -> str:
-    """``April to September 2024``, ``April 2024 to March 2025``, ``July to September 2024``."""
-    def name(m: Period) -> str:
-        return MONTH_NAMES[m.calendar_month - 1].title()
-    if first.calendar_year == last.calendar_year:
-        return f"{name(first)} to {name(last)} {last.calendar_year}"
-    return f"{name(first)} {first.calendar_year} to {name(last)} {last.calendar_year}"
-
-
 def what_to_enter(ind: Indicator, quarter: Period) -> str:
     """In words, what the figure for this quarter is, and for a monthly indicator which months to
     add in Supporting data."""
@@ -62,15 +59,7 @@ def what_to_enter(ind: Indicator, quarter: Period) -> str:
     what = {"Number": "Number", "Percentage": "Percentage (0 to 100)",
             "Rate": f"Rate per {ind.rate_per or 0:,.0f}",
             "Number and rate": f"Number, and rate per {ind.rate_per or 0:,.0f},"}[ind.unit]
-    if ind.measure == "Cumulative":
-        text = f"Year to date: {_months(quarter.year.months()[0], months[-1])}"
-        each = "the year to date at the end of each month"
-    elif ind.measure == "Count":
-        text = f"In the quarter: {_months(months[0], months[-1])}"
-        each = "the amount in each month"
-    else:
-        text = f"{what} at {long_date(quarter.end_date)}".replace(", at", " at")
-        each = "the figure at the end of each month"
+    text, each = ind.measure.what_to_enter(what, quarter, long_date(quarter.end_date))
     if ind.frequency == "Monthly":
         labels = ", ".join(m.label for m in months[:-1]) + f" and {months[-1].label}"
         text += f". Also add each month in Supporting data (Period {labels}): {each}"
@@ -194,8 +183,8 @@ def guidance_lines(service: str, quarter: Period) -> list[str]:
         "2. On the Return sheet, enter this quarter's figure for each indicator in the yellow cells.",
         "   The What to enter column says what each figure is:",
         f"   - at the end of the quarter, e.g. \"Number at {long_date(quarter.end_date)}\";",
-        f"   - the year to date, e.g. \"Year to date: {_months(year_start, months[-1])}\";",
-        f"   - or the quarter's own amount, e.g. \"In the quarter: {_months(months[0], months[-1])}\".",
+        f"   - the year to date, e.g. \"Year to date: {months_words(year_start, months[-1])}\";",
+        f"   - or the quarter's own amount, e.g. \"In the quarter: {months_words(months[0], months[-1])}\".",
         "   - Number and Percentage indicators: put the figure in Number (a percentage as 0 to 100, e.g. 87.5).",
         "   - Rate indicators: put the rate in Rate. Number and rate indicators: fill in both.",
         "   - Statistical neighbours and England: the latest published comparator figures, if you have them.",
@@ -228,7 +217,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     st = _styles()
     wb = Workbook()
     g = wb.active
-    g.title = "Guidance"
+    g.title = GUIDANCE
     for i, line in enumerate(guidance_lines(service, quarter), start=1):
         c = text_cell(g, i, 1, line)
         if i == 1:
@@ -241,7 +230,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     _printable(g, landscape=True)
     _protect(g)
 
-    about = wb.create_sheet("About")
+    about = wb.create_sheet(ABOUT)
     values: list[object] = [service, quarter.label, TEMPLATE_VERSION, None, None, None]
     for i, (label, value) in enumerate(zip(ABOUT_LABELS, values, strict=True), start=1):
         text_cell(about, i, 1, label).font = st["bold"]
@@ -265,7 +254,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     _printable(about, landscape=False)
     _protect(about)
 
-    ws = wb.create_sheet("Return")
+    ws = wb.create_sheet(RETURN)
     text_cell(ws, 1, 1, f"{service}: performance return for {quarter.short}").font = st["title_font"]
     text_cell(ws, 2, 1, "Fill in the yellow cells. Grey cells are filled in for you. See the Guidance sheet.")
     headers = [*RETURN_HEADERS, *history_headers, "Last service response"]
@@ -339,7 +328,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     ws.print_area = f"A1:{get_column_letter(col['What to enter'])}{RETURN_HEADER_ROW + len(rows)}"
     _protect(ws)
 
-    sup = wb.create_sheet("Supporting data")
+    sup = wb.create_sheet(SUPPORT)
     text_cell(sup, 1, 1, "Optional: monthly figures, corrections to earlier periods, comparator history. "
              "One row per indicator and period.").font = st["bold"]
     _header(sup, SUPPORT_HEADER_ROW, SUPPORT_HEADERS, st)
@@ -363,7 +352,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     _printable(sup, f"{SUPPORT_HEADER_ROW}:{SUPPORT_HEADER_ROW}", landscape=False)
     _protect(sup)
 
-    bd = wb.create_sheet("Breakdown")
+    bd = wb.create_sheet(BREAKDOWN)
     text_cell(bd, 1, 1, "Optional: a breakdown of a figure, e.g. children looked after by age band. "
             "One row per category.").font = st["bold"]
     _header(bd, SUPPORT_HEADER_ROW, BREAKDOWN_HEADERS, st)
@@ -388,7 +377,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
 
     _record_locked(wb, [("About", f"B{i}", "") for i in (1, 2, 3)] + locked_cells)
 
-    wb.active = wb.sheetnames.index("Return")
+    wb.active = wb.sheetnames.index(RETURN)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
@@ -415,10 +404,14 @@ def write_catalogue(path: Path, catalogue: Catalogue) -> Path:
     wb = Workbook()
     ws = wb.active
     ws.title = "Indicators"
-    _header(ws, 1, INDICATOR_HEADERS, st)
+    # the optional Accumulates column only where an indicator needs it
+    accumulates = any(ind.accumulates for ind in catalogue.indicators)
+    _header(ws, 1, [*INDICATOR_HEADERS, *([ACCUMULATES_HEADER] if accumulates else [])], st)
     for r, ind in enumerate(catalogue.indicators, start=2):
         vals = [ind.id, ind.name, ind.portfolio, ind.service, ind.better, ind.unit, ind.rate_per, ind.frequency,
-                ind.measure, ind.tolerance, ind.exception]
+                ind.measure.name, ind.tolerance, ind.exception]
+        if accumulates:
+            vals.append("Yes" if ind.accumulates else None)
         for c, v in enumerate(vals, start=1):
             set_text(ws.cell(row=r, column=c), v)
     for letter, w in zip("ABCDEFGHIJK", (12, 60, 45, 22, 12, 16, 10, 12, 12, 12, 10), strict=True):
