@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -294,10 +295,40 @@ def load_settings(home: str | Path | None = None) -> Settings:
     )
 
 
+# the folders of a working folder that kpiflow writes into, by their place in it
+WRITTEN_FOLDERS = ("inbox", "inbox/processed", "inbox/rejected", "inbox/.working", "outbox", "outbox/returns",
+                   "outbox/feedback", "outbox/drafts", "outbox/published", "outbox/exports")
+
+
+def linked_folders(home: Path) -> list[tuple[str, str]]:
+    """The folders of the working folder that are links, as (place, where it points):
+    kpiflow never writes through one, since the files would land outside the working folder while
+    every message named a place inside it. Published quarters' folders are checked too."""
+    found: list[tuple[str, str]] = []
+
+    def check(place: str) -> None:
+        path = home / place
+        if os.path.islink(path):
+            try:
+                target = os.readlink(path)
+            except OSError:
+                target = "somewhere else"
+            found.append((place, target))
+
+    for place in WRITTEN_FOLDERS:
+        check(place)
+    published = home / "outbox" / "published"
+    if not found and published.is_dir():
+        with suppress(OSError), os.scandir(published) as it:
+            for entry in it:
+                if entry.is_symlink():
+                    check(f"outbox/published/{entry.name}")
+    return found
+
+
 def refuse_linked_folders(root: Path) -> None:
     """Refuse, before anything is done, a working folder one of whose folders is a link."""
     from kpiflow.errors import HomeError
-    from kpiflow.filing import linked_folders
 
     linked = linked_folders(root)
     if linked:

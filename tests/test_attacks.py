@@ -355,9 +355,9 @@ def test_a_commentary_of_many_megabytes_is_refused_before_it_is_parsed(fresh: De
 
     from kpiflow.keep_edits import kept_edits
 
-    def fill(root: object) -> None:       # a paragraph per line pasted in: about 10 MB of XML
+    def fill(root: object) -> None:       # a paragraph per line pasted in: over 10 MB of XML
         content = region(root, "CS01", "commentary").find(f"{W}sdtContent")
-        for _ in range(160_000):
+        for _ in range(250_000):
             content.append(para(secrets.token_hex(4)))
 
     draft = rewrite(fresh.report, fresh.home / "huge.docx", {"word/document.xml": edit_xml(fill)})
