@@ -233,3 +233,18 @@ def test_year_to_date_words(run: Run) -> None:
     _, _, q1 = read_draft(run.drafts["2025/26 Q1"])
     assert q1["EN01"].commentary.startswith("At Q1 2025/26 the figure for the year to date was 46.5% against a "
                                             "target of 46.0% (Green).")
+
+
+def test_every_file_kpiflow_wrote_for_the_council_is_schema_valid(run: Run) -> None:
+    """Every draft of the six quarters (among them one made while a return was still missing, and
+    one with a blank figure), every issued return, every annotated feedback copy and the catalogue:
+    every part valid against ECMA-376 transitional, as Word and Excel need (tests/ooxml_schema.py)."""
+    from ooxml_schema import validate_package
+
+    home = run.council.home
+    written = sorted([*(home / "outbox").rglob("*.docx"), *(home / "outbox").rglob("*.xlsx"),
+                      home / "workbook_templates" / "catalogue.xlsx"])
+    drafts = [p for p in written if p.parent.name == "drafts"]
+    assert len(drafts) == len(QUARTERS) and any(p.parent.name == "feedback" for p in written)
+    assert any("Returns not in" in " ".join(read_draft(p)[0]) for p in drafts)
+    assert {p: validate_package(p) for p in written} == {p: [] for p in written}

@@ -118,19 +118,12 @@ def set_properties(document: Any, title: str, author: str) -> None:
     """Core properties for a draft: its title (shown by PDF viewers), author and language."""
     import datetime as dt
 
-    props = document.core_properties
-    props.title = title
-    props.subject = title
-    props.author = author
-    props.last_modified_by = author
-    props.comments = ""
-    props.language = LANGUAGE
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
-    props.created = now
-    props.modified = now
-    props.revision = 1
+    from kpiflow.docx.props import set_core_properties
 
-
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    set_core_properties(document.part.package, {
+        "title": title, "subject": title, "creator": author, "last_modified_by": author, "description": None,
+        "language": LANGUAGE, "created": now, "modified": now, "revision": "1"})
 
 
 def chart_spec_from_part(chart: Any) -> Any:
