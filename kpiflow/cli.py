@@ -6,13 +6,14 @@ Exit codes: 0 fine, 1 the input has errors, 2 the command could not run.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
-from kpiflow.errors import KpiflowError, PeriodError
+from kpiflow.errors import DISK_FULL, KpiflowError, PeriodError, disk_full
 
 app = typer.Typer(
     help="kpiflow: quarterly performance returns in, Appendix 6(b) exception reports out.\n\n"
@@ -39,6 +40,38 @@ OptQuarter = Annotated[str | None, typer.Option("--quarter", "-q", help='Only ac
                                                 '"2017/18 Q2".', show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
+# what a terminal would act on rather than show: escape sequences (colours, cursor moves, titles,
+# OSC 8 links), other control characters, and the marks that reorder text (right-to-left overrides)
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` as it may reach a terminal: everything a terminal would act on taken out (line
+    breaks and tabs kept). Every line kpiflow prints goes through here: names, notes and file names
+    come from workbooks and CSV files that anyone can write."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
+
+
+def echo(message: object = "", err: bool = False) -> None:
+    typer.echo(printable(str(message)), err=err)
+
+
+class _PrintableFile:
+    """A text stream that passes what is written through :func:`printable` (for click's usage errors)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return int(self.stream.write(printable(text)))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
 
 class _Options:
     """Options for every command, given before it (``kpiflow --debug ingest``)."""
@@ -52,7 +85,7 @@ def _every_command(debug: Annotated[bool, typer.Option("--debug", help="Show the
     _Options.debug = debug
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"Error: {message}", err=True)
+    echo(f"Error: {message}", err=True)
     raise typer.Exit(code)
 
 
@@ -74,10 +107,10 @@ def _quarter(text: str) -> Any:
 def _render(data: Any, as_json: bool) -> None:
     """A result's ``to_dict()`` as JSON, or its lines as text."""
     if as_json:
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
         for line in data:
-            typer.echo(line)
+            echo(line)
 
 
 @app.command()
@@ -94,9 +127,9 @@ def init(
 
     home = directory.expanduser().resolve()
     created = init_home(home, council)
-    typer.echo(f"Working folder ready: {home}")
+    echo(f"Working folder ready: {home}")
     for p in created:
-        typer.echo(f"  created {p.relative_to(home)}")
+        echo(f"  created {p.relative_to(home)}")
 
 
 @catalogue_app.command("check")
@@ -123,7 +156,7 @@ def issue(quarter: Quarter, service: Annotated[str | None, typer.Option(help="On
 
     settings = _settings(home)
     for path in run_issue(settings, _quarter(quarter), service):
-        typer.echo(f"Issued {path.relative_to(settings.home)}")
+        echo(f"Issued {path.relative_to(settings.home)}")
 
 
 @app.command()
@@ -175,7 +208,7 @@ def watch(
     settings = _settings(home)
     catalogue = load_checked_catalogue(settings)
     w = Watcher(settings, catalogue, settle=settle, rescan=rescan, polling=polling, poll_interval=poll_interval,
-                log=typer.echo)
+                log=echo)
     w.run(once=once)
 
 
@@ -202,7 +235,7 @@ def status(quarter: Quarter, home: Home = None, as_json: Json = False) -> None:
         table.add_column(col, overflow="fold")
     for r in st.services:
         # names and notes come from workbooks: shown as text, never read as console markup
-        table.add_row(*(Text(v) for v in (r.service, r.issued[:10] or "-", r.state,
+        table.add_row(*(Text(printable(v)) for v in (r.service, r.issued[:10] or "-", r.state,
                                           r.received_at.replace("T", " ")[:16] or "-", r.completed_by or "-",
                                           r.file_name or "-", r.detail or "", *_cycle_cells(r))))
     Console(highlight=False).print(table)
@@ -387,7 +420,7 @@ def report(quarter: Quarter, home: Home = None,
         try:
             result.lines.append(f"PDF: {to_pdf(result.path, result.path.parent, title=report_title(q))}")
         except PdfUnavailable as exc:
-            typer.echo(str(exc), err=True)
+            echo(str(exc), err=True)
     _render(result.to_dict() if as_json else result.lines, as_json)
     raise typer.Exit(0 if result.ok else 1)
 
@@ -407,7 +440,7 @@ def template_check(docx: Annotated[Path | None, typer.Argument(help="The templat
     if not path.is_file():
         fail(f"no such file: {path}")
     result = check_template(path)
-    typer.echo(result.render_text())
+    echo(result.render_text())
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -447,7 +480,7 @@ def reopen(quarter: Quarter, reason: Annotated[str, typer.Option(help="Why it is
         run_reopen(_settings(home), q, reason, by)
     except NotPublished as exc:
         fail(str(exc), 1)
-    typer.echo(f"{q.short} reopened: returns for it are accepted again.")
+    echo(f"{q.short} reopened: returns for it are accepted again.")
 
 
 @comparators_app.command("import")
@@ -532,7 +565,7 @@ def demo(home: Annotated[Path | None, typer.Option("--home", help="The folder to
 
     result = run_demo((home or Path.cwd() / "demo").expanduser().resolve(), publish=True)
     for line in result.lines:
-        typer.echo(line)
+        echo(line)
 
 
 def main() -> None:
@@ -545,19 +578,22 @@ def main() -> None:
     except KpiflowError as exc:
         if _Options.debug:
             raise
-        typer.echo(f"Error: {exc}", err=True)
+        echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        typer.echo("Stopped.", err=True)
+        echo("Stopped.", err=True)
         sys.exit(130)
     except Exception as exc:
         # usage errors (typer vendors click in newer releases, so match by behaviour)
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
+            exc.show(file=_PrintableFile(sys.stderr))
             sys.exit(2)
         if _Options.debug:
             raise
-        typer.echo(f"Error: kpiflow failed unexpectedly ({type(exc).__name__}: {exc}). Run again with --debug for "
+        if disk_full(exc):
+            echo(f"Error: {DISK_FULL[0].upper()}{DISK_FULL[1:]}", err=True)
+            sys.exit(2)
+        echo(f"Error: kpiflow failed unexpectedly ({type(exc).__name__}: {exc}). Run again with --debug for "
                    "details.", err=True)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

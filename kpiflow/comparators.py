@@ -18,7 +18,7 @@ pandas is imported inside the functions that read the files, so that other comma
 
 from __future__ import annotations
 
-import io
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -196,17 +196,35 @@ def _was(new: float | None, old: float | None) -> str:
     return f"{show(new)} (was {show(old)})"
 
 
-class _Table:
-    """A CSV read as text, with its columns found by name in any order."""
+MAX_FILE_BYTES = 256 * 1024 * 1024   # a file larger than this is refused before it is read
+MAX_ROWS = 100_000                   # rows of the measure asked for (the Department's files hold ~20,000)
+MAX_VALUE_CHARS = 10_000             # characters in one value: a name or a figure is never near it
+MAX_LINE_CHARS = 1 << 20             # characters read as one line (a quoted value may span lines)
+MAX_KEPT_CHARS = 24 * 1024 * 1024    # characters of distinct text kept from one file
+MAX_INTERNED = 100_000               # distinct texts shared between rows
+MAX_SHOWN_VALUES = 50                # values of a --where column kept to list when none matches
 
-    def __init__(self, name: str, frame: Any) -> None:
+
+class _Table:
+    """A CSV read as text, with its columns found by name in any order.
+
+    ``df`` holds the rows kept when the file was read (national and local authority rows that
+    pass the --where filters); what the import says about the rest is kept beside it: whether each
+    filter matched any row, some of each filter column's values, and every council code seen."""
+
+    def __init__(self, name: str, frame: Any, hits: dict[str, bool] | None = None,
+                 values: dict[str, list[str]] | None = None, codes: set[str] | None = None,
+                 prefiltered: bool = False) -> None:
         self.name = name
         self.df = frame
-        self.columns: list[str] = [str(c).replace("\ufeff", "").strip() for c in frame.columns]
-        frame.columns = self.columns
+        self.columns: list[str] = [str(c) for c in frame.columns]
         self._by_norm: dict[str, str] = {}
         for c in self.columns:
             self._by_norm.setdefault(norm(c), c)
+        self.hits = hits or {}
+        self.values = values or {}
+        self.codes = codes or set()
+        self.prefiltered = prefiltered
 
     def find(self, wanted: str) -> str | None:
         return self._by_norm.get(norm(wanted))
@@ -220,29 +238,174 @@ class _Table:
         return shown + (f" and {len(self.columns) - limit} more" if len(self.columns) > limit else "")
 
 
-def read_csv(path: Path, result: ValidationResult) -> _Table | None:
+class _Unreadable(Exception):
+    """Why a file cannot be read as a CSV table, in words for its message."""
+
+
+def _encoding(path: Path, head: bytes) -> str:
+    """The file's text encoding: UTF-16 by its byte-order mark (or its zero bytes), UTF-8 (with or
+    without a mark) if every byte is, otherwise Windows-1252 (Excel's "CSV (Comma delimited)")."""
+    import codecs
+
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        if odd > len(head) // 4 and even == 0:
+            return "utf-16-le"
+        if even > len(head) // 4 and odd == 0:
+            return "utf-16-be"
+        raise _Unreadable("not text")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8-sig"
+
+
+def _lines(fh: Any) -> Any:
+    """The file's lines, none longer than MAX_LINE_CHARS (a file of one endless line is refused
+    without being held in memory)."""
+    while True:
+        line = fh.readline(MAX_LINE_CHARS)
+        if not line:
+            return
+        if len(line) >= MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+            raise _Unreadable(f"a line is longer than {MAX_LINE_CHARS:,} characters")
+        yield line
+
+
+def read_csv(path: Path, result: ValidationResult, where: Sequence[tuple[str, str]] = ()) -> _Table | None:
     """Every cell as text (so ``c`` and ``0`` stay what they are), a byte-order mark and quoted
-    commas understood; a file that is not a CSV table is a problem, not a traceback."""
+    commas understood; a file that is not a CSV table is a problem, not a traceback.
+
+    The file is read a line at a time, within bounded memory whatever its size: a file over
+    MAX_FILE_BYTES is refused before it is read, and only the rows that can matter are kept
+    (national and local authority rows of the measure ``where`` picks), at most MAX_ROWS."""
+    import csv
+
     import pandas as pd
 
-    data = path.read_bytes()
-    if data[:4] == b"PK\x03\x04" or b"\x00" in data[:4096]:
-        kind = "an Excel workbook or a zip file" if data[:2] == b"PK" else "not text"
-        result.error("not-csv", f"{path.name} is {kind}, not a CSV file. Download the CSV file from Explore "
-                     "Education Statistics and import that.", sheet=path.name)
+    name = path.name
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        result.error("oversized-file", f"{name} is {size / 1024 / 1024:,.0f} MB: kpiflow reads comparator files of up "
+                     f"to {MAX_FILE_BYTES // 1024 // 1024} MB (the Department's files are a few MB). Check it is the "
+                     "right file, or download the file for the measure you need.", sheet=name)
+        return None
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if head[:4] == b"PK\x03\x04":
+        result.error("not-csv", f"{name} is an Excel workbook or a zip file, not a CSV file. Download the CSV file "
+                     "from Explore Education Statistics and import that.", sheet=name)
         return None
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")   # saved from Excel as "CSV (Comma delimited)"
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                            skip_blank_lines=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        result.error("not-csv", f"{path.name} cannot be read as a CSV table ({str(exc).strip()}). Download the "
-                     "file again and import it as it comes.", sheet=path.name)
+        encoding = _encoding(path, head)
+    except _Unreadable:
+        result.error("not-csv", f"{name} is not text, so not a CSV file. Download the CSV file from Explore Education "
+                     "Statistics and import that; if you saved it from Excel, save it as \"CSV UTF-8\".", sheet=name)
         return None
-    return _Table(path.name, frame)
+    kept: list[list[str]] = []
+    index: list[int] = []
+    interned: dict[str, str] = {}
+    chars = 0
+    n = -1
+    try:
+        with path.open("r", encoding=encoding, errors="replace", newline="") as fh:
+            reader = csv.reader(_lines(fh))
+            header = next(reader, None)
+            if header is None or not any(h.strip() for h in header):
+                result.error("no-rows", f"{name} is empty: it has no header row and no rows. Download the file again "
+                             "and import it as it comes.", sheet=name)
+                return None
+            columns = _columns(name, header, result)
+            if columns is None:
+                return None
+            by_norm = {norm(c): i for i, c in reversed(list(enumerate(columns)))}
+            level_at = by_norm.get("geographic_level")
+            code_at = by_norm.get("old_la_code")
+            filters = [(c, by_norm[norm(c)], norm(v)) for c, v in where if norm(c) in by_norm]
+            hits = {columns[i]: False for _, i, _ in filters}
+            values: dict[str, list[str]] = {columns[i]: [] for _, i, _ in filters}
+            codes: set[str] = set()
+            width = len(columns)
+            for n, row in enumerate(reader):
+                if len(row) > width and any(v.strip() for v in row[width:]):
+                    raise _Unreadable(f"row {n + 2} has {len(row)} values but the header names {width} columns")
+                row = (row + [""] * (width - len(row)))[:width]
+                if any(len(v) > MAX_VALUE_CHARS for v in row):
+                    raise _Unreadable(f"row {n + 2} holds a value longer than {MAX_VALUE_CHARS:,} characters")
+                if code_at is not None and len(codes) < 100_000:
+                    codes.add(row[code_at].strip())
+                if level_at is not None and norm(row[level_at]) not in (NATIONAL, LOCAL):
+                    continue
+                keep = True
+                for _, i, wanted in filters:
+                    value = row[i]
+                    if norm(value) == wanted:
+                        hits[columns[i]] = True
+                    else:
+                        keep = False
+                        shown = values[columns[i]]
+                        if len(shown) < MAX_SHOWN_VALUES and value.strip() and value.strip() not in shown:
+                            shown.append(value.strip())
+                if not keep:
+                    continue
+                if len(kept) >= MAX_ROWS:
+                    result.error("too-many-csv-rows", f"{name} has more than {MAX_ROWS:,} rows for the measure asked "
+                                 "for: more than kpiflow reads from one file. Pick one measure with --where, or "
+                                 "download the file for fewer years or places.", sheet=name)
+                    return None
+                out = []
+                for v in row:
+                    # names, levels and filter values repeat on every row: one copy of each is kept
+                    got = interned.get(v)
+                    if got is None:
+                        chars += len(v)
+                        got = v
+                        if len(interned) < MAX_INTERNED and not _NUMBER.match(v):
+                            interned[v] = v
+                    out.append(got)
+                if chars > MAX_KEPT_CHARS:
+                    result.error("too-many-csv-rows", f"{name} holds more text for the measure asked for than "
+                                 "kpiflow reads from one file. Pick one measure with --where, or download the file "
+                                 "for fewer years or places.", sheet=name)
+                    return None
+                kept.append(out)
+                index.append(n)
+    except (csv.Error, _Unreadable) as exc:
+        result.error("not-csv", f"{name} cannot be read as a CSV table ({str(exc).strip()}). Download the file again "
+                     "and import it as it comes.", sheet=name)
+        return None
+    if n < 0:
+        result.error("no-rows", f"{name} has a header row but no rows of figures. Download the file again and import "
+                     "it as it comes.", sheet=name)
+        return None
+    frame = pd.DataFrame(kept, columns=columns, index=index, dtype=object)
+    del kept, interned
+    return _Table(name, frame, hits, {c: v for c, v in values.items()}, codes, prefiltered=bool(filters))
+
+
+def _columns(name: str, header: list[str], result: ValidationResult) -> list[str] | None:
+    """The header's column names (a blank one named as pandas names it); a name given twice is
+    refused, since kpiflow could not tell which column holds the figure."""
+    columns: list[str] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(header):
+        col = raw.replace("\ufeff", "").strip() or f"Unnamed: {i}"
+        key = norm(col)
+        if key in seen:
+            result.error("duplicate-column", f'{name} has two columns called "{col}" ({column_letter(seen[key])}1 and '
+                         f"{column_letter(i)}1): kpiflow cannot tell which holds the figures. Delete or rename one, "
+                         "or download the file again.", sheet=name, cell=f"{column_letter(i)}1")
+            return None
+        seen[key] = i
+        columns.append(col)
+    return columns
 
 
 def _period_problems(t: _Table, rows: Any, result: ValidationResult) -> dict[tuple[str, str], Period]:
@@ -355,8 +518,9 @@ def select_rows(t: _Table, column: str, where: Sequence[tuple[str, str]],
         col = t.find(c)
         assert col is not None
         hit = df[col].map(norm) == norm(v)
-        if not hit.any():
-            held = list(dict.fromkeys(x.strip() for x in df[col] if x.strip()))
+        if not (t.hits.get(col, False) if t.prefiltered else hit.any()):
+            held = t.values.get(col, []) if t.prefiltered else list(dict.fromkeys(x.strip() for x in df[col]
+                                                                                  if x.strip()))
             shown = ", ".join(f'"{x}"' for x in held[:8]) + (f" and {len(held) - 8} more" if len(held) > 8 else "")
             result.error("no-matching-rows", f'No row has {col} = "{v}". The file\'s values of {col} are: {shown}.',
                          sheet=t.name)
@@ -440,6 +604,7 @@ def read_neighbours(path: Path, la_code: str, names: dict[str, str], result: Val
         for code, name in zip(df[code_col].str.strip(), df[name_col].str.strip(), strict=True):
             list_names.setdefault(norm(name), code)
             own_names.setdefault(code, name)
+    known = {str(c).strip() for c in df[code_col]} | set(names.values())
     out: list[Place] = []
     named: dict[str, int] = {}
     for n in range(1, NEIGHBOURS + 1):
@@ -450,6 +615,10 @@ def read_neighbours(path: Path, la_code: str, names: dict[str, str], result: Val
                            "average is of the neighbours the list names.", sheet=t.name, cell=cell)
             continue
         code = raw if raw.isdigit() else list_names.get(norm(raw)) or names.get(norm(raw))
+        if code is not None and raw.isdigit() and code not in known:
+            result.error("unknown-neighbour", f'SN_{n} "{raw}" is not the code of a council in the neighbour list '
+                         "or the data file. Correct it in the list.", sheet=t.name, cell=cell)
+            continue
         if code is None:
             result.error("unknown-neighbour", f'SN_{n} "{raw}" is neither a DfE code nor the name of a council in '
                          "the neighbour list or the data file. Correct it in the list.", sheet=t.name, cell=cell)
@@ -507,6 +676,33 @@ def _figure_mismatch(ind: Indicator, column: str) -> str:
 
 
 NO_ROW = _Figure("none", None, "", None)
+MAX_FIGURE = 1e12      # no published count, rate or percentage comes near it
+
+
+def _out_of_domain(t: _Table, column: str, ind: Indicator, f: _Figure, who: str, y: str,
+                   result: ValidationResult) -> bool:
+    """Report a figure that cannot be one (infinite, absurdly large, negative, a percentage over
+    100, a rate above its base) at its cell; True if it was reported."""
+    v = f.value
+    if f.kind != "number" or v is None:
+        return False
+    cell = t.cell(column, f.index or 0)
+    said = f'{column} for {who} in {y} is "{f.raw}"'
+    if not math.isfinite(v) or abs(v) > MAX_FIGURE:
+        result.error("impossible-figure", f"{said}, which is not a figure any statistic can have. Correct the file "
+                     "or download it again.", sheet=t.name, cell=cell)
+    elif v < 0:
+        result.error("negative-value", f"{said}, below zero: a count, rate or percentage is zero or more. Correct the "
+                     "file or download it again.", sheet=t.name, cell=cell)
+    elif ind.unit == "Percentage" and ind.primary == "number" and v > 100:
+        result.error("out-of-range", f"{said}, but {ind.id} is a percentage (0 to 100). Check --column, or correct "
+                     "the file.", sheet=t.name, cell=cell)
+    elif ind.primary == "rate" and ind.rate_per and v > ind.rate_per:
+        result.error("above-base", f"{said}, above {ind.rate_per:,.0f}, but {ind.id} is a rate per "
+                     f"{ind.rate_per:,.0f}. Check --column, or correct the file.", sheet=t.name, cell=cell)
+    else:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -533,6 +729,8 @@ def _year(i: _Inputs, period: Period, result: ValidationResult) -> YearComparato
     suppressed values recorded in ``result`` at their cells."""
     y, t, col = period.label, i.t, i.column
     en = i.england.get(y, NO_ROW)
+    if _out_of_domain(t, col, i.indicator, en, "England", y, result):
+        en = NO_ROW
     if en.kind == "bad":
         _bad(t, col, en, "England", y, result)
     elif en.kind == "suppressed":
@@ -542,6 +740,8 @@ def _year(i: _Inputs, period: Period, result: ValidationResult) -> YearComparato
     left_out: list[str] = []
     for n in i.neighbours:
         f = i.theirs[n.code].get(y, NO_ROW)
+        if _out_of_domain(t, col, i.indicator, f, n.label, y, result):
+            continue
         if f.kind == "number":
             used.append(f)
         elif f.kind == "bad":
@@ -560,6 +760,8 @@ def _year(i: _Inputs, period: Period, result: ValidationResult) -> YearComparato
         places = max(1, max(decimals(f.raw) for f in used) + 1)
         sn = round(sum(f.value or 0.0 for f in used) / len(used), places)
     own = i.ours.get(y, NO_ROW)
+    if _out_of_domain(t, col, i.indicator, own, i.council.label, y, result):
+        own = NO_ROW
     if own.kind == "bad":
         _bad(t, col, own, i.council.label, y, result)
     held = outturn(i.series, period, i.indicator.primary, i.indicator.measure)
@@ -614,7 +816,7 @@ def import_comparators(settings: Settings, file: Path, indicator: str, column: s
                                 source, (), 0, result)
 
     with open_store(settings) as store:
-        t = read_csv(file, result)
+        t = read_csv(file, result, where)
         rows = select_rows(t, column, where, result) if t is not None else None
         if t is None or rows is None:
             return stop()
@@ -625,7 +827,7 @@ def import_comparators(settings: Settings, file: Path, indicator: str, column: s
         local = rows[rows["_level"] == LOCAL]
         mine = local[local["_code"] == la]
         if mine.empty:
-            anywhere = (t.df[t.find("old_la_code")].str.strip() == la).any()
+            anywhere = la in t.codes
             why = " after the --where filters" if anywhere else ""
             result.error("unknown-council", f"The file has no local authority rows for {la} (la_code in "
                          f"kpiflow.toml) in its old_la_code column{why}. Check la_code, and that the file holds "

@@ -31,3 +31,31 @@ class PeriodError(ValueError):
 class StoreUnavailable(KpiflowError):
     """The store's server cannot be reached, or the connection to it was lost: nothing half-done
     is kept, and what was being done can be tried again."""
+
+
+DISK_FULL = ("the disk is full, so kpiflow could not finish writing (nothing half-written is kept). Free some "
+             "space on the disk that holds the working folder (or the store's server), then run this again.")
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the disk is full: ENOSPC or EDQUOT from the system,
+    SQLITE_FULL from SQLite, or PostgreSQL's disk_full (53100)."""
+    import errno
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            return True
+        if getattr(current, "sqlite_errorcode", None) == 13:     # SQLITE_FULL
+            return True
+        if "database or disk is full" in str(current) or getattr(current, "sqlstate", None) == "53100":
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def failure(exc: BaseException) -> str:
+    """What went wrong, for a message: the disk being full said plainly, otherwise the exception."""
+    return DISK_FULL if disk_full(exc) else f"{type(exc).__name__}: {exc}"

@@ -407,3 +407,4 @@ def waiting_files(settings: Settings, others: list[tuple[Path, str]] | None = No
     if not settings.inbox.is_dir():
         return []
     return [p for p, _ in scan_inbox(settings.inbox, others)[0]]
+

@@ -18,7 +18,9 @@ pandas is imported inside these functions only, so that no other command pays fo
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,10 +132,30 @@ def _format(format_: str | None, out: Path | None) -> str:
     return fmt
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def csv_safe(value: object) -> object:
+    """A CSV cell that a spreadsheet will not run as a formula, as OWASP's advice on CSV injection
+    says: text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+    ``'``, unless it is a plain number (``-5`` stays -5)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _write(df: Any, fmt: str, dest: Path) -> None:
     if fmt == "csv":
+        import pandas as pd
+
+        df = df.copy()
+        for name in df.columns:
+            if df[name].dtype == object or pd.api.types.is_string_dtype(df[name].dtype):
+                df[name] = df[name].map(csv_safe)
         # with a byte-order mark, so that Excel reads names such as "Children’s Services" right
-        df.to_csv(dest, index=False, encoding="utf-8-sig")
+        # and CRLF line ends (RFC 4180), so that a value holding a carriage return is quoted whole
+        df.to_csv(dest, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     elif fmt == "parquet":
         try:
             df.to_parquet(dest, index=False)
@@ -163,7 +185,11 @@ def export_history(settings: Settings, format_: str | None = None, out: Path | N
     if out is None:
         dest = unique_path(settings.outbox / "exports", f"kpiflow-history-{dt.date.today().isoformat()}.{fmt}")
     else:
-        dest = out.expanduser().resolve()
+        given = out.expanduser()
+        if os.path.islink(given):
+            raise KpiflowError(f"--out {out} is a symbolic link: kpiflow never writes through a link. Name the "
+                               "file itself, or a new file.")
+        dest = given.parent.resolve() / given.name
         if dest.is_dir():
             raise KpiflowError(f"--out {out} is a folder: name the file to write, e.g. {out}/history.{fmt}")
         if not dest.parent.is_dir():
@@ -172,6 +198,12 @@ def export_history(settings: Settings, format_: str | None = None, out: Path | N
     try:
         _write(df, fmt, tmp)
         os.replace(tmp, dest)
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise KpiflowError(f"{'--out ' + str(out) if out is not None else dest}: kpiflow may not write in "
+                           f"{dest.parent} ({exc.strerror}). Choose a folder you can write to, or ask for write "
+                           "access to this one.") from None
     finally:
         if os.path.lexists(tmp):
             tmp.unlink()

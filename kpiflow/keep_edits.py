@@ -44,7 +44,7 @@ class KeptEdits:
 
 def kept_edits(draft: Path, quarter: Period) -> KeptEdits:
     """The words an officer edited in ``draft``, or the problems that stop them being carried."""
-    from kpiflow.docx.harvest import paragraphs_of, regions
+    from kpiflow.docx.harvest import MAX_REGION_CHARS, long_regions, paragraphs_of, regions
     from kpiflow.docx.package import MAIN, Refused, open_package
 
     out = KeptEdits(ValidationResult(draft.name))
@@ -70,6 +70,10 @@ def kept_edits(draft: Path, quarter: Period) -> KeptEdits:
                                f"{', '.join(str(i + 1) for i in at)}), so which words are {key}'s is ambiguous. "
                                "Delete the copy and try again.", sheet=key, cell=f"paragraph {at[0] + 1}",
                                indicator_id=key))
+    for key, kind, chars in long_regions(marks):
+        out.checks.add(Problem("error", "region-too-long", f"{key}: its {WHAT.get(kind, kind)} is {chars:,} characters "
+                               f"long, more than a report can hold ({MAX_REGION_CHARS:,}). Shorten it to a few "
+                               "paragraphs and try again.", sheet=key, indicator_id=key))
     if not out.checks.ok:
         return out
     recorded = made.regions if made is not None else {}

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ PDF_OPTIONS = {
 PDF_FILTER = "pdf:writer_pdf_Export:" + json.dumps(PDF_OPTIONS, separators=(",", ":"))
 CONVERT_SECONDS = 180
 MAX_DOCUMENT_XML = 64 * 1024 * 1024   # bytes of word/document.xml read for alternative texts
+PROFILE_PREFIX = "kpiflow-lo-"         # each conversion's profile: kpiflow-lo-<pid of kpiflow>-<random>
 
 
 class PdfUnavailable(KpiflowError):
@@ -55,10 +57,14 @@ def convert(src: Path, outdir: Path, fmt: str = "pdf", timeout: float = CONVERT_
     out = outdir / f"{src.stem}.{fmt.split(':')[0]}"
     if timeout == CONVERT_SECONDS:
         timeout = convert_timeout()
-    with tempfile.TemporaryDirectory(prefix="kpiflow-lo-") as profile:
+    clean_stale_profiles()
+    profile = tempfile.mkdtemp(prefix=f"{PROFILE_PREFIX}{os.getpid()}-")
+    try:
         cmd = [exe, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore", "--convert-to", fmt,
                "--outdir", str(outdir), str(src)]
-        returncode, stdout, stderr = _run(cmd, timeout, src)
+        returncode, stdout, stderr = _run(cmd, timeout, src, profile)
+    finally:
+        remove_profile(profile)
     if returncode != 0 or not out.exists() or out.stat().st_size == 0:
         detail = (stderr or stdout).strip()[:300] or f"exit code {returncode}, no file written"
         raise KpiflowError(f"LibreOffice could not convert {src.name}: {detail}")
@@ -75,22 +81,198 @@ def convert_timeout() -> float:
     return value if value > 0 else CONVERT_SECONDS
 
 
-def _run(cmd: list[str], timeout: float, src: Path) -> tuple[int, str, str]:
+def _run(cmd: list[str], timeout: float, src: Path, profile: str = "") -> tuple[int, str, str]:
     """Run LibreOffice in a process group of its own, so that a conversion that hangs is stopped
     whole: ``soffice`` is a script that starts the real program, which would otherwise live on
-    (and keep the output pipes open) after the script is killed."""
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=sys.platform != "win32")
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        _kill(proc)
-        raise KpiflowError(f"LibreOffice did not finish converting {src.name} within {timeout:g} s and was "
-                           "stopped") from exc
-    except BaseException:
-        _kill(proc)
-        raise
+    (and keep the output pipes open) after the script is killed.
+
+    However kpiflow stops, the group is stopped with it: an exception or Ctrl-C stops it here, a
+    SIGTERM or SIGHUP is turned into an exception for the time of the conversion, and a guard
+    process (on Linux) that the system signals when kpiflow dies, even by SIGKILL, stops the group
+    and removes the profile."""
+    with _signals_raise():
+        guard = _guard(profile)
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, start_new_session=sys.platform != "win32")
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                _kill(proc)
+                raise KpiflowError(f"LibreOffice did not finish converting {src.name} within {timeout:g} s and "
+                                   "was stopped") from exc
+            except BaseException:
+                _kill(proc)
+                raise
+            finally:
+                if sys.platform != "win32":
+                    # anything the conversion left running in its group (it would write the file later)
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+        finally:
+            _end_guard(guard)
     return proc.returncode, stdout or "", stderr or ""
+
+
+class Stopped(BaseException):
+    """kpiflow was asked to stop (SIGTERM, SIGHUP) while LibreOffice was converting."""
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Stopped` in the main thread, so that the conversion's
+    clean-up runs; the handlers in force before are put back afterwards."""
+    import threading
+
+    if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise Stopped(f"stopped by signal {signum}")
+
+    wanted = [s for s in (signal.SIGTERM, signal.SIGHUP) if signal.getsignal(s) in (signal.SIG_DFL, None)]
+    before = {s: signal.signal(s, stop) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+# The guard: a small process that the kernel sends SIGTERM when kpiflow dies (PR_SET_PDEATHSIG),
+# however it dies; it then stops every process running on the conversion's profile and removes it.
+# It is started before LibreOffice, so there is no moment when LibreOffice runs unguarded.
+_GUARD = r"""
+import os, shutil, signal, sys, time
+profile, parent = sys.argv[1], int(sys.argv[2])
+marker = ("-env:UserInstallation=file://" + profile).encode()
+def users():
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % name, "rb") as fh:
+                    if marker in fh.read().split(b"\0"):
+                        found.append(int(name))
+            except OSError:
+                pass
+    return found
+def reap(*_):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pids = users()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(profile, ignore_errors=True)
+        if not pids and not os.path.exists(profile):
+            break
+        time.sleep(0.05)
+    os._exit(0)
+signal.signal(signal.SIGTERM, reap)
+if os.getppid() != parent:
+    reap()
+print("ready", flush=True)
+while True:
+    signal.pause()
+"""
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM, 0, 0, 0)     # PR_SET_PDEATHSIG
+
+
+def _guard(profile: str) -> subprocess.Popen[str] | None:
+    if not sys.platform.startswith("linux") or not profile:
+        return None
+    try:
+        guard = subprocess.Popen([sys.executable, "-S", "-c", _GUARD, profile, str(os.getpid())],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True, preexec_fn=_die_with_parent, start_new_session=True)
+    except OSError:
+        return None
+    if guard.stdout is not None:
+        guard.stdout.readline()     # its handler is in place
+    return guard
+
+
+def _end_guard(guard: subprocess.Popen[str] | None) -> None:
+    """Stop the guard without its clean-up: kpiflow does that itself when it lives to."""
+    if guard is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        guard.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+        guard.wait(timeout=5)
+    if guard.stdout is not None:
+        guard.stdout.close()
+
+
+def _processes_using(profile: str) -> list[int]:
+    """Processes whose command line names ``profile`` as their LibreOffice profile (Linux)."""
+    marker = f"-env:UserInstallation=file://{profile}".encode()
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                    args = fh.read().split(b"\0")
+            except OSError:
+                continue
+            if marker in args:
+                found.append(int(entry.name))
+    return found
+
+
+def remove_profile(profile: str, wait: float = 10.0) -> None:
+    """Remove a conversion's profile once nothing runs on it (a process still stopping would write
+    into it again)."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        users = _processes_using(profile)
+        for pid in users:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(profile, ignore_errors=True)
+        if (not users and not os.path.exists(profile)) or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_profiles() -> list[str]:
+    """Remove the LibreOffice profiles a kpiflow process that has died left behind (each is named
+    for its process), stopping any LibreOffice still running on one. Returns the profiles removed."""
+    removed = []
+    tmp = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(tmp):
+            owner = entry.name.removeprefix(PROFILE_PREFIX).split("-", 1)[0]
+            if (not entry.name.startswith(PROFILE_PREFIX) or not owner.isdigit() or int(owner) == os.getpid()
+                    or _alive(int(owner)) or not entry.is_dir(follow_symlinks=False)):
+                continue
+            remove_profile(entry.path, wait=5.0)
+            removed.append(entry.path)
+    return removed
 
 
 def _kill(proc: subprocess.Popen[str]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,11 @@ def store_kind(url: str) -> str:
         return "sqlite"
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme in POSTGRES_SCHEMES and url[len(scheme):].startswith("://"):
+        if not unambiguous_url(url):
+            raise SettingsError(f"the store URL {url[:len(scheme)]}://… cannot be read one way only (it is not "
+                                "shown, as it may hold a password): write it as postgresql://user:password@host/"
+                                "database, with any @ / ? # : or % in the user name or password written as %40 %2F "
+                                "%3F %23 %3A %25")
         return "postgresql"
     if scheme == "sqlite":
         return "sqlite"
@@ -199,8 +205,46 @@ _PASSWORD_IN_NETLOC = re.compile(r"(://[^/@:?#]*):[^/@]*@")
 _PASSWORD_PARAM = re.compile(r"(?i)(password=)[^&\s]*")
 
 
+_QUERY_PARAM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=[^&#]*")
+# libpq's connection parameters: a query naming anything else is a password's tail, not a setting
+_LIBPQ_KEYS = {"host", "hostaddr", "port", "dbname", "user", "password", "passfile", "require_auth",
+               "channel_binding", "connect_timeout", "client_encoding", "options", "application_name",
+               "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval",
+               "keepalives_count", "tcp_user_timeout", "replication", "gssencmode", "sslmode", "requiressl",
+               "sslnegotiation", "sslcompression", "sslcert", "sslkey", "sslkeylogfile", "sslpassword",
+               "sslcertmode", "sslrootcert", "sslcrl", "sslcrldir", "sslsni", "requirepeer",
+               "ssl_min_protocol_version", "ssl_max_protocol_version", "krbsrvname", "gsslib", "gssdelegation",
+               "service", "target_session_attrs", "load_balance_hosts", "max_protocol_version",
+               "min_protocol_version", "oauth_issuer", "oauth_client_id", "oauth_client_secret", "oauth_scope"}
+
+
+def unambiguous_url(url: str) -> bool:
+    """Whether a postgresql:// URL can be read one way only: at most one ``@`` before its query,
+    no ``/`` in the user and password, no fragment, a query of ``key=value`` pairs, and ``%``
+    only as an escape. An unencoded ``@``, ``/``, ``?`` or ``#`` in a password makes it ambiguous,
+    and what would be printed as the host could be part of the password."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    if "#" in rest or re.search(r"%(?![0-9A-Fa-f]{2})", rest) or any(c.isspace() for c in rest):
+        return False
+    base, _, query = rest.partition("?")
+    if base.count("@") > 1:
+        return False
+    if "@" in base:
+        userinfo = base.partition("@")[0]
+        if "/" in userinfo or userinfo.count(":") > 1:
+            return False
+    for part in query.split("&") if query else ():
+        m = _QUERY_PARAM.fullmatch(part)
+        if m is None or m.group(1).lower() not in _LIBPQ_KEYS:
+            return False
+    return True
+
+
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``: the form every message and log line uses."""
+    """``url`` with any password replaced by ``***``: the form every message and log line uses. A
+    postgresql:// URL that cannot be read one way only shows nothing after its scheme."""
+    if "://" in url and not unambiguous_url(url):
+        return url.split("://", 1)[0][:20] + "://…"
     return _PASSWORD_PARAM.sub(r"\1***", _PASSWORD_IN_NETLOC.sub(r"\1:***@", url))
 
 
@@ -276,6 +320,7 @@ def load_settings(home: str | Path | None = None) -> Settings:
     except SettingsError as exc:
         where = DATABASE_URL_ENV if os.environ.get(DATABASE_URL_ENV, "").strip() else f"{path}: setting 'store.url'"
         raise SettingsError(f"{where}: {exc}") from None
+    refuse_linked_folders(root)
     cycle = _cycle(s["cycle"], path)
     mail = _mail(s["mail"], path)
     p = s["paths"]
@@ -298,6 +343,49 @@ def load_settings(home: str | Path | None = None) -> Settings:
         cycle=cycle,
         mail=mail,
     )
+
+
+# the folders of a working folder that kpiflow writes into, by their place in it
+WRITTEN_FOLDERS = ("inbox", "inbox/processed", "inbox/rejected", "inbox/.working", "outbox", "outbox/returns",
+                   "outbox/feedback", "outbox/drafts", "outbox/published", "outbox/exports")
+
+
+def linked_folders(home: Path) -> list[tuple[str, str]]:
+    """The folders of the working folder that are links, as (place, where it points):
+    kpiflow never writes through one, since the files would land outside the working folder while
+    every message named a place inside it. Published quarters' folders are checked too."""
+    found: list[tuple[str, str]] = []
+
+    def check(place: str) -> None:
+        path = home / place
+        if os.path.islink(path):
+            try:
+                target = os.readlink(path)
+            except OSError:
+                target = "somewhere else"
+            found.append((place, target))
+
+    for place in WRITTEN_FOLDERS:
+        check(place)
+    published = home / "outbox" / "published"
+    if not found and published.is_dir():
+        with suppress(OSError), os.scandir(published) as it:
+            for entry in it:
+                if entry.is_symlink():
+                    check(f"outbox/published/{entry.name}")
+    return found
+
+
+def refuse_linked_folders(root: Path) -> None:
+    """Refuse, before anything is done, a working folder one of whose folders is a link."""
+    from kpiflow.errors import HomeError
+
+    linked = linked_folders(root)
+    if linked:
+        place, target = linked[0]
+        raise HomeError(f"{place} in {root} is a link (to {target}), and kpiflow never writes through a linked "
+                        f"folder: the files would land outside the working folder. Replace {place} with a real "
+                        "folder (move what the link points to into its place), then run this again.")
 
 
 def _cycle(c: dict[str, Any], path: Path) -> Cycle:

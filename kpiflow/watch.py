@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 import signal
 import threading
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kpiflow.errors import StoreUnavailable
+from kpiflow.errors import StoreUnavailable, failure
 from kpiflow.filing import NOT_A_FILE, lock_names, locked_by_office, scan_inbox
 from kpiflow.model import Catalogue
 from kpiflow.pipeline import Outcome, original_name, pending, process_file, send_acknowledgements
@@ -35,6 +36,16 @@ _READ_ONLY_EVENTS = ("opened", "closed_no_write")
 HEALTH_CHECK_SECONDS = 1.0    # how often an idle watcher checks its observer and the inbox folder
 LOCKED_LOOK_SECONDS = 1.0     # how often a workbook open in an office program is looked at
 _FOLDER, _OBSERVER, _STORE = "\0folder", "\0observer", "\0store"   # keys of _failed no file name can take
+_NOT_PLAIN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain_text(text: str) -> str:
+    """``text`` as a line of kpiflow.log: plain UTF-8 whatever a file's name holds (no control
+    characters, no bytes that are not UTF-8, one line)."""
+    one_line = _NOT_PLAIN.sub("", text.replace("\r\n", " ").replace("\n", " ").replace("\r", " "))
+    return one_line.encode("utf-8", "replace").decode("utf-8")
+
+
 ERROR_PAUSE_SECONDS = 5.0     # pause after the folder (a network share) or the store's server could not be reached
 
 
@@ -98,7 +109,7 @@ class Watcher:
     # -- logging ------------------------------------------------------------------------------
     def log(self, message: str) -> None:
         """One timestamped line to the terminal and to ``outbox/kpiflow.log``."""
-        line = f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {message}"
+        line = f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {plain_text(message)}"
         with contextlib.suppress(OSError):   # a closed terminal (a service with no console) must not stop it
             self._log(line)
         log = self.settings.outbox / "kpiflow.log"
@@ -118,7 +129,8 @@ class Watcher:
         # a file that keeps failing is retried at every rescan; say so once, not every time
         if self._failed.get(name) != message:
             self._failed[name] = message
-            self.log(f"{name}: {message}")
+            # the keys that no file name can take start with NUL: the log shows them without it
+            self.log(f"{name.lstrip(chr(0))}: {message}")
 
     # -- stopping -----------------------------------------------------------------------------
     def stop(self, *_: object) -> None:
@@ -273,7 +285,7 @@ class Watcher:
                     self._stop.wait(ERROR_PAUSE_SECONDS)
                     return
                 where = "inbox/.working" if claimed or not p.exists() else "the inbox"
-                self._log_failure(original_name(p) if claimed else p.name, f"could not be processed ({type(exc).__name__}: {exc}); it stays in "
+                self._log_failure(original_name(p) if claimed else p.name, f"could not be processed ({failure(exc)}); it stays in "
                                   f"{where} and is tried again")
                 continue
             if self._failed.pop(_STORE, None) is not None:
@@ -310,7 +322,7 @@ class Watcher:
         return next_rescan - now
 
     def _folder_problem(self, exc: Exception) -> None:
-        self._log_failure(_FOLDER, f"cannot watch {self.settings.inbox} ({type(exc).__name__}: {exc}); trying again")
+        self._log_failure(_FOLDER, f"cannot watch {self.settings.inbox} ({failure(exc)}); trying again")
         self._stop.wait(min(ERROR_PAUSE_SECONDS, self.rescan))
 
     def _watch(self, store: Store) -> None:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from kpiflow.docx.harvest import Harvest, Para, PartText, paragraphs_of, regions
+from kpiflow.docx.harvest import MAX_REGION_CHARS, Harvest, Para, PartText, paragraphs_of, regions
 from kpiflow.docx.marks import KINDS, mark_anchor
 from kpiflow.docx.xml import W
 from kpiflow.problems import DocumentAt, Problem
@@ -157,6 +157,12 @@ def region_problems(marks: Harvest, exceptions: Sequence[tuple[str, str]],
                                    f"{label}: the marked {WHAT[kind]} was not found (its mark may have been deleted "
                                    "while editing). Make the draft again with kpiflow report --keep-edits and check "
                                    "the edits came across", **where))
+        for kind in KINDS:
+            if len(got[kind] or "") > MAX_REGION_CHARS:
+                out.append(Problem("error", "region-too-long", f"{label}: its {WHAT[kind]} is "
+                                   f"{len(got[kind] or ''):,} characters long, more than a report can hold "
+                                   f"({MAX_REGION_CHARS:,}). Shorten it to a few paragraphs and publish again",
+                                   **where))
         if got["response"] is not None and not (got["response"] or "").strip():
             out.append(Problem("error", "missing-response",
                                f"{label} has no service response: write one under \"Service Response:\"", **where))

@@ -222,6 +222,15 @@ class Harvest:
         return self.texts.get((anchor, kind))
 
 
+MAX_REGION_CHARS = 20_000     # a commentary or response of a few pages; a return's text cell holds 10,000
+
+
+def long_regions(marks: Harvest) -> list[tuple[str, str, int]]:
+    """The marked regions holding more text than a report's commentary or response can, as
+    (ID, kind, characters): carried into a draft they would stall LibreOffice's conversion."""
+    return sorted((key, kind, len(text)) for (key, kind), text in marks.texts.items() if len(text) > MAX_REGION_CHARS)
+
+
 def _join(paragraphs: list[str]) -> str:
     return "\n".join(t for t in paragraphs if t.strip()).strip()
 

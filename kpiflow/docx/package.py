@@ -29,6 +29,9 @@ MAX_FILE_BYTES = 100 * 1024 * 1024      # a report with its charts is well under
 MAX_PARTS = 5_000
 MAX_PART_BYTES = 64 * 1024 * 1024       # inflated size of any one part
 MAX_TOTAL_BYTES = 256 * 1024 * 1024     # inflated size of all parts together
+# inflated size of one XML part: a report's document.xml is well under 1 MB, and parsing XML takes
+# many times its size in memory (a 10 MB part stays near 200 MB; a 25 MB one took 450 MB)
+MAX_XML_PART_BYTES = 10 * 1024 * 1024
 MAX_RATIO = 200                         # inflated / stored, for parts inflating past RATIO_FLOOR
 RATIO_FLOOR = 1024 * 1024               # small parts may compress as well as they like
 
@@ -187,6 +190,10 @@ def _checked_directory(path: Path, zf: zipfile.ZipFile) -> dict[str, zipfile.Zip
         if info.file_size > MAX_PART_BYTES:
             raise Refused("oversized-part", f"{name} would inflate to {info.file_size / 1024 / 1024:,.0f} MB, far "
                           f"more than a report holds (at most {MAX_PART_BYTES // 1024 // 1024} MB a part)", name)
+        if info.file_size > MAX_XML_PART_BYTES and name.lower().endswith((".xml", ".rels")):
+            raise Refused("oversized-part", f"{name} would inflate to {info.file_size / 1024 / 1024:,.0f} MB of text, "
+                          f"far more than a report holds (at most {MAX_XML_PART_BYTES // 1024 // 1024} MB): shorten "
+                          "what was pasted in, or make the draft again with kpiflow report", name)
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             raise Refused("oversized-part", f"{name} would inflate {info.file_size // max(info.compress_size, 1):,} "
                           f"times over, from {info.compress_size:,} to {info.file_size:,} bytes: a report's parts "

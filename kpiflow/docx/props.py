@@ -20,12 +20,21 @@ CP = "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"
 VT = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
 FMTID = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"
 MAX_VALUE = 255
+MAX_PROPERTIES = 1_000     # kpiflow writes a few dozen; LibreOffice takes minutes over 100,000
 
 
 def read_properties(root: Any) -> dict[str, str]:
-    """The text of every custom property in a parsed ``custom.xml``, by name."""
+    """The text of every custom property in a parsed ``custom.xml``, by name. A document with far
+    more properties than a report has is refused (``Refused``), before anything is done with it."""
+    found = root.findall(f"{{{CP}}}property")
+    if len(found) > MAX_PROPERTIES:
+        from kpiflow.docx.package import Refused
+
+        raise Refused("too-many-properties", f"the document has {len(found):,} custom properties, far more than a "
+                      f"report has (at most {MAX_PROPERTIES:,}): remove the ones you added in File > Properties > "
+                      "Custom (or with a document tool), or make the draft again with kpiflow report", CUSTOM_PART)
     out: dict[str, str] = {}
-    for prop in root.iter(f"{{{CP}}}property"):
+    for prop in found:
         name = prop.get("name")
         if name is not None and name not in out:
             out[name] = "".join(prop.itertext())

@@ -9,6 +9,7 @@ machine; a network share needs the PostgreSQL store.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -16,9 +17,11 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from kpiflow.errors import KpiflowError
+from kpiflow.errors import DISK_FULL, KpiflowError, disk_full
 from kpiflow.store import base
 from kpiflow.store.base import Row, Store
+
+LOW_SPACE_BYTES = 1024 * 1024     # free space below which an I/O error is taken for a full disk
 
 
 class SQLiteStore(Store):
@@ -42,6 +45,8 @@ class SQLiteStore(Store):
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
+            if self._full(exc):
+                raise KpiflowError(f"{path}: {DISK_FULL}") from exc
             raise KpiflowError(f"{path} is not a kpiflow store or is damaged: {exc}") from exc
         except BaseException:
             self.conn.close()
@@ -64,12 +69,34 @@ class SQLiteStore(Store):
     def close(self) -> None:
         self.conn.close()
 
+    def _full(self, exc: BaseException) -> bool:
+        """Whether SQLite failed for want of space: SQLITE_FULL, or an I/O error on a disk with
+        next to nothing left (SQLite reports a full disk under its shared-memory file that way)."""
+        if disk_full(exc):
+            return True
+        if "disk I/O error" not in str(exc):
+            return False
+        try:
+            return shutil.disk_usage(self.path.parent).free < LOW_SPACE_BYTES
+        except OSError:
+            return False
+
     def _run(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
-        rows: list[Row] = self.conn.execute(sql, args).fetchall()
+        try:
+            rows: list[Row] = self.conn.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if self._full(exc):
+                raise KpiflowError(f"The store {self.path} could not be written: {DISK_FULL}") from exc
+            raise
         return rows
 
     def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self.conn.executemany(sql, rows)
+        try:
+            self.conn.executemany(sql, rows)
+        except sqlite3.OperationalError as exc:
+            if self._full(exc):
+                raise KpiflowError(f"The store {self.path} could not be written: {DISK_FULL}") from exc
+            raise
 
     def _begin_snapshot(self) -> None:
         self.conn.execute("BEGIN")    # deferred: the first read fixes the view (WAL keeps it)
@@ -85,7 +112,12 @@ class SQLiteStore(Store):
                                "look for a kpiflow process that has stopped responding.") from exc
 
     def _end(self, commit: bool) -> None:
-        self.conn.execute("COMMIT" if commit else "ROLLBACK")
+        try:
+            self.conn.execute("COMMIT" if commit else "ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if self._full(exc):
+                raise KpiflowError(f"The store {self.path} could not be written: {DISK_FULL}") from exc
+            raise
 
     def _migration_lock(self) -> None:
         pass    # BEGIN IMMEDIATE has it already

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from kpiflow.problems import Problem, ValidationResult
-from kpiflow.workbook.build import HEADER_FILL, set_text
+from kpiflow.workbook.build import HEADER_FILL, set_text, text_cell
 
 ERROR_FILL = "FF9999"
 WARNING_FILL = "FFD966"
@@ -37,6 +37,7 @@ def annotated(src: Path, result: ValidationResult) -> bytes:
     if not check_defusedxml():
         raise RuntimeError("defusedxml is not installed: kpiflow will not let openpyxl parse a received workbook")
     from openpyxl import load_workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.comments import Comment
     from openpyxl.styles import Font, PatternFill
     from openpyxl.worksheet.hyperlink import Hyperlink
@@ -51,18 +52,15 @@ def annotated(src: Path, result: ValidationResult) -> bytes:
         worst = "error" if any(p.severity == "error" for p in problems) else "warning"
         cell.fill = PatternFill("solid", fgColor=ERROR_FILL if worst == "error" else WARNING_FILL)
         text = "\n\n".join(f"{p.severity.upper()} ({p.code}): {p.message}" for p in problems)
-        comment = Comment(text, "kpiflow")
+        comment = Comment(ILLEGAL_CHARACTERS_RE.sub("", text), "kpiflow")
         comment.width, comment.height = 320, min(60 + 18 * (len(text) // 40 + 1), 400)
         cell.comment = comment
 
     ws = wb.create_sheet("Problems", 0)
-    ws.append([f"{result.summary()}. Click a location to go to the cell."])
-    ws["A1"].font = Font(bold=True, size=12)
-    ws.append([])
+    text_cell(ws, 1, 1, f"{result.summary()}. Click a location to go to the cell.").font = Font(bold=True, size=12)
     headers = ["Location", "Severity", "Code", "Indicator", "What is wrong and what to do"]
-    ws.append(headers)
     for col in range(1, len(headers) + 1):
-        c = ws.cell(row=3, column=col)
+        c = text_cell(ws, 3, col, headers[col - 1])
         c.font = Font(bold=True, color="FFFFFF")
         c.fill = PatternFill("solid", fgColor=HEADER_FILL)
     link_font = Font(color="0563C1", underline="single")
@@ -78,9 +76,9 @@ def annotated(src: Path, result: ValidationResult) -> bytes:
         if p.severity == "error":
             ws.cell(row=row, column=2).fill = PatternFill("solid", fgColor=ERROR_FILL)
     if result.omitted:
-        ws.append([f"... and {result.omitted} more problems"])
+        text_cell(ws, ws.max_row + 1, 1, f"... and {result.omitted} more problems")
     if not result.problems:
-        ws.append(["No problems found."])
+        text_cell(ws, ws.max_row + 1, 1, "No problems found.")
     for letter, width in zip("ABCDE", (18, 10, 22, 12, 100), strict=True):
         ws.column_dimensions[letter].width = width
     ws.freeze_panes = "A4"

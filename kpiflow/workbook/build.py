@@ -108,9 +108,17 @@ def set_text(cell: Any, value: object) -> None:
         cell.data_type = "s"
 
 
+def text_cell(ws: Any, row: int, column: int, value: object) -> Any:
+    """``ws.cell(row, column)`` holding ``value`` as :func:`set_text` writes it: every cell kpiflow
+    fills with words goes through here, so no text can become a formula."""
+    c = ws.cell(row=row, column=column)
+    set_text(c, value)
+    return c
+
+
 def _header(ws: Any, row: int, headers: Sequence[str], st: dict[str, Any]) -> None:
     for col, h in enumerate(headers, start=1):
-        c = ws.cell(row=row, column=col, value=h)
+        c = text_cell(ws, row, col, h)
         c.fill, c.font, c.alignment = st["header"], st["header_font"], st["wrap"]
 
 
@@ -225,7 +233,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     g = wb.active
     g.title = GUIDANCE
     for i, line in enumerate(guidance_lines(service, quarter, due), start=1):
-        c = g.cell(row=i, column=1, value=line)
+        c = text_cell(g, i, 1, line)
         if i == 1:
             c.font = st["title_font"]
         elif line == "What to do":
@@ -240,7 +248,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     due_by = f"{due:%A} {long_date(due)}" if due else ""
     values: list[object] = [service, quarter.label, TEMPLATE_VERSION, None, None, None, due_by, None, None]
     for i, (label, value) in enumerate(zip(ABOUT_LABELS, values, strict=True), start=1):
-        about.cell(row=i, column=1, value=label).font = st["bold"]
+        text_cell(about, i, 1, label).font = st["bold"]
         c = about.cell(row=i, column=2)
         set_text(c, value)
         if i <= 3 or label == "Due by":
@@ -267,8 +275,8 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     _protect(about)
 
     ws = wb.create_sheet(RETURN)
-    ws.cell(row=1, column=1, value=f"{service}: performance return for {quarter.short}").font = st["title_font"]
-    ws.cell(row=2, column=1, value="Fill in the yellow cells. Grey cells are filled in for you. See the Guidance sheet.")
+    text_cell(ws, 1, 1, f"{service}: performance return for {quarter.short}").font = st["title_font"]
+    text_cell(ws, 2, 1, "Fill in the yellow cells. Grey cells are filled in for you. See the Guidance sheet.")
     headers = [*RETURN_HEADERS, *history_headers, "Last service response"]
     _header(ws, RETURN_HEADER_ROW, headers, st)
     col = {h: i for i, h in enumerate(headers, start=1)}
@@ -350,7 +358,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     _protect(ws)
 
     sup = wb.create_sheet(SUPPORT)
-    sup.cell(row=1, column=1, value="Optional: monthly figures, corrections to earlier periods, comparator history. "
+    text_cell(sup, 1, 1, "Optional: monthly figures, corrections to earlier periods, comparator history. "
              "One row per indicator and period.").font = st["bold"]
     _header(sup, SUPPORT_HEADER_ROW, SUPPORT_HEADERS, st)
     dv_sup = _dv("decimal", "Figure", "A number, 0 or more.", operator="greaterThanOrEqual", formula1="0")
@@ -374,7 +382,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     _protect(sup)
 
     bd = wb.create_sheet(BREAKDOWN)
-    bd.cell(row=1, column=1, value="Optional: a breakdown of a figure, e.g. children looked after by age band. "
+    text_cell(bd, 1, 1, "Optional: a breakdown of a figure, e.g. children looked after by age band. "
             "One row per category.").font = st["bold"]
     _header(bd, SUPPORT_HEADER_ROW, BREAKDOWN_HEADERS, st)
     dv_bnum = _dv("whole", "Number", "A whole number, 0 or more.", operator="greaterThanOrEqual", formula1="0")
@@ -408,10 +416,11 @@ def _record_locked(wb: Any, cells: list[tuple[str, str, str]]) -> None:
     """Keep what each pre-filled cell held when issued, in a sheet Excel users cannot unhide,
     so that validation can tell when one was changed."""
     ws = wb.create_sheet(ISSUED_SHEET)
-    ws.append(["Sheet", "Cell", "Indicator ID", "Value"])
-    for sheet, ref, iid in cells:
-        ws.append([sheet, ref, iid, None])
-        set_text(ws.cell(row=ws.max_row, column=4), wb[sheet][ref].value)
+    for col, h in enumerate(("Sheet", "Cell", "Indicator ID", "Value"), start=1):
+        text_cell(ws, 1, col, h)
+    for row, (sheet, ref, iid) in enumerate(cells, start=2):
+        for col, value in enumerate((sheet, ref, iid, wb[sheet][ref].value), start=1):
+            text_cell(ws, row, col, value)
     ws.sheet_state = "veryHidden"
     _protect(ws)
 
