@@ -34,6 +34,7 @@ from urllib.parse import quote
 
 from kpiflow.errors import KpiflowError
 from kpiflow.fmt import fmt_number
+from kpiflow.frames import csv_safe
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
 from kpiflow.report.context import (
@@ -262,16 +263,6 @@ _CONSTRAINTS: dict[str, dict[str, Any]] = {
 }
 
 # one place for OWASP's CSV-injection rule; kpiflow export applies the same rule to its CSV
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-
-
-def csv_safe(value: object) -> object:
-    """A CSV cell that a spreadsheet will not run as a formula: text starting with ``=``, ``+``, ``-``,
-    ``@``, a tab or a carriage return gets a leading ``'``, unless it is a plain number."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
-        return "'" + value
-    return value
 
 
 def _number(v: float | None) -> str:
