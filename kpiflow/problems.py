@@ -152,6 +152,26 @@ CODES: dict[str, ProblemCode] = {
     "missing-exception": ProblemCode("An exception is not in the draft", "Make the draft again with kpiflow report."),
     "duplicate-region": ProblemCode("An exception's commentary or service response is marked more than once",
                                     "Delete the copy, keeping the text under the exception's own label."),
+    "figure-changed": ProblemCode("A figure, heading, description or line of the key in the draft is not what the "
+                                  "store holds (or is gone)",
+                                  "Only the marked commentary and service responses are the officer's: make a fresh "
+                                  "draft that keeps the edits (kpiflow report --keep-edits) and publish that."),
+    "chart-changed": ProblemCode("A chart's figures, its data (Edit Data) or its alternative text are not the "
+                                 "store's, or a chart is gone or added",
+                                 "Make a fresh draft that keeps the edits (kpiflow report --keep-edits) and publish "
+                                 "that."),
+    "region-moved": ProblemCode("An exception's marked commentary or service response sits under another exception "
+                                "(moved, or its tag changed)",
+                                "Put it back under its own exception's label, or make a fresh draft with kpiflow "
+                                "report --keep-edits."),
+    "section-duplicated": ProblemCode("An exception's section is in the draft twice (pasted again as plain text)",
+                                      "Delete the copy and publish again."),
+    "other-council": ProblemCode("The draft was made for another council", "Use a draft made in this working "
+                                 "folder: kpiflow report makes one."),
+    "properties-removed": ProblemCode("The draft's document properties were removed (Word's Document Inspector "
+                                      "does that)",
+                                      "Make a fresh draft that keeps the edits: kpiflow report --keep-edits, then "
+                                      "publish that."),
     "macro-content": ProblemCode("The document contains macros or other active content",
                                  "Save it from Word as a Word Document (.docx), which leaves them out."),
     "external-link": ProblemCode("The document links content from outside itself",
