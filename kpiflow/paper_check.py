@@ -91,8 +91,27 @@ def _owners(paras: Sequence[Any], descriptions: dict[str, str]) -> list[str]:
 def _shown(text: str, quote: bool) -> str:
     if not text:
         return "nothing"
-    text = text if len(text) <= 90 else text[:87] + "..."
+    text = text if len(text) <= 200 else text[:197] + "..."
     return f"\"{text}\"" if quote else text
+
+
+def _around(draft: str, store: str, room: int = 30) -> tuple[str, str]:
+    """Two long texts cut to where they differ (with some words either side), so that a reader sees what
+    changed."""
+    if len(draft) <= 90 and len(store) <= 90:
+        return draft, store
+    start = 0
+    while start < min(len(draft), len(store)) and draft[start] == store[start]:
+        start += 1
+    end = 0
+    while end < min(len(draft), len(store)) - start and draft[-1 - end] == store[-1 - end]:
+        end += 1
+    lo = max(0, start - room)
+
+    def cut(text: str) -> str:
+        hi = min(len(text), len(text) - end + room)
+        return ("..." if lo else "") + text[lo:hi] + ("..." if hi < len(text) else "")
+    return cut(draft), cut(store)
 
 
 def _number(v: float | None) -> str:
@@ -224,6 +243,7 @@ class _Comparison:
 
     def _differs(self, label: str, draft: str, store: str, code: str = "figure-changed", quote: bool = False,
                  section: str = "") -> None:
+        draft, store = _around(draft, store)
         self.differences.append(Problem(
             "error", code, f"{label}: the draft shows {_shown(draft, quote)}, the store holds {_shown(store, quote)}. "
             f"{self.redo}", sheet=section, cell=label, indicator_id=section))
@@ -369,7 +389,7 @@ class _Comparison:
             found: dict[str, list[int]] = {}
             for p in paper.part.paras:
                 iid = self.descriptions.get(" ".join(p.text.split()))
-                if iid is not None and p.index not in paper.in_regions:
+                if iid is not None:     # inside a region too: a pasted copy runs on from the region above it
                     found.setdefault(iid, []).append(p.index)
             return found
 
