@@ -62,9 +62,16 @@ def check_paper(settings: Settings, snap: QuarterSnapshot, pkg: Any, made: Prove
     notes). ``shown`` is the draft's path as the messages name it."""
     from kpiflow.docx.package import open_package
     from kpiflow.docx.paper import read_paper
-    from kpiflow.report.word import render_draft
+    from kpiflow.report.word import render_draft, template_hash
 
     out = PaperCheck()
+    template = settings.template_path
+    if made.template and template.is_file() and made.template != template_hash(template):
+        out.problems.append(Problem(
+            "error", "stale-draft", f"The report template {template.name} has changed since this draft was made, so "
+            "its figures cannot be checked against the store's. Make a fresh draft that keeps your edits: kpiflow "
+            f"report --quarter \"{snap.quarter.label}\" --keep-edits \"{shown}\", then publish that."))
+        return out
     fresh_bytes = render_draft(settings, snap, today=made_on(made))
     draft = read_paper(pkg)
     out.drafted = set(draft.part.drafted)

@@ -52,6 +52,7 @@ class Provenance:
     regions: Mapping[tuple[str, str], str] = field(default_factory=dict)   # (anchor, kind) -> short hash
     tag_like: frozenset[str] = frozenset()        # short hashes of tag-like text that came from the store
     council: str = ""                             # the council it was made for ("" in drafts of earlier versions)
+    template: str = ""                            # short hash of the report template it was rendered from
 
     def to_properties(self) -> dict[str, str]:
         from kpiflow.docx.props import chunks
@@ -60,6 +61,8 @@ class Provenance:
                  f"{PREFIX}figures": self.figures}
         if self.council:
             props[f"{PREFIX}council"] = self.council[:MAX_COUNCIL]
+        if self.template:
+            props[f"{PREFIX}template"] = self.template
         for sid, sha in sorted(self.submissions.items()):
             props[f"{PREFIX}submission {sid}"] = sha
         tokens = [f"{anchor}:{kind}:{h}" for (anchor, kind), h in sorted(self.regions.items())]
@@ -93,7 +96,8 @@ class Provenance:
             elif rest.startswith("tag-like text "):
                 tag_like.update(value.split())
         return cls(quarter, props.get(f"{PREFIX}made at", "").strip(), props.get(f"{PREFIX}figures", "").strip(),
-                   subs, regions, frozenset(tag_like), props.get(f"{PREFIX}council", "").strip())
+                   subs, regions, frozenset(tag_like), props.get(f"{PREFIX}council", "").strip(),
+                   props.get(f"{PREFIX}template", "").strip())
 
     def other_council(self, council: str) -> bool:
         """Whether the draft records that it was made for a council other than ``council``."""

@@ -362,3 +362,12 @@ def test_a_changed_fingerprint_does_not_claim_figures_were_added(fresh: DemoResu
 
 def test_the_draft_records_its_council(fresh: DemoResult) -> None:
     assert b'name="kpiflow council"><vt:lpwstr>Blackpool Council<' in custom(fresh.report)
+
+
+def test_a_draft_made_from_another_template_is_stale_not_a_flood_of_differences(fresh: DemoResult) -> None:
+    template = load_settings(fresh.home).template_path
+    changed = rewrite(template, template.with_name("changed.docx"),
+                      {"word/document.xml": replace_text("This appendix reports", "This appendix lists")})
+    changed.replace(template)
+    found = refused(fresh, fresh.report, "stale-draft")
+    assert len(found) == 1 and "template" in found[0] and "--keep-edits" in found[0], found

@@ -51,3 +51,12 @@ def test_an_unregistered_code_fails_a_test() -> None:
 
     with pytest.raises(AssertionError, match=r"not in kpiflow\.problems\.CODES"):
         ValidationResult("x").error("made-up-code", "message")
+
+
+def test_every_code_the_draft_checks_name_is_registered() -> None:
+    import re
+
+    from kpiflow.problems import DRAFT_CHECKS
+
+    named = {c for text in DRAFT_CHECKS for c in re.findall(r"`([a-z-]+)`", text)}
+    assert named and named <= set(CODES), named - set(CODES)

@@ -107,14 +107,23 @@ def render_draft(settings: Settings, snap: QuarterSnapshot, template: Path | Non
     except TemplateError as exc:
         raise KpiflowError(f"The report template {template.name} has an error: {exc}. "
                            "Run kpiflow template check to find it.") from exc
-    _record_provenance(tpl, snap, set(kept or ()), context, settings.council)
+    _record_provenance(tpl, snap, set(kept or ()), context, settings.council, template_hash(template))
     buf = io.BytesIO()
     tpl.save(buf)
     return buf.getvalue()
 
 
+def template_hash(template: Path) -> str:
+    """A short hash of the report template a draft is rendered from (recorded in the draft)."""
+    import hashlib
+
+    from kpiflow.provenance import HASH_CHARS
+
+    return hashlib.sha256(template.read_bytes()).hexdigest()[:HASH_CHARS]
+
+
 def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str]], context: ReportContext,
-                       council: str) -> None:
+                       council: str, template: str = "") -> None:
     """The draft's custom properties: its quarter, returns and figures, and hashes of the words
     kpiflow put in it (each marked region, and any text from the store that looks like a template
     tag). A region holding words ``kept`` from an earlier draft gets no hash: they are the
@@ -141,7 +150,8 @@ def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str
         submissions={sid: s.sha256 for sid, s in snap.accepted.items()},
         regions={(mark_anchor(iid), kind): short_hash(text) for (iid, kind), text in marks.texts.items()
                  if (mark_anchor(iid), kind) not in kept},
-        tag_like=frozenset(short_hash(tag) for text in texts for tag in TEMPLATE_TAG.findall(text)), council=council)
+        tag_like=frozenset(short_hash(tag) for text in texts for tag in TEMPLATE_TAG.findall(text)), council=council,
+        template=template)
     set_properties(document.part.package, made.to_properties())
 
 
