@@ -21,11 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from kpiflow.docx.marks import KINDS, mark_anchor
@@ -60,7 +57,7 @@ def made_on(made: Provenance) -> dt.date:
 def check_paper(settings: Settings, snap: QuarterSnapshot, pkg: Any, made: Provenance, shown: str) -> PaperCheck:
     """Compare the open draft package ``pkg`` with the quarter rendered afresh from ``snap`` (see the module's
     notes). ``shown`` is the draft's path as the messages name it."""
-    from kpiflow.docx.package import open_package
+    from kpiflow.docx.package import package_of
     from kpiflow.docx.paper import read_paper
     from kpiflow.report.word import render_draft, template_hash
 
@@ -75,15 +72,9 @@ def check_paper(settings: Settings, snap: QuarterSnapshot, pkg: Any, made: Prove
     fresh_bytes = render_draft(settings, snap, today=made_on(made))
     draft = read_paper(pkg)
     out.drafted = set(draft.part.drafted)
-    fd, name = tempfile.mkstemp(suffix=".docx", prefix=".kpiflow-fresh-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(fresh_bytes)
-        with open_package(Path(name)) as fresh_pkg:
-            fresh = read_paper(fresh_pkg)
-            _Comparison(snap, pkg, fresh_pkg, draft, fresh, shown, out).run()
-    finally:
-        Path(name).unlink(missing_ok=True)
+    with package_of(fresh_bytes, "the store's rendering.docx") as fresh_pkg:
+        fresh = read_paper(fresh_pkg)
+        _Comparison(snap, pkg, fresh_pkg, draft, fresh, shown, out).run()
     return out
 
 
