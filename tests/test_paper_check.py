@@ -374,3 +374,41 @@ def test_a_draft_made_from_another_template_is_stale_not_a_flood_of_differences(
     changed.replace(template)
     found = refused(fresh, fresh.report, "stale-draft")
     assert len(found) == 1 and "template" in found[0] and "--keep-edits" in found[0], found
+
+
+# -- properties copied by hand from a fresh draft (File > Properties) -------------------------------
+
+def with_properties_of(src: Path, donor: Path, dest: Path) -> Path:
+    return rewrite(src, dest, {"docProps/custom.xml": part_of(donor, "docProps/custom.xml")})
+
+
+def test_a_stale_draft_with_a_fresh_drafts_properties_is_refused_by_its_figures(fresh: DemoResult) -> None:
+    old = fresh.report
+    corrected_return(fresh, {"CS01": {"Number": 540, "Rate": 188.7}}, "corrected.xlsx")
+    assert kpiflow(fresh.home, "ingest").returncode == 0
+    r = kpiflow(fresh.home, "report", "--quarter", QUARTER)
+    assert r.returncode == 0, r.stdout + r.stderr
+    new = Path(r.stdout.split("Draft report: ", 1)[1].splitlines()[0])
+    forged = with_properties_of(old, new, fresh.home / "forged.docx")
+    found = refused(fresh, forged, "figure-changed")
+    assert any("CS01 values table, 2017/18 Q2: the draft shows 531 (185.6), the store holds 540 (188.7)" in m
+               for m in found), found
+
+
+def test_another_quarters_draft_with_this_quarters_properties_is_refused(fresh: DemoResult) -> None:
+    r = kpiflow(fresh.home, "report", "--quarter", "2017/18 Q1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    q1 = Path(r.stdout.split("Draft report: ", 1)[1].splitlines()[0])
+
+    def respond(root: Any) -> None:      # the officer writes every response, as for a real paper
+        for tag in root.iter(f"{W}tag"):
+            if tag.get(f"{W}val", "").endswith(":response"):
+                content = tag.getparent().getparent().find(f"{W}sdtContent")
+                for p in list(content):
+                    content.remove(p)
+                content.append(para("A response."))
+
+    answered = rewrite(q1, fresh.home / "answered.docx", {"word/document.xml": edit_xml(respond)})
+    forged = with_properties_of(answered, fresh.report, fresh.home / "forged.docx")
+    found = refused(fresh, forged, "figure-changed")
+    assert any("Q1 2017/18" in m and "Q2 2017/18" in m for m in found), found
