@@ -34,6 +34,7 @@ from kpiflow.settings import Settings
 WHAT = {"commentary": "commentary", "response": "service response"}
 LABEL = {"commentary": "Commentary:", "response": "Service Response:"}
 MOST = 25          # differences listed one by one; the rest are counted
+PER_CHART = 4      # a chart's figures listed one by one
 
 
 @dataclass
@@ -333,12 +334,17 @@ class _Comparison:
         if [n for n, _ in d.series] != names:
             self._differs(f"{label}, series", ", ".join(n for n, _ in d.series), ", ".join(names), "chart-changed",
                           section=section)
-        for (name, values), (_, given) in zip(s.series, d.series, strict=False):
-            for k, (v, g) in enumerate(zip(values, given, strict=False)):
-                if not _same(v, g):
-                    cat = s.categories[k] if k < len(s.categories) else str(k + 1)
-                    self._differs(f"{label}, {name} {cat}", _number(g), _number(v), "chart-changed", section=section)
+        differ = [(f"{label}, {name} {s.categories[k] if k < len(s.categories) else k + 1}", g, v)
+                  for (name, values), (_, given) in zip(s.series, d.series, strict=False)
+                  for k, (v, g) in enumerate(zip(values, given, strict=False)) if not _same(v, g)]
+        for where, g, v in differ[:PER_CHART]:
+            self._differs(where, _number(g), _number(v), "chart-changed", section=section)
+        if len(differ) > PER_CHART:
+            self.differences.append(Problem(
+                "error", "chart-changed", f"{label}: {len(differ) - PER_CHART} more of its figures are not the "
+                f"store's. {self.redo}", sheet=section, cell=label, indicator_id=section))
         if theirs.workbook is not None and mine.workbook is not None:
+            cells = []
             for ref in sorted(set(mine.workbook) | set(theirs.workbook), key=_cell_order):
                 v, g = mine.workbook.get(ref), theirs.workbook.get(ref)
                 if isinstance(v, float) or isinstance(g, float):
@@ -346,10 +352,15 @@ class _Comparison:
                 else:
                     ok = norm_text(str(v or "")) == norm_text(str(g or ""))
                 if not ok:
-                    self._differs(f"{label}, its data (Edit Data) cell {ref}",
-                                  _number(g) if isinstance(g, float) else str(g or ""),
-                                  _number(v) if isinstance(v, float) else str(v or ""), "chart-changed",
-                                  section=section)
+                    cells.append((ref, _number(g) if isinstance(g, float) else str(g or ""),
+                                  _number(v) if isinstance(v, float) else str(v or "")))
+            for ref, g_text, v_text in cells[:PER_CHART]:
+                self._differs(f"{label}, its data (Edit Data) cell {ref}", g_text, v_text, "chart-changed",
+                              section=section)
+            if len(cells) > PER_CHART:
+                self.differences.append(Problem(
+                    "error", "chart-changed", f"{label}: {len(cells) - PER_CHART} more cells of its data (Edit Data) "
+                    f"are not the store's. {self.redo}", sheet=section, cell=label, indicator_id=section))
 
     # -- whose words sit where ----------------------------------------------------------------------
 

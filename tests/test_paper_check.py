@@ -132,7 +132,7 @@ def test_a_halved_chart_without_alt_text_is_refused_not_described_from_the_forge
     draft = rewrite(fresh.report, fresh.home / "halved.docx",
                     {"word/charts/chart1.xml": halve, "word/document.xml": drop_alt_text})
     found = refused(fresh, draft, "chart-changed")
-    assert any("CS01 chart 1" in m and "England 2016/17: the draft shows 31, the store holds 62" in m
+    assert any("CS01 chart 1" in m and "Blackpool Council 2016/17: the draft shows 91.5, the store holds 183" in m
                for m in found), found
 
 
