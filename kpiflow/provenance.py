@@ -8,7 +8,8 @@ from kpiflow's own words) and of any text that looks like a template tag but cam
 (a service may type ``{{ 7*7 }}``; a tag the template left behind is another matter).
 
 This is a guard against mistakes, not against forgery: an officer can change a document's
-properties in Word.
+properties in Word. What guards the figures is ``kpiflow.paper_check``: publish compares the paper
+with the quarter rendered afresh from the store, whatever the properties say.
 """
 
 from __future__ import annotations

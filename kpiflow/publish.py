@@ -4,8 +4,10 @@ close the quarter: all or nothing.
 The draft must be one kpiflow made (its document properties say so), for this quarter, from the
 returns accepted for it now; it must hold nothing active or fetched from outside, and no template
 tag left behind, unresolved tracked change or comment, and each exception's marked commentary and
-written service response exactly once. ``check_draft`` gathers every check in one place and a
-failed check changes nothing.
+written service response exactly once; and every figure on it must be the store's, each region
+under its own exception (``kpiflow.paper_check``: the quarter rendered afresh and compared, the
+published charts the store's). ``check_draft`` gathers every check in one place and a failed check
+changes nothing.
 
 Then the final .docx (the draft less any remote template link), the PDF and ``manifest.json`` are
 built in a hidden working folder beside the published ones; the edited words and the published
