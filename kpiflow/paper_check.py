@@ -138,6 +138,7 @@ class _Comparison:
         self.labels = self._labels()
         self.differences: list[Problem] = []
         self.charts_seen: dict[str, int] = {}
+        self.targets: tuple[dict[str, str], dict[str, str]] | None = None
 
     # -- where each of the store's items is ---------------------------------------------------------
 
@@ -287,7 +288,7 @@ class _Comparison:
             # anything else (a paragraph, a table or a picture of the officer's own) is the officer's
 
     def _drawing(self, i: int, f: Any, d: Any) -> None:
-        from kpiflow.docx.paper import chart_data, chart_for_draft, picture_part
+        from kpiflow.docx.paper import chart_data, chart_for_draft, main_targets, picture_part
         from kpiflow.docx.xml import q
 
         section = self._section(f, self.fresh_owner)
@@ -305,12 +306,15 @@ class _Comparison:
             self._differs(f"{label}, alternative text", said, alt, "chart-changed", True, section)
         if d_pr is not None and alt:
             d_pr.set("descr", alt)
+        if not self.targets:
+            self.targets = (main_targets(self.fresh_pkg), main_targets(self.pkg))
+        ours, theirs_at = self.targets
         if f.kind == "picture":
-            src, dest = picture_part(self.fresh_pkg, f), picture_part(self.pkg, d)
+            src, dest = picture_part(self.fresh_pkg, f, ours), picture_part(self.pkg, d, theirs_at)
             if src and dest:
                 self.out.parts[dest] = self.fresh_pkg.read(src)
             return
-        mine, theirs = chart_data(self.fresh_pkg, f), chart_data(self.pkg, d)
+        mine, theirs = chart_data(self.fresh_pkg, f, ours), chart_data(self.pkg, d, theirs_at)
         if mine is None:
             return
         if theirs is None:

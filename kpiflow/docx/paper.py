@@ -143,20 +143,20 @@ def read_paper(pkg: Any) -> Paper:
     return paper
 
 
-def _target(pkg: Any, source: str, rid: str) -> str:
-    for found, _kind, target, external in pkg.relationships(source):
-        if found == rid and not external:
-            return str(target)
-    return ""
-
-
-def chart_data(pkg: Any, item: Item) -> ChartData | None:
-    """What a chart item's part holds: its cached title, categories and series, and its embedded workbook."""
-    from kpiflow.docx.a11y import chart_spec_from_part
+def main_targets(pkg: Any) -> dict[str, str]:
+    """The main document's relationships, id -> the part it points at (read once for all its charts)."""
     from kpiflow.docx.package import MAIN
 
+    return {rid: str(target) for rid, _kind, target, external in pkg.relationships(MAIN) if not external}
+
+
+def chart_data(pkg: Any, item: Item, targets: dict[str, str]) -> ChartData | None:
+    """What a chart item's part holds: its cached title, categories and series, and its embedded workbook.
+    ``targets``: the main document's relationships (``main_targets``)."""
+    from kpiflow.docx.a11y import chart_spec_from_part
+
     ref = next(item.element.iter(q("c:chart")), None)
-    name = _target(pkg, MAIN, ref.get(R_ID, "")) if ref is not None else ""
+    name = targets.get(ref.get(R_ID, ""), "") if ref is not None else ""
     if not name or not pkg.has(name):
         return None
     out = ChartData(name, chart_spec_from_part(pkg.xml(name)))
@@ -168,11 +168,9 @@ def chart_data(pkg: Any, item: Item) -> ChartData | None:
     return out
 
 
-def picture_part(pkg: Any, item: Item) -> str:
-    from kpiflow.docx.package import MAIN
-
+def picture_part(pkg: Any, item: Item, targets: dict[str, str]) -> str:
     blip = next(item.element.iter(q("a:blip")), None)
-    name = _target(pkg, MAIN, blip.get(R_EMBED, "")) if blip is not None else ""
+    name = targets.get(blip.get(R_EMBED, ""), "") if blip is not None else ""
     return name if name and pkg.has(name) else ""
 
 
