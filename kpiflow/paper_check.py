@@ -217,6 +217,7 @@ class _Comparison:
     def run(self) -> None:
         self._regions()
         self._duplicates()
+        self._headers()
         fresh, draft = self.fresh.items, self.draft.items
         matcher = difflib.SequenceMatcher(None, [i.key() for i in fresh], [i.key() for i in draft], autojunk=False)
         ops = matcher.get_opcodes()
@@ -365,6 +366,23 @@ class _Comparison:
                 self.differences.append(Problem(
                     "error", "chart-changed", f"{label}: {len(cells) - PER_CHART} more cells of its data (Edit Data) "
                     f"are not the store's. {self.redo}", sheet=section, cell=label, indicator_id=section))
+
+    def _headers(self) -> None:
+        """The running headers and footers kpiflow wrote (the title and quarter) are in the draft's."""
+        def texts(pkg: Any) -> list[tuple[str, str]]:
+            from kpiflow.docx.harvest import paragraphs_of
+
+            found = []
+            for name, kind in pkg.text_parts():
+                if kind in ("header", "footer"):
+                    found += [(kind, norm_text(p.text)) for p in paragraphs_of(pkg.xml(name)).paras if p.text.strip()]
+            return found
+
+        theirs = texts(self.pkg)
+        for kind, text in texts(self.fresh_pkg):
+            if (kind, text) not in theirs:
+                shown = [t for k, t in theirs if k == kind]
+                self._differs(f"the running {kind}", " / ".join(shown), text, quote=True)
 
     # -- whose words sit where ----------------------------------------------------------------------
 

@@ -412,3 +412,10 @@ def test_another_quarters_draft_with_this_quarters_properties_is_refused(fresh: 
     forged = with_properties_of(answered, fresh.report, fresh.home / "forged.docx")
     found = refused(fresh, forged, "figure-changed")
     assert any("Q1 2017/18" in m and "Q2 2017/18" in m for m in found), found
+
+
+def test_a_changed_running_header_is_refused(fresh: DemoResult) -> None:
+    draft = rewrite(fresh.report, fresh.home / "header.docx",
+                    {"word/header1.xml": replace_text("(Q2 2017/18)", "(Q3 2017/18)")})
+    found = refused(fresh, draft, "figure-changed")
+    assert any(m.startswith("the running header:") and "Q3 2017/18" in m and "Q2 2017/18" in m for m in found), found
