@@ -215,8 +215,8 @@ DRAFT_CHECKS: tuple[str, ...] = (
     "text (`section-duplicated`).",
     "Every figure on the paper is the store's: the quarter is rendered afresh from the store (with the same template, "
     "as on the day the draft was made) and compared in order with the draft. The values tables, the summary, each "
-    "exception's heading and description, the key and every other paragraph kpiflow wrote outside the marked "
-    "regions must read as the store's rendering (`figure-changed`, naming both: \"CS01 values table, 2017/18 Q2: "
+    "exception's heading and description, the key, the running header and footer and every other paragraph "
+    "kpiflow wrote outside the marked regions must read as the store's rendering (`figure-changed`, naming both: \"CS01 values table, 2017/18 Q2: "
     "the draft shows 431 (150.6), the store holds 531 (185.6)\"); each chart's cached figures, its embedded "
     "workbook (Edit Data) and its alternative text likewise (`chart-changed`). Officers' words in the marked "
     "regions, and paragraphs, tables or pictures they add, are theirs and are not compared.",
