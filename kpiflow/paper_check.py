@@ -136,6 +136,7 @@ class _Comparison:
                      f"edits (kpiflow report --quarter \"{snap.quarter.label}\" --keep-edits \"{shown}\") and "
                      "publish that.")
         self.labels = self._labels()
+        self.draft_items = self._in_store_order(draft.items)
         self.differences: list[Problem] = []
         self.charts_seen: dict[str, int] = {}
         self.targets: tuple[dict[str, str], dict[str, str]] | None = None
@@ -212,13 +213,25 @@ class _Comparison:
                 out.append(f"the first page{f' ({heading})' if heading and heading != it.text else ''}")
         return out
 
+    def _in_store_order(self, items: list[Any]) -> list[Any]:
+        """The draft's items with its exceptions' sections in the order the store's rendering has them (an
+        officer may move a whole section: each is compared with its own); within a section, as they are."""
+        rank: dict[str, int] = {}
+        for owner in self.fresh_owner:
+            rank.setdefault(owner, len(rank))
+        keyed, last = [], ""
+        for it in items:
+            last = self._section(it, self.draft_owner) if it.para >= 0 else last
+            keyed.append((rank.get(last, len(rank)), it))
+        return [it for _, it in sorted(keyed, key=lambda pair: pair[0])]
+
     # -- the comparison -----------------------------------------------------------------------------
 
     def run(self) -> None:
         self._regions()
         self._duplicates()
         self._headers()
-        fresh, draft = self.fresh.items, self.draft.items
+        fresh, draft = self.fresh.items, self.draft_items
         matcher = difflib.SequenceMatcher(None, [i.key() for i in fresh], [i.key() for i in draft], autojunk=False)
         ops = matcher.get_opcodes()
         kpiflow_tables = {draft[j].table for tag, i1, i2, j1, j2 in ops if tag == "equal"
@@ -251,7 +264,7 @@ class _Comparison:
 
     def _block(self, fi: list[int], dj: list[int], kpiflow_tables: set[int]) -> None:
         """Items that differ between the store's rendering (``fi``) and the draft's (``dj``)."""
-        fresh, draft = self.fresh.items, self.draft.items
+        fresh, draft = self.fresh.items, self.draft_items
         left = list(dj)
         for i in fi:
             f = fresh[i]

@@ -419,3 +419,28 @@ def test_a_changed_running_header_is_refused(fresh: DemoResult) -> None:
                     {"word/header1.xml": replace_text("(Q2 2017/18)", "(Q3 2017/18)")})
     found = refused(fresh, draft, "figure-changed")
     assert any(m.startswith("the running header:") and "Q3 2017/18" in m and "Q2 2017/18" in m for m in found), found
+
+
+def test_a_whole_section_moved_elsewhere_is_still_the_stores(fresh: DemoResult) -> None:
+    """An officer may reorder the exceptions: each section is compared with its own."""
+    def move(root: Any) -> None:
+        body = body_of(root)
+        heads = {}
+        for i, el in enumerate(body):
+            text = "".join(el.itertext()).strip() if el.tag == f"{W}p" else ""
+            for iid, name in (("CS02", "Number of early help assessments"),
+                              ("CS03", "Number/ rate of current children in need per 10,000 population "
+                                       "(including LAC & CP)")):
+                if text == name and iid not in heads:
+                    heads[iid] = i
+        section = list(body)[heads["CS03"]:len(body) - 1]       # CS03 to the end, before the section properties
+        for el in section:
+            body.remove(el)
+        at = heads["CS02"]
+        for k, el in enumerate(section):
+            body.insert(at + k, el)
+
+    draft = rewrite(fresh.report, fresh.home / "moved.docx", {"word/document.xml": edit_xml(move)})
+    ok, lines, _problems, state = run(fresh, draft)
+    assert ok, lines
+    assert state == "published"
