@@ -4,8 +4,8 @@ draft to be carried into a fresh one made from today's figures.
 The words are read by indicator, as publish reads them back (content controls, or the bookmarks
 LibreOffice keeps). Only what the officer changed is carried: a region whose text is still what
 kpiflow wrote (its hash is in the draft's properties) takes today's words instead, so drafted
-commentary quoting old figures is drafted again. Words kpiflow drafted itself from the figures are known as
-its own by a hash kept in the body too (``kpiflow.docx.marks.DRAFTED``), so they are drafted again even from a
+commentary quoting old figures is drafted again. The words kpiflow wrote are known as its own by a hash kept
+in the body too (``kpiflow.docx.marks.DRAFTED``), so they are written again from today's store even from a
 draft whose properties were removed (Word's Document Inspector does that). A draft for another quarter or
 another council, one whose regions are marked twice, or a file with no marked regions at all is refused.
 """

@@ -43,7 +43,7 @@ class PaperCheck:
 
     problems: list[Problem] = field(default_factory=list)
     parts: dict[str, bytes] = field(default_factory=dict)       # draft part name -> the store's bytes
-    drafted: set[str] = field(default_factory=set)              # hashes of the words kpiflow drafted in the draft
+    drafted: set[str] = field(default_factory=set)              # hashes of the words kpiflow wrote in the draft
 
 
 def made_on(made: Provenance) -> dt.date:
@@ -461,7 +461,7 @@ def _cell_order(ref: str) -> tuple[int, str]:
 
 
 def kpiflows_words(drafted: set[str], iid: str, kind: str, text: str) -> bool:
-    """Whether ``text``, read from a region, is words kpiflow drafted there itself and no officer changed."""
+    """Whether ``text``, read from a region, is the words kpiflow wrote there and no officer changed."""
     return drafted_hash(mark_anchor(iid), kind, text) in drafted
 
 

@@ -223,9 +223,10 @@ DRAFT_CHECKS: tuple[str, ...] = (
     "The document is accessible as it will be published (`no-title`, `wrong-language`, `empty-heading`, "
     "`heading-skipped`, `table-no-header`, `missing-alt-text`).",
     "What is published: the draft's formatting and the officers' words, with the store's charts (chart parts, "
-    "embedded workbooks and alternative text replaced by the fresh rendering's). Words kpiflow drafted itself and "
-    "nobody changed (each such region carries a bookmark with their hash) are not stored as an officer's: a later "
-    "draft, or --keep-edits, drafts them again from that day's figures.",
+    "embedded workbooks and alternative text replaced by the fresh rendering's). Words kpiflow wrote (drafted "
+    "from the figures, or a service's from the store) and nobody changed (each such region carries a bookmark with "
+    "their hash, which outlives the properties) are not stored as an officer's: a later draft, or --keep-edits, "
+    "writes them again from that day's store and figures.",
 )
 
 

@@ -35,8 +35,8 @@ MAX_COUNCIL = 255     # what Word keeps of a property's value
 
 
 def drafted_hash(anchor: str, kind: str, text: str) -> str:
-    """The hash kept in a draft's body (``kpiflow.docx.marks.DRAFTED``) of words kpiflow drafted itself in the
-    region (``anchor``, ``kind``): words no officer wrote, drafted again from today's figures."""
+    """The hash kept in a draft's body (``kpiflow.docx.marks.DRAFTED``) of the words kpiflow wrote in the region
+    (``anchor``, ``kind``): words no officer wrote, written again from today's store and figures."""
     return short_hash(f"{anchor}:{kind}:{text}")
 
 

@@ -181,8 +181,9 @@ def check_draft(settings: Settings, store: Store, catalogue: Catalogue, quarter:
 
 def officers_words(texts: Mapping[str, tuple[str, str]], drafted: set[str],
                    snap: QuarterSnapshot) -> dict[str, tuple[str, str]]:
-    """The words to store as the quarter's: a region still holding what kpiflow drafted itself (from the
-    figures) keeps what the store had, so that a later draft drafts it again from the figures of its day."""
+    """The words to store as the quarter's: a region still holding what kpiflow wrote there (drafted from the
+    figures, or the store's own words) keeps what the store has, so that a later draft drafts it again from the
+    figures of its day."""
     out: dict[str, tuple[str, str]] = {}
     for iid, words in texts.items():
         stored = snap.texts.get(iid) or ("", "")

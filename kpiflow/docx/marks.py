@@ -15,8 +15,9 @@ TAG = re.compile(r"kpiflow:(.+):(commentary|response)")
 BOOKMARK = re.compile(r"kpiflow_(.+)_(commentary|response)")
 # Writer names a copied bookmark "<name> Copy 1" and saves it as "<name>_Copy_1": still that region's mark
 BOOKMARK_COPY = re.compile(r"kpiflow_(.+)_(commentary|response)[ _]Copy[ _]\d+")
-# beside a region's mark, a point bookmark holding the hash of words kpiflow drafted there itself (from the figures):
-# kept in the document, so that its own words are known as its own even when the properties are removed
+# beside a region's mark, a point bookmark holding the hash of the words kpiflow wrote there (drafted from the
+# figures, or a service's words from the store; not an officer's kept from an earlier draft): kept in the document,
+# so that kpiflow's words are known as its own even when the properties are removed
 DRAFTED = re.compile(r"kpiflow_d_([0-9a-f]{16})")
 
 

@@ -127,9 +127,9 @@ def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str
     """The draft's custom properties: its quarter, returns and figures, and hashes of the words
     kpiflow put in it (each marked region, and any text from the store that looks like a template
     tag). A region holding words ``kept`` from an earlier draft gets no hash: they are the
-    officer's, and a later --keep-edits carries them again. Each region whose words kpiflow drafted itself (from
-    the figures: no service or officer wrote them) also gets a bookmark holding their hash beside its mark, in the
-    body, where it outlives the properties (``drafted_marks``)."""
+    officer's, and a later --keep-edits carries them again. Each region whose words kpiflow wrote also gets a
+    bookmark holding their hash beside its mark, in the body, where it outlives the properties
+    (``drafted_marks``)."""
     from kpiflow.docx.checks import TEMPLATE_TAG
     from kpiflow.docx.harvest import paragraphs_of, regions
     from kpiflow.docx.props import set_properties
@@ -138,7 +138,7 @@ def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str
     document = tpl.docx
     body = paragraphs_of(document.element)
     marks = regions(body)
-    drafted_marks(document, marks.texts, context, snap, kept)
+    drafted_marks(document, marks.texts, context, kept)
     texts = [p.text for p in body.paras]
     for rel in document.part.rels.values():
         if rel.reltype.endswith(("/header", "/footer")) and not rel.is_external:
@@ -156,9 +156,11 @@ def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str
 
 
 def drafted_marks(document: Any, texts: Mapping[tuple[str, str], str], context: ReportContext,
-                  snap: QuarterSnapshot, kept: set[tuple[str, str]]) -> None:
-    """Beside the mark of each region holding words kpiflow drafted (a commentary drafted from the figures, the
-    "no return" words), a point bookmark with their hash (``kpiflow.provenance.drafted_hash``)."""
+                  kept: set[tuple[str, str]]) -> None:
+    """Beside the mark of each region holding words kpiflow wrote (a commentary drafted from the figures, the
+    "no return" words, a service's words from the store: anything but an officer's words kept from an earlier
+    draft), a point bookmark with their hash (``kpiflow.provenance.drafted_hash``), which outlives the
+    properties."""
     from kpiflow.docx.marks import bookmark_name, drafted_bookmark
     from kpiflow.docx.render import point_bookmark
     from kpiflow.docx.xml import W
@@ -167,9 +169,9 @@ def drafted_marks(document: Any, texts: Mapping[tuple[str, str], str], context: 
     ids = numbers(document.part.package)
     labels = {el.get(f"{W}name"): el for el in document.element.body.iter(f"{W}bookmarkStart")}
     for e in context.exceptions:
-        stored = snap.texts.get(e.id) or ("", "")
-        drafted = {"commentary": e.commentary_drafted and not e.commentary_kept,
-                   "response": not e.response_kept and not stored[1].strip()}
+        # words kept from an officer's earlier draft are the officer's; the rest kpiflow wrote (drafted from the
+        # figures, or the service's words from the store)
+        drafted = {"commentary": not e.commentary_kept, "response": not e.response_kept}
         for kind, ours in drafted.items():
             text = texts.get((e.id, kind), "")
             start = labels.get(bookmark_name(e.id, kind))
