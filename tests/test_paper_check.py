@@ -443,3 +443,25 @@ def test_a_whole_section_moved_elsewhere_is_still_the_stores(fresh: DemoResult) 
     ok, lines, _problems, state = run(fresh, draft)
     assert ok, lines
     assert state == "published"
+
+
+def test_after_reopen_and_a_comparator_import_the_drafted_words_quote_the_new_comparators(fresh: DemoResult,
+                                                                                          tmp_path: Path) -> None:
+    from ees import LAC, write_cla, write_neighbours
+
+    assert "statistical neighbours' average (101.0)" in commentary_of(fresh.report, "CS01")
+    assert kpiflow(fresh.home, "publish", "--quarter", QUARTER, env=no_soffice_env(tmp_path / "bin")).returncode == 0
+    assert kpiflow(fresh.home, "reopen", "--quarter", QUARTER, "--reason", "new comparators").returncode == 0
+    toml = fresh.home / "kpiflow.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('# la_code = ""', 'la_code = "890"'), encoding="utf-8")
+    cla, sn = write_cla(tmp_path / "files" / "cla_la.csv"), write_neighbours(tmp_path / "files" / "SN.csv")
+    imported = kpiflow(fresh.home, "comparators", "import", str(cla), "--indicator", "CS01", "--column",
+                       "rate_per_10000", "--where", f"population_type={LAC}", "--neighbours", str(sn))
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    published = fresh.home / "outbox" / "published" / FOLDER / PUBLISHED_DOCX
+    for args in ((), ("--keep-edits", str(published))):
+        r = kpiflow(fresh.home, "report", "--quarter", QUARTER, *args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        new = Path(r.stdout.split("Draft report: ", 1)[1].splitlines()[0])
+        words = commentary_of(new, "CS01")
+        assert "(101.0)" not in words and "(111.4)" in words, (args, words)
