@@ -4,8 +4,10 @@ draft to be carried into a fresh one made from today's figures.
 The words are read by indicator, as publish reads them back (content controls, or the bookmarks
 LibreOffice keeps). Only what the officer changed is carried: a region whose text is still what
 kpiflow wrote (its hash is in the draft's properties) takes today's words instead, so drafted
-commentary quoting old figures is drafted again. A draft for another quarter, one whose regions are
-marked twice, or a file with no marked regions at all is refused.
+commentary quoting old figures is drafted again. The words kpiflow wrote are known as its own by a hash kept
+in the body too (``kpiflow.docx.marks.DRAFTED``), so they are written again from today's store even from a
+draft whose properties were removed (Word's Document Inspector does that). A draft for another quarter or
+another council, one whose regions are marked twice, or a file with no marked regions at all is refused.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from kpiflow.docx.marks import mark_anchor
 from kpiflow.model import Indicator
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
-from kpiflow.provenance import read_provenance, short_hash
+from kpiflow.provenance import drafted_hash, other_council, read_provenance, short_hash
 
 WHAT = {"commentary": "commentary", "response": "service response"}
 
@@ -42,8 +44,9 @@ class KeptEdits:
         return lines
 
 
-def kept_edits(draft: Path, quarter: Period) -> KeptEdits:
-    """The words an officer edited in ``draft``, or the problems that stop them being carried."""
+def kept_edits(draft: Path, quarter: Period, council: str = "") -> KeptEdits:
+    """The words an officer edited in ``draft``, or the problems that stop them being carried. ``council``: the
+    working folder's; a draft that records another is refused."""
     from kpiflow.docx.harvest import MAX_REGION_CHARS, long_regions, paragraphs_of, regions
     from kpiflow.docx.package import MAIN, Refused, open_package
 
@@ -56,7 +59,11 @@ def kept_edits(draft: Path, quarter: Period) -> KeptEdits:
                                  f"its words belong to {made.quarter}. Keep the edits of a draft made for "
                                  f"{quarter.label}.", cell=draft.name)
                 return out
-            marks = regions(paragraphs_of(pkg.xml(MAIN)))
+            if made is not None and council and made.other_council(council):
+                out.checks.add(other_council(draft.name, made.council, council))
+                return out
+            part = paragraphs_of(pkg.xml(MAIN))
+            marks = regions(part)
     except Refused as exc:
         out.checks.error(exc.code, exc.message, cell=exc.part)
         return out
@@ -80,6 +87,6 @@ def kept_edits(draft: Path, quarter: Period) -> KeptEdits:
     for (key, kind), text in marks.texts.items():
         anchor = mark_anchor(key)
         out.found.add(anchor)
-        if recorded.get((anchor, kind)) != short_hash(text):
+        if recorded.get((anchor, kind)) != short_hash(text) and drafted_hash(anchor, kind, text) not in part.drafted:
             out.texts[(anchor, kind)] = text
     return out

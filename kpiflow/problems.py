@@ -190,6 +190,26 @@ CODES: dict[str, ProblemCode] = {
                                        "Remove the ones added in File > Properties > Custom, or make the draft again."),
     "duplicate-region": ProblemCode("An exception's commentary or service response is marked more than once",
                                     "Delete the copy, keeping the text under the exception's own label."),
+    "figure-changed": ProblemCode("A figure, heading, description or line of the key in the draft is not what the "
+                                  "store holds (or is gone)",
+                                  "Only the marked commentary and service responses are the officer's: make a fresh "
+                                  "draft that keeps the edits (kpiflow report --keep-edits) and publish that."),
+    "chart-changed": ProblemCode("A chart's figures, its data (Edit Data) or its alternative text are not the "
+                                 "store's, or a chart is gone or added",
+                                 "Make a fresh draft that keeps the edits (kpiflow report --keep-edits) and publish "
+                                 "that."),
+    "region-moved": ProblemCode("An exception's marked commentary or service response sits under another exception "
+                                "(moved, or its tag changed)",
+                                "Put it back under its own exception's label, or make a fresh draft with kpiflow "
+                                "report --keep-edits."),
+    "section-duplicated": ProblemCode("An exception's section is in the draft twice (pasted again as plain text)",
+                                      "Delete the copy and publish again."),
+    "other-council": ProblemCode("The draft was made for another council", "Use a draft made in this working "
+                                 "folder: kpiflow report makes one."),
+    "properties-removed": ProblemCode("The draft's document properties were removed (Word's Document Inspector "
+                                      "does that)",
+                                      "Make a fresh draft that keeps the edits: kpiflow report --keep-edits, then "
+                                      "publish that."),
     "macro-content": ProblemCode("The document contains macros or other active content",
                                  "Save it from Word as a Word Document (.docx), which leaves them out."),
     "external-link": ProblemCode("The document links content from outside itself",
@@ -211,7 +231,41 @@ def codes_markdown() -> str:
              "the feedback workbook). Codes are stable: scripts may match on them.", "",
              "| code | what it means | how to fix it |", "|---|---|---|"]
     lines += [f"| `{code}` | {c.title} | {c.fix} |" for code, c in CODES.items()]
+    lines += ["", "## The checks `kpiflow publish` makes of a draft", ""] + [f"{i}. {text}" for i, text in
+                                                                            enumerate(DRAFT_CHECKS, start=1)]
     return "\n".join(lines) + "\n"
+
+
+# What publish checks of an edited draft, in the order it checks them (docs/problems.md lists them).
+DRAFT_CHECKS: tuple[str, ...] = (
+    "The file is a Word package that is safe to open: sizes checked before anything is inflated "
+    "(`oversized-part`, `damaged-draft`).",
+    "It is a draft kpiflow made (`not-a-draft`; `properties-removed` when its marks are there but Word's Document "
+    "Inspector removed its properties), for this quarter (`wrong-quarter`) and this council (`other-council`), "
+    "from the returns accepted for the quarter now and the figures the store holds now (`stale-draft`, naming "
+    "each return, when it was received and the figures it changed, times in full to the second).",
+    "Nothing active or fetched from outside (`macro-content`, `external-link`, `unsafe-field`); no template tag left "
+    "(`unrendered-tag`), tracked change (`tracked-change`, every kind in every part) or comment (`open-comment`).",
+    "Each exception's commentary and service response is marked once (`missing-region`, `duplicate-region`, "
+    "`missing-exception`) and the response is written (`missing-response`).",
+    "Every region sits under its own exception: a commentary or response moved into another exception's section, or "
+    "whose tag was changed in the Developer tab, is refused (`region-moved`); so is a section pasted again as plain "
+    "text (`section-duplicated`).",
+    "Every figure on the paper is the store's: the quarter is rendered afresh from the store (with the same template, "
+    "as on the day the draft was made) and compared in order with the draft. The values tables, the summary, each "
+    "exception's heading and description, the key, the running header and footer and every other paragraph "
+    "kpiflow wrote outside the marked regions must read as the store's rendering (`figure-changed`, naming both: \"CS01 values table, 2017/18 Q2: "
+    "the draft shows 431 (150.6), the store holds 531 (185.6)\"); each chart's cached figures, its embedded "
+    "workbook (Edit Data) and its alternative text likewise (`chart-changed`). Officers' words in the marked "
+    "regions, and paragraphs, tables or pictures they add, are theirs and are not compared.",
+    "The document is accessible as it will be published (`no-title`, `wrong-language`, `empty-heading`, "
+    "`heading-skipped`, `table-no-header`, `missing-alt-text`).",
+    "What is published: the draft's formatting and the officers' words, with the store's charts (chart parts, "
+    "embedded workbooks and alternative text replaced by the fresh rendering's). Words kpiflow wrote (drafted "
+    "from the figures, or a service's from the store) and nobody changed (each such region carries a bookmark with "
+    "their hash, which outlives the properties) are not stored as an officer's: a later draft, or --keep-edits, "
+    "writes them again from that day's store and figures.",
+)
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,18 @@ from kpiflow's own words) and of any text that looks like a template tag but cam
 (a service may type ``{{ 7*7 }}``; a tag the template left behind is another matter).
 
 This is a guard against mistakes, not against forgery: an officer can change a document's
-properties in Word.
+properties in Word. What guards the figures is ``kpiflow.paper_check``: publish compares the paper
+with the quarter rendered afresh from the store, whatever the properties say.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kpiflow.assess import Assessment
@@ -28,6 +31,13 @@ from kpiflow.store import Revision, Store, Submission
 PREFIX = "kpiflow "
 VERSION = "1"
 HASH_CHARS = 16
+MAX_COUNCIL = 255     # what Word keeps of a property's value
+
+
+def drafted_hash(anchor: str, kind: str, text: str) -> str:
+    """The hash kept in a draft's body (``kpiflow.docx.marks.DRAFTED``) of the words kpiflow wrote in the region
+    (``anchor``, ``kind``): words no officer wrote, written again from today's store and figures."""
+    return short_hash(f"{anchor}:{kind}:{text}")
 
 
 def short_hash(text: str) -> str:
@@ -42,12 +52,18 @@ class Provenance:
     submissions: Mapping[int, str]                # accepted submission id -> its file's SHA-256
     regions: Mapping[tuple[str, str], str] = field(default_factory=dict)   # (anchor, kind) -> short hash
     tag_like: frozenset[str] = frozenset()        # short hashes of tag-like text that came from the store
+    council: str = ""                             # the council it was made for ("" in drafts of earlier versions)
+    template: str = ""                            # short hash of the report template it was rendered from
 
     def to_properties(self) -> dict[str, str]:
         from kpiflow.docx.props import chunks
 
         props = {f"{PREFIX}version": VERSION, f"{PREFIX}quarter": self.quarter, f"{PREFIX}made at": self.made_at,
                  f"{PREFIX}figures": self.figures}
+        if self.council:
+            props[f"{PREFIX}council"] = self.council[:MAX_COUNCIL]
+        if self.template:
+            props[f"{PREFIX}template"] = self.template
         for sid, sha in sorted(self.submissions.items()):
             props[f"{PREFIX}submission {sid}"] = sha
         tokens = [f"{anchor}:{kind}:{h}" for (anchor, kind), h in sorted(self.regions.items())]
@@ -81,7 +97,12 @@ class Provenance:
             elif rest.startswith("tag-like text "):
                 tag_like.update(value.split())
         return cls(quarter, props.get(f"{PREFIX}made at", "").strip(), props.get(f"{PREFIX}figures", "").strip(),
-                   subs, regions, frozenset(tag_like))
+                   subs, regions, frozenset(tag_like), props.get(f"{PREFIX}council", "").strip(),
+                   props.get(f"{PREFIX}template", "").strip())
+
+    def other_council(self, council: str) -> bool:
+        """Whether the draft records that it was made for a council other than ``council``."""
+        return bool(self.council) and self.council != council[:MAX_COUNCIL].strip()
 
 
 def read_provenance(pkg: Any) -> Provenance | None:
@@ -118,7 +139,55 @@ def accepted(store: Store, catalogue: Catalogue, quarter: Period) -> dict[int, S
 
 
 def _when(iso: str) -> str:
-    return iso.replace("T", " ")[:16] + " UTC" if iso else "an unknown time"
+    """A moment in full, to the second ("2017-10-14 02:46:07 UTC"): two returns and a draft made within the same
+    minute must still read in the right order."""
+    if not iso:
+        return "an unknown time"
+    try:
+        at = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso.replace("T", " ")[:19] + " UTC"
+    if at.tzinfo is not None:
+        at = at.astimezone(dt.UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+
+
+def _instant(iso: str) -> dt.datetime | None:
+    try:
+        at = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
+def has_marks(draft: Path) -> bool:
+    """Whether a document holds kpiflow's marked regions (a draft kpiflow made, whatever its properties say)."""
+    from kpiflow.docx.harvest import paragraphs_of, regions
+    from kpiflow.docx.package import MAIN, Refused, open_package
+
+    try:
+        with open_package(draft) as pkg:
+            return bool(regions(paragraphs_of(pkg.xml(MAIN))).texts)
+    except Refused:
+        return False
+
+
+def properties_removed(draft: Path, quarter: Period, shown: str) -> Problem:
+    """A draft with kpiflow's marks but none of its properties: most likely stripped by Word's Document Inspector."""
+    return Problem("error", "properties-removed",
+                   f"{draft.name} has kpiflow's marked commentary and service responses, but not the document "
+                   "properties that say which quarter, council and returns it was made from. Word's Document "
+                   "Inspector removes them (File > Info > Check for Issues > Inspect Document > Document Properties "
+                   "and Personal Information), so kpiflow cannot tell whether its figures are today's. Make a fresh "
+                   f"draft that keeps your edits: kpiflow report --quarter \"{quarter.label}\" --keep-edits "
+                   f"\"{shown}\", and publish that (without running the Document Inspector on it).",
+                   cell=draft.name)
+
+
+def other_council(name: str, made_for: str, council: str) -> Problem:
+    return Problem("error", "other-council",
+                   f"{name} was made for {made_for}, not {council}: its figures and words are another council's. "
+                   f"Use a draft made in this working folder (kpiflow report makes one).", cell=name)
 
 
 def _num(v: float | None) -> str:
@@ -159,14 +228,23 @@ def stale_problems(made: Provenance, draft_name: str, store: Store, catalogue: C
         what = f"it changed {_listed(changed)}" if changed else (
             f"its figures (for {_listed(sorted(services))}) are not in this draft" if services
             else "its figures are not in this draft")
-        out.append(Problem("error", "stale-draft",
-                           f"{draft_name} was made on {made_when}, before the return {sub.file_name} from "
-                           f"{sub.service} was accepted on {_when(sub.received_at)}: {what}. {redo}",
-                           sheet=sub.service, cell=sub.file_name))
+        made_at, received = _instant(made.made_at), _instant(sub.received_at)
+        if made_at is not None and received is not None and received <= made_at:
+            # received before the draft was made, yet not among its returns (accepted later, or the properties
+            # were copied from another draft): "before" would not be true
+            how = (f"{draft_name} (made on {made_when}) was not made from the return {sub.file_name} from "
+                   f"{sub.service} (received on {_when(sub.received_at)}), which is the one accepted for the "
+                   "quarter now")
+        else:
+            how = (f"{draft_name} was made on {made_when}, before the return {sub.file_name} from {sub.service} "
+                   f"was received on {_when(sub.received_at)} and accepted")
+        out.append(Problem("error", "stale-draft", f"{how}: {what}. {redo}", sheet=sub.service, cell=sub.file_name))
     if not out and fingerprint(assessments, quarter) != made.figures:
         changed = _changes(store, catalogue, lambda r: r.recorded_at >= made.made_at and parse_period(
             r.period).end_date <= quarter.end_date)
-        what = f": {_listed(changed)}" if changed else " (figures were added)"
+        what = f": {_listed(changed)}" if changed else (
+            " (no return's figure has changed: comparator figures, history or the catalogue's targets loaded since "
+            "change what the report says)")
         out.append(Problem("error", "stale-draft", f"The figures for {quarter.label} have changed since "
                            f"{draft_name} was made on {made_when}{what}. {redo}"))
     return out

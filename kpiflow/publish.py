@@ -4,8 +4,10 @@ close the quarter: all or nothing.
 The draft must be one kpiflow made (its document properties say so), for this quarter, from the
 returns accepted for it now; it must hold nothing active or fetched from outside, and no template
 tag left behind, unresolved tracked change or comment, and each exception's marked commentary and
-written service response exactly once. ``check_draft`` gathers every check in one place and a
-failed check changes nothing.
+written service response exactly once; and every figure on it must be the store's, each region
+under its own exception (``kpiflow.paper_check``: the quarter rendered afresh and compared, the
+published charts the store's). ``check_draft`` gathers every check in one place and a failed check
+changes nothing.
 
 Then the final .docx (the draft less any remote template link), the PDF and ``manifest.json`` are
 built in a hidden working folder beside the published ones; the edited words and the published
@@ -33,10 +35,20 @@ from kpiflow.claims import PUBLISH, claims_for
 from kpiflow.errors import KpiflowError
 from kpiflow.filing import unique_path
 from kpiflow.model import Catalogue, Submission
+from kpiflow.paper_check import PaperCheck, check_paper, kpiflows_words
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
-from kpiflow.provenance import Provenance, fingerprint, read_provenance, short_hash, stale_problems
-from kpiflow.report.context import report_filename, report_title
+from kpiflow.provenance import (
+    Provenance,
+    fingerprint,
+    has_marks,
+    other_council,
+    properties_removed,
+    read_provenance,
+    short_hash,
+    stale_problems,
+)
+from kpiflow.report.context import QuarterSnapshot, report_filename, report_title
 from kpiflow.report.gather import gather
 from kpiflow.rules import Assessment
 from kpiflow.settings import Settings, current_user
@@ -110,17 +122,21 @@ class DraftCheck:
     result: ValidationResult
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)   # indicator -> (commentary, response)
     made: Provenance | None = None
+    paper: PaperCheck | None = None        # the draft against the store, and the store's parts to publish
 
 
 def check_draft(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path,
-                assessments: Sequence[Assessment], accepted: Mapping[int, Submission] | None = None) -> DraftCheck:
+                assessments: Sequence[Assessment], accepted: Mapping[int, Submission] | None = None,
+                snapshot: QuarterSnapshot | None = None) -> DraftCheck:
     """Every check publish makes of a draft, gathered here, as Problems. ``accepted``: the returns
-    accepted for the quarter, by submission id, where they have been read already."""
+    accepted for the quarter, by submission id, where they have been read already; ``snapshot``: the
+    quarter as read already, words included."""
     import io
 
     from kpiflow.docx.a11y import check_document, restore_chart_alt_text
     from kpiflow.docx.checks import draft_problems
     from kpiflow.docx.package import Refused, open_package
+    from kpiflow.docx.paper import write_with
 
     check = DraftCheck(ValidationResult(draft.name))
     exceptions = [(a.indicator.id, a.indicator.name) for a in assessments if a.verdict.exception]
@@ -128,7 +144,8 @@ def check_draft(settings: Settings, store: Store, catalogue: Catalogue, quarter:
         with open_package(draft) as pkg:       # sizes checked before anything is inflated
             # 1. a kpiflow draft, for this quarter, made from the returns accepted for it now
             check.made = made = read_provenance(pkg)
-            for p in provenance_problems(made, draft, store, catalogue, quarter, assessments, settings.home, accepted):
+            for p in provenance_problems(made, draft, store, catalogue, quarter, assessments, settings.home, accepted,
+                                         settings.council):
                 check.result.add(p)
             if not check.result.ok:
                 return check
@@ -141,16 +158,39 @@ def check_draft(settings: Settings, store: Store, catalogue: Catalogue, quarter:
             problems, check.texts = draft_problems(pkg, exceptions, tag_ok)
             for p in problems:
                 check.result.add(p)
-        # 3. accessible: title, language, headings, table headers, alternative text, checked on the
+            # 3. every figure on the paper is the store's, and every region under its own exception
+            if check.result.ok and made is not None:
+                snap = snapshot or gather(settings, store, catalogue, quarter)
+                check.paper = check_paper(settings, snap, pkg, made, shown_path(draft, settings.home))
+                for p in check.paper.problems:
+                    check.result.add(p)
+                check.texts = officers_words(check.texts, check.paper.drafted, snap)
+        # 4. accessible: title, language, headings, table headers, alternative text, checked on the
         # document as it will be published (charts whose alternative text LibreOffice dropped get it back)
         if check.result.ok:
             final = io.BytesIO()
-            restore_chart_alt_text(draft, final)
+            if check.paper is not None and check.paper.parts:
+                write_with(draft, final, check.paper.parts)
+            else:
+                restore_chart_alt_text(draft, final)
             final.seek(0)
             check_document(final, check.result, descriptions={name: iid for iid, name in exceptions}, name=draft.name)
     except Refused as exc:
         check.result.error(exc.code, exc.message, cell=exc.part)
     return check
+
+
+def officers_words(texts: Mapping[str, tuple[str, str]], drafted: set[str],
+                   snap: QuarterSnapshot) -> dict[str, tuple[str, str]]:
+    """The words to store as the quarter's: a region still holding what kpiflow wrote there (drafted from the
+    figures, or the store's own words) keeps what the store has, so that a later draft drafts it again from the
+    figures of its day."""
+    out: dict[str, tuple[str, str]] = {}
+    for iid, words in texts.items():
+        stored = snap.texts.get(iid) or ("", "")
+        out[iid] = (stored[0] if kpiflows_words(drafted, iid, "commentary", words[0]) else words[0],
+                    stored[1] if kpiflows_words(drafted, iid, "response", words[1]) else words[1])
+    return out
 
 
 def shown_path(path: Path, home: Path) -> str:
@@ -163,8 +203,11 @@ def shown_path(path: Path, home: Path) -> str:
 
 def provenance_problems(made: Provenance | None, draft: Path, store: Store, catalogue: Catalogue, quarter: Period,
                         assessments: Sequence[Assessment], home: Path,
-                        accepted: Mapping[int, Submission] | None = None) -> list[Problem]:
-    """Not a kpiflow draft; made for another quarter; made before a return accepted since."""
+                        accepted: Mapping[int, Submission] | None = None, council: str = "") -> list[Problem]:
+    """Not a kpiflow draft (or one whose properties were removed); made for another quarter or council; made
+    before a return accepted since."""
+    if made is None and has_marks(draft):
+        return [properties_removed(draft, quarter, shown_path(draft, home))]
     if made is None:
         return [Problem("error", "not-a-draft",
                         f"{draft.name} is not a draft kpiflow made: it does not record the quarter and the returns it "
@@ -177,6 +220,8 @@ def provenance_problems(made: Provenance | None, draft: Path, store: Store, cata
                         f"{draft.name} was made for {made.quarter}, not {quarter.label}: publish the draft made for "
                         f"{quarter.label} (kpiflow report --quarter \"{quarter.label}\" makes one), or publish this "
                         f"one with --quarter \"{made.quarter}\"", cell=draft.name)]
+    if council and made.other_council(council):
+        return [other_council(draft.name, made.council, council)]
     return stale_problems(made, draft.name, store, catalogue, quarter, assessments, shown_path(draft, home), accepted)
 
 
@@ -200,20 +245,28 @@ def publishing_lock(settings: Settings, store: Store | None = None) -> Iterator[
         lock.release()
 
 
-def write_final_docx(draft: Path, dest: Path) -> bool:
-    """The published .docx: the draft as it is, less any link to a remote template, and with
-    alternative text on every chart (LibreOffice drops it on save: it is said again from what each
+def write_final_docx(draft: Path, dest: Path, parts: Mapping[str, bytes] | None = None) -> bool:
+    """The published .docx: the draft as it is, less any link to a remote template, with the store's
+    ``parts`` in place of the draft's (its charts, their data and alternative text: ``kpiflow.paper_check``),
+    and with alternative text on every chart (LibreOffice drops it on save: it is said again from what each
     chart shows). Returns True if a link was left out."""
     from kpiflow.docx.a11y import restore_chart_alt_text
     from kpiflow.docx.package import clean_copy, open_package
+    from kpiflow.docx.paper import write_with
 
     cleaned = dest.with_name(f".{dest.name}.clean")
+    charted = dest.with_name(f".{dest.name}.charts")
     try:
         with open_package(draft) as pkg:
             dropped = clean_copy(pkg, cleaned)
+        if parts:
+            write_with(cleaned, charted, dict(parts))
+            cleaned.unlink()
+            charted.rename(cleaned)
         restore_chart_alt_text(cleaned, dest)
     finally:
         cleaned.unlink(missing_ok=True)
+        charted.unlink(missing_ok=True)
     return dropped
 
 
@@ -328,7 +381,7 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
     # the quarter read once: its assessments and the returns accepted for it
     snap = gather(settings, store, catalogue, quarter)
     everything = list(snap.assessments)
-    check = check_draft(settings, store, catalogue, quarter, draft, everything, snap.accepted)
+    check = check_draft(settings, store, catalogue, quarter, draft, everything, snap.accepted, snap)
     result = PublishResult(check.result.ok, quarter.label, draft, check.result,
                            [f"Checking {draft.name}", *(problem_line(p) for p in check.result.problems)])
     if not result.ok:
@@ -342,7 +395,7 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
     try:
         work.mkdir(parents=True)
         final = work / report_filename(quarter)
-        write_final_docx(draft, final)
+        write_final_docx(draft, final, check.paper.parts if check.paper else None)
         files = [final]
         # the page and the open data for the public, from the same context and the words read back;
         # its charts are drawn while LibreOffice makes the PDF

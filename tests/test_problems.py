@@ -88,3 +88,12 @@ def test_a_problem_goes_to_json_and_back_as_it_was() -> None:
     assert Problem.from_dict(old).where == CellAt("Return", "F7")
     result = ValidationResult("a.xlsx", problems)
     assert result.to_dict()["problems"] == [p.to_dict() for p in problems]
+
+
+def test_every_code_the_draft_checks_name_is_registered() -> None:
+    import re
+
+    from kpiflow.problems import DRAFT_CHECKS
+
+    named = {c for text in DRAFT_CHECKS for c in re.findall(r"`([a-z-]+)`", text)}
+    assert named and named <= set(CODES), named - set(CODES)

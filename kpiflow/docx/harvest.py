@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kpiflow.docx.marks import BOOKMARK, BOOKMARK_COPY, TAG, mark_anchor
+from kpiflow.docx.marks import BOOKMARK, BOOKMARK_COPY, DRAFTED, TAG, mark_anchor
 from kpiflow.docx.xml import W, read_part
 
 # paragraph styles that end a region: the labels and portfolio headings of the shipped template
@@ -68,6 +68,7 @@ class PartText:
     loose_changes: list[int | None] = field(default_factory=list)   # changes outside paragraphs: the one before
     controls: dict[tuple[str, str], list[int | None]] = field(default_factory=dict)   # tag -> first paragraph
     bookmarks: dict[tuple[str, str], list[int | None]] = field(default_factory=dict)  # mark -> paragraph
+    drafted: set[str] = field(default_factory=set)    # hashes of the words kpiflow drafted (``DRAFTED`` marks)
 
 
 def paragraphs_of(root: Any) -> PartText:
@@ -184,6 +185,9 @@ def paragraphs_of(root: Any) -> PartText:
                     out.controls.setdefault(key, []).append(len(out.paras) - 1 if stack else len(out.paras))
         elif tag == f"{W}bookmarkStart":
             key = _bookmark_key(el.get(f"{W}name", ""))
+            drafted = DRAFTED.fullmatch(el.get(f"{W}name", ""))
+            if drafted:
+                out.drafted.add(drafted[1])
             if key is not None:
                 at = stack[-1][0].index if stack else len(out.paras)
                 found = out.bookmarks.setdefault(key, [])
@@ -217,6 +221,7 @@ class Harvest:
     via: dict[tuple[str, str], str] = field(default_factory=dict)      # "content control" | "bookmark"
     # a region marked more than once: the paragraphs (0-based) where each of its marks sits
     duplicates: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    paragraphs: dict[tuple[str, str], list[int]] = field(default_factory=dict)   # the region's paragraphs (0-based)
 
     def get(self, anchor: str, kind: str) -> str | None:
         return self.texts.get((anchor, kind))
@@ -277,6 +282,7 @@ def regions(part: PartText) -> Harvest:
     for key in set(members) | set(bookmarks) | set(part.controls):
         indices = members.get(key, [])
         out.texts[key] = _join([part.paras[i].text for i in indices])
+        out.paragraphs[key] = indices
         out.via[key] = "content control" if key in from_control else "bookmark"
         for found in (part.controls.get(key, []), bookmarks.get(key, [])):
             if len(found) > 1:

@@ -15,6 +15,10 @@ TAG = re.compile(r"kpiflow:(.+):(commentary|response)")
 BOOKMARK = re.compile(r"kpiflow_(.+)_(commentary|response)")
 # Writer names a copied bookmark "<name> Copy 1" and saves it as "<name>_Copy_1": still that region's mark
 BOOKMARK_COPY = re.compile(r"kpiflow_(.+)_(commentary|response)[ _]Copy[ _]\d+")
+# beside a region's mark, a point bookmark holding the hash of the words kpiflow wrote there (drafted from the
+# figures, or a service's words from the store; not an officer's kept from an earlier draft): kept in the document,
+# so that kpiflow's words are known as its own even when the properties are removed
+DRAFTED = re.compile(r"kpiflow_d_([0-9a-f]{16})")
 
 
 def mark_anchor(indicator_id: str) -> str:
@@ -28,3 +32,7 @@ def bookmark_name(indicator_id: str, kind: str) -> str:
 
 def tag_value(indicator_id: str, kind: str) -> str:
     return f"kpiflow:{indicator_id}:{kind}"
+
+
+def drafted_bookmark(digest: str) -> str:
+    return f"kpiflow_d_{digest}"

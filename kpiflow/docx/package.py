@@ -142,6 +142,16 @@ def _rels_name(part: str) -> str:
     return posixpath.join(folder, "_rels", f"{base}.rels")
 
 
+def package_of(data: bytes, name: str) -> Package:
+    """A package kpiflow has just made, held in memory (a fresh rendering to compare a draft with)."""
+    import io
+
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    pkg = Package(Path(name), zf, {i.filename: i for i in zf.infolist()})
+    pkg.content_types = _content_types(pkg)
+    return pkg
+
+
 def open_package(path: Path) -> Package:
     """Open ``path`` as a Word package, checking sizes before anything is inflated. Raises
     ``Refused`` for a file that is not a Word document, is damaged, or is larger than any report."""

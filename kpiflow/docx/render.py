@@ -82,7 +82,7 @@ def new_block(tpl: Any) -> Block:
     return Block(tpl.get_docx().part)
 
 
-def _point_bookmark(name: str, mark_id: int) -> tuple[Any, Any]:
+def point_bookmark(name: str, mark_id: int) -> tuple[Any, Any]:
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
 
@@ -123,7 +123,7 @@ def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str]) -> Bl
     if style_id:
         label._p.get_or_add_pPr().style = style_id
     label.add_run(LABELS[kind]).bold = True
-    start, end = _point_bookmark(bookmark_name(indicator_id, kind), numbers(block.part.package).next_annotation())
+    start, end = point_bookmark(bookmark_name(indicator_id, kind), numbers(block.part.package).next_annotation())
     label._p.append(start)
     label._p.append(end)
     paras = [block.add_paragraph(text)._p for text in texts or [""]]

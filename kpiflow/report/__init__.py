@@ -58,7 +58,7 @@ def make_report(settings: Settings, quarter: Period, keep_edits: Path | None = N
             return ReportResult(True, path, [f"Draft report: {path}"])
         from kpiflow.keep_edits import kept_edits
 
-        kept = kept_edits(keep_edits, quarter)
+        kept = kept_edits(keep_edits, quarter, settings.council)
         if not kept.checks.ok:
             return ReportResult(False, None, [f"Reading the edits in {keep_edits.name}",
                                               *(f"  {p.message} [{p.code}]" for p in kept.checks.problems),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kpiflow.docx.a11y import set_properties
+from kpiflow.docx.ids import numbers
 from kpiflow.docx.marks import mark_anchor
 from kpiflow.docx.render import add_chart, marked_block, new_block, number_drawings, open_template
 from kpiflow.errors import KpiflowError, NoFiguresError
@@ -77,17 +78,27 @@ def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarte
     where it came from in its document properties (see ``kpiflow.provenance``), and is written
     under a hidden name first, so that a full disk or a kill never leaves part of a draft under
     its name."""
+    template = template or settings.template_path
+    snap = snapshot or gather(settings, store, catalogue, quarter)
+    if not snap.has_figures:
+        raise NoFiguresError(f"No figures have been received for {quarter.short}, so no report was written. Check "
+                             f'the quarter: kpiflow status --quarter "{quarter.label}" shows which returns are in.')
+    data = render_draft(settings, snap, template, kept, today)
+    return _write_aside(data, out or settings.drafts_dir / report_filename(quarter), replace=out is not None)
+
+
+def render_draft(settings: Settings, snap: QuarterSnapshot, template: Path | None = None,
+                 kept: Mapping[tuple[str, str], str] | None = None, today: dt.date | None = None) -> bytes:
+    """The draft for a quarter already read, as the bytes of a .docx: what ``render_report`` writes, and what
+    ``publish`` compares an edited draft with (rendered afresh, with ``today`` the day the draft was made)."""
     from jinja2 import TemplateError
 
     template = template or settings.template_path
     if not template.exists():
         raise KpiflowError(f"The report template {template} is missing. Run kpiflow init to get the shipped one.")
-    snap = snapshot or gather(settings, store, catalogue, quarter)
-    if not snap.has_figures:
-        raise NoFiguresError(f"No figures have been received for {quarter.short}, so no report was written. Check "
-                             f'the quarter: kpiflow status --quarter "{quarter.label}" shows which returns are in.')
+    quarter = snap.quarter
     context = build_context(snap, settings.council, settings.rules, today or dt.date.today(),
-                            kept_by_id(kept or {}, catalogue))
+                            kept_by_id(kept or {}, snap.catalogue))
     try:
         tpl = open_template(template)
         tpl.render(template_variables(context, tpl, settings.charts), jinja_env=jinja_env(), autoescape=True)
@@ -96,17 +107,29 @@ def render_report(settings: Settings, store: Store, catalogue: Catalogue, quarte
     except TemplateError as exc:
         raise KpiflowError(f"The report template {template.name} has an error: {exc}. "
                            "Run kpiflow template check to find it.") from exc
-    _record_provenance(tpl, snap, set(kept or ()))
+    _record_provenance(tpl, snap, set(kept or ()), context, settings.council, template_hash(template))
     buf = io.BytesIO()
     tpl.save(buf)
-    return _write_aside(buf.getvalue(), out or settings.drafts_dir / report_filename(quarter), replace=out is not None)
+    return buf.getvalue()
 
 
-def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str]]) -> None:
+def template_hash(template: Path) -> str:
+    """A short hash of the report template a draft is rendered from (recorded in the draft)."""
+    import hashlib
+
+    from kpiflow.provenance import HASH_CHARS
+
+    return hashlib.sha256(template.read_bytes()).hexdigest()[:HASH_CHARS]
+
+
+def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str]], context: ReportContext,
+                       council: str, template: str = "") -> None:
     """The draft's custom properties: its quarter, returns and figures, and hashes of the words
     kpiflow put in it (each marked region, and any text from the store that looks like a template
     tag). A region holding words ``kept`` from an earlier draft gets no hash: they are the
-    officer's, and a later --keep-edits carries them again."""
+    officer's, and a later --keep-edits carries them again. Each region whose words kpiflow wrote also gets a
+    bookmark holding their hash beside its mark, in the body, where it outlives the properties
+    (``drafted_marks``)."""
     from kpiflow.docx.checks import TEMPLATE_TAG
     from kpiflow.docx.harvest import paragraphs_of, regions
     from kpiflow.docx.props import set_properties
@@ -115,6 +138,7 @@ def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str
     document = tpl.docx
     body = paragraphs_of(document.element)
     marks = regions(body)
+    drafted_marks(document, marks.texts, context, kept)
     texts = [p.text for p in body.paras]
     for rel in document.part.rels.values():
         if rel.reltype.endswith(("/header", "/footer")) and not rel.is_external:
@@ -126,8 +150,37 @@ def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str
         submissions={sid: s.sha256 for sid, s in snap.accepted.items()},
         regions={(mark_anchor(iid), kind): short_hash(text) for (iid, kind), text in marks.texts.items()
                  if (mark_anchor(iid), kind) not in kept},
-        tag_like=frozenset(short_hash(tag) for text in texts for tag in TEMPLATE_TAG.findall(text)))
+        tag_like=frozenset(short_hash(tag) for text in texts for tag in TEMPLATE_TAG.findall(text)), council=council,
+        template=template)
     set_properties(document.part.package, made.to_properties())
+
+
+def drafted_marks(document: Any, texts: Mapping[tuple[str, str], str], context: ReportContext,
+                  kept: set[tuple[str, str]]) -> None:
+    """Beside the mark of each region holding words kpiflow wrote (a commentary drafted from the figures, the
+    "no return" words, a service's words from the store: anything but an officer's words kept from an earlier
+    draft), a point bookmark with their hash (``kpiflow.provenance.drafted_hash``), which outlives the
+    properties."""
+    from kpiflow.docx.marks import bookmark_name, drafted_bookmark
+    from kpiflow.docx.render import point_bookmark
+    from kpiflow.docx.xml import W
+    from kpiflow.provenance import drafted_hash
+
+    ids = numbers(document.part.package)
+    labels = {el.get(f"{W}name"): el for el in document.element.body.iter(f"{W}bookmarkStart")}
+    for e in context.exceptions:
+        # words kept from an officer's earlier draft are the officer's; the rest kpiflow wrote (drafted from the
+        # figures, or the service's words from the store)
+        drafted = {"commentary": not e.commentary_kept, "response": not e.response_kept}
+        for kind, ours in drafted.items():
+            text = texts.get((e.id, kind), "")
+            start = labels.get(bookmark_name(e.id, kind))
+            anchor = mark_anchor(e.id)
+            if not ours or not text or start is None or (anchor, kind) in kept:
+                continue
+            mark, end = point_bookmark(drafted_bookmark(drafted_hash(anchor, kind, text)), ids.next_annotation())
+            start.addnext(mark)
+            mark.addnext(end)
 
 
 def _write_aside(data: bytes, dest: Path, replace: bool = False) -> Path:
