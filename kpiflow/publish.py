@@ -120,8 +120,9 @@ def newest_draft(settings: Settings, quarter: Period) -> Path:
 @dataclass
 class DraftCheck:
     result: ValidationResult
-    texts: dict[str, tuple[str, str]] = field(default_factory=dict)   # indicator -> (commentary, response)
+    texts: dict[str, tuple[str, str]] = field(default_factory=dict)   # indicator -> (commentary, response) to store
     made: Provenance | None = None
+    on_paper: dict[str, tuple[str, str]] = field(default_factory=dict)   # the words as the draft shows them
     paper: PaperCheck | None = None        # the draft against the store, and the store's parts to publish
 
 
@@ -156,6 +157,7 @@ def check_draft(settings: Settings, store: Store, catalogue: Catalogue, quarter:
             # 2. the document: nothing active or fetched from outside, no template tag left behind,
             # nothing unresolved, each exception's words marked once and a response written
             problems, check.texts = draft_problems(pkg, exceptions, tag_ok)
+            check.on_paper = dict(check.texts)
             for p in problems:
                 check.result.add(p)
             # 3. every figure on the paper is the store's, and every region under its own exception
@@ -401,7 +403,8 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
         # its charts are drawn while LibreOffice makes the PDF
         from kpiflow.report.web import PublicFiles
 
-        public = PublicFiles(settings, snap, check.texts, _made_on(check.made))
+        # the page has the words the published paper has, kpiflow's and the officers' alike
+        public = PublicFiles(settings, snap, check.on_paper, _made_on(check.made))
         public.start()
         try:
             pdf = to_pdf(final, work, title=report_title(quarter))

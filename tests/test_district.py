@@ -331,7 +331,7 @@ def test_the_key_speaks_of_the_councils_own_rates(run: Run) -> None:
         assert "children" not in text
     q1 = "\n".join(p.text for p in Document(str(run.files["2025/26 Q1"])).paragraphs)
     # RB03 (per 1,000) and LC03 (per 10,000) are the number-and-rate exceptions at 2025/26 Q1
-    assert "4,220 (105.5): the number, with the rate per 1,000 or per 10,000 in brackets." in q1
+    assert "469 (162.8): the number, with the rate per 1,000 or per 10,000 in brackets." in q1
 
 
 def test_every_file_kpiflow_wrote_for_the_district_is_schema_valid(run: Run) -> None:

@@ -449,7 +449,7 @@ def test_after_reopen_and_a_comparator_import_the_drafted_words_quote_the_new_co
                                                                                           tmp_path: Path) -> None:
     from ees import LAC, write_cla, write_neighbours
 
-    assert "statistical neighbours' average (101.0)" in commentary_of(fresh.report, "CS01")
+    assert "statistical neighbours' average (102.0)" in commentary_of(fresh.report, "CS01")
     assert kpiflow(fresh.home, "publish", "--quarter", QUARTER, env=no_soffice_env(tmp_path / "bin")).returncode == 0
     assert kpiflow(fresh.home, "reopen", "--quarter", QUARTER, "--reason", "new comparators").returncode == 0
     toml = fresh.home / "kpiflow.toml"
@@ -464,4 +464,4 @@ def test_after_reopen_and_a_comparator_import_the_drafted_words_quote_the_new_co
         assert r.returncode == 0, r.stdout + r.stderr
         new = Path(r.stdout.split("Draft report: ", 1)[1].splitlines()[0])
         words = commentary_of(new, "CS01")
-        assert "(101.0)" not in words and "(111.4)" in words, (args, words)
+        assert "(102.0)" not in words and "(111.4)" in words, (args, words)

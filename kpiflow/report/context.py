@@ -532,15 +532,15 @@ def build_context(snapshot: QuarterSnapshot, council: str, rules: Rules, today: 
 
 
 def rate_key(exceptions: Sequence[ExceptionEntry], rates_per: Mapping[str, float | None]) -> str:
-    """The key's line for a number with its rate in brackets, in the report's own terms: one of its figures as the
-    example and the rates it uses ("per 1,000 or per 10,000"); "" when no exception shows such a figure."""
+    """The key's line for a number with its rate in brackets, in the report's own terms: the rates it uses ("per
+    1,000 or per 10,000"); "" when no exception shows such a figure. The example is a made-up one, never a figure
+    of the report's (a key holds no figure that could disagree with the store)."""
     shown = [e for e in exceptions if e.unit == "Number and rate"]
     if not shown:
         return ""
     bases = sorted({base for e in shown if (base := rates_per.get(e.id))})
-    example = next((c.text for e in shown for c in reversed(e.values.cells) if "(" in c.text), "469 (162.8)")
     per = " or ".join(f"per {b:,.0f}" for b in bases)
-    return f"{example}: the number, with the rate{' ' + per if per else ''} in brackets."
+    return f"469 (162.8): the number, with the rate{' ' + per if per else ''} in brackets."
 
 
 def provisional_lines(provisional: Mapping[str, str]) -> tuple[OutstandingLine, ...]:
