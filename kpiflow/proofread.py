@@ -37,7 +37,6 @@ would add nothing.
 from __future__ import annotations
 
 import bisect
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -127,7 +126,7 @@ def _words_to_digits(text: str) -> str:
                      r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|"
                      r"ninety|hundred|thousand|million|billion)\b", text):
         return text
-    from text_to_num import alpha2digit
+    from text_to_num import alpha2digit  # type: ignore[import-untyped]
 
     converted: str = alpha2digit(text, "en")
     return converted
@@ -156,9 +155,9 @@ _NOT_FIGURES = [re.compile(p, re.I) for p in (
     rf"\b\d+(?:\.\d+)?\s*(?:-|\s)?(?:(?:consecutive|successive|straight|full|financial|reporting|calendar|"
     rf"previous|further|more|working|school|rolling)\s+)?{_PERIOD_WORD}\b",              # 6 months, 45 days
     r"\b\d+(?:st|nd|rd|th)\b",                                                          # 3rd
-    r"\bs\.?\d+|\b(?:section|sec|article|part|chapter|page|paragraph|para|phase|stage|key\s+stage|ks|level|tier|year|band|"
+    r"\bs\.?\d+|\byear\s+\d{1,2}\b(?![.,]\d)|\b(?:section|sec|article|part|chapter|page|paragraph|para|phase|stage|key\s+stage|ks|level|tier|band|"
     r"priority|outcome|step|ward|version|item|figure|table|appendix|annex|schedule|clause|grade|option|group|class|"
-    r"room|route|objective|action|recommendation|standard|regulation|rule|principle|theme|indicator)\.?\s*\(?\d+",
+    r"room|route|objective|action|recommendation|standard|regulation|rule|principle|theme|indicator)\.?\s*\d+",
     r"\b\d{1,2}(?::\d{2})?\s*(?:am|pm)\b|\b\d{1,2}:\d{2}\b",                             # 9am, 10:30
     r"\b(?:\d+|one|a)\s+in\s+(?:every\s+)?\d+\b",                                       # 1 in 5
     r"(?<![\d,.])\b0\d{2,}[\d ]*",                                                       # telephone numbers
@@ -316,10 +315,10 @@ def held(ev: Evidence) -> Held:
             plain.add(v)
             if period.kind != "month":         # months are held, but not paired: too many to tell apart
                 by_kind[kind].add(v)
-    for _, figs in (*f.years, *f.quarters):
-        if figs is not None:
+    for _, shown in (*f.years, *f.quarters):
+        if shown is not None:
             for name, kind in (("number", "n"), ("rate", "r"), ("statneigh", p), ("england", p)):
-                v = getattr(figs, name)
+                v = getattr(shown, name)
                 if v is not None:
                     by_kind[kind].add(v)
     facts_values = [f.current, f.previous, f.last_year, f.to_date, f.target, f.target_now, f.statneigh, f.england]
@@ -351,9 +350,9 @@ def held(ev: Evidence) -> Held:
         ordered = sorted(values)
         for a, b in _pairs_of(ordered):
             diffs.add(abs(a - b))
-            for c in (_change(a, b), _change(b, a)):
-                if c is not None:
-                    changes.add(c)
+            for pc in (_change(a, b), _change(b, a)):
+                if pc is not None:
+                    changes.add(pc)
     for a, b in _pairs_of(breakdown):
         diffs.add(abs(a - b))
     # a category's share of the breakdown's total, or of the quarter's number where they differ
@@ -424,6 +423,16 @@ def _period_pairs(ev: Evidence, period: Period) -> list[Pair]:
     return out
 
 
+def _between_pairs(ev: Evidence, start: Period, end: Period) -> list[Pair]:
+    """One named period's figures against another's ("from 2022/23 to 2023/24")."""
+    out: list[Pair] = []
+    for figure, kind in _kinds(ev):
+        a, b = _value_at(ev, start, figure), _value_at(ev, end, figure)
+        if a is not None and b is not None:
+            out.append((b, a, kind))
+    return out
+
+
 # -- the comparisons a clause names -------------------------------------------------------------
 
 _PREVIOUS = re.compile(r"\b(?:last|previous|preceding|prior)\s+quarter\b|\bquarter\s+before\b|\bprevious\s+period\b|"
@@ -449,12 +458,14 @@ _FROM_TO = re.compile(r"\bfrom\s+(?P<a>[£$]?\d[\d,]*(?:\.\d+)?%?)\s+(?:\S+\s+){
 
 @dataclass(frozen=True)
 class Named:
-    """A comparison a clause names: which, the periods it means, and how it reads."""
+    """A comparison a clause names: which, the periods it means, where it is named."""
 
-    key: str                         # previous | last_year | same_quarter | period | england | statneigh | target
+    key: str        # previous | last_year | same_quarter | period | between | england | statneigh | target | current
     label: str
     period: Period | None = None
     since: bool = False
+    at: int = 0                      # where in the clause it is named
+    start: Period | None = None      # "from 2022/23 to 2023/24": the earlier period ("between")
 
 
 def _fy_of(y1: str, y2: str) -> int | None:
@@ -464,17 +475,13 @@ def _fy_of(y1: str, y2: str) -> int | None:
     return None
 
 
-def named_comparisons(clause: str, quarter: Period) -> list[Named]:
-    out: list[Named] = []
-    if _PREVIOUS.search(clause):
-        out.append(Named("previous", "the previous quarter"))
-    if _SAME_QUARTER.search(clause):
-        out.append(Named("same_quarter", "the same quarter last year"))
-    elif _LAST_YEAR.search(clause):
-        out.append(Named("last_year", "last year"))
+def _periods_named(clause: str, quarter: Period) -> list[tuple[int, int, Period]]:
+    """Every quarter, year and month named in the clause, with where it is."""
+    from kpiflow.periods import month
+
+    out: list[tuple[int, int, Period]] = []
     taken: list[tuple[int, int]] = []
     for m in _Q_LABEL.finditer(clause):
-        taken.append(m.span())
         n = int(m[1] or m[6] or m[7])
         y1, y2 = (m[2], m[3]) if m[1] else (m[4], m[5]) if m[6] else (None, None)
         if y1 and y2:
@@ -484,29 +491,47 @@ def named_comparisons(clause: str, quarter: Period) -> list[Named]:
             period = Period("quarter", fy, n)
         else:
             period = Period("quarter", quarter.fy if n <= quarter.n else quarter.fy - 1, n)
-        out.append(_period_named(period, quarter, bool(_SINCE.search(clause[:m.start()]))))
+        taken.append(m.span())
+        out.append((m.start(), m.end(), period))
     for m in _Y_LABEL.finditer(clause):
-        if any(a <= m.start() < b for a, b in taken):
-            continue
         fy = _fy_of(m[1], m[2])
-        if fy is None:
+        if fy is None or any(a <= m.start() < b for a, b in taken):
             continue
-        out.append(_period_named(Period("year", fy), quarter, bool(_SINCE.search(clause[:m.start()]))))
+        out.append((m.start(), m.end(), Period("year", fy)))
     for m in _DATE.finditer(clause):
-        month_word = m[1].lower().rstrip(".")
-        idx = next((i for i, full in enumerate(MONTH_NAMES, start=1) if full.startswith(month_word[:3])), None)
-        if idx is None:
-            continue
-        from kpiflow.periods import month
+        word = m[1].lower().rstrip(".")
+        idx = next((i for i, full in enumerate(MONTH_NAMES, start=1) if full.startswith(word[:3])), None)
+        if idx is not None:
+            out.append((m.start(), m.end(), month(int(m[2]), idx)))
+    return sorted(out, key=lambda x: x[0])
 
-        out.append(_period_named(month(int(m[2]), idx), quarter, bool(_SINCE.search(clause[:m.start()]))))
-    if _ENGLAND.search(clause) or _BOTH_COMPARATORS.search(clause):
-        out.append(Named("england", "England"))
-    if _NEIGHBOURS.search(clause) or _BOTH_COMPARATORS.search(clause):
-        out.append(Named("statneigh", "the statistical neighbours' average"))
-    if _TARGET.search(clause):
-        out.append(Named("target", "the target"))
-    return [n for n in out if n.key != "current"]
+
+def named_comparisons(clause: str, quarter: Period) -> list[Named]:
+    """The comparisons a clause names, in the order it names them."""
+    out: list[Named] = []
+    for rx, key, label in ((_PREVIOUS, "previous", "the previous quarter"),
+                           (_SAME_QUARTER, "same_quarter", "the same quarter last year"),
+                           (_ENGLAND, "england", "England"), (_NEIGHBOURS, "statneigh", "the statistical neighbours' average"),
+                           (_TARGET, "target", "the target")):
+        out += [Named(key, label, at=m.start()) for m in rx.finditer(clause)]
+    if not _SAME_QUARTER.search(clause):
+        out += [Named("last_year", "last year", at=m.start()) for m in _LAST_YEAR.finditer(clause)]
+    for m in _BOTH_COMPARATORS.finditer(clause):
+        out += [Named("england", "England", at=m.start()), Named("statneigh", "the statistical neighbours' average",
+                                                                  at=m.start())]
+    periods = _periods_named(clause, quarter)
+    skip: set[int] = set()
+    for i, (a, b, period) in enumerate(periods):
+        if i in skip:
+            continue
+        nxt = periods[i + 1] if i + 1 < len(periods) else None
+        if nxt is not None and re.search(r"\bfrom\s*$", clause[:a], re.I) and re.fullmatch(r"\s+to\s+", clause[b:nxt[0]]):
+            out.append(Named("between", f"{period.short} to {nxt[2].short}", nxt[2], at=a, start=period))
+            skip.add(i + 1)
+            continue
+        named = _period_named(period, quarter, bool(_SINCE.search(clause[:a])))
+        out.append(Named(named.key, named.label, named.period, named.since, a))
+    return sorted((n for n in out if n.key != "current"), key=lambda n: n.at)
 
 
 def _period_named(period: Period, quarter: Period, since: bool) -> Named:
@@ -554,14 +579,14 @@ _GAP = re.compile(r"\b(?:gaps?|leads?|difference)\b", re.I)
 _WIDEN = re.compile(r"\b(?:widen\w*|wider|grown|grew|grow\w*|increased|increasing|larger|bigger)\b", re.I)
 _NARROW = re.compile(r"\b(?:narrow\w*|clos(?:ed|ing)|reduced|reducing|smaller|shrunk|shrinking|fallen|fell|decreased)\b",
                      re.I)
-_MET = re.compile(r"\b(?:met|meets|achieved|achieves|exceeded|exceeds|exceeding|surpassed|surpasses|beaten|beat|beats|"
-                  r"hit|hits)\b|\bon\s+target\b|\bahead\s+of\s+(?:the\s+|its\s+|our\s+)?target|\bbetter\s+than\s+"
-                  r"(?:the\s+|its\s+|our\s+)?target|\bwithin\s+(?:the\s+|its\s+)?target\b", re.I)
-_MISSED = re.compile(r"\b(?:missed|misses|missing|miss)\b|\boff\s+target\b|\bbehind\s+(?:the\s+|its\s+|our\s+)?target|"
-                     r"\bshort\s+of\s+(?:the\s+|its\s+|our\s+)?target|\bworse\s+than\s+(?:the\s+|its\s+|our\s+)?target",
-                     re.I)
+_BEFORE_TARGET = r"\s+(?:the\s+|its\s+|our\s+|their\s+|a\s+|this\s+quarter'?s\s+)?(?:\S+\s+){0,2}?targets?\b"
+_MET = re.compile(rf"\b(?:met|meets|achieved|achieves|exceeded|exceeds|exceeding|surpassed|surpasses|beaten|beat|beats|"
+                  rf"hit|hits)\b|\bon\s+target\b|\bahead\s+of{_BEFORE_TARGET}|\bbetter\s+than{_BEFORE_TARGET}|"
+                  rf"\bwithin{_BEFORE_TARGET}", re.I)
+_MISSED = re.compile(rf"\b(?:missed|misses|missing|miss)\b|\boff\s+target\b|\bbehind{_BEFORE_TARGET}|"
+                     rf"\bshort\s+of{_BEFORE_TARGET}|\bworse\s+than{_BEFORE_TARGET}", re.I)
 _TARGET_SIDE = re.compile(r"\b(?P<side>above|below|over|under|higher\s+than|lower\s+than)\s+(?:the\s+|its\s+|our\s+|a\s+)?"
-                          r"(?:\w+\s+){0,2}?target", re.I)
+                          r"(?:\S+\s+){0,2}?target", re.I)
 _TOLERANCE_WORDS = re.compile(r"\b(?:tolerance|band|margin|within)\b", re.I)
 _RAG_WORD = re.compile(r"\b(Green|Amber|Red)\b")
 _NO_TARGET = re.compile(r"\bno\s+target|\btarget\s+(?:has\s+)?not\s+(?:been\s+)?set|\bnot\s+(?:been\s+)?set\s+a\s+"
@@ -575,6 +600,7 @@ class Claim:
     word: str
     kind: str            # up | down | above | below | good | bad | same
     negated: bool
+    at: int = 0
 
 
 def claims(clause: str) -> list[Claim]:
@@ -585,7 +611,7 @@ def claims(clause: str) -> list[Claim]:
         negated = bool(_NEGATION.search(before) or _NO_BEFORE.search(before))
         if kind == "same" and re.match(r"no\s", m.group(), re.I):
             negated = bool(_NEGATION.search(before))
-        out.append(Claim(" ".join(m.group().split()), kind, negated))
+        out.append(Claim(" ".join(m.group().split()), kind, negated, m.start()))
     return out
 
 
@@ -619,7 +645,8 @@ def _actual(ev: Evidence, now: float, then: float, kind: str) -> str:
     high = ev.facts.indicator.higher_is_better
     d = direction(now, then, high, ev.no_change_percent)
     move = "higher" if now > then else "lower" if now < then else "the same"
-    verdict = {IMPROVED: ", an improvement", WORSENED: ", a deterioration", NO_CHANGE: ", about the same"}.get(d or "", "")
+    verdicts: dict[str, str] = {IMPROVED: ", an improvement", WORSENED: ", a deterioration", NO_CHANGE: ", about the same"}
+    verdict = verdicts.get(d or "", "")
     return f"{move} ({_shown(ev, now, kind)} against {_shown(ev, then, kind)}{verdict})"
 
 
@@ -632,6 +659,8 @@ def _readings(ev: Evidence, h: Held, n: Named, clause: str) -> list[Pair]:
             pairs += _period_pairs(ev, n.period)
     elif n.key == "period" and n.period is not None:
         pairs = _period_pairs(ev, n.period)
+    elif n.key == "between" and n.period is not None and n.start is not None:
+        pairs = _between_pairs(ev, n.start, n.period)
     else:
         return []
     wants_rate = re.search(r"\brates?\b", clause, re.I)
@@ -704,23 +733,23 @@ def _direction_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) 
                 out.append(f'the sentence says it {"did not " if c.negated else ""}{c.word} each year'
                            f'{f" since {since.label}" if since else ""}, but kpiflow\'s figures show {what}')
         return out
-    for n in named:
-        if n.key == "target" or (n.key == "period" and n.since and _RUN.search(clause)):
+    comparisons = [n for n in named if n.key != "target"]
+    for c in found:
+        # a direction belongs to the comparison named next after it ("fell compared with Q1"), else
+        # the one named last before it ("compared with Q1, it fell")
+        after = [n for n in comparisons if n.at > c.at]
+        before = [n for n in comparisons if n.at < c.at]
+        n = after[0] if after else before[-1] if before else None
+        if n is None:
             continue
         comparator = n.key in ("england", "statneigh")
-        applicable = [c for c in found if (c.kind in ("above", "below", "good", "bad") if comparator else True)
-                      and not (comparator and c.kind in ("good", "bad") and c.word.lower().startswith("improv"))]
-        if not applicable:
+        if comparator and (c.kind not in ("above", "below", "good", "bad") or c.word.lower().startswith("improv")):
             continue
         pairs = _readings(ev, h, n, clause)
-        if not pairs:
-            continue
-        for c in applicable:
-            if not any(_holds(c, now, then, high, ev.no_change_percent) for now, then, _ in pairs):
-                now, then, kind = pairs[0]
-                out.append(f'the sentence says "{_said(c)}" against {n.label}, but the figures are '
-                           f"{_actual(ev, now, then, kind)}")
-                break
+        if pairs and not any(_holds(c, now, then, high, ev.no_change_percent) for now, then, _ in pairs):
+            now, then, kind = pairs[0]
+            out.append(f'the sentence says "{_said(c)}" against {n.label}, but the figures are '
+                       f"{_actual(ev, now, then, kind)}")
     # "fell from 548 to 531": the figures written must move the way the words say
     for m in _FROM_TO.finditer(clause):
         a, b = (float(x.strip("£$%").replace(",", "")) for x in (m["a"], m["b"]))
@@ -752,11 +781,10 @@ def _target_findings(ev: Evidence, clause: str, named: list[Named]) -> list[str]
         return out
     claim_met: bool | None = None
     word = ""
-    if met or missed:
-        m = met or missed
-        assert m is not None
-        word = m.group()
-        negated = bool(_NEGATION.search(clause[:m.start()]))
+    said = met or missed
+    if said is not None:
+        word = said.group()
+        negated = bool(_NEGATION.search(clause[:said.start()]))
         claim_met = bool(met) != negated
     elif side:
         word = side.group()
@@ -802,6 +830,8 @@ def _figure_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) -> 
                 change_pairs += _period_pairs(ev, n.period)
         elif n.key == "period" and n.period is not None:
             change_pairs += _period_pairs(ev, n.period)
+        elif n.key == "between" and n.period is not None and n.start is not None:
+            change_pairs += _between_pairs(ev, n.start, n.period)
     for w in numbers(clause, labels):
         if w.percent and not w.points:
             percentage = ev.facts.indicator.unit == "Percentage"
