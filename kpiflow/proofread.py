@@ -857,9 +857,8 @@ def _figure_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) -> 
                 diffs = sorted(abs(a - b) for a, b, _ in change_pairs) if change_pairs else h.diffs
                 if _matches(w, diffs):
                     continue
-        out.append((w.text, f'"{w.text}" is not a figure kpiflow shows or holds for {ev.facts.indicator.id} (its figures '
-                            "of any period, targets, comparators, breakdown, forecast, or the difference or percentage "
-                            "change between two of them). Check it against the values table, or say what it counts."))
+        out.append((w.text, f'"{w.text}" is not a figure kpiflow holds for {ev.facts.indicator.id}. Check it against the '
+                            "values table, or say what it counts."))
     return out
 
 
@@ -1030,30 +1029,6 @@ def proofread_draft(settings: Any, store: Any, catalogue: Any, quarter: Period, 
         result.checked.append(iid)
         result.findings += check_texts(ev[iid], commentary or [], response or [])
     return result
-
-
-def proofread_quarter(settings: Any, quarter: Period, draft: Any = None) -> ProofreadResult:
-    """``kpiflow proofread``: the newest draft for the quarter (or the one named), against the store."""
-    from kpiflow.catalogue import load_checked_catalogue
-    from kpiflow.errors import KpiflowError
-    from kpiflow.publish import draft_provenance, newest_draft
-    from kpiflow.store import open_store
-
-    catalogue = load_checked_catalogue(settings)
-    path = draft or newest_draft(settings, quarter)
-    if not path.is_file():
-        raise KpiflowError(f"There is no file {path}. Name the edited draft with --from, or leave it out to read the "
-                           "newest draft in outbox/drafts/.")
-    made = draft_provenance(path)
-    if made is None:
-        raise KpiflowError(f"{path.name} is not a draft kpiflow made (it records no quarter), or it could not be read "
-                           "safely. Proofread the draft kpiflow report wrote into outbox/drafts/, edited in Word or "
-                           "LibreOffice.")
-    if made.quarter != quarter.label:
-        raise KpiflowError(f"{path.name} was made for {made.quarter}, not {quarter.label}. Proofread it with --quarter "
-                           f"\"{made.quarter}\", or name the draft made for {quarter.label}.")
-    with open_store(settings) as store:
-        return proofread_draft(settings, store, catalogue, quarter, path)
 
 
 def check_return_words(facts: Facts, series: Mapping[Period, Figures], commentary: str, response: str,

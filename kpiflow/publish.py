@@ -35,6 +35,7 @@ from kpiflow.filing import try_lock, unique_path
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
+from kpiflow.proofread import ProofreadResult
 from kpiflow.provenance import Provenance, fingerprint, read_provenance, short_hash, stale_problems
 from kpiflow.provenance import accepted as accepted_submissions
 from kpiflow.report import report_filename, report_title
@@ -287,14 +288,16 @@ def _finish_interrupted(settings: Settings, store: Store, quarter: Period) -> Pu
 
 
 def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path | None = None,
-            by: str = "") -> PublishResult:
-    """Check the draft and, if it passes, file it and close the quarter (see the module's notes)."""
+            by: str = "", strict: bool = False) -> PublishResult:
+    """Check the draft and, if it passes, file it and close the quarter (see the module's notes).
+    The officers' words are proofread against the figures first: findings are warnings, and
+    ``strict`` refuses a draft with any."""
     with publishing_lock(settings):
-        return _publish(settings, store, catalogue, quarter, draft, by)
+        return _publish(settings, store, catalogue, quarter, draft, by, strict)
 
 
 def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path | None,
-             by: str) -> PublishResult:
+             by: str, strict: bool = False) -> PublishResult:
     finished = _finish_interrupted(settings, store, quarter)
     if finished is not None:
         return finished
@@ -318,6 +321,8 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
                            [f"Checking {draft.name}", *(problem_line(p) for p in check.result.problems)])
     if not result.ok:
         result.lines.append(_nothing(quarter))
+        return result
+    if not _proofread(settings, store, catalogue, quarter, draft, everything, result, strict):
         return result
 
     from kpiflow.pdf import PdfUnavailable, check_pdf, to_pdf
@@ -386,6 +391,27 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
     return result
 
 
+def _proofread(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path,
+               everything: list[Assessment], result: PublishResult, strict: bool) -> bool:
+    """The officers' words against the figures (kpiflow proofread): warnings, or with ``strict`` a
+    refusal. Returns whether publishing goes on."""
+    from kpiflow.proofread import proofread_draft
+
+    found = proofread_draft(settings, store, catalogue, quarter, draft, everything).findings
+    for f in found:
+        p = f.problem()
+        assert result.checks is not None
+        result.checks.add(p if not strict else Problem("error", p.code, p.message, p.sheet, p.cell, p.indicator_id))
+        result.lines.append(problem_line(result.checks.problems[-1]))
+    if strict and found:
+        result.ok = False
+        result.lines.append(f"--strict: {len(found)} finding{'s' * (len(found) != 1)} in the officers' words. Correct "
+                            f"them (kpiflow proofread --quarter \"{quarter.label}\" lists them), or publish without "
+                            f"--strict. {_nothing(quarter)}")
+        return False
+    return True
+
+
 class _Overtaken(Exception):
     """A return was accepted for the quarter while the files were being built."""
 
@@ -411,6 +437,30 @@ def _manifest(store: Store, catalogue: Catalogue, quarter: Period, everything: l
     }
 
 
+def proofread_quarter(settings: Settings, quarter: Period, draft: Path | None = None) -> ProofreadResult:
+    """``kpiflow proofread``: the draft publish would take (the newest for the quarter, or the one
+    named), its officers' words against the store's figures (see ``kpiflow.proofread``)."""
+    from kpiflow.catalogue import load_checked_catalogue
+    from kpiflow.proofread import proofread_draft
+    from kpiflow.store import open_store
+
+    catalogue = load_checked_catalogue(settings)
+    path = draft or newest_draft(settings, quarter)
+    if not path.is_file():
+        raise KpiflowError(f"There is no file {path}. Name the edited draft with --from, or leave it out to read the "
+                           "newest draft in outbox/drafts/.")
+    made = draft_provenance(path)
+    if made is None:
+        raise KpiflowError(f"{path.name} is not a draft kpiflow made (it records no quarter), or it could not be read "
+                           "safely. Proofread the draft kpiflow report wrote into outbox/drafts/, edited in Word or "
+                           "LibreOffice.")
+    if made.quarter != quarter.label:
+        raise KpiflowError(f"{path.name} was made for {made.quarter}, not {quarter.label}. Proofread it with --quarter "
+                           f"\"{made.quarter}\", or name the draft made for {quarter.label}.")
+    with open_store(settings) as store:
+        return proofread_draft(settings, store, catalogue, quarter, path)
+
+
 def reopen(settings: Settings, quarter: Period, reason: str, by: str = "") -> None:
     """``kpiflow reopen``: accept returns for a published quarter again, recording who and why."""
     from kpiflow.store import open_store
@@ -425,11 +475,12 @@ class NotPublished(KpiflowError):
     """Asked to reopen a quarter that is open."""
 
 
-def publish_quarter(settings: Settings, quarter: Period, draft: Path | None = None, by: str = "") -> PublishResult:
+def publish_quarter(settings: Settings, quarter: Period, draft: Path | None = None, by: str = "",
+                    strict: bool = False) -> PublishResult:
     """``kpiflow publish``: the working folder's catalogue and store."""
     from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.store import open_store
 
     catalogue = load_checked_catalogue(settings)
     with open_store(settings) as store:
-        return publish(settings, store, catalogue, quarter, draft, by)
+        return publish(settings, store, catalogue, quarter, draft, by, strict)
