@@ -48,6 +48,7 @@ from kpiflow.periods import MONTH_NAMES, Period
 from kpiflow.problems import Problem
 from kpiflow.trends import Facts, direction, outturn
 
+CODES = ("figure-not-held", "direction-contradicts", "target-contradicts", "copied-words", "placeholder-response")
 FIGURE = "figure-not-held"
 DIRECTION = "direction-contradicts"
 TARGET = "target-contradicts"
@@ -245,10 +246,11 @@ def _matches(w: Written, candidates: Sequence[float]) -> bool:
     lo, hi = v - tol, v + tol
     if w.hedge:
         spread = max(tol, 0.1 * abs(v))
+        tiny = 1e-9 * max(1.0, abs(v))
         if w.hedge in _BELOW_HEDGES:
-            lo, hi = v - spread, v + tol
+            lo, hi = v - spread, v + tiny
         elif w.hedge in _ABOVE_HEDGES:
-            lo, hi = v - tol, v + spread
+            lo, hi = v - tiny, v + spread
         else:
             lo, hi = v - spread, v + spread
     i = bisect.bisect_left(candidates, lo)
