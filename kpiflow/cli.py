@@ -306,7 +306,7 @@ def proofread(quarter: Quarter,
 
     Example: kpiflow proofread --quarter "2017/18 Q2" --from "outbox/drafts/edited.docx" --strict
     """
-    from kpiflow.publish import proofread_quarter
+    from kpiflow.proofread import proofread_quarter
 
     result = proofread_quarter(_settings(home), _quarter(quarter), from_)
     _render(result.to_dict() if as_json else result.lines(), as_json)

@@ -69,6 +69,8 @@ class Evidence:
     drafted: tuple[str, ...] = ()              # kpiflow's own drafted paragraphs for this quarter
     tolerance_percent: float = 5.0
     no_change_percent: float = 1.0
+    # outturns already looked up: (period, figure) -> value (a cache, not part of what it is)
+    looked_up: dict[tuple[Period, str], float | None] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ _MONTHS = r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug
 _MONTH = rf"(?:{_MONTHS})\.?"
 _PERIOD_WORD = r"(?:years?|yrs?|quarters?|qtrs?|months?|weeks?|days?|periods?|hours?|minutes?|terms?|sessions?)"
 # spans that hold digits but no figure: masked before numbers are looked for, in this order
-_NOT_FIGURES = [re.compile(p, re.I) for p in (
+_NOT_FIGURE_PATTERNS = (
     rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?\b",          # 30 September 2017
     rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b",                    # September 30th, 2017
     rf"\b{_MONTH}\s+\d{{4}}\b",                                                         # Sep 2017
@@ -153,16 +155,17 @@ _NOT_FIGURES = [re.compile(p, re.I) for p in (
     r"\b(?:under|over|above|below)[- ]\d{1,2}s\b|\b(?:under|over)\s+(?:the\s+)?age\s+(?:of\s+)?\d+",
     r"\b\d{1,2}\s+and\s+(?:over|above|older|under)\b|\b\d{1,2}\s*\+(?!\s*\d)",        # 16 and over, 16+
     r"\bunder\s+1s?\b",
-    rf"\b\d+(?:\.\d+)?\s*(?:-|\s)?(?:(?:consecutive|successive|straight|full|financial|reporting|calendar|"
+    rf"(?<![\d,.])\b\d+(?:\.\d+)?\s*(?:-|\s)?(?:(?:consecutive|successive|straight|full|financial|reporting|calendar|"
     rf"previous|further|more|working|school|rolling)\s+)?{_PERIOD_WORD}\b",              # 6 months, 45 days
     r"\b\d+(?:st|nd|rd|th)\b",                                                          # 3rd
     r"\bs\.?\d+|\byear\s+\d{1,2}\b(?![.,]\d)|\b(?:section|sec|article|part|chapter|page|paragraph|para|phase|stage|key\s+stage|ks|level|tier|band|"
     r"priority|outcome|step|ward|version|item|figure|table|appendix|annex|schedule|clause|grade|option|group|class|"
     r"room|route|objective|action|recommendation|standard|regulation|rule|principle|theme|indicator)\.?\s*\d+",
     r"\b\d{1,2}(?::\d{2})?\s*(?:am|pm)\b|\b\d{1,2}:\d{2}\b",                             # 9am, 10:30
-    r"\b(?:\d+|one|a)\s+in\s+(?:every\s+)?\d+\b",                                       # 1 in 5
+    r"(?<![\d,.])\b(?:\d+|one|a)\s+in\s+(?:every\s+)?\d+\b(?![,.]?\d|\s*[/-]\s*\d)",                                       # 1 in 5
     r"(?<![\d,.])\b0\d{2,}[\d ]*",                                                       # telephone numbers
-)]
+)
+_NOT_FIGURES = re.compile("|".join(f"(?:{p})" for p in _NOT_FIGURE_PATTERNS), re.I)
 _YEAR = re.compile(r"(?<![\d,.])\b(?:19[5-9]\d|20[0-4]\d)\b(?![,.]\d)")
 _YEAR_BEFORE = re.compile(r"(?:\b(?:in|since|from|until|till|of|between|during|year|calendar|before|after|early|late|"
                           rf"mid|summer|spring|autumn|winter|end|start|beginning|through|throughout|{_MONTHS})|[(])\s*$",
@@ -198,15 +201,23 @@ class Written:
     change: bool = False  # written as a change ("fell by 17", "17 fewer")
 
 
+def _before(text: str, at: int, width: int = 40) -> str:
+    """The words just before ``at``: what a hedge, a negation or "since" is looked for in."""
+    return text[max(0, at - width):at]
+
+
 def numbers(clause: str, labels: Iterable[str] = ()) -> list[Written]:
     """The figures written in a clause (already in digits), less the spans that are not figures."""
+    if not any(ch.isdigit() for ch in clause):
+        return []
     masked = clause
+    lowered = clause.lower()
     for label in labels:       # the breakdown's categories ("10-15 yrs") are names, not figures
-        if label and any(ch.isdigit() for ch in label):
+        if label and label.lower() in lowered and any(ch.isdigit() for ch in label):
             masked = re.sub(re.escape(label), lambda m: "§" * len(m.group()), masked, flags=re.I)
-    for rx in _NOT_FIGURES:
-        masked = rx.sub(lambda m: "§" * len(m.group()), masked)
-    masked = _YEAR.sub(lambda m: "§" * 4 if _YEAR_BEFORE.search(masked[:m.start()]) or not masked[:m.start()].strip()
+    masked = _NOT_FIGURES.sub(lambda m: "§" * len(m.group()), masked)
+    masked = _YEAR.sub(lambda m: "§" * 4 if _YEAR_BEFORE.search(_before(masked, m.start()))
+                       or not masked[:m.start()].strip()
                        else m.group(), masked)
     masked = re.sub(r"^\s*\(?\d{1,2}[.)]\s", lambda m: "§" * len(m.group()), masked)     # a list's "1."
     out: list[Written] = []
@@ -230,12 +241,12 @@ def numbers(clause: str, labels: Iterable[str] = ()) -> list[Written]:
         else:
             zeros = len(digits) - len(digits.rstrip("0")) if digits else 0
             half = 0.5 * 10 ** min(zeros, max(len(digits) - 2, 0)) if value >= 1000 else 0.5
-        hedge = _HEDGE.search(masked[:m.start()])
+        hedge = _HEDGE.search(_before(masked, m.start()))
         out.append(Written(clause[m.start():m.end()].strip(), value * scale, half,
                            pct_word in ("%", "per cent", "percent", "percent") or pct_word.startswith("per"),
                            pct_word.startswith(("percentage", "pp", "point")),
                            " ".join(hedge["w"].lower().split()) if hedge else "",
-                           bool(_CHANGE_BEFORE.search(masked[:m.start()]) or _CHANGE_AFTER.match(masked[m.end():]))))
+                           bool(_CHANGE_BEFORE.search(_before(masked, m.start(), 60)) or _CHANGE_AFTER.match(masked[m.end():]))))
     return out
 
 
@@ -269,13 +280,47 @@ class Held:
     values: list[float] = field(default_factory=list)          # sorted
     percents: list[float] = field(default_factory=list)        # the tolerance and no-change bands, sorted
     shares: list[float] = field(default_factory=list)          # each breakdown category's share of the total
-    diffs: list[float] = field(default_factory=list)           # differences between two of them
-    changes: list[float] = field(default_factory=list)         # percentage changes between two of them
     comparisons: dict[str, list[Pair]] = field(default_factory=dict)   # named comparison -> pairs
+    by_kind: dict[str, set[float]] = field(default_factory=dict)       # the figures paired, number and rate apart
+    breakdown: list[float] = field(default_factory=list)
+    _diffs: list[float] | None = None
+    _changes: list[float] | None = None
+
+    @property
+    def diffs(self) -> list[float]:
+        """The difference between any two figures of one kind (worked out when first asked for)."""
+        if self._diffs is None:
+            self._pair_up()
+        assert self._diffs is not None
+        return self._diffs
+
+    @property
+    def changes(self) -> list[float]:
+        """The percentage change between any two figures of one kind."""
+        if self._changes is None:
+            self._pair_up()
+        assert self._changes is not None
+        return self._changes
+
+    def _pair_up(self) -> None:
+        diffs: set[float] = set()
+        changes: set[float] = set()
+        for values in self.by_kind.values():
+            for a, b in _pairs_of(sorted(values)):
+                diffs.add(abs(a - b))
+                for pc in (_change(a, b), _change(b, a)):
+                    if pc is not None:
+                        changes.add(pc)
+        for a, b in _pairs_of(self.breakdown):
+            diffs.add(abs(a - b))
+        self._diffs, self._changes = sorted(diffs), sorted(changes)
 
 
 def _value_at(ev: Evidence, period: Period, figure: str) -> float | None:
-    return outturn(ev.series, period, figure, ev.facts.indicator.measure)
+    key = (period, figure)
+    if key not in ev.looked_up:
+        ev.looked_up[key] = outturn(ev.series, period, figure, ev.facts.indicator.measure)
+    return ev.looked_up[key]
 
 
 def _kinds(ev: Evidence) -> list[tuple[str, str]]:
@@ -346,25 +391,13 @@ def held(ev: Evidence) -> Held:
     plain |= set(breakdown)
     if breakdown:
         plain.add(sum(breakdown))
-    diffs: set[float] = set()
-    changes: set[float] = set()
-    for values in by_kind.values():
-        ordered = sorted(values)
-        for a, b in _pairs_of(ordered):
-            diffs.add(abs(a - b))
-            for pc in (_change(a, b), _change(b, a)):
-                if pc is not None:
-                    changes.add(pc)
-    for a, b in _pairs_of(breakdown):
-        diffs.add(abs(a - b))
     # a category's share of the breakdown's total, or of the quarter's number where they differ
     shares = [n / total * 100 for total in {sum(breakdown), _value_at(ev, f.quarter, "number") or 0.0} if total
               for n in breakdown]
     percents = {ev.tolerance_percent, ev.no_change_percent}
     if ind.tolerance is not None:
         percents.add(ind.tolerance)
-    out = Held(sorted(plain), sorted(percents), sorted(shares), sorted(diffs), sorted(changes), _comparisons(ev))
-    return out
+    return Held(sorted(plain), sorted(percents), sorted(shares), _comparisons(ev), by_kind, breakdown)
 
 
 def _comparisons(ev: Evidence) -> dict[str, list[Pair]]:
@@ -511,27 +544,33 @@ def _periods_named(clause: str, quarter: Period) -> list[tuple[int, int, Period]
 def named_comparisons(clause: str, quarter: Period) -> list[Named]:
     """The comparisons a clause names, in the order it names them."""
     out: list[Named] = []
-    for rx, key, label in ((_PREVIOUS, "previous", "the previous quarter"),
-                           (_SAME_QUARTER, "same_quarter", "the same quarter last year"),
-                           (_ENGLAND, "england", "England"), (_NEIGHBOURS, "statneigh", "the statistical neighbours' average"),
-                           (_TARGET, "target", "the target")):
-        out += [Named(key, label, at=m.start()) for m in rx.finditer(clause)]
-    if not _SAME_QUARTER.search(clause):
+    low = clause.lower()
+    # each pattern is tried only where a word it needs is present: most clauses name nothing
+    for rx, key, label, needs in (
+            (_PREVIOUS, "previous", "the previous quarter", ("quarter", "period")),
+            (_SAME_QUARTER, "same_quarter", "the same quarter last year", ("year", "months")),
+            (_ENGLAND, "england", "England", ("england", "national")),
+            (_NEIGHBOURS, "statneigh", "the statistical neighbours' average", ("neighbour", "similar", "compar")),
+            (_TARGET, "target", "the target", ("target",))):
+        if any(w in low for w in needs):
+            out += [Named(key, label, at=m.start()) for m in rx.finditer(clause)]
+    if "year" in low and not _SAME_QUARTER.search(clause):
         out += [Named("last_year", "last year", at=m.start()) for m in _LAST_YEAR.finditer(clause)]
-    for m in _BOTH_COMPARATORS.finditer(clause):
-        out += [Named("england", "England", at=m.start()), Named("statneigh", "the statistical neighbours' average",
-                                                                  at=m.start())]
-    periods = _periods_named(clause, quarter)
+    if "comparators" in low:
+        for m in _BOTH_COMPARATORS.finditer(clause):
+            out += [Named("england", "England", at=m.start()),
+                    Named("statneigh", "the statistical neighbours' average", at=m.start())]
+    periods = _periods_named(clause, quarter) if any(ch.isdigit() for ch in clause) or "quarter" in low else []
     skip: set[int] = set()
     for i, (a, b, period) in enumerate(periods):
         if i in skip:
             continue
         nxt = periods[i + 1] if i + 1 < len(periods) else None
-        if nxt is not None and re.search(r"\bfrom\s*$", clause[:a], re.I) and re.fullmatch(r"\s+to\s+", clause[b:nxt[0]]):
+        if nxt is not None and re.search(r"\bfrom\s*$", _before(clause, a), re.I) and re.fullmatch(r"\s+to\s+", clause[b:nxt[0]]):
             out.append(Named("between", f"{period.short} to {nxt[2].short}", nxt[2], at=a, start=period))
             skip.add(i + 1)
             continue
-        named = _period_named(period, quarter, bool(_SINCE.search(clause[:a])))
+        named = _period_named(period, quarter, bool(_SINCE.search(_before(clause, a))))
         out.append(Named(named.key, named.label, named.period, named.since, a))
     return sorted((n for n in out if n.key != "current"), key=lambda n: n.at)
 
@@ -605,11 +644,22 @@ class Claim:
     at: int = 0
 
 
+_CLAIM_STARTS = frozenset(re.findall(r"\w+", """rose risen rises rising increased increases increasing increase grew grown growing growth climbed
+climbing jumped went gone rise is was are were been up fell fallen falls falling fall decreased decreases decreasing decrease
+declined declines declining decline dropped drops dropping drop reduced reduction reducing lowered down higher above greater
+exceeds exceeded more lower below fewer less improved improvement improvements improving improves better worse worsened
+worsening deteriorated deterioration deteriorating poorer remained remains stayed stays held unchanged no about broadly much
+roughly largely stable steady level similar in static flat same change line"""))
+_WORD = re.compile(r"[a-z]+")
+
+
 def claims(clause: str) -> list[Claim]:
+    if _CLAIM_STARTS.isdisjoint(_WORD.findall(clause.lower())):
+        return []
     out = []
     for m in _CLAIMS.finditer(clause):
         kind = next(k for k, v in m.groupdict().items() if v)
-        before = clause[:m.start()]
+        before = _before(clause, m.start())
         negated = bool(_NEGATION.search(before) or _NO_BEFORE.search(before))
         if kind == "same" and re.match(r"no\s", m.group(), re.I):
             negated = bool(_NEGATION.search(before))
@@ -701,14 +751,15 @@ def _direction_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) 
     """Why the clause's direction contradicts the figures; empty when it does not (or says nothing checkable)."""
     f = ev.facts
     high = f.indicator.higher_is_better
-    if _FUTURE.search(clause):
-        return []
     found = claims(clause)
+    gap = _GAP.search(clause)
+    if (not found and not gap) or _FUTURE.search(clause):
+        return []
     out: list[str] = []
     # the gap to a comparator
-    if _GAP.search(clause) and (_WIDEN.search(clause) or _NARROW.search(clause)):
+    if gap and (_WIDEN.search(clause) or _NARROW.search(clause)):
         said = "widening" if _WIDEN.search(clause) else "narrowing"
-        negated = bool(_NEGATION.search(clause[:(_WIDEN.search(clause) or _NARROW.search(clause)).start()]))  # type: ignore[union-attr]
+        negated = bool(_NEGATION.search(_before(clause, (_WIDEN.search(clause) or _NARROW.search(clause)).start())))  # type: ignore[union-attr]
         names = [n for n in named if n.key in ("england", "statneigh")]
         trends = [f.gap_trend.get("England" if n.key == "england" else "statistical neighbours") for n in names] \
             if names else list(f.gap_trend.values())
@@ -764,6 +815,8 @@ def _direction_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) 
 
 
 def _target_findings(ev: Evidence, clause: str, named: list[Named]) -> list[str]:
+    if "arget" not in clause and "Green" not in clause and "Amber" not in clause and "Red" not in clause:
+        return []
     f = ev.facts
     high = f.indicator.higher_is_better
     out: list[str] = []
@@ -773,7 +826,7 @@ def _target_findings(ev: Evidence, clause: str, named: list[Named]) -> list[str]
     elif any(n.key in ("last_year", "same_quarter", "period") for n in named):
         rag = None
     for m in _RAG_WORD.finditer(clause):
-        if rag is not None and m[1] != rag and not _NEGATION.search(clause[:m.start()]) and not _FUTURE.search(clause):
+        if rag is not None and m[1] != rag and not _NEGATION.search(_before(clause, m.start())) and not _FUTURE.search(clause):
             out.append(f'the sentence says {m[1]}, but the RAG at {when} is {rag}')
     if not _TARGET.search(clause):
         return out
@@ -786,13 +839,13 @@ def _target_findings(ev: Evidence, clause: str, named: list[Named]) -> list[str]
     said = met or missed
     if said is not None:
         word = said.group()
-        negated = bool(_NEGATION.search(clause[:said.start()]))
+        negated = bool(_NEGATION.search(_before(clause, said.start())))
         claim_met = bool(met) != negated
     elif side:
         word = side.group()
         above = side["side"].lower().startswith(("above", "over", "higher"))
         claim_met = above == high
-        if _NEGATION.search(clause[:side.start()]):
+        if _NEGATION.search(_before(clause, side.start())):
             claim_met = not claim_met
     if f.target is None and f.target_now is None:
         if not _NO_TARGET.search(clause) and f.current is not None:
@@ -821,20 +874,28 @@ def _target_findings(ev: Evidence, clause: str, named: list[Named]) -> list[str]
 
 # -- checking ---------------------------------------------------------------------------------------
 
-def _figure_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) -> list[tuple[str, str]]:
-    labels = [c for c, _ in ev.breakdown]
-    out = []
-    change_pairs: list[Pair] = []
+def _named_pairs(ev: Evidence, h: Held, named: list[Named]) -> list[Pair]:
+    """The pairs of figures the comparisons a clause names compare: what a change it gives must be."""
+    out: list[Pair] = []
     for n in named:
         if n.key in ("previous", "same_quarter", "last_year", "target", "england", "statneigh"):
-            change_pairs += h.comparisons.get(n.key, [])
+            out += h.comparisons.get(n.key, [])
             if n.period is not None:
-                change_pairs += _period_pairs(ev, n.period)
+                out += _period_pairs(ev, n.period)
         elif n.key == "period" and n.period is not None:
-            change_pairs += _period_pairs(ev, n.period)
+            out += _period_pairs(ev, n.period)
         elif n.key == "between" and n.period is not None and n.start is not None:
-            change_pairs += _between_pairs(ev, n.start, n.period)
-    for w in numbers(clause, labels):
+            out += _between_pairs(ev, n.start, n.period)
+    return out
+
+
+def _figure_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) -> list[tuple[str, str]]:
+    written = numbers(clause, [c for c, _ in ev.breakdown])
+    if not written:
+        return []
+    out = []
+    change_pairs = _named_pairs(ev, h, named) if any(w.percent or w.points or w.change for w in written) else []
+    for w in written:
         if w.percent and not w.points:
             percentage = ev.facts.indicator.unit == "Percentage"
             if percentage and not w.change and _matches(w, h.values):
@@ -1031,6 +1092,31 @@ def proofread_draft(settings: Any, store: Any, catalogue: Any, quarter: Period, 
         result.checked.append(iid)
         result.findings += check_texts(ev[iid], commentary or [], response or [])
     return result
+
+
+def proofread_quarter(settings: Any, quarter: Period, draft: Any = None) -> ProofreadResult:
+    """``kpiflow proofread``: the draft publish would take (the newest for the quarter, or the one
+    named), its officers' words against the store's figures (see ``kpiflow.proofread``)."""
+    from kpiflow.catalogue import load_checked_catalogue
+    from kpiflow.errors import KpiflowError
+    from kpiflow.provenance import draft_provenance, newest_draft
+    from kpiflow.store import open_store
+
+    catalogue = load_checked_catalogue(settings)
+    path = draft or newest_draft(settings, quarter)
+    if not path.is_file():
+        raise KpiflowError(f"There is no file {path}. Name the edited draft with --from, or leave it out to read the "
+                           "newest draft in outbox/drafts/.")
+    made = draft_provenance(path)
+    if made is None:
+        raise KpiflowError(f"{path.name} is not a draft kpiflow made (it records no quarter), or it could not be read "
+                           "safely. Proofread the draft kpiflow report wrote into outbox/drafts/, edited in Word or "
+                           "LibreOffice.")
+    if made.quarter != quarter.label:
+        raise KpiflowError(f"{path.name} was made for {made.quarter}, not {quarter.label}. Proofread it with --quarter "
+                           f"\"{made.quarter}\", or name the draft made for {quarter.label}.")
+    with open_store(settings) as store:
+        return proofread_draft(settings, store, catalogue, quarter, path)
 
 
 def check_return_words(facts: Facts, series: Mapping[Period, Figures], commentary: str, response: str,

@@ -35,8 +35,14 @@ from kpiflow.filing import try_lock, unique_path
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
-from kpiflow.proofread import ProofreadResult
-from kpiflow.provenance import Provenance, fingerprint, read_provenance, short_hash, stale_problems
+from kpiflow.provenance import (
+    Provenance,
+    fingerprint,
+    newest_draft,
+    read_provenance,
+    short_hash,
+    stale_problems,
+)
 from kpiflow.provenance import accepted as accepted_submissions
 from kpiflow.report import report_filename, report_title
 from kpiflow.settings import Settings, current_user
@@ -68,40 +74,7 @@ def problem_line(p: Problem) -> str:
     return f"  {label}{p.message} [{p.code}{f'; {where}' if where else ''}]"
 
 
-# -- which draft --------------------------------------------------------------------------------
-
-def draft_provenance(draft: Path) -> Provenance | None:
-    """What a draft's properties say about where it came from; None if it is not a kpiflow draft
-    (or cannot be read safely)."""
-    from kpiflow.docx.package import Refused, open_package
-
-    try:
-        with open_package(draft) as pkg:
-            return read_provenance(pkg)
-    except Refused:
-        return None
-
-
-def newest_draft(settings: Settings, quarter: Period) -> Path:
-    """The newest .docx in outbox/drafts/ made for ``quarter`` (by its properties), whatever its name."""
-    found: list[tuple[float, str, Path]] = []
-    folder = settings.drafts_dir
-    others = 0
-    if folder.is_dir():
-        for p in folder.iterdir():
-            if p.suffix.lower() != ".docx" or p.name.startswith((".", "~$")) or p.is_symlink() or not p.is_file():
-                continue
-            made = draft_provenance(p)
-            if made is not None and made.quarter == quarter.label:
-                found.append((p.stat().st_mtime, p.name, p))
-            else:
-                others += 1
-    if not found:
-        more = f" ({others} other .docx file(s) there were made for other quarters or not by kpiflow)" if others else ""
-        raise KpiflowError(f"There is no draft made for {quarter.label} in {folder}{more}. Run kpiflow report "
-                           f"--quarter \"{quarter.label}\" first, or name the edited draft with --from.")
-    return max(found)[2]
-
+# -- which draft: kpiflow.provenance (newest_draft, draft_provenance) ----------------------------
 
 # -- the checks ---------------------------------------------------------------------------------
 
@@ -435,30 +408,6 @@ def _manifest(store: Store, catalogue: Catalogue, quarter: Period, everything: l
         "draft_made_at": made.made_at if made else "",
         "figures_sha256": fingerprint(everything, quarter),
     }
-
-
-def proofread_quarter(settings: Settings, quarter: Period, draft: Path | None = None) -> ProofreadResult:
-    """``kpiflow proofread``: the draft publish would take (the newest for the quarter, or the one
-    named), its officers' words against the store's figures (see ``kpiflow.proofread``)."""
-    from kpiflow.catalogue import load_checked_catalogue
-    from kpiflow.proofread import proofread_draft
-    from kpiflow.store import open_store
-
-    catalogue = load_checked_catalogue(settings)
-    path = draft or newest_draft(settings, quarter)
-    if not path.is_file():
-        raise KpiflowError(f"There is no file {path}. Name the edited draft with --from, or leave it out to read the "
-                           "newest draft in outbox/drafts/.")
-    made = draft_provenance(path)
-    if made is None:
-        raise KpiflowError(f"{path.name} is not a draft kpiflow made (it records no quarter), or it could not be read "
-                           "safely. Proofread the draft kpiflow report wrote into outbox/drafts/, edited in Word or "
-                           "LibreOffice.")
-    if made.quarter != quarter.label:
-        raise KpiflowError(f"{path.name} was made for {made.quarter}, not {quarter.label}. Proofread it with --quarter "
-                           f"\"{made.quarter}\", or name the draft made for {quarter.label}.")
-    with open_store(settings) as store:
-        return proofread_draft(settings, store, catalogue, quarter, path)
 
 
 def reopen(settings: Settings, quarter: Period, reason: str, by: str = "") -> None:

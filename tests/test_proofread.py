@@ -213,7 +213,7 @@ def test_proofread_a_draft_an_officer_edited(fresh: Any, tmp_path: Path) -> None
     from typer.testing import CliRunner
 
     from kpiflow.cli import app
-    from kpiflow.publish import proofread_quarter
+    from kpiflow.proofread import proofread_quarter
 
     quarter = "2017/18 Q2"
     drafts = fresh.home / "outbox" / "drafts"
