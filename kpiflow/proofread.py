@@ -148,8 +148,10 @@ _NOT_FIGURE_PATTERNS = (
     r"\b\d{4}-\d{1,2}-\d{1,2}\b",                                                       # 2017-09-30
     r"\b(?:19|20)\d{2}\s*[/-]\s*(?:\d{4}|\d{2})\b",                                     # 2017/18, 2017-09
     r"\bQ[1-4]\b|\b(?:quarter|qtr)\s+[1-4]\b",                                          # Q2, quarter 2
-    r"\b(?:aged?|ages)\s+(?:of\s+|between\s+|from\s+)?\d+(?:\s*(?:-|–|to|and)\s*\d+)?",  # aged 10 to 15
-    r"\b\d+\s*(?:-|–|to)\s*\d+\s*(?:yrs?|years?(?:[- ]olds?)?)\b",                      # 10-15 yrs
+    r"\b(?:aged?|ages)\s+(?:of\s+|between\s+|from\s+|under\s+|over\s+|up\s+to\s+)?\d+"
+    r"(?:\s*(?:-|–|to|and)\s*\d+)?",                                                    # aged 10 to 15
+    r"\b\d+\s*(?:-|–|to)\s*\d+\s*(?:yrs?|years?(?:[- ]olds?)?|age\b)",                   # 10-15 yrs, 0-4 age group
+    rf"\b\d+\s+(?:out\s+)?of\s+the\s+(?:last|past|previous)\s+\d+\s+{_PERIOD_WORD}\b",      # 12 of the last 13 months
     r"\b\d+\s*(?:-|\s)?(?:yrs?|years?)(?:\s*|-)olds?\b|\b\d+\s+years?\s+of\s+age\b",    # 5 year olds, 18-year-old
     r"\b(?:turn|turns|turned|turning|reach|reaches|reached|reaching)\s+(?:the\s+age\s+of\s+)?\d{1,2}\b(?!\s*%)",
     r"\b(?:under|over|above|below)[- ]\d{1,2}s\b|\b(?:under|over)\s+(?:the\s+)?age\s+(?:of\s+)?\d+",
@@ -626,14 +628,18 @@ _MET = re.compile(rf"\b(?:met|meets|achieved|achieves|exceeded|exceeds|exceeding
                   rf"\bwithin{_BEFORE_TARGET}", re.I)
 _MISSED = re.compile(rf"\b(?:missed|misses|missing|miss)\b|\boff\s+target\b|\bbehind{_BEFORE_TARGET}|"
                      rf"\bshort\s+of{_BEFORE_TARGET}|\bworse\s+than{_BEFORE_TARGET}", re.I)
+_MET_BASE = re.compile(r"\b(?:meet|achieve|exceed|hit|beat|reach)\b", re.I)
+_ON_COURSE = re.compile(r"\b(?:on\s+course|on\s+track|expected|set|likely|forecast|projected|due|going)\s+to\s+$", re.I)
 _TARGET_SIDE = re.compile(r"\b(?P<side>above|below|over|under|higher\s+than|lower\s+than)\s+(?:the\s+|its\s+|our\s+|a\s+)?"
                           r"(?:\S+\s+){0,2}?target", re.I)
 _TOLERANCE_WORDS = re.compile(r"\b(?:tolerance|band|margin|within)\b", re.I)
-_RAG_WORD = re.compile(r"\b(Green|Amber|Red)\b")
+# a RAG word as a rating ("is Amber", "rated Red", "(Green)"), not "Green Flag" or "Red Cross"
+_RAG_WORD = re.compile(r"(?:\b(?:rated|rating|is|are|was|were|remains|remain|stays|stay|status|RAG|as|now|at|of)\s+|\()"
+                       r"(Green|Amber|Red)\b|\b(Green|Amber|Red)\s+(?:rating|status|RAG)\b|^\s*(Green|Amber|Red)\s*:")
 _NO_TARGET = re.compile(r"\bno\s+target|\btarget\s+(?:has\s+)?not\s+(?:been\s+)?set|\bnot\s+(?:been\s+)?set\s+a\s+"
                         r"target|\bno\s+(?:\w+\s+)?targets?\b", re.I)
 _YEAR_END = re.compile(r"\byear[- ]end\b|\bend\s+of\s+the\s+year\b|\bby\s+(?:the\s+end\s+of\s+)?march\b|"
-                       r"\bfor\s+the\s+(?:whole\s+|full\s+)?year\b|\bby\s+31\s+march\b", re.I)
+                       r"\bfor\s+the\s+(?:whole\s+|full\s+)?year\b(?!\s+(?:to\s+date|so\s+far))|\bby\s+31\s+march\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -826,21 +832,35 @@ def _target_findings(ev: Evidence, clause: str, named: list[Named]) -> list[str]
     elif any(n.key in ("last_year", "same_quarter", "period") for n in named):
         rag = None
     for m in _RAG_WORD.finditer(clause):
-        if rag is not None and m[1] != rag and not _NEGATION.search(_before(clause, m.start())) and not _FUTURE.search(clause):
-            out.append(f'the sentence says {m[1]}, but the RAG at {when} is {rag}')
+        word = m[1] or m[2] or m[3]
+        if rag is not None and word != rag and not _NEGATION.search(_before(clause, m.start())) and not _FUTURE.search(clause):
+            out.append(f'the sentence says {word}, but the RAG at {when} is {rag}')
     if not _TARGET.search(clause):
         return out
     met, missed = _MET.search(clause), _MISSED.search(clause)
     side = _TARGET_SIDE.search(clause)
-    if not (met or missed or side):
+    if not (met or missed or side or _MET_BASE.search(clause)):
         return out
     claim_met: bool | None = None
     word = ""
     said = met or missed
+    course = False          # "on course to meet the target": the year-end forecast is what it says
+    base = _MET_BASE.search(clause) if said is None else None
     if said is not None:
         word = said.group()
         negated = bool(_NEGATION.search(_before(clause, said.start())))
         claim_met = bool(met) != negated
+    elif base is not None:
+        before = _before(clause, base.start())
+        heading = _ON_COURSE.search(before)
+        if heading is not None:
+            course = True
+            word = clause[max(0, base.start() - len(before) + heading.start()):base.end()]
+            claim_met = not _NEGATION.search(_before(clause, base.start() - len(before) + heading.start()))
+        elif (neg := _NEGATION.search(before)) is not None:          # "did not meet", "failed to achieve"
+            word, claim_met = (before[neg.start():] + base.group()).strip(), False
+        else:
+            return out                          # "working to meet the target": an intention
     elif side:
         word = side.group()
         above = side["side"].lower().startswith(("above", "over", "higher"))
@@ -852,9 +872,9 @@ def _target_findings(ev: Evidence, clause: str, named: list[Named]) -> list[str]
             out.append(f'the sentence says "{word}", but there is no target set for {f.indicator.id} in '
                        f"{f.quarter.year.label}")
         return out
-    if _FUTURE.search(clause) or _YEAR_END.search(clause):
+    if course or _YEAR_END.search(clause) or (base is None and _FUTURE.search(clause)):
         fc = f.forecast
-        if fc is None or fc.target is None or not (_YEAR_END.search(clause) or "year" in clause.lower()):
+        if fc is None or fc.target is None or not (course or _YEAR_END.search(clause) or "year" in clause.lower()):
             return out
         on_course = (fc.value >= fc.target) if high else (fc.value <= fc.target)
         if on_course != claim_met:
