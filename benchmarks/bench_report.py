@@ -75,10 +75,13 @@ def make_home(root: Path, years: int, charts: str = "native") -> Path:
 
 
 def dump_context(home: Path, out: Path) -> None:
-    from kpiflow.assess import assess
+    import datetime as dt
+
     from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.periods import parse_period
-    from kpiflow.report import build_context
+    from kpiflow.report.context import build_context
+    from kpiflow.report.gather import gather
+    from kpiflow.report.word import template_variables
     from kpiflow.settings import load_settings
     from kpiflow.store import open_store
 
@@ -86,7 +89,8 @@ def dump_context(home: Path, out: Path) -> None:
     catalogue = load_checked_catalogue(settings)
     q = parse_period("2017/18 Q2")
     with open_store(settings) as store:
-        ctx = build_context(settings, store, catalogue, q, assess(settings, store, catalogue, q))
+        snap = gather(settings, store, catalogue, q)
+    ctx = template_variables(build_context(snap, settings.council, settings.rules, dt.date.today(), charts=False))
     out.write_text(json.dumps(ctx, ensure_ascii=False), encoding="utf-8")
 
 

@@ -10,21 +10,15 @@ from typing import Any
 from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.errors import KpiflowError
 from kpiflow.fmt import fmt
-from kpiflow.model import Catalogue, Indicator, Series
+from kpiflow.model import Catalogue
 from kpiflow.narrative import reason_texts
 from kpiflow.periods import Period
-from kpiflow.rules import Reason, Verdict, evaluate
+from kpiflow.rules import Assessment, Reason, Verdict, evaluate
 from kpiflow.settings import Settings
 from kpiflow.store import Store, open_store
 from kpiflow.trends import Facts, facts
 
-
-@dataclass(frozen=True)
-class Assessment:
-    indicator: Indicator
-    facts: Facts
-    verdict: Verdict
-    series: Series
+__all__ = ["Assessment", "Explanation", "assess", "explain", "frozen_statuses"]   # Assessment: kpiflow.rules
 
 
 def assess(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,

@@ -9,6 +9,7 @@ from typing import Any
 
 from kpiflow.errors import KpiflowError, PeriodError
 from kpiflow.fmt import parse_number
+from kpiflow.measures import accumulates_allowed, allowed, kind_for
 from kpiflow.model import EXCEPTION_MODES, FREQUENCIES, MEASURES, UNITS, Catalogue, Indicator, Profile
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
@@ -19,6 +20,7 @@ INDICATOR_HEADERS = ["Indicator ID", "Indicator", "Portfolio", "Service", "Bette
                      "Frequency", "Measure", "Tolerance %", "Exception"]
 TARGET_HEADERS = ["Indicator ID", "Year", "Target"]
 QUARTER_HEADERS = ("Q1", "Q2", "Q3", "Q4")     # optional: a profiled target for each quarter
+ACCUMULATES_HEADER = "Accumulates"              # optional: Yes for a year-to-date percentage that builds up
 
 
 def _text(v: object) -> str:
@@ -184,11 +186,24 @@ def _indicator(t: _Rows, r: int, row: list[object], iid: str, sheet: str, result
                          sheet=sheet, cell=t.loc(r, h), indicator_id=iid)
         else:
             fields[h] = val
-    if fields.get("Unit") == "Percentage" and fields.get("Measure") == "Count":
+    why = allowed(fields["Measure"], fields["Unit"]) if "Measure" in fields and "Unit" in fields else None
+    if why:
         ok = False
-        result.error("bad-value", "A percentage cannot be added up, so its Measure cannot be Count. Use Snapshot for "
-                     "a percentage of each period, or Cumulative for a year-to-date percentage.",
-                     sheet=sheet, cell=t.loc(r, "Measure"), indicator_id=iid)
+        result.error("bad-value", why, sheet=sheet, cell=t.loc(r, "Measure"), indicator_id=iid)
+    accumulates = False
+    if t.has(ACCUMULATES_HEADER) and _text(t.at(row, ACCUMULATES_HEADER)):
+        said = _choice(t.at(row, ACCUMULATES_HEADER), ("Yes", "No"))
+        if said is None:
+            ok = False
+            result.error("bad-value", f'"{_text(t.at(row, ACCUMULATES_HEADER))}" is not valid. Use Yes for a '
+                         "year-to-date percentage that builds up through the year, or leave it blank.",
+                         sheet=sheet, cell=t.loc(r, ACCUMULATES_HEADER), indicator_id=iid)
+        elif said == "Yes" and not accumulates_allowed(fields.get("Measure", ""), fields.get("Unit", "")):
+            ok = False
+            result.error("bad-value", "Accumulates is only for a Cumulative percentage (a year-to-date percentage "
+                         "that builds up through the year). Leave it blank for this indicator.",
+                         sheet=sheet, cell=t.loc(r, ACCUMULATES_HEADER), indicator_id=iid)
+        accumulates = said == "Yes"
     exc = _choice(t.at(row, "Exception"), EXCEPTION_MODES) if _text(t.at(row, "Exception")) else "Auto"
     if exc is None:
         ok = False
@@ -224,8 +239,9 @@ def _indicator(t: _Rows, r: int, row: list[object], iid: str, sheet: str, result
     return Indicator(
         id=iid, name=_text(t.at(row, "Indicator")), portfolio=_text(t.at(row, "Portfolio")),
         service=_text(t.at(row, "Service")), better=fields["Better to be"], unit=fields["Unit"],
-        rate_per=nums["Rate per"], frequency=fields["Frequency"], measure=fields["Measure"],
-        tolerance=nums["Tolerance %"], exception=exc,
+        rate_per=nums["Rate per"], frequency=fields["Frequency"],
+        measure=kind_for(fields["Measure"], fields["Unit"], accumulates), tolerance=nums["Tolerance %"], exception=exc,
+        accumulates=accumulates,
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.errors import KpiflowError
+from kpiflow.fmt import column_letter
 from kpiflow.model import Figures, Indicator, Series
 from kpiflow.periods import Period, parse_period, year
 from kpiflow.problems import ValidationResult
@@ -52,16 +53,6 @@ _THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 def norm(text: object) -> str:
     """A name or value as compared: byte-order marks and spacing ignored, any case."""
     return " ".join(str(text).replace("\ufeff", "").split()).casefold()
-
-
-def column_letter(index: int) -> str:
-    """The spreadsheet letter of a 0-based column index (0 -> A, 26 -> AA)."""
-    letters = ""
-    n = index + 1
-    while n:
-        n, r = divmod(n - 1, 26)
-        letters = chr(65 + r) + letters
-    return letters
 
 
 def show(v: float) -> str:
@@ -222,7 +213,7 @@ class _Table:
 
     def cell(self, column: str, index: int) -> str:
         """Where a value is, as Excel shows the CSV: the header is row 1."""
-        return f"{column_letter(self.columns.index(column))}{index + 2}"
+        return f"{column_letter(self.columns.index(column) + 1)}{index + 2}"
 
     def listing(self, limit: int = 30) -> str:
         shown = ", ".join(self.columns[:limit])

@@ -11,13 +11,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kpiflow.fmt import fmt
+from kpiflow.measures import IN_QUARTER
 from kpiflow.model import Catalogue, Figures, Indicator, ReturnData, ReturnRow
 from kpiflow.narrative import reason_text
 from kpiflow.periods import Period
 from kpiflow.problems import ValidationResult
 from kpiflow.rules import evaluate
 from kpiflow.settings import Rules
-from kpiflow.trends import Facts, facts, quarter_amount
+from kpiflow.trends import Facts, facts
 
 JUMP_PERCENT = 50         # a bigger move from the previous quarter is worth a second look
 BASE_TOLERANCE = 10       # percent: how far the population implied by a rate may move in a quarter
@@ -133,15 +134,14 @@ def _check_jump(ind: Indicator, figs: Figures, merged: Mapping[Period, Figures],
     figure = ind.primary
     if (figs.rate if figure == "rate" else figs.number) is None:
         return
-    now, basis = quarter_amount(merged, quarter, figure, ind.measure, ind.unit)
-    before, _ = quarter_amount(merged, quarter.step(-1), figure, ind.measure, ind.unit)
+    now, before, basis = ind.measure.previous_pair(merged, quarter, figure)
     if now is None or not before:
         return
     change = (now - before) / abs(before) * 100
     if abs(change) <= JUMP_PERCENT:
         return
     prev = quarter.step(-1).short
-    if basis == "in the quarter":
+    if basis == IN_QUARTER:
         word = "more" if change > 0 else "less"
         what = (f"This quarter adds {fmt(now, ind.unit)} to the year to date, {abs(change):.0f}% {word} than "
                 f"{prev} added ({fmt(before, ind.unit)})")

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kpiflow.measures import COUNT, SNAPSHOT
 from kpiflow.model import Catalogue, Figures, Indicator
 from kpiflow.periods import Period, parse_period
 from kpiflow.store import SQLiteStore, Store
@@ -21,11 +22,11 @@ SERVICE = "Children's Services"
 EXAMPLE_CATALOGUE = Catalogue(
     indicators=(
         Indicator("CS01", "Number/Rate of children looked after per 10,000", PORTFOLIO, SERVICE, "Low",
-                  "Number and rate", 10000, "Quarterly", "Snapshot", None, "Auto"),
+                  "Number and rate", 10000, "Quarterly", SNAPSHOT, None, "Auto"),
         Indicator("CS02", "Number of early help assessments", PORTFOLIO, SERVICE, "High", "Number", None,
-                  "Quarterly", "Count", None, "Auto"),
+                  "Quarterly", COUNT, None, "Auto"),
         Indicator("CS03", "Number/ rate of current children in need per 10,000 population (including LAC & CP)",
-                  PORTFOLIO, SERVICE, "Low", "Number and rate", 10000, "Monthly", "Snapshot", None, "Auto"),
+                  PORTFOLIO, SERVICE, "Low", "Number and rate", 10000, "Monthly", SNAPSHOT, None, "Auto"),
     ),
     targets={("CS01", "2017/18"): None, ("CS02", "2017/18"): None, ("CS03", "2017/18"): None},
 )
@@ -90,7 +91,7 @@ def run_demo(home: Path, publish: bool = False) -> DemoResult:
     from kpiflow.init import init_home
     from kpiflow.issue import issue_returns
     from kpiflow.pipeline import ingest
-    from kpiflow.report import render_report
+    from kpiflow.report.word import render_report
     from kpiflow.settings import load_settings
 
     if home.exists():

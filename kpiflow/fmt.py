@@ -8,10 +8,21 @@ beside "80.1%", never "82%"). Without ``dp`` a whole number has none and any oth
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 
 from kpiflow.model import Figures
 from kpiflow.periods import MONTH_NAMES
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def clean_text(value: object) -> str:
+    """User text as typed, with Windows line ends normalised and XML-illegal characters removed."""
+    if value is None:
+        return ""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text).strip()
 
 
 def fmt_number(v: float, dp: int | None = None) -> str:
@@ -78,3 +89,12 @@ def parse_number(value: object) -> float | None:
         return float(text)
     except ValueError:
         raise NotANumber(str(value)) from None
+
+
+def column_letter(col: int) -> str:
+    """The spreadsheet letters of a 1-based column number (1 -> A, 27 -> AA)."""
+    letters = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters

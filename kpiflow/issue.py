@@ -49,8 +49,7 @@ def issue_returns(settings: Settings, store: Store, catalogue: Catalogue, quarte
                 history[h] = fmt_figures(figs, ind.unit) if figs else ""
             year = quarter.year.label
             target = catalogue.target(ind.id, year)
-            in_force, _ = target_in_force(target, catalogue.profiles_for(ind.id).get(year), quarter, ind.measure,
-                                          ind.unit)
+            in_force, _ = target_in_force(target, catalogue.profiles_for(ind.id).get(year), quarter, ind.measure)
             rows.append(ReturnContext(ind, target, history, store.last_response(ind.id, quarter), in_force))
             seeds += [BreakdownSeed(ind.id, c) for c in store.latest_breakdown_categories(ind.id, quarter)]
         # the quarter is never the part cut from a long name: quarters must not overwrite each other

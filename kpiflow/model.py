@@ -1,36 +1,32 @@
 """The records every stage shares, and the words they may hold.
 
 Stages import these downwards only: the workbook reader, the validator, the store, the trend core
-and the report all speak in these types, and this module imports nothing of kpiflow's but periods.
+and the report all speak in these types, and this module imports nothing of kpiflow's but periods
+and measures (what each measure kind means).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from kpiflow.measures import MEASURE_NAMES, MeasureKind, kind_for
 from kpiflow.periods import Period
 
 Unit = Literal["Number", "Rate", "Number and rate", "Percentage"]
-Measure = Literal["Snapshot", "Count", "Cumulative"]
 Frequency = Literal["Monthly", "Quarterly"]
-Polarity = Literal["High", "Low"]
 ExceptionMode = Literal["Auto", "Always", "Never"]
 FigureName = Literal["number", "rate", "statneigh", "england"]
 RAG = Literal["Green", "Amber", "Red"]
 Direction = Literal["Improved", "Worsened", "No change"]
-GapTrend = Literal["widening", "narrowing", "steady", "crossed"]
 Outcome = Literal["accepted", "rejected", "duplicate", "skipped"]
-RuleName = Literal["below-target-or-worse-than-last-year", "red", "red-or-amber-worsening", "missed-two-quarters"]
 
 UNITS: tuple[Unit, ...] = ("Number", "Rate", "Number and rate", "Percentage")
-MEASURES: tuple[Measure, ...] = ("Snapshot", "Count", "Cumulative")
+MEASURES: tuple[str, ...] = MEASURE_NAMES
 FREQUENCIES: tuple[Frequency, ...] = ("Monthly", "Quarterly")
 EXCEPTION_MODES: tuple[ExceptionMode, ...] = ("Auto", "Always", "Never")
 FIGURES: tuple[FigureName, ...] = ("number", "rate", "statneigh", "england")
-RULE_NAMES: tuple[RuleName, ...] = ("below-target-or-worse-than-last-year", "red", "red-or-amber-worsening",
-                                    "missed-two-quarters")
 
 GREEN: RAG = "Green"
 AMBER: RAG = "Amber"
@@ -66,9 +62,17 @@ class Indicator:
     unit: str
     rate_per: float | None
     frequency: str
-    measure: str
+    measure: MeasureKind     # what the figures mean (kpiflow.measures); a catalogue name is fitted to the unit
     tolerance: float | None  # None: the settings default
     exception: str = "Auto"
+    accumulates: bool = False  # a Cumulative percentage that builds up through the year (catalogue: Accumulates)
+
+    def __post_init__(self) -> None:
+        # the kind follows from the Measure, the Unit and Accumulates together (a Cumulative
+        # percentage is not a running total), so it is fitted here whatever the caller passed
+        kind = kind_for(self.measure, self.unit, self.accumulates)
+        object.__setattr__(self, "measure", kind)
+        object.__setattr__(self, "accumulates", kind.accumulates)
 
     @property
     def has_number(self) -> bool:
@@ -179,3 +183,25 @@ class ReturnData:
     breakdown: list[BreakdownRow] = field(default_factory=list)
     # the read-only history columns the workbook was issued with (checked against, never stored)
     issued_history: list[SupportRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A return as the store recorded it (kpiflow.store): who sent which file, and what became of it."""
+
+    id: int
+    file_name: str
+    sha256: str
+    service: str
+    quarter: str
+    completed_by: str
+    email: str
+    received_at: str
+    outcome: str
+    errors: int
+    warnings: int
+    problems: list[dict[str, Any]]
+    kept_as: str
+    superseded_by: int | None
+    feedback: str = ""
+    claim: str | None = None

@@ -15,18 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from kpiflow.fmt import fmt, long_date
 from kpiflow.periods import parse_period
+from kpiflow.rules import PRESETS
 
 if TYPE_CHECKING:
     from kpiflow.rules import Reason, Verdict
     from kpiflow.trends import Facts, Gap
 
-RULE_TEXT = {
-    "below-target-or-worse-than-last-year": "an indicator is reported when it is below target or performing worse "
-                                            "than at the same point last year",
-    "red": "an indicator is reported when it is Red: worse than its target by more than the tolerance",
-    "red-or-amber-worsening": "an indicator is reported when it is Red, or Amber and worse than last quarter",
-    "missed-two-quarters": "an indicator is reported when it has missed its target in this and the previous quarter",
-}
+# how the report states each exception rule: the preset registry's words (kpiflow.rules.PRESETS)
+RULE_TEXT = {name: preset.text for name, preset in PRESETS.items()}
 
 # Every sentence the drafted commentary can hold, by key: what it says. docs/sentences.md has an
 # example of each (a test keeps the two in step).
@@ -175,13 +171,7 @@ def _target_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Senten
         return [("no-target", f"There is no target set for this indicator, so it is compared instead with {basis}.")]
     if f.rag is None or f.to_date is None:
         return []
-    whole_year = f.quarter.n == 4
-    if ind.measure == "Count":
-        subject = "the total for the year" if whole_year else "the total for the year to date"
-    elif ind.measure == "Cumulative":
-        subject = "the figure for the year" if whole_year else "the figure for the year to date"
-    else:
-        subject = "the figure"
+    subject = ind.measure.target_subject(f.quarter.n == 4)
     key, kind = {"pro rata": ("target-pro-rata", "a pro rata target"),
                  "profile": ("target-profile", "a profiled target")}.get(f.target_basis, ("target", "a target"))
     return [(key, f"At {f.quarter.short} {subject} was {p(f.to_date)} against {kind} of {p(f.target_now)} ({f.rag}).")]
@@ -223,7 +213,7 @@ def _previous_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sent
         verb = "rose" if now > then else "fell"
         return [("previous-ytd", f"At {q} the figure for the year to date {verb} {_size(now, then)}compared with "
                                  f"{pq} ({p(now)} against {p(then)}), {judgement}.")]
-    at = "In" if f.indicator.measure == "Count" else "At"
+    at = f.indicator.measure.at
     if cmp.direction == "No change":
         return [("previous-same", f"{at} {q} it was about the same as {at.lower()} {pq} ({p(now)} against {p(then)}).")]
     verb = "rose" if now > then else "fell"
@@ -244,7 +234,7 @@ def _last_year_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sen
                                            f"({p(then)} at {ly}).")]
         return [("last-year-ytd", f"The year to date is {_size(now, then)}{word} than at the same point last year "
                                   f"({p(now)} against {p(then)} at {ly}), {judgement} than a year ago.")]
-    at = "in" if f.indicator.measure == "Count" else "at"
+    at = f.indicator.measure.at.lower()
     if cmp.direction == "No change":
         return [("last-year-same", f"That is about the same as {at} {ly} ({p(then)}).")]
     return [("last-year", f"It is {_size(now, then)}{word} than {at} {ly} ({p(now)} against {p(then)}), {judgement} "

@@ -7,7 +7,6 @@ all and renders as text or JSON; workbook/annotate.py renders it into a workbook
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -274,6 +273,3 @@ class ValidationResult:
             "omitted": self.omitted,
             "problems": [{**asdict(p), "location": p.location} for p in self.problems],
         }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)

@@ -143,14 +143,16 @@ def _listed(items: list[str], most: int = 12) -> str:
 
 
 def stale_problems(made: Provenance, draft_name: str, store: Store, catalogue: Catalogue, quarter: Period,
-                   assessments: list[Assessment], draft_path: str = "") -> list[Problem]:
+                   assessments: Iterable[Assessment], draft_path: str = "",
+                   now: Mapping[int, Submission] | None = None) -> list[Problem]:
     """A problem for each return accepted for the quarter since the draft was made (naming it,
-    when it arrived and the figures it changed), or one for figures changed otherwise."""
+    when it arrived and the figures it changed), or one for figures changed otherwise. ``now``:
+    the accepted returns by submission id, where they have been read already."""
     redo = (f"Make a fresh draft that keeps your edits: kpiflow report --quarter \"{quarter.label}\" "
             f"--keep-edits \"{draft_path or draft_name}\", then publish that.")
     made_when = _when(made.made_at)
     out: list[Problem] = []
-    now = accepted(store, catalogue, quarter)
+    now = accepted(store, catalogue, quarter) if now is None else now
     for sid, sub in sorted(now.items()):
         if made.submissions.get(sid) == sub.sha256:
             continue

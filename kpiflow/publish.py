@@ -24,15 +24,14 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kpiflow.assess import Assessment, assess
 from kpiflow.errors import KpiflowError
 from kpiflow.filing import try_lock, unique_path
-from kpiflow.model import Catalogue
+from kpiflow.model import Catalogue, Submission
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
 from kpiflow.provenance import (
@@ -43,8 +42,9 @@ from kpiflow.provenance import (
     short_hash,
     stale_problems,
 )
-from kpiflow.provenance import accepted as accepted_submissions
-from kpiflow.report import report_filename, report_title
+from kpiflow.report.context import report_filename, report_title
+from kpiflow.report.gather import gather
+from kpiflow.rules import Assessment
 from kpiflow.settings import Settings, current_user
 from kpiflow.store import Store
 
@@ -86,8 +86,9 @@ class DraftCheck:
 
 
 def check_draft(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path,
-                assessments: list[Assessment]) -> DraftCheck:
-    """Every check publish makes of a draft, gathered here, as Problems."""
+                assessments: Sequence[Assessment], accepted: Mapping[int, Submission] | None = None) -> DraftCheck:
+    """Every check publish makes of a draft, gathered here, as Problems. ``accepted``: the returns
+    accepted for the quarter, by submission id, where they have been read already."""
     import io
 
     from kpiflow.docx.a11y import check_document, restore_chart_alt_text
@@ -100,7 +101,7 @@ def check_draft(settings: Settings, store: Store, catalogue: Catalogue, quarter:
         with open_package(draft) as pkg:       # sizes checked before anything is inflated
             # 1. a kpiflow draft, for this quarter, made from the returns accepted for it now
             check.made = made = read_provenance(pkg)
-            for p in provenance_problems(made, draft, store, catalogue, quarter, assessments, settings.home):
+            for p in provenance_problems(made, draft, store, catalogue, quarter, assessments, settings.home, accepted):
                 check.result.add(p)
             if not check.result.ok:
                 return check
@@ -134,7 +135,8 @@ def shown_path(path: Path, home: Path) -> str:
 
 
 def provenance_problems(made: Provenance | None, draft: Path, store: Store, catalogue: Catalogue, quarter: Period,
-                        assessments: list[Assessment], home: Path) -> list[Problem]:
+                        assessments: Sequence[Assessment], home: Path,
+                        accepted: Mapping[int, Submission] | None = None) -> list[Problem]:
     """Not a kpiflow draft; made for another quarter; made before a return accepted since."""
     if made is None:
         return [Problem("error", "not-a-draft",
@@ -148,7 +150,7 @@ def provenance_problems(made: Provenance | None, draft: Path, store: Store, cata
                         f"{draft.name} was made for {made.quarter}, not {quarter.label}: publish the draft made for "
                         f"{quarter.label} (kpiflow report --quarter \"{quarter.label}\" makes one), or publish this "
                         f"one with --quarter \"{made.quarter}\"", cell=draft.name)]
-    return stale_problems(made, draft.name, store, catalogue, quarter, assessments, shown_path(draft, home))
+    return stale_problems(made, draft.name, store, catalogue, quarter, assessments, shown_path(draft, home), accepted)
 
 
 # -- building, storing and filing ---------------------------------------------------------------
@@ -288,8 +290,10 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
     draft = draft or newest_draft(settings, quarter)
     if not draft.is_file():
         raise KpiflowError(f"no such file: {draft}")
-    everything = assess(settings, store, catalogue, quarter)
-    check = check_draft(settings, store, catalogue, quarter, draft, everything)
+    # the quarter read once: its assessments and the returns accepted for it
+    snap = gather(settings, store, catalogue, quarter, words=False)
+    everything = list(snap.assessments)
+    check = check_draft(settings, store, catalogue, quarter, draft, everything, snap.accepted)
     result = PublishResult(check.result.ok, quarter.label, draft, check.result,
                            [f"Checking {draft.name}", *(problem_line(p) for p in check.result.problems)])
     if not result.ok:
@@ -316,7 +320,7 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
             if untagged:    # an older LibreOffice: a PDF the regulations would not accept is not filed
                 raise KpiflowError("The PDF LibreOffice made is not accessible: " + "; ".join(untagged))
             files.append(pdf)
-        manifest = _manifest(store, catalogue, quarter, everything, draft, by, target.name, files, check.made)
+        manifest = _manifest(snap.accepted, quarter, everything, draft, by, target.name, files, check.made)
         write_manifest(work, manifest)
     except BaseException as exc:
         shutil.rmtree(work, ignore_errors=True)
@@ -334,8 +338,9 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
             # a return accepted while the files were being built would make them untrue: looked for
             # again under the store's write lock, which no other change can pass until the commit
             if check.made is not None:
-                late = stale_problems(check.made, draft.name, store, catalogue, quarter,
-                                      assess(settings, store, catalogue, quarter), shown_path(draft, settings.home))
+                now = gather(settings, store, catalogue, quarter, words=False, snapshot=False)
+                late = stale_problems(check.made, draft.name, store, catalogue, quarter, now.assessments,
+                                      shown_path(draft, settings.home), now.accepted)
                 if late:
                     raise _Overtaken(late)
             result.stored = [iid for iid, (c, r) in check.texts.items()
@@ -393,10 +398,10 @@ class _Overtaken(Exception):
         self.problems = problems
 
 
-def _manifest(store: Store, catalogue: Catalogue, quarter: Period, everything: list[Assessment], draft: Path,
+def _manifest(accepted: Mapping[int, Submission], quarter: Period, everything: list[Assessment], draft: Path,
               by: str, folder: str, files: list[Path], made: Provenance | None) -> dict[str, Any]:
     at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    subs = accepted_submissions(store, catalogue, quarter).values()
+    subs = accepted.values()
     return {
         "quarter": quarter.label, "published_at": at, "published_by": by, "draft": draft.name, "folder": folder,
         "files": [{"name": p.name, "sha256": _sha(p)} for p in files],

@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from kpiflow.errors import SettingsError
+from kpiflow.rules import DEFAULT_PRESET, PRESET_NAMES
 
 DATABASE_URL_ENV = "KPIFLOW_DATABASE_URL"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
-EXCEPTION_RULES = ("below-target-or-worse-than-last-year", "red", "red-or-amber-worsening",
-                   "missed-two-quarters")
+EXCEPTION_RULES = PRESET_NAMES   # the preset registry's names (kpiflow.rules)
 CHART_MODES = ("native", "image")
 
 
 @dataclass(frozen=True)
 class Rules:
-    exception: str = "below-target-or-worse-than-last-year"
+    exception: str = DEFAULT_PRESET
     tolerance_percent: float = 5.0
     no_change_percent: float = 1.0
     projection_points: int = 6

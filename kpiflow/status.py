@@ -6,83 +6,18 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from kpiflow.assess import Assessment, assess
 from kpiflow.catalogue import load_checked_catalogue
-from kpiflow.fmt import long_date
-from kpiflow.model import Catalogue
 from kpiflow.narrative import reason_texts
 from kpiflow.periods import Period
+from kpiflow.report.context import Outstanding, ServiceStatus, outstanding_returns
+from kpiflow.report.gather import gather, quarter_status
+from kpiflow.rules import Assessment
 from kpiflow.settings import Settings
-from kpiflow.store import Revision, Store, Submission, open_store
+from kpiflow.store import Revision, Submission, open_store
 
-
-@dataclass(frozen=True)
-class ServiceStatus:
-    service: str
-    issued: str
-    state: str            # accepted | rejected | missing
-    received_at: str
-    completed_by: str
-    file_name: str
-    detail: str
-
-
-def quarter_status(store: Store, catalogue: Catalogue, quarter: Period) -> list[ServiceStatus]:
-    issued = store.issued(quarter)
-    out: list[ServiceStatus] = []
-    for svc in catalogue.services:
-        subs = [s for s in store.submissions(svc, quarter) if s.outcome != "duplicate"]
-        accepted = store.accepted_submission(svc, quarter)
-        if accepted:
-            out.append(ServiceStatus(svc, issued.get(svc, ""), "accepted", accepted.received_at, accepted.completed_by,
-                                     accepted.file_name, f"{accepted.warnings} warning(s)" if accepted.warnings else ""))
-        elif subs:
-            last = subs[-1]
-            first = last.problems[0] if last.problems else {}
-            why = f"{last.errors} problem(s), first: {first.get('location', '')} {first.get('message', '')}".strip()
-            out.append(ServiceStatus(svc, issued.get(svc, ""), "rejected", last.received_at, last.completed_by,
-                                     last.file_name, why))
-        else:
-            out.append(ServiceStatus(svc, issued.get(svc, ""), "missing", "", "", "", ""))
-    return out
-
-
-@dataclass(frozen=True)
-class Outstanding:
-    """A service whose return for the quarter is not in (none received, or rejected and not sent
-    again), and its indicators that therefore have no figure: none of them can be assessed."""
-
-    service: str
-    state: str                      # "missing" or "rejected"
-    indicators: tuple[str, ...]
-    received_at: str = ""           # when the rejected return arrived
-
-    def text(self, by: dt.date, quarter: Period) -> str:
-        """The sentence the report's first page and ``kpiflow status`` print."""
-        ids = list(self.indicators)
-        listed = ", ".join(ids[:-1]) + f" and {ids[-1]}" if len(ids) > 1 else ids[0]
-        have = "has no figure" if len(ids) == 1 else "have no figures"
-        if self.state == "rejected":
-            when = f" on {long_date(dt.date.fromisoformat(self.received_at[:10]))}" if self.received_at else ""
-            why = f"the return received{when} was rejected and has not been sent again"
-        else:
-            why = f"no return received by {long_date(by)}"
-        return f"{self.service}: {why}, so {listed} {have} for {quarter.short}."
-
-
-def outstanding_returns(services: list[ServiceStatus], assessments: list[Assessment]) -> list[Outstanding]:
-    """Services with no accepted return for the quarter whose indicators lack figures, in catalogue order.
-
-    A service whose figures all arrived some other way (loaded history) is not outstanding."""
-    out: list[Outstanding] = []
-    for s in services:
-        if s.state not in ("missing", "rejected"):
-            continue
-        ids = tuple(a.indicator.id for a in assessments
-                    if a.indicator.service == s.service and a.facts.current is None)
-        if ids:
-            out.append(Outstanding(s.service, s.state, ids, s.received_at if s.state == "rejected" else ""))
-    return out
+# where a quarter's returns stand is read with the rest of the quarter (kpiflow.report.gather)
+__all__ = ["AuditTrail", "Outstanding", "QuarterStatus", "ServiceStatus", "audit_trail", "outstanding_returns",
+           "quarter_status", "status"]
 
 
 @dataclass(frozen=True)
@@ -119,11 +54,8 @@ def status(settings: Settings, quarter: Period, today: dt.date | None = None) ->
     """``kpiflow status``: per service, the exceptions so far, and the returns not in."""
     catalogue = load_checked_catalogue(settings)
     with open_store(settings) as store:
-        rows = quarter_status(store, catalogue, quarter)
-        assessments = assess(settings, store, catalogue, quarter)
-        state = store.quarter_state(quarter)
-    exceptions = [a for a in assessments if a.verdict.exception]
-    return QuarterStatus(quarter, state, tuple(rows), tuple(exceptions), tuple(outstanding_returns(rows, assessments)),
+        snap = gather(settings, store, catalogue, quarter, words=False)
+    return QuarterStatus(quarter, snap.state, snap.services, snap.exceptions, snap.outstanding,
                          today or dt.date.today())
 
 

@@ -13,25 +13,17 @@ _TEXT = re.compile(r"<w:t(?: [^>]*)?>([^<]*)</w:t>")
 
 
 def sample_context(tpl: Any) -> dict[str, Any]:
-    """Every variable the report provides, with example values."""
-    ex = {
-        "id": "CS01", "anchor": "CS01", "commentary_block": "", "response_block": "", "portfolio_heading": "PORTFOLIO", "portfolio": "Portfolio", "description": "Indicator",
-        "better": "Low", "years": ["2015/16", "2016/17"], "this_year": "2017/18", "row_label": "No. (Rate)",
-        "cells": ["1 (1.0)"] * 6, "target": "No Target Set", "commentary": ["Commentary."],
-        "commentary_drafted": True, "charts": "", "response": ["Response."],
-        "breakdown": [{"category": "Under 1", "number": "1"}], "breakdown_title": "Breakdown",
-        "reasons": ["reason"], "rag": "No target", "values_note": "Figures are for the year to date.",
-    }
-    return {
-        "council": "Council", "title": "Title", "quarter": "2017/18 Q2", "quarter_short": "Q2 2017/18",
-        "rule_text": "rule", "no_change_percent": "1", "tolerance_percent": "5", "exception_count": 1,
-        "summary": [{"id": "CS01", "description": "Indicator", "portfolio": "Portfolio", "vs_previous": "Improved",
-                     "vs_last_year": "Worsened", "rag": "Red", "reason": "Reason",
-                     "previous_symbol": "\u25b2", "last_year_symbol": "\u25bc", "rag_fill": "FFC7CE"}],
-        "exceptions": [ex], "report_date": "14 October 2017",
-        "outstanding": [{"service": "Service", "state": "missing", "indicators": "CS01",
-                         "text": "Service: no return received by 14 October 2017, so CS01 has no figure for Q2 2017/18."}],
-    }
+    """Every variable the report provides, with example values: a sample quarter's report context,
+    built by the same code as a real one (``kpiflow.report.context.sample_snapshot``), so the list
+    cannot drift from what the report gives a template."""
+    import datetime as dt
+
+    from kpiflow.report.context import build_context, sample_snapshot
+    from kpiflow.report.word import template_variables
+    from kpiflow.settings import Rules
+
+    context = build_context(sample_snapshot(), "Council", Rules(), dt.date(2017, 10, 14), charts=False)
+    return template_variables(context)
 
 
 def _near(xml: str, lineno: int | None) -> str:
@@ -48,7 +40,7 @@ def check_template(path: Path) -> ValidationResult:
     from docxtpl import DocxTemplate
     from jinja2 import TemplateSyntaxError, UndefinedError
 
-    from kpiflow.report import jinja_env
+    from kpiflow.report.word import jinja_env
 
     result = ValidationResult(path.name)
     try:

@@ -1,14 +1,15 @@
 """Trend facts for one indicator and quarter: pure functions, series in, facts out.
 
-Outturns follow the catalogue's Measure: Snapshot (value at the period's end), Count (sum of the
-parts, numbers and rates alike), Cumulative (value at the end of the year to date). A period's own
+Outturns, the year to date, what a quarter is compared with and the target in force belong to
+the indicator's measure kind (``kpiflow.measures``); this module asks the kind. A period's own
 stored figure always wins over one rolled up from smaller periods.
 
 Every comparison is like with like (PRODUCT.md section 9):
 
 - against the previous quarter, a Snapshot compares values; a Count the quarters' own amounts; a
   Cumulative number or rate what each quarter added to the year to date (Q1 is its own); a
-  Cumulative percentage its year-to-date values;
+  Cumulative percentage its year-to-date values (not at Q1, when the year to date restarts), and an
+  accumulating percentage is never compared with the previous quarter;
 - against the same quarter last year, the quarter's figure with last year's (value, own amount, or
   year to date against the same point last year);
 - against its target, the year to date (a Count's sum of quarters) with the target in force at
@@ -25,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from kpiflow.fmt import decimals
+from kpiflow.measures import IN_QUARTER, SNAPSHOT, VALUE, YEAR_TO_DATE, MeasureKind, pick
 from kpiflow.model import AMBER, GREEN, IMPROVED, NO_CHANGE, RED, WORSENED, Figures, Indicator, Series
 from kpiflow.periods import Period
 
@@ -32,14 +34,8 @@ HORIZON_QUARTERS = 8   # a projection further out than two years says nothing us
 COMPARATORS = (("statistical neighbours", "statneigh"), ("England", "england"))
 LOOK_BACK_YEARS = 10   # how far back the latest year with comparator figures is looked for
 
-# what a compared figure is, for the words that label it
-VALUE = "value"
-IN_QUARTER = "in the quarter"
-YEAR_TO_DATE = "year to date"
-
-
-def _pick(f: Figures | None, figure: str) -> float | None:
-    return None if f is None else getattr(f, figure)
+__all__ = ["IN_QUARTER", "VALUE", "YEAR_TO_DATE"]   # what a compared figure is (kpiflow.measures)
+_pick = pick
 
 
 def _percent(change: float, base: float) -> float:
@@ -48,34 +44,14 @@ def _percent(change: float, base: float) -> float:
     return round(abs(change) / abs(base) * 100, 9)
 
 
-def _adds_up(measure: str, figure: str) -> bool:
-    """Whether a year's or a quarter's figure is the sum of its parts: a Count's number and rate."""
-    return measure == "Count" and figure in ("number", "rate")
-
-
-def outturn(series: Series, period: Period, figure: str, measure: str) -> float | None:
-    """The value of ``figure`` for a year, quarter or month under the Measure rule."""
-    own = _pick(series.get(period), figure)
-    if own is not None or period.kind == "month":
-        return own
-    if period.kind == "quarter" and period.n == 4 and not _adds_up(measure, figure):
-        # the year's own figure is the value at 31 March
-        year_value = _pick(series.get(period.year), figure)
-        if year_value is not None:
-            return year_value
-    parts: list[Period] = period.quarters() if period.kind == "year" else period.months()
-    if _adds_up(measure, figure):
-        values = [outturn(series, p, figure, measure) for p in parts]
-        if all(v is not None for v in values):
-            return sum(v for v in values if v is not None)
-        return None
-    # Snapshot and Cumulative: the value at the end of the period
-    return outturn(series, parts[-1], figure, measure)
+def outturn(series: Series, period: Period, figure: str, measure: MeasureKind) -> float | None:
+    """The value of ``figure`` for a year, quarter or month under the measure kind's rule."""
+    return measure.outturn(series, period, figure)
 
 
 def comparator(series: Series, period: Period, figure: str) -> float | None:
     """The comparator published for ``period``, else the latest one published before it."""
-    v = outturn(series, period, figure, "Snapshot")
+    v = SNAPSHOT.outturn(series, period, figure)
     if v is not None:
         return v
     # comparators are published for few periods: test the figure before the (slower) period order
@@ -105,57 +81,27 @@ def rag(current: float | None, target: float | None, higher_is_better: bool, tol
     return AMBER if gap <= tolerance_percent else RED
 
 
-def target_in_force(target: float | None, profile: Sequence[float | None] | None, quarter: Period, measure: str,
-                    unit: str) -> tuple[float | None, str]:
-    """The target a quarter's figure is judged against, and how it was found: ``"year"`` (the year's
-    target as it stands), ``"pro rata"`` (the year's x quarters so far / 4) or ``"profile"``.
-
-    A profile gives the target for the figure reported at each quarter: for a Count the quarter's
-    own amount (so the year to date is judged against the profile so far, added up), otherwise the
-    figure itself. A quarter without a profile falls back to the year's target."""
-    n = quarter.n
-    prof = list(profile or (None,) * 4)
-    if measure == "Count":
-        if any(p is not None for p in prof[:n]):
-            parts = [p if p is not None else (None if target is None else target / 4) for p in prof[:n]]
-            if any(p is None for p in parts):
-                return None, ""
-            return sum(p for p in parts if p is not None), "profile"
-        if target is None:
-            return None, ""
-        return (target, "year") if n == 4 else (target * n / 4, "pro rata")
-    if prof[n - 1] is not None:
-        return prof[n - 1], "profile"
-    if target is None:
-        return None, ""
-    if measure == "Snapshot" or unit == "Percentage" or n == 4:
-        return target, "year"
-    return target * n / 4, "pro rata"
+def target_in_force(target: float | None, profile: Sequence[float | None] | None, quarter: Period,
+                    measure: MeasureKind) -> tuple[float | None, str]:
+    """The target a quarter's figure is judged against, and how it was found (see
+    ``MeasureKind.target_in_force``)."""
+    return measure.target_in_force(target, profile, quarter)
 
 
-def target_to_date(target: float | None, quarter: Period, measure: str, unit: str = "Number",
+def target_to_date(target: float | None, quarter: Period, measure: MeasureKind,
                    profile: Sequence[float | None] | None = None) -> float | None:
     """The target in force at the end of a quarter (see ``target_in_force``)."""
-    return target_in_force(target, profile, quarter, measure, unit)[0]
+    return measure.target_in_force(target, profile, quarter)[0]
 
 
-def value_to_date(series: Series, quarter: Period, figure: str, measure: str) -> float | None:
+def value_to_date(series: Series, quarter: Period, figure: str, measure: MeasureKind) -> float | None:
     """The year to date at the end of a quarter: a Count's quarters so far added up, else the figure."""
-    if measure != "Count":
-        return outturn(series, quarter, figure, measure)
-    values = [outturn(series, q, figure, measure) for q in quarter.year.quarters()[: quarter.n]]
-    return sum(v for v in values if v is not None) if all(v is not None for v in values) else None
+    return measure.to_date(series, quarter, figure)
 
 
-def quarter_amount(series: Series, quarter: Period, figure: str, measure: str, unit: str) -> tuple[float | None, str]:
+def quarter_amount(series: Series, quarter: Period, figure: str, measure: MeasureKind) -> tuple[float | None, str]:
     """What a quarter is compared with the quarter before on, and what that figure is."""
-    if measure == "Cumulative" and unit != "Percentage":
-        now = outturn(series, quarter, figure, measure)
-        if quarter.n == 1 or now is None:
-            return now, IN_QUARTER
-        before = outturn(series, quarter.step(-1), figure, measure)
-        return (None if before is None else now - before), IN_QUARTER
-    return outturn(series, quarter, figure, measure), YEAR_TO_DATE if measure == "Cumulative" else VALUE
+    return measure.quarter_amount(series, quarter, figure)
 
 
 @dataclass(frozen=True)
@@ -242,14 +188,14 @@ def project(points: list[tuple[Period, float]], target_name: str, target_value: 
     return Projection(tuple(points), slope, at_last, target_name, target_value, last.step(max(steps, 0)), "")
 
 
-def latest_run(series: Series, quarter: Period, figure: str, measure: str, n: int) -> list[tuple[Period, float]]:
+def latest_run(series: Series, quarter: Period, figure: str, measure: MeasureKind, n: int) -> list[tuple[Period, float]]:
     """The latest ``n`` consecutive monthly values up to the quarter's end if there are monthly
     figures, else quarterly values."""
     for kind_last in (quarter.months()[-1], quarter):
         run: list[tuple[Period, float]] = []
         p = kind_last
         while len(run) < n:
-            v = _pick(series.get(p), figure) if p.kind == "month" else outturn(series, p, figure, measure)
+            v = _pick(series.get(p), figure) if p.kind == "month" else measure.outturn(series, p, figure)
             if v is None:
                 break
             run.append((p, v))
@@ -305,26 +251,26 @@ def gap_trend(ours: float, theirs: float, ours_before: float, theirs_before: flo
     return "widening" if g_now > g_before else "narrowing" if g_now < g_before else "steady"
 
 
-def comparator_gaps(series: Series, quarter: Period, figure: str, measure: str, higher_is_better: bool,
+def comparator_gaps(series: Series, quarter: Period, figure: str, measure: MeasureKind, higher_is_better: bool,
                     no_change_percent: float) -> tuple[Gap, ...]:
     """The council against each comparator in the latest complete year holding both figures, and
     the move since the year before. Comparators are published for whole years, so a quarter (or a
     year still under way) is never set against one."""
     for back in range(1, LOOK_BACK_YEARS + 1):
         y = quarter.year.step(-back)
-        ours = outturn(series, y, figure, measure)
+        ours = measure.outturn(series, y, figure)
         if ours is None:
             continue
-        found = [(name, outturn(series, y, fig, "Snapshot"), fig) for name, fig in COMPARATORS]
+        found = [(name, SNAPSHOT.outturn(series, y, fig), fig) for name, fig in COMPARATORS]
         if all(v is None for _, v, _ in found):
             continue
         gaps = []
         prev = y.step(-1)
-        ours_before = outturn(series, prev, figure, measure)
+        ours_before = measure.outturn(series, prev, figure)
         for name, theirs, fig in found:
             if theirs is None:
                 continue
-            theirs_before = outturn(series, prev, fig, "Snapshot")
+            theirs_before = SNAPSHOT.outturn(series, prev, fig)
             trend = None
             if ours_before is not None and theirs_before is not None:
                 trend = gap_trend(ours, theirs, ours_before, theirs_before, no_change_percent)
@@ -386,9 +332,9 @@ class Facts:
         return self.gaps[0].year if self.gaps else None
 
 
-def figures_at(series: Series, period: Period, measure: str) -> Figures | None:
+def figures_at(series: Series, period: Period, measure: MeasureKind) -> Figures | None:
     """A period's figures as the values table shows them: outturns and the comparators in force."""
-    f = Figures(outturn(series, period, "number", measure), outturn(series, period, "rate", measure),
+    f = Figures(measure.outturn(series, period, "number"), measure.outturn(series, period, "rate"),
                 comparator(series, period, "statneigh"), comparator(series, period, "england"))
     return None if f.number is None and f.rate is None else f
 
@@ -439,23 +385,21 @@ def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mappin
     profiles = profiles or {}
     years = tuple((quarter.year.step(k), figures_at(series, quarter.year.step(k), measure)) for k in (-2, -1))
     quarters = tuple((q, figures_at(series, q, measure) if q <= quarter else None) for q in quarter.year.quarters())
-    current = outturn(series, quarter, figure, measure)
+    current = measure.outturn(series, quarter, figure)
 
     prev_q, ly_q = quarter.step(-1), quarter.same_last_year()
-    now_amount, basis = quarter_amount(series, quarter, figure, measure, unit)
-    prev_amount, _ = quarter_amount(series, prev_q, figure, measure, unit)
+    now_amount, prev_amount, basis = measure.previous_pair(series, quarter, figure)
     prev_cmp = Comparison(now_amount, prev_amount, prev_q, basis,
                           direction(now_amount, prev_amount, better_high, no_change_percent))
-    last_year = outturn(series, ly_q, figure, measure)
-    ly_basis = YEAR_TO_DATE if measure == "Cumulative" else VALUE
+    last_year = measure.outturn(series, ly_q, figure)
+    ly_basis = measure.last_year_basis
     ly_cmp = Comparison(current, last_year, ly_q, ly_basis, direction(current, last_year, better_high,
                                                                       no_change_percent))
 
     target = targets.get(quarter.year.label)
-    target_now, target_basis = target_in_force(target, profiles.get(quarter.year.label), quarter, measure, unit)
-    to_date = value_to_date(series, quarter, figure, measure)
-    prev_target, _ = target_in_force(targets.get(prev_q.year.label), profiles.get(prev_q.year.label), prev_q,
-                                     measure, unit)
+    target_now, target_basis = measure.target_in_force(target, profiles.get(quarter.year.label), quarter)
+    to_date = measure.to_date(series, quarter, figure)
+    prev_target, _ = measure.target_in_force(targets.get(prev_q.year.label), profiles.get(prev_q.year.label), prev_q)
 
     gaps = comparator_gaps(series, quarter, figure, measure, better_high, no_change_percent) \
         if current is not None else ()
@@ -465,20 +409,20 @@ def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mappin
     annual_cmp: dict[str, list[tuple[Period, float]]] = {name: [] for name, _ in COMPARATORS}
     for fy in range(first_year, quarter.fy):
         y = quarter.year.step(fy - quarter.fy)
-        v = outturn(series, y, figure, measure)
+        v = measure.outturn(series, y, figure)
         if v is not None:
             annual.append((y, v))
         for name, fig in COMPARATORS:
-            c = outturn(series, y, fig, "Snapshot")
+            c = SNAPSHOT.outturn(series, y, fig)
             if c is not None:
                 annual_cmp[name].append((y, c))
     run = year_run(annual, no_change_percent)
 
     projection = None
-    if current is not None and measure == "Snapshot":
+    if current is not None and measure.projects:
         projection = _projection(series, indicator, quarter, current, projection_points)
     outlook = None
-    if measure in ("Count", "Cumulative") and unit != "Percentage" and current is not None:
+    if measure.forecasts and current is not None:
         outlook = forecast(to_date, quarter, target, target_now, target_basis)
 
     has_history = any(_pick(f, figure) is not None for p, f in series.items() if p < quarter.year)
@@ -500,7 +444,7 @@ def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mappin
         worse_than=tuple(g.comparator for g in gaps if g.worse), annual=tuple(annual),
         annual_comparators={k: tuple(v) for k, v in annual_cmp.items() if v},
         run=run, projection=projection,
-        previous_rag=rag(value_to_date(series, prev_q, figure, measure), prev_target, better_high, tol),
+        previous_rag=rag(measure.to_date(series, prev_q, figure), prev_target, better_high, tol),
         to_date=to_date, target_basis=target_basis, prev_cmp=prev_cmp, ly_cmp=ly_cmp, gaps=gaps,
         # rates and percentages always have one decimal place, so they read alike from quarter to quarter
         forecast=outlook, dp=1 if unit in ("Rate", "Percentage") else decimals(shown),

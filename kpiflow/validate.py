@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from kpiflow.errors import PeriodError
-from kpiflow.fmt import NotANumber, parse_number
+from kpiflow.fmt import NotANumber, clean_text, parse_number
 from kpiflow.model import BreakdownRow, Catalogue, Figures, Indicator, ReturnData, ReturnRow, SupportRow
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
@@ -23,16 +23,7 @@ SUPPORT_REQUIRED = ["Indicator ID", "Period", "Number", "Rate", "Statistical nei
 BREAKDOWN_REQUIRED = ["Indicator ID", "Period", "Category", "Number"]
 FORMULA_ERRORS = {"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#SPILL!", "#CALC!",
                   "#GETTING_DATA"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _REF_ROW = re.compile(r"[A-Z]{1,3}(\d+)")
-
-
-def clean_text(value: object) -> str:
-    """User text as typed, with Windows line ends normalised and XML-illegal characters removed."""
-    if value is None:
-        return ""
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", text).strip()
 
 
 def _show(value: object) -> str:
@@ -370,7 +361,7 @@ def _months_agree(data: ReturnData, catalogue: Catalogue, result: ValidationResu
             if ours is None:
                 continue
             p = _typed
-            if ind.measure == "Count":
+            if ind.measure.months_add_up:
                 values = [getattr(given[m].figures, figure) if m in given else None for m in months]
                 if any(v is None for v in values):
                     continue
@@ -387,7 +378,7 @@ def _months_agree(data: ReturnData, catalogue: Catalogue, result: ValidationResu
             v = getattr(last.figures, figure) if last is not None else None
             if last is None or v is None or abs(v - ours) <= _slack([v], ours):
                 continue
-            what = "the year to date at" if ind.measure == "Cumulative" else "the figure at"
+            what = ind.measure.month_rule_words
             result.error("months-disagree", f"The months in Supporting data do not agree with this figure: {p(ours)} "
                          f"here, but {p(v)} for {months[-1].short} (Supporting data row {last.row}), and this is "
                          f"{what} the end of the quarter. Correct whichever is wrong.", "Return",

@@ -14,7 +14,7 @@ def test_the_shipped_catalogue_is_the_seeds_three_indicators(settings: Settings)
     assert result.problems == []
     assert catalogue == EXAMPLE_CATALOGUE
     cs01 = catalogue.get("CS01")
-    assert cs01 is not None and (cs01.unit, cs01.rate_per, cs01.better, cs01.measure) == (
+    assert cs01 is not None and (cs01.unit, cs01.rate_per, cs01.better, cs01.measure.name) == (
         "Number and rate", 10000, "Low", "Snapshot")
     assert catalogue.portfolios == ["Cabinet Secretary for Resilient Communities & Childrens"]
     assert catalogue.target("CS01", "2017/18") is None

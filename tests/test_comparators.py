@@ -22,8 +22,9 @@ from ees import (
 )
 from test_cli import kpiflow
 
-from kpiflow.comparators import ComparatorImport, column_letter, import_comparators, parse_value
+from kpiflow.comparators import ComparatorImport, import_comparators, parse_value
 from kpiflow.errors import KpiflowError
+from kpiflow.fmt import column_letter
 from kpiflow.periods import parse_period
 from kpiflow.settings import Settings, load_settings
 from kpiflow.store import SQLiteStore, Store
@@ -308,7 +309,7 @@ def test_the_command_line(council: Settings, cla: Path, sn: Path, tmp_path: Path
 
 
 def test_helpers() -> None:
-    assert [column_letter(i) for i in (0, 10, 25, 26, 701, 702)] == ["A", "K", "Z", "AA", "ZZ", "AAA"]
+    assert [column_letter(i + 1) for i in (0, 10, 25, 26, 701, 702)] == ["A", "K", "Z", "AA", "ZZ", "AAA"]
     assert [parse_value(v) for v in ("62", " 183.5 ", "c", "X", "..", "low", "z", "", "1,234", "16e", "-")] == [
         ("number", 62.0), ("number", 183.5), ("suppressed", None), ("suppressed", None), ("suppressed", None),
         ("suppressed", None), ("suppressed", None), ("blank", None), ("number", 1234.0), ("bad", None),

@@ -16,7 +16,7 @@ from kpiflow.docx.xml import NS, parse
 from kpiflow.model import Catalogue
 from kpiflow.periods import parse_period
 from kpiflow.pipeline import process_file
-from kpiflow.report import render_report
+from kpiflow.report.word import render_report
 from kpiflow.settings import load_settings
 from kpiflow.store import Store
 

@@ -133,7 +133,7 @@ NASTY = 'Costs & <savings> "quoted" \'single\' 😀 =SUM(A1) \u2013 done\r\nSeco
 def test_user_text_survives_exactly(home: Path, store: object, catalogue: object, issued: Path,
                                     tmp_path: Path) -> None:
     from kpiflow.pipeline import process_file
-    from kpiflow.report import render_report
+    from kpiflow.report.word import render_report
     from kpiflow.settings import load_settings
     from kpiflow.workbook.build import fill_return
 
@@ -162,7 +162,7 @@ def test_image_charts_when_asked(home: Path, store: object, catalogue: object, f
     pytest.importorskip("matplotlib")
     from kpiflow.periods import parse_period
     from kpiflow.pipeline import process_file
-    from kpiflow.report import render_report
+    from kpiflow.report.word import render_report
     from kpiflow.settings import load_settings
 
     toml = home / "kpiflow.toml"
@@ -179,7 +179,7 @@ def test_image_charts_when_asked(home: Path, store: object, catalogue: object, f
 
 def test_a_quarter_with_no_exceptions_says_so(home: Path, store: object, catalogue: object) -> None:
     from kpiflow.periods import parse_period
-    from kpiflow.report import render_report
+    from kpiflow.report.word import render_report
     from kpiflow.settings import load_settings
 
     # no target is set, so under the "red" rule nothing can be an exception
@@ -204,7 +204,7 @@ def test_a_quarter_with_no_figures_at_all_is_refused(home: Path, store: object) 
 def test_a_second_draft_never_overwrites_the_first(demo: DemoResult) -> None:
     from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.periods import parse_period
-    from kpiflow.report import render_report
+    from kpiflow.report.word import render_report
     from kpiflow.settings import load_settings
     from kpiflow.store import open_store
 
@@ -224,7 +224,7 @@ def test_portfolios_in_catalogue_order_and_no_blank_last_page(tmp_path: Path) ->
     from kpiflow.init import init_home
     from kpiflow.model import Catalogue, Figures, Indicator
     from kpiflow.periods import parse_period
-    from kpiflow.report import render_report
+    from kpiflow.report.word import render_report
     from kpiflow.settings import load_settings
     from kpiflow.store import open_store
     from kpiflow.workbook.build import write_catalogue

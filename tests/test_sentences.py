@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from kpiflow.measures import COUNT, CUMULATIVE, SNAPSHOT
 from kpiflow.model import Figures, Indicator
 from kpiflow.narrative import NO_FIGURE, SENTENCES, draft, no_return_text, reason_text
 from kpiflow.periods import Period, quarter, year
-from kpiflow.report import VALUES_NOTES
 from kpiflow.rules import REASON_CODES, Reason
 from kpiflow.status import Outstanding
 from kpiflow.trends import Facts, facts
@@ -107,7 +107,7 @@ OTHERS: dict[str, Callable[[], str]] = {
         dt.date(2025, 7, 14), Q1),
     "outstanding-rejected": lambda: Outstanding("Housing", "rejected", ("HO01",), "2025-01-12T09:30:00+00:00").text(
         dt.date(2025, 1, 20), quarter(2024, 3)),
-    **{f"note-{m.lower()}": (lambda m=m: VALUES_NOTES[m]) for m in VALUES_NOTES},  # type: ignore[misc]
+    **{f"note-{k.name.lower()}": (lambda k=k: k.values_note) for k in (SNAPSHOT, COUNT, CUMULATIVE)},  # type: ignore[misc]
 }
 REASONS: dict[str, Reason] = {
     "always": Reason("always"), "never": Reason("never"), "no-figure": Reason("no-figure", {"quarter": "2025/26 Q1"}),

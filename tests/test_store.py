@@ -506,7 +506,7 @@ def everything(s: Store, catalogue: Catalogue, quarter: Period) -> dict[str, obj
 def test_store_copy_moves_the_whole_history_to_the_other_kind_of_store_checked_row_for_row(
         backend: str, settings: Settings, store: Store, catalogue: Catalogue, filled: Path, quarter: Period,
         edit: Callable[..., Path], pg_server: PgServer, tmp_path: Path) -> None:
-    from kpiflow.report import render_report
+    from kpiflow.report.word import render_report
 
     # a quarter's worth of history: accepted, rejected, duplicate, superseded, a revision, words edited
     # at publish, published and reopened (unicode and quotes in the words)

@@ -7,6 +7,7 @@ from helpers import seed_facts, seed_series
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kpiflow.measures import kind_for
 from kpiflow.model import AMBER, GREEN, IMPROVED, NO_CHANGE, RED, WORSENED, Figures, Indicator
 from kpiflow.periods import Period, month, quarter, year
 from kpiflow.trends import (
@@ -105,23 +106,23 @@ def test_cs02_has_no_projection_without_comparators() -> None:
 def test_a_periods_own_figure_wins_over_its_parts() -> None:
     s = {quarter(2017, 1): Figures(100), month(2017, 4): Figures(30), month(2017, 5): Figures(30),
          month(2017, 6): Figures(30)}
-    assert outturn(s, quarter(2017, 1), "number", "Count") == 100
+    assert outturn(s, quarter(2017, 1), "number", kind_for("Count")) == 100
     del s[quarter(2017, 1)]
-    assert outturn(s, quarter(2017, 1), "number", "Count") == 90
-    assert outturn(s, quarter(2017, 1), "number", "Snapshot") == 30
+    assert outturn(s, quarter(2017, 1), "number", kind_for("Count")) == 90
+    assert outturn(s, quarter(2017, 1), "number", kind_for("Snapshot")) == 30
 
 
 def test_snapshot_q4_falls_back_to_the_years_figure_but_a_count_does_not() -> None:
     s = {year(2016): Figures(400)}
-    assert outturn(s, quarter(2016, 4), "number", "Snapshot") == 400
-    assert outturn(s, quarter(2016, 4), "number", "Cumulative") == 400
-    assert outturn(s, quarter(2016, 4), "number", "Count") is None
+    assert outturn(s, quarter(2016, 4), "number", kind_for("Snapshot")) == 400
+    assert outturn(s, quarter(2016, 4), "number", kind_for("Cumulative")) == 400
+    assert outturn(s, quarter(2016, 4), "number", kind_for("Count")) is None
 
 
 def test_a_month_is_never_rolled_up_and_a_missing_part_leaves_a_count_unknown() -> None:
     s = {quarter(2017, 1): Figures(10), quarter(2017, 2): Figures(20), quarter(2017, 3): Figures(30)}
-    assert outturn(s, month(2017, 4), "number", "Snapshot") is None
-    assert outturn(s, year(2017), "number", "Count") is None
+    assert outturn(s, month(2017, 4), "number", kind_for("Snapshot")) is None
+    assert outturn(s, year(2017), "number", kind_for("Count")) is None
 
 
 def test_comparator_is_the_latest_published_up_to_the_period() -> None:
@@ -135,8 +136,8 @@ def test_comparator_is_the_latest_published_up_to_the_period() -> None:
 @pytest.mark.parametrize(("measure", "n", "expected"), [("Snapshot", 2, 100.0), ("Count", 2, 50.0),
                                                         ("Cumulative", 3, 75.0), ("Count", 4, 100.0)])
 def test_target_to_date(measure: str, n: int, expected: float) -> None:
-    assert target_to_date(100.0, quarter(2017, n), measure) == expected
-    assert target_to_date(None, quarter(2017, n), measure) is None
+    assert target_to_date(100.0, quarter(2017, n), kind_for(measure)) == expected
+    assert target_to_date(None, quarter(2017, n), kind_for(measure)) is None
 
 
 # --- direction and RAG ---
@@ -207,11 +208,11 @@ def test_a_short_projection_setting_still_projects() -> None:
 
 def test_latest_run_prefers_months_and_stops_at_a_gap() -> None:
     s = seed_series("CS03")
-    run = latest_run(s, Q2, "rate", "Snapshot", 20)
+    run = latest_run(s, Q2, "rate", kind_for("Snapshot"), 20)
     assert run[0][0] == month(2016, 4) and run[-1] == (month(2017, 9), 675.4) and len(run) == 18
     s2 = {p: Figures(None, 1.0) for p in (month(2017, 9), month(2017, 8))} | {
         quarter(2017, 1): Figures(None, 3.0), Q2: Figures(None, 2.0)}
-    assert latest_run(s2, Q2, "rate", "Snapshot", 6) == [(quarter(2017, 1), 3.0), (Q2, 2.0)]
+    assert latest_run(s2, Q2, "rate", kind_for("Snapshot"), 6) == [(quarter(2017, 1), 3.0), (Q2, 2.0)]
 
 
 def years(values: list[float]) -> list[tuple[Period, float]]:
@@ -334,22 +335,22 @@ counts = st.integers(min_value=0, max_value=100_000).map(float)
 @given(st.lists(counts, min_size=4, max_size=4))
 def test_year_outturn_from_quarters(qs: list[float]) -> None:
     s = {quarter(2016, i + 1): Figures(v, v / 10) for i, v in enumerate(qs)}
-    assert outturn(s, year(2016), "number", "Count") == sum(qs)
-    assert outturn(s, year(2016), "number", "Snapshot") == qs[3]
-    assert outturn(s, year(2016), "number", "Cumulative") == qs[3]
-    assert outturn(s, year(2016), "rate", "Snapshot") == qs[3] / 10
+    assert outturn(s, year(2016), "number", kind_for("Count")) == sum(qs)
+    assert outturn(s, year(2016), "number", kind_for("Snapshot")) == qs[3]
+    assert outturn(s, year(2016), "number", kind_for("Cumulative")) == qs[3]
+    assert outturn(s, year(2016), "rate", kind_for("Snapshot")) == qs[3] / 10
 
 
 @FEW
 @given(st.lists(counts, min_size=12, max_size=12))
 def test_year_outturn_from_months(ms: list[float]) -> None:
     s = {Period("month", 2016, 1).step(i): Figures(v) for i, v in enumerate(ms)}
-    assert outturn(s, year(2016), "number", "Count") == sum(ms)
-    assert outturn(s, year(2016), "number", "Snapshot") == ms[11]
-    assert outturn(s, year(2016), "number", "Cumulative") == ms[11]
+    assert outturn(s, year(2016), "number", kind_for("Count")) == sum(ms)
+    assert outturn(s, year(2016), "number", kind_for("Snapshot")) == ms[11]
+    assert outturn(s, year(2016), "number", kind_for("Cumulative")) == ms[11]
     for n in range(1, 5):
-        assert outturn(s, quarter(2016, n), "number", "Count") == math.fsum(ms[3 * n - 3: 3 * n])
-        assert outturn(s, quarter(2016, n), "number", "Snapshot") == ms[3 * n - 1]
+        assert outturn(s, quarter(2016, n), "number", kind_for("Count")) == math.fsum(ms[3 * n - 3: 3 * n])
+        assert outturn(s, quarter(2016, n), "number", kind_for("Snapshot")) == ms[3 * n - 1]
 
 
 # --- like with like (PRODUCT.md section 9) ---
@@ -416,10 +417,10 @@ def test_a_year_to_date_is_compared_with_the_same_point_last_year() -> None:
 
 def test_a_count_rate_adds_up_over_the_year() -> None:
     s = {quarter(2016, n): Figures(None, r) for n, r in zip(range(1, 5), (4.1, 3.9, 3.7, 4.2), strict=True)}
-    assert outturn(s, year(2016), "rate", "Count") == pytest.approx(15.9)
-    assert outturn(s, quarter(2016, 4), "rate", "Count") == 4.2
+    assert outturn(s, year(2016), "rate", kind_for("Count")) == pytest.approx(15.9)
+    assert outturn(s, quarter(2016, 4), "rate", kind_for("Count")) == 4.2
     s[year(2016)] = Figures(None, 15.9)
-    assert outturn(s, quarter(2016, 4), "rate", "Count") == 4.2     # the year's total is not Q4's own
+    assert outturn(s, quarter(2016, 4), "rate", kind_for("Count")) == 4.2     # the year's total is not Q4's own
 
 
 def test_comparators_are_set_against_whole_years_only() -> None:
@@ -492,8 +493,8 @@ def test_a_profile_sets_the_target_in_force() -> None:
     ("Cumulative", "Percentage", 1, (100.0, "year")), ("Snapshot", "Percentage", 3, (100.0, "year")),
 ])
 def test_target_in_force_without_a_profile(measure: str, unit: str, n: int, expected: tuple[float, str]) -> None:
-    assert target_in_force(100.0, None, quarter(2017, n), measure, unit) == expected
-    assert target_in_force(None, None, quarter(2017, n), measure, unit) == (None, "")
+    assert target_in_force(100.0, None, quarter(2017, n), kind_for(measure, unit)) == expected
+    assert target_in_force(None, None, quarter(2017, n), kind_for(measure, unit)) == (None, "")
 
 
 def test_a_missing_figure_has_no_rag_and_no_direction() -> None:

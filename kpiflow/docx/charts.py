@@ -40,18 +40,18 @@ import math
 import re
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.xml import NS
-from kpiflow.fmt import fmt_number
+from kpiflow.fmt import column_letter
+from kpiflow.report.context import ChartSpec, describe
 
 if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph
 
-__all__ = ["CHART_FONT", "ChartSpec", "add_native_chart", "render_png"]
+__all__ = ["CHART_FONT", "ChartSpec", "add_native_chart", "describe", "render_png"]   # ChartSpec, describe: the context's
 
 _CHART_URI = "http://schemas.openxmlformats.org/drawingml/2006/chart"
 _CHART_CT = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
@@ -70,20 +70,6 @@ CHART_FONT = "Arial"  # the report template's body font
 # surrogates, U+FFFE/U+FFFF) cannot be serialised at all, so they are dropped
 # rather than allowed to corrupt the package.
 _XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-@dataclass(frozen=True)
-class ChartSpec:
-    """What to draw. Values of ``None`` (or NaN/inf) are left as gaps."""
-
-    title: str
-    categories: tuple[str, ...]
-    series: tuple[tuple[str, tuple[float | None, ...]], ...]
-    kind: str = "line"
-    y_title: str = ""
-    number_format: str = "General"
-    y_min: float | None = None     # the value axis's range; None: the office suite chooses
-    y_max: float | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -123,21 +109,6 @@ def add_native_chart(
     inline = parse_xml(_inline_xml(chart_rid, n.next_drawing(), round(width_cm * _EMU_PER_CM),
                                    round(height_cm * _EMU_PER_CM), describe(clean)))
     paragraph.add_run()._r.add_drawing(inline)
-
-
-def describe(spec: ChartSpec) -> str:
-    """The chart's alternative text: what it shows and its latest figures, for a screen reader
-    and for the tagged PDF (a chart's picture says nothing to someone who cannot see it)."""
-    kind = "Column chart" if spec.kind == "column" else "Line chart"
-    latest = []
-    for name, values in spec.series:
-        points = [(c, v) for c, v in zip(spec.categories, values, strict=True) if v is not None]
-        if points:
-            category, value = points[-1]
-            shown = f"{value:.1f}" if spec.number_format == "0.0" else fmt_number(round(value, 1))
-            latest.append(f"{name} {shown} ({category})")
-    tail = f" Latest figures: {'; '.join(latest)}." if latest else " No figures to show."
-    return f"{kind}: {spec.title.rstrip('.')}.{tail}"
 
 
 def _inline_xml(rid: str, docpr_id: int, cx: int, cy: int, descr_text: str) -> str:
@@ -199,16 +170,6 @@ def _clean_spec(spec: ChartSpec) -> ChartSpec:
     )
 
 
-def _col(n: int) -> str:
-    """Spreadsheet column letters for a 0-based column index."""
-    letters = ""
-    n += 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
 # ---------------------------------------------------------------------------
 # the chart part
 # ---------------------------------------------------------------------------
@@ -245,7 +206,7 @@ def _series(spec: ChartSpec) -> str:
     fmt = escape(spec.number_format)
     out = []
     for i, (name, values) in enumerate(spec.series):
-        col = _col(i + 1)
+        col = column_letter(i + 2)
         look = _line_look(i) if spec.kind == "line" else _column_look(i)
         pts = "".join(f'<c:pt idx="{j}"><c:v>{v!r}</c:v></c:pt>' for j, v in enumerate(values) if v is not None)
         out.append(
@@ -382,13 +343,15 @@ def _workbook_blob(spec: ChartSpec) -> bytes:
     def text(ref: str, value: str) -> str:
         return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
 
-    rows = ['<row r="1">' + "".join(text(f"{_col(c)}1", name) for c, (name, _) in enumerate(spec.series, start=1))
+    rows = ['<row r="1">' + "".join(text(f"{column_letter(c + 1)}1", name)
+                                    for c, (name, _) in enumerate(spec.series, start=1))
             + "</row>"]
     for r, category in enumerate(spec.categories, start=2):
         cells = [text(f"A{r}", category)]
         for c, (_, values) in enumerate(spec.series, start=1):
             v = values[r - 2]
-            cells.append(f'<c r="{_col(c)}{r}" s="1"/>' if v is None else f'<c r="{_col(c)}{r}" s="1"><v>{v!r}</v></c>')
+            ref = f"{column_letter(c + 1)}{r}"
+            cells.append(f'<c r="{ref}" s="1"/>' if v is None else f'<c r="{ref}" s="1"><v>{v!r}</v></c>')
         rows.append(f'<row r="{r}">' + "".join(cells) + "</row>")
     widest = min(max([10, *(len(c) + 2 for c in spec.categories)]), 60)
     widths = [f'<col min="1" max="1" width="{widest}" customWidth="1"/>']

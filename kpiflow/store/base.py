@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Protocol
 
 from kpiflow.errors import KpiflowError
 from kpiflow.model import Figures, ReturnData
+from kpiflow.model import Submission as Submission  # the record lives in model; the store is where it is made
 from kpiflow.periods import Period, parse_period
 from kpiflow.store import migrations
 
@@ -52,26 +53,6 @@ class Claim(Protocol):
     """A claim on one file, held until released (or until the process holding it ends)."""
 
     def release(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Submission:
-    id: int
-    file_name: str
-    sha256: str
-    service: str
-    quarter: str
-    completed_by: str
-    email: str
-    received_at: str
-    outcome: str
-    errors: int
-    warnings: int
-    problems: list[dict[str, Any]]
-    kept_as: str
-    superseded_by: int | None
-    feedback: str = ""
-    claim: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kpiflow.catalogue import INDICATOR_HEADERS, QUARTER_HEADERS, TARGET_HEADERS
+from kpiflow.catalogue import ACCUMULATES_HEADER, INDICATOR_HEADERS, QUARTER_HEADERS, TARGET_HEADERS
 from kpiflow.fmt import fmt, long_date
+from kpiflow.measures import months_words
 from kpiflow.model import Catalogue, Indicator
-from kpiflow.periods import MONTH_NAMES, Period
+from kpiflow.periods import Period
 from kpiflow.workbook.read import ISSUED_SHEET
 
 TEMPLATE_VERSION = "1"
@@ -46,15 +47,6 @@ class ReturnContext:
     target_in_force: float | None = None      # at the quarter, where it differs from the year's target
 
 
-def _months(first: Period, last: Period) -> str:
-    """``April to September 2024``, ``April 2024 to March 2025``, ``July to September 2024``."""
-    def name(m: Period) -> str:
-        return MONTH_NAMES[m.calendar_month - 1].title()
-    if first.calendar_year == last.calendar_year:
-        return f"{name(first)} to {name(last)} {last.calendar_year}"
-    return f"{name(first)} {first.calendar_year} to {name(last)} {last.calendar_year}"
-
-
 def what_to_enter(ind: Indicator, quarter: Period) -> str:
     """In words, what the figure for this quarter is, and for a monthly indicator which months to
     add in Supporting data."""
@@ -62,15 +54,7 @@ def what_to_enter(ind: Indicator, quarter: Period) -> str:
     what = {"Number": "Number", "Percentage": "Percentage (0 to 100)",
             "Rate": f"Rate per {ind.rate_per or 0:,.0f}",
             "Number and rate": f"Number, and rate per {ind.rate_per or 0:,.0f},"}[ind.unit]
-    if ind.measure == "Cumulative":
-        text = f"Year to date: {_months(quarter.year.months()[0], months[-1])}"
-        each = "the year to date at the end of each month"
-    elif ind.measure == "Count":
-        text = f"In the quarter: {_months(months[0], months[-1])}"
-        each = "the amount in each month"
-    else:
-        text = f"{what} at {long_date(quarter.end_date)}".replace(", at", " at")
-        each = "the figure at the end of each month"
+    text, each = ind.measure.what_to_enter(what, quarter, long_date(quarter.end_date))
     if ind.frequency == "Monthly":
         labels = ", ".join(m.label for m in months[:-1]) + f" and {months[-1].label}"
         text += f". Also add each month in Supporting data (Period {labels}): {each}"
@@ -186,8 +170,8 @@ def guidance_lines(service: str, quarter: Period) -> list[str]:
         "2. On the Return sheet, enter this quarter's figure for each indicator in the yellow cells.",
         "   The What to enter column says what each figure is:",
         f"   - at the end of the quarter, e.g. \"Number at {long_date(quarter.end_date)}\";",
-        f"   - the year to date, e.g. \"Year to date: {_months(year_start, months[-1])}\";",
-        f"   - or the quarter's own amount, e.g. \"In the quarter: {_months(months[0], months[-1])}\".",
+        f"   - the year to date, e.g. \"Year to date: {months_words(year_start, months[-1])}\";",
+        f"   - or the quarter's own amount, e.g. \"In the quarter: {months_words(months[0], months[-1])}\".",
         "   - Number and Percentage indicators: put the figure in Number (a percentage as 0 to 100, e.g. 87.5).",
         "   - Rate indicators: put the rate in Rate. Number and rate indicators: fill in both.",
         "   - Statistical neighbours and England: the latest published comparator figures, if you have them.",
@@ -406,10 +390,14 @@ def write_catalogue(path: Path, catalogue: Catalogue) -> Path:
     wb = Workbook()
     ws = wb.active
     ws.title = "Indicators"
-    _header(ws, 1, INDICATOR_HEADERS, st)
+    # the optional Accumulates column only where an indicator needs it
+    accumulates = any(ind.accumulates for ind in catalogue.indicators)
+    _header(ws, 1, [*INDICATOR_HEADERS, *([ACCUMULATES_HEADER] if accumulates else [])], st)
     for r, ind in enumerate(catalogue.indicators, start=2):
         vals = [ind.id, ind.name, ind.portfolio, ind.service, ind.better, ind.unit, ind.rate_per, ind.frequency,
-                ind.measure, ind.tolerance, ind.exception]
+                ind.measure.name, ind.tolerance, ind.exception]
+        if accumulates:
+            vals.append("Yes" if ind.accumulates else None)
         for c, v in enumerate(vals, start=1):
             set_text(ws.cell(row=r, column=c), v)
     for letter, w in zip("ABCDEFGHIJK", (12, 60, 45, 22, 12, 16, 10, 12, 12, 12, 10), strict=True):

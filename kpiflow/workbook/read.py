@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import overload
 from xml.parsers import expat
 
+from kpiflow.fmt import column_letter
 from kpiflow.problems import ValidationResult
 
 MAX_FILE_BYTES = 100 * 1024 * 1024     # a return is a few hundred KB; a zip is never much larger than it holds
@@ -43,14 +44,6 @@ MAX_SHEETS = 256
 MAX_PARTS = 10_000                      # zip members; a return has about twenty
 ISSUED_SHEET = "kpiflow"   # the hidden record of pre-filled cells in an issued returns workbook
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-
-
-def column_letter(col: int) -> str:
-    letters = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 def coord(row: int, col: int) -> str:
