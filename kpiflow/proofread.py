@@ -69,6 +69,7 @@ class Evidence:
     drafted: tuple[str, ...] = ()              # kpiflow's own drafted paragraphs for this quarter
     tolerance_percent: float = 5.0
     no_change_percent: float = 1.0
+    shown: tuple[float, ...] = ()              # every figure the report shows for it: values table, charts
     # outturns already looked up: (period, figure) -> value (a cache, not part of what it is)
     looked_up: dict[tuple[Period, str], float | None] = field(default_factory=dict, compare=False, repr=False)
 
@@ -389,6 +390,7 @@ def held(ev: Evidence) -> Held:
         plain |= values
     if ind.rate_per:
         plain.add(ind.rate_per)
+    plain |= set(ev.shown)
     breakdown = [n for _, n in ev.breakdown]
     plain |= set(breakdown)
     if breakdown:
@@ -1032,9 +1034,11 @@ def published_words(store: Any, iid: str, quarter: Period) -> tuple[str, ...]:
 
 def evidence(settings: Any, store: Any, catalogue: Any, quarter: Period,
              assessments: Iterable[Any] | None = None) -> dict[str, Evidence]:
-    """The evidence for every indicator of the quarter, from ``assess`` and the store."""
+    """The evidence for every indicator of the quarter: ``assess``'s facts, the store's figures and
+    breakdown, and what the report context shows (its values table and the charts' figures)."""
     from kpiflow.assess import assess
     from kpiflow.narrative import draft_commentary
+    from kpiflow.report.context import chart_specs, values_table
 
     found = list(assessments) if assessments is not None else assess(settings, store, catalogue, quarter)
     r = settings.rules
@@ -1043,8 +1047,14 @@ def evidence(settings: Any, store: Any, catalogue: Any, quarter: Period,
     for a in found:
         iid = a.indicator.id
         drafted = tuple(draft_commentary(a.facts)) if a.facts.current is not None else ()
+        table = values_table(a)
+        shown = [v for c in table.cells for v in (c.number, c.rate) if v is not None]
+        shown += [v for v in (table.target_value, table.target_in_force) if v is not None]
+        shown += [v for spec in chart_specs(a, settings.council) for _, values in spec.series for v in values
+                  if v is not None]
         out[iid] = Evidence(a.facts, a.series, tuple(store.breakdown(iid, quarter)),
-                            published_words(store, iid, previous), drafted, r.tolerance_percent, r.no_change_percent)
+                            published_words(store, iid, previous), drafted, r.tolerance_percent, r.no_change_percent,
+                            tuple(shown))
     return out
 
 
