@@ -46,7 +46,7 @@ from kpiflow.fmt import fmt
 from kpiflow.model import GREEN, IMPROVED, NO_CHANGE, WORSENED, Figures
 from kpiflow.periods import MONTH_NAMES, Period
 from kpiflow.problems import Problem
-from kpiflow.trends import Facts, direction, outturn
+from kpiflow.trends import Facts, direction, outturn, value_to_date
 
 CODES = ("figure-not-held", "direction-contradicts", "target-contradicts", "copied-words", "placeholder-response")
 FIGURE = "figure-not-held"
@@ -184,10 +184,12 @@ _HEDGE = re.compile(r"(?P<w>about|around|approximately|approx\.?|roughly|some|ci
 _BELOW_HEDGES = ("nearly", "almost", "just under", "just below", "under", "below", "less than", "fewer than", "up to")
 _ABOVE_HEDGES = ("over", "just over", "above", "more than", "in excess of", "exceeding", "at least")
 # a number written as a change: "fell by 17", "a fall of 17", "17 fewer than", "up 17"
-_CHANGE_BEFORE = re.compile(r"(?:\b(?:by|up|down)|\b(?:increase|decrease|rise|fall|drop|reduction|growth|gain|loss|"
-                            r"change|difference|gap|lead|improvement|deterioration|jump)s?\s+(?:of\s+)?(?:some\s+|about\s+|"
-                            r"around\s+|nearly\s+|almost\s+|over\s+|just\s+(?:over|under)\s+)?)\s*$", re.I)
-_CHANGE_AFTER = re.compile(r"^\s*(?:\([^)]*\)\s*)?(?:fewer|more|less|lower|higher|extra|additional|up|down|above|below)\b",
+_CHANGE_BEFORE = re.compile(r"(?:\b(?:by|up|down)|\b(?:increase|decrease|rise|fall|drop|reduction|growth|gain|loss|change|"
+                            r"difference|gap|lead|improvement|deterioration|jump)s?(?:\s+of)?)\s+(?:(?:some|about|around|"
+                            r"nearly|almost|over|just\s+over|just\s+under|more\s+than|less\s+than|roughly|approximately)"
+                            r"\s+)?$", re.I)
+_CHANGE_AFTER = re.compile(r"^\s*(?:\([^)]*\)\s*)?(?:fewer|more|less|lower|higher|extra|additional|up|down|above|below|"
+                           r"ahead|behind|short|over|under|better|worse)\b",
                            re.I)
 
 
@@ -254,19 +256,26 @@ def numbers(clause: str, labels: Iterable[str] = ()) -> list[Written]:
 
 
 def _matches(w: Written, candidates: Sequence[float]) -> bool:
-    """Whether any candidate (sorted) rounds to what was written, or sits on the hedge's side of it."""
+    """Whether any candidate (sorted) rounds to what was written, or sits on the hedge's side of it:
+    "about 500" is 450 to 550, "over 100" 100 to 125, "nearly 2,000" 1,800 to 2,000 (a round number's
+    last figure, within a quarter of it either way; never less than a tenth)."""
     v = w.value
     tol = w.half_unit + 1e-9 * max(1.0, abs(v))
     lo, hi = v - tol, v + tol
     if w.hedge:
-        spread = max(tol, 0.1 * abs(v))
+        digits = f"{abs(v):.0f}"
+        if v and v.is_integer() and 2 * w.half_unit >= 1:
+            unit = 10.0 ** (len(digits) - len(digits.rstrip("0")))
+            spread = min(max(unit, 0.1 * abs(v)), 0.25 * abs(v))
+        else:           # a figure written with decimals is near to what it says: "about 185.6"
+            spread = max(2 * w.half_unit, 0.02 * abs(v))
         tiny = 1e-9 * max(1.0, abs(v))
         if w.hedge in _BELOW_HEDGES:
             lo, hi = v - spread, v + tiny
         elif w.hedge in _ABOVE_HEDGES:
             lo, hi = v - tiny, v + spread
         else:
-            lo, hi = v - spread, v + spread
+            lo, hi = v - max(tol, spread / 2), v + max(tol, spread / 2)
     i = bisect.bisect_left(candidates, lo)
     return i < len(candidates) and candidates[i] <= hi
 
@@ -381,6 +390,9 @@ def held(ev: Evidence) -> Held:
         facts_values += [f.forecast.value, f.forecast.target]
     if f.projection is not None:
         facts_values += [f.projection.comparator_value]
+    # the year to date at the previous quarter and at the same point last year, for every measure
+    for at in (f.quarter.step(-1), f.quarter.same_last_year()):
+        facts_values.append(value_to_date(ev.series, at, f.figure, ind.measure))
     facts_values += [v for _, v in f.annual]
     facts_values += [v for vals in f.annual_comparators.values() for _, v in vals]
     for v in facts_values:
