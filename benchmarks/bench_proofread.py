@@ -1,6 +1,8 @@
 """kpiflow proofread of a 60-exception draft, whole process, against kpiflow report for the same
-quarter (bar: proofread <= 0.5x report). Each exception's words are an officer's: four paragraphs of
-commentary with figures, comparisons and a target claim, and a two-paragraph service response."""
+quarter (bar: proofread <= 0.5x report). The draft is bench_report's: each exception's commentary is
+kpiflow's (what a report drafts where the return gives none), and each service response is an
+officer's three paragraphs with figures, comparisons, a target claim, dates and counts of periods;
+every tenth exception's commentary is the officer's own instead."""
 
 from __future__ import annotations
 
@@ -13,13 +15,12 @@ from bench_report import N, make_home
 from common import KPIFLOW, best_of, verdict
 
 COMMENTARY = (
-    "The rate fell to {rate} per 10,000 at 30 September 2017, compared with {prev} at the end of June, an "
-    "improvement on last quarter.\n"
-    "It is higher than at Q2 2016/17, worse than a year ago; the number of children aged 10 to 15 rose by 12.\n"
-    "In 2016/17, the latest complete year, the rate was above the statistical neighbours' average and England, and "
-    "the gap has widened since 2015/16.\n"
-    "There is no target for this indicator, so it is compared with the trend of the last 6 months.")
+    "The rate fell to {rate} per 10,000 at 30 September 2017, compared with {prev} at the end of June.\n"
+    "It is higher than at Q2 2016/17; the number of children aged 10 to 15 rose by 12.\n"
+    "In 2016/17, the latest complete year, the rate was above the statistical neighbours' average and England.")
 RESPONSE = ("Response for {iid}: we are acting & monitoring, and have met partners 3 times since April 2017.\n"
+            "The rate of {rate} per 10,000 is higher than last quarter ({prev}), and the service has not met the "
+            "target it set itself for the last 6 months.\n"
             "The service expects around {rate} by the year end, in line with the plan agreed in 2016/17.")
 
 
@@ -32,9 +33,11 @@ def officer_words(home: Path) -> None:
     with open_store(load_settings(home)) as store:
         for i in range(N):
             iid = f"B{i:02d}"
-            now, before = store.series(iid)[q.months()[-1]], store.series(iid)[q.months()[0].step(-1)]
-            store.set_text(iid, q, COMMENTARY.format(rate=now.rate, prev=before.rate),
-                           RESPONSE.format(iid=iid, rate=now.rate), "benchmark")
+            series = store.series(iid)
+            now, before = series[q.months()[-1]], series[q.months()[0].step(-1)]
+            words = dict(rate=now.rate, prev=before.rate, iid=iid)
+            store.set_text(iid, q, COMMENTARY.format(**words) if i % 10 == 0 else "", RESPONSE.format(**words),
+                           "benchmark")
 
 
 def main() -> int:

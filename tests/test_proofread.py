@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +117,8 @@ def test_corpus_recall_and_precision(evidence: dict[str, dict[str, pr.Evidence]]
 def test_kpiflow_own_sentences_are_never_flagged(evidence: dict[str, dict[str, pr.Evidence]],
                                                  homes: dict[str, Path]) -> None:
     """Every sentence kpiflow drafts, for every indicator of the council in six quarters and the demo,
-    agrees with the figures it was drafted from."""
+    agrees with the figures it was drafted from (which is why a draft's unchanged drafted paragraphs
+    need no checking)."""
     from kpiflow.narrative import draft_commentary
 
     checked = 0
@@ -132,7 +133,8 @@ def test_kpiflow_own_sentences_are_never_flagged(evidence: dict[str, dict[str, p
                         continue
                     paras = draft_commentary(ev.facts)
                     checked += len(paras)
-                    found = pr.check_paragraphs(ev, "commentary", paras)
+                    # checked as if an officer had typed them (a draft's own unchanged words are not checked)
+                    found = pr.check_paragraphs(replace(ev, drafted=(), previous_words=()), "commentary", paras)
                     assert not found, f"{q} {iid}: " + "; ".join(f.line() for f in found)
     assert checked > 300
 
