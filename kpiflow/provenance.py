@@ -192,21 +192,20 @@ def draft_provenance(draft: Path) -> Provenance | None:
 
 
 def newest_draft(settings: Settings, quarter: Period) -> Path:
-    """The newest .docx in outbox/drafts/ made for ``quarter`` (by its properties), whatever its name."""
-    found: list[tuple[float, str, Path]] = []
+    """The newest .docx in outbox/drafts/ made for ``quarter`` (by its properties), whatever its name.
+    Drafts are looked at newest first, so that only the one returned is usually opened."""
     folder = settings.drafts_dir
-    others = 0
+    candidates: list[tuple[float, str, Path]] = []
     if folder.is_dir():
         for p in folder.iterdir():
             if p.suffix.lower() != ".docx" or p.name.startswith((".", "~$")) or p.is_symlink() or not p.is_file():
                 continue
-            made = draft_provenance(p)
-            if made is not None and made.quarter == quarter.label:
-                found.append((p.stat().st_mtime, p.name, p))
-            else:
-                others += 1
-    if not found:
-        more = f" ({others} other .docx file(s) there were made for other quarters or not by kpiflow)" if others else ""
-        raise KpiflowError(f"There is no draft made for {quarter.label} in {folder}{more}. Run kpiflow report "
-                           f"--quarter \"{quarter.label}\" first, or name the edited draft with --from.")
-    return max(found)[2]
+            candidates.append((p.stat().st_mtime, p.name, p))
+    for _, _, p in sorted(candidates, reverse=True):
+        made = draft_provenance(p)
+        if made is not None and made.quarter == quarter.label:
+            return p
+    others = len(candidates)
+    more = f" ({others} other .docx file(s) there were made for other quarters or not by kpiflow)" if others else ""
+    raise KpiflowError(f"There is no draft made for {quarter.label} in {folder}{more}. Run kpiflow report "
+                       f"--quarter \"{quarter.label}\" first, or name the edited draft with --from.")
