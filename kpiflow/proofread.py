@@ -673,13 +673,24 @@ roughly largely stable steady level similar in static flat same change line"""))
 _WORD = re.compile(r"[a-z]+")
 
 
+# a direction word said of something else: the service's own work ("we have improved our processes",
+# "the service has increased capacity"), or a verb with an object that is not the figure
+_ACTOR = re.compile(r"\b(?:we|our\s+(?:team|staff|service|officers|partners)|the\s+(?:service|team|council|department|"
+                    r"board|partnership)|partners|staff|officers)\s+(?:\w+\s+){0,3}$", re.I)
+_OBJECT_AFTER = re.compile(r"^\s+(?:the|its|our|their|a|an|this|these|those)\s+(?!(?:number|numbers|rate|rates|figure|"
+                           r"percentage|proportion|total|level|outturn)\b)", re.I)
+
+
 def claims(clause: str) -> list[Claim]:
+    """The directions a clause states, each with where it is and whether it is negated."""
     if _CLAIM_STARTS.isdisjoint(_WORD.findall(clause.lower())):
         return []
     out = []
     for m in _CLAIMS.finditer(clause):
         kind = next(k for k, v in m.groupdict().items() if v)
         before = _before(clause, m.start())
+        if _ACTOR.search(before) or (kind in ("up", "down", "good", "bad") and _OBJECT_AFTER.match(clause[m.end():])):
+            continue
         negated = bool(_NEGATION.search(before) or _NO_BEFORE.search(before))
         if kind == "same" and re.match(r"no\s", m.group(), re.I):
             negated = bool(_NEGATION.search(before))
