@@ -148,6 +148,7 @@ _NOT_FIGURE_PATTERNS = (
     r"\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b",                                               # 30/09/2017
     r"\b\d{4}-\d{1,2}-\d{1,2}\b",                                                       # 2017-09-30
     r"\b(?:19|20)\d{2}\s*[/-]\s*(?:\d{4}|\d{2})\b",                                     # 2017/18, 2017-09
+    r"(?<![\d.,/])\b\d{2}/\d{2}\b(?![/.,]?\d)",                                            # 17/18
     r"\bQ[1-4]\b|\b(?:quarter|qtr)\s+[1-4]\b",                                          # Q2, quarter 2
     r"\b(?:aged?|ages)\s+(?:of\s+|between\s+|from\s+|under\s+|over\s+|up\s+to\s+)?\d+"
     r"(?:\s*(?:-|–|to|and)\s*\d+)?",                                                    # aged 10 to 15
@@ -176,7 +177,7 @@ _YEAR_BEFORE = re.compile(r"(?:\b(?:in|since|from|until|till|of|between|during|y
 _NUMBER = re.compile(
     r"(?<![\w.,/£$€-])(?P<cur>[£$€]\s?)?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
     r"(?P<scale>\s?(?:k|bn|m|million|thousand|billion)\b)?"
-    r"(?P<pct>\s?(?:%|per\s?cent\b|percent\b|percentage\s+points?\b|pp\b|points?\b))?"
+    r"(?P<pct>\s?(?:%|per\s?cent\b|percent\b|percentage\s+points?\b|pp\b|ppts?\b|points?\b))?"
     r"(?![\w])", re.I)
 _HEDGE = re.compile(r"(?P<w>about|around|approximately|approx\.?|roughly|some|circa|c\.|close\s+to|nearly|almost|"
                     r"just\s+under|just\s+below|under|below|less\s+than|fewer\s+than|up\s+to|over|just\s+over|above|"
@@ -227,6 +228,7 @@ def numbers(clause: str, labels: Iterable[str] = ()) -> list[Written]:
     masked = re.sub(r"^\s*\(?\d{1,2}[.)]\s", lambda m: "§" * len(m.group()), masked)     # a list's "1."
     out: list[Written] = []
     for m in _NUMBER.finditer(masked):
+        restated = bool(out) and out[-1].change and bool(re.search(r"\(\s*$", masked[:m.start()]))
         num = m["num"]
         try:
             value = float(num.replace(",", ""))
@@ -251,7 +253,8 @@ def numbers(clause: str, labels: Iterable[str] = ()) -> list[Written]:
                            pct_word in ("%", "per cent", "percent", "percent") or pct_word.startswith("per"),
                            pct_word.startswith(("percentage", "pp", "point")),
                            " ".join(hedge["w"].lower().split()) if hedge else "",
-                           bool(_CHANGE_BEFORE.search(_before(masked, m.start(), 60)) or _CHANGE_AFTER.match(masked[m.end():]))))
+                           restated or bool(_CHANGE_BEFORE.search(_before(masked, m.start(), 60))
+                                            or _CHANGE_AFTER.match(masked[m.end():]))))
     return out
 
 
@@ -648,7 +651,7 @@ _TARGET_SIDE = re.compile(r"\b(?P<side>above|below|over|under|higher\s+than|lowe
                           r"(?:\S+\s+){0,2}?target", re.I)
 _TOLERANCE_WORDS = re.compile(r"\b(?:tolerance|band|margin|within)\b", re.I)
 # a RAG word as a rating ("is Amber", "rated Red", "(Green)"), not "Green Flag" or "Red Cross"
-_RAG_WORD = re.compile(r"(?:\b(?:rated|rating|is|are|was|were|remains|remain|stays|stay|status|RAG|as|now|at|of)\s+|\()"
+_RAG_WORD = re.compile(r"(?:\b(?:rated|rating|is|are|was|were|remains|remain|stays|stay|status|RAG|as|now|at|of)\s*:?\s+|\()"
                        r"(Green|Amber|Red)\b|\b(Green|Amber|Red)\s+(?:rating|status|RAG)\b|^\s*(Green|Amber|Red)\s*:")
 _NO_TARGET = re.compile(r"\bno\s+target|\btarget\s+(?:has\s+)?not\s+(?:been\s+)?set|\bnot\s+(?:been\s+)?set\s+a\s+"
                         r"target|\bno\s+(?:\w+\s+)?targets?\b", re.I)
