@@ -39,6 +39,18 @@ OptQuarter = Annotated[str | None, typer.Option("--quarter", "-q", help='Only ac
                                                 '"2017/18 Q2".', show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
+
+class _Options:
+    """Options for every command, given before it (``kpiflow --debug ingest``)."""
+
+    debug = False
+
+
+@app.callback()
+def _every_command(debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of a failure "
+                                                       "(before the command: kpiflow --debug ingest).")] = False) -> None:
+    _Options.debug = debug
+
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"Error: {message}", err=True)
     raise typer.Exit(code)
@@ -418,15 +430,13 @@ def demo(home: Annotated[Path | None, typer.Option("--home", help="The folder to
 
 def main() -> None:
     """Entry point: turns failures into ``Error: ...`` and exit 2, never a traceback."""
-    debug = "--debug" in sys.argv
-    if debug:
-        sys.argv.remove("--debug")
+    _Options.debug = False
     try:
         code = app(standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except KpiflowError as exc:
-        if debug:
+        if _Options.debug:
             raise
         typer.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -438,7 +448,7 @@ def main() -> None:
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(2)
-        if debug:
+        if _Options.debug:
             raise
         typer.echo(f"Error: kpiflow failed unexpectedly ({type(exc).__name__}: {exc}). Run again with --debug for "
                    "details.", err=True)

@@ -283,6 +283,17 @@ def create_locked(path: Path) -> tuple[FileLock, int]:
     return FileLock(fd), fd
 
 
+def lock_created(path: Path) -> FileLock | None:
+    """Open ``path``, creating it if it is missing (never through a link), and lock it; None if
+    another process holds it. The caller checks that ``path`` still names the file it locked."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o666)
+    got = _flock(fd)
+    if got is False:
+        os.close(fd)
+        return None
+    return FileLock(fd)
+
+
 def discard_abandoned(path: Path) -> bool:
     """Remove a kpiflow .part file that no live process is writing. Returns True if removed."""
     lock = try_lock(path)

@@ -49,6 +49,21 @@ def fmt(value: float | None, unit: str, figure: str = "primary", dp: int | None 
     return fmt_number(value, dp)
 
 
+def fmt_target(value: float | None, unit: str, dp: int | None = None) -> str:
+    """A target as the report prints it: like ``fmt``, with as many more decimal places (up to two) as it needs to
+    be shown exactly, so that a RAG is visibly right: a pro rata 2.75 is "2.75", never "2.8" (against which 2.9
+    would read as Amber, not Red)."""
+    if value is None:
+        return "n/a"
+    rate = unit in ("Rate", "Number and rate")
+    base = 1 if rate or unit == "Percentage" else (dp if dp is not None else (0 if float(value).is_integer() else 1))
+    places = next((d for d in range(base, base + 3) if abs(round(value, d) - value) < 1e-9), base + 2)
+    if places == base:
+        return fmt(value, unit, dp=dp)
+    text = f"{value:,.{places}f}"
+    return f"{text}%" if unit == "Percentage" else text
+
+
 def fmt_figures(f: Figures | None, unit: str, dp: int | None = None) -> str:
     """A values-table cell: ``469 (162.8)`` for number and rate, else the one figure."""
     if f is None:

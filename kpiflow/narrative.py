@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kpiflow.fmt import fmt, long_date
+from kpiflow.fmt import fmt, fmt_target, long_date
 from kpiflow.periods import parse_period
 from kpiflow.rules import PRESETS
 
@@ -30,9 +30,11 @@ SENTENCES: dict[str, str] = {
     "no-target": "there is no target, so the indicator is compared with its trend (and comparators)",
     "target": "the figure (or the year to date) against the year's target, with its RAG",
     "target-pro-rata": "the year to date against the year's target pro rata, with its RAG",
+    "year-total": "at Q4, a Count with no target: the year's total against the year before's",
     "target-profile": "the figure (or the year to date) against the quarter's profiled target, with its RAG",
     "run": "the yearly outturns have risen (or fallen) every year for two years or more",
     "run-one": "the latest yearly outturn rose (or fell) from the year before",
+    "run-comparators": "a comparator moved the other way over the same years: what it did",
     "previous": "the quarter against the previous quarter: values, or a Count's own amounts",
     "previous-same": "the quarter is about the same as the previous quarter",
     "previous-ytd": "a year-to-date percentage against the previous quarter's year to date",
@@ -56,6 +58,8 @@ SENTENCES: dict[str, str] = {
     "forecast-profile": "the same, at the pace so far against a profiled target",
     "projection-reaches": "a Snapshot worse than a comparator and heading towards it: when it would reach it",
     "projection-widening": "a Snapshot worse than a comparator and moving away from it",
+    "projection-now": "a projection towards (or away from) a comparator the latest complete year is ahead of: the "
+                      "quarter's figure and the comparator's year named, so it never contradicts the lead",
     "projection-too-far": "a Snapshot heading towards a comparator too slowly to reach it within two years",
 }
 
@@ -80,6 +84,9 @@ def reason_text(reason: Reason, unit: str, dp: int | None = None) -> str:
     def n(key: str) -> str:
         return fmt(v.get(key), unit, dp=dp)
 
+    def t(key: str) -> str:
+        return fmt_target(v.get(key), unit, dp=dp)
+
     ytd = " for the year to date" if v.get("basis") == "year to date" else ""
     added = " added in the quarter" if v.get("basis") == "in the quarter" else ""
     same_point = "at the same point last year" if ytd else "the same quarter last year"
@@ -87,12 +94,12 @@ def reason_text(reason: Reason, unit: str, dp: int | None = None) -> str:
         "always": lambda: "the catalogue reports this indicator every quarter",
         "never": lambda: "the catalogue never reports this indicator as an exception",
         "no-figure": lambda: f"no figure for {_short(v.get('quarter'))}",
-        "below-target": lambda: f"below target ({v.get('rag')}): {n('value')}{ytd} against a target of {n('target')}",
+        "below-target": lambda: f"below target ({v.get('rag')}): {n('value')}{ytd} against a target of {t('target')}",
         "worse-than-last-year": lambda: f"worse than {same_point} ({n('value')} against {n('last_year')}{ytd})",
         "worse-than-comparators": lambda: "worse than the statistical neighbours' average and England"
                                           + (f" in {v['year']}" if v.get("year") else "")
                                           + ", and the gap is not narrowing",
-        "red": lambda: f"Red: {n('value')}{ytd} against a target of {n('target')}",
+        "red": lambda: f"Red: {n('value')}{ytd} against a target of {t('target')}",
         "amber-worsening": lambda: f"Amber and worse than {_short(v.get('previous_period'))} ({n('value')}{added} "
                                    f"against {n('previous')}{ytd})",
         "missed-two-quarters": lambda: f"target missed in {_short(v.get('quarter'))} and "
@@ -122,7 +129,13 @@ def _subject(f: Facts) -> str:
     return {"rate": "The rate", "number": "The number"}[f.figure]
 
 
-def _size(a: float, b: float) -> str:
+SMALL_COUNT = 20    # whole numbers under this are given as figures, never "significantly" (2 against 4)
+
+
+def _size(a: float, b: float, f: Facts) -> str:
+    if f.figure == "number" and f.indicator.unit != "Percentage" and float(a).is_integer() \
+            and float(b).is_integer() and max(abs(a), abs(b)) < SMALL_COUNT:
+        return ""
     change = abs(a - b) / abs(b) * 100 if b else 100.0
     return "slightly " if change < 5 else "significantly " if change >= 20 else ""
 
@@ -132,6 +145,7 @@ def _better(now: float, then: float, f: Facts) -> bool:
 
 
 CMP_LABEL = {"statistical neighbours": "the statistical neighbours' average", "England": "England"}
+CMP_POSSESSIVE = {"statistical neighbours": "the statistical neighbours' average", "England": "England's"}
 PROJECTION_LABEL = {"statistical neighbours": "the statistical neighbours' average", "England": "the England figure"}
 
 
@@ -168,24 +182,45 @@ def _target_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Senten
         names = [n for n, v in (("our statistical neighbours", f.statneigh), ("England", f.england)) if v is not None]
         if names:
             basis += " and with " + " and ".join(names)
-        return [("no-target", f"There is no target set for this indicator, so it is compared instead with {basis}.")]
+        out: list[Sentence] = [("no-target", f"There is no target set for this indicator, so it is compared instead "
+                                              f"with {basis}.")]
+        if ind.measure.adds_up(f.figure) and f.quarter.n == 4 and f.to_date is not None:
+            # the year has ended: its total is in no column of the values table, so say it
+            before = dict(f.annual).get(f.quarter.year.step(-1))
+            total = f"The total for {f.quarter.year.label} was {p(f.to_date)}"
+            if before is None or p(before) == p(f.to_date):
+                out.append(("year-total", f"{total}." if before is None else f"{total}, the same as in "
+                                          f"{f.quarter.year.step(-1).label}."))
+            else:
+                word = "higher" if f.to_date > before else "lower"
+                out.append(("year-total", f"{total}, {word} than the {p(before)} of {f.quarter.year.step(-1).label}."))
+        return out
     if f.rag is None or f.to_date is None:
         return []
     subject = ind.measure.target_subject(f.quarter.n == 4)
     key, kind = {"pro rata": ("target-pro-rata", "a pro rata target"),
                  "profile": ("target-profile", "a profiled target")}.get(f.target_basis, ("target", "a target"))
-    return [(key, f"At {f.quarter.short} {subject} was {p(f.to_date)} against {kind} of {p(f.target_now)} ({f.rag}).")]
+    target = fmt_target(f.target_now, ind.unit, dp=f.dp)
+    return [(key, f"At {f.quarter.short} {subject} was {p(f.to_date)} against {kind} of {target} ({f.rag}).")]
 
 
-def _run_sentences(f: Facts) -> list[Sentence]:
+def _run_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sentence]:
     if f.run is None:
         return []
     verb = "increased" if f.run.rising else "decreased"
-    faster = _faster_than(f)
+    faster, other_way = _comparator_runs(f)
     tail = f", faster than {' and '.join(faster)}" if faster else ""
     if f.run.years >= 2:
-        return [("run", f"{_subject(f)} has {verb} in each year since {f.run.since.label}{tail}.")]
-    return [("run-one", f"{_subject(f)} {verb} from {f.run.since.label} to {f.run.until.label}{tail}.")]
+        out = [("run", f"{_subject(f)} has {verb} in each year since {f.run.since.label}{tail}.")]
+    else:
+        out = [("run-one", f"{_subject(f)} {verb} from {f.run.since.label} to {f.run.until.label}{tail}.")]
+    if other_way:
+        # a comparator that moved the other way is neither outpaced nor outpacing: say what it did
+        moved = "fell" if f.run.rising else "rose"
+        parts = [f"{CMP_POSSESSIVE[name]} {moved if i == 0 else ''}".rstrip() + f" from {p(a)} to {p(b)}"
+                 for i, (name, a, b) in enumerate(other_way)]
+        out.append(("run-comparators", f"Over the same years {' and '.join(parts)}."))
+    return out
 
 
 def _previous_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sentence]:
@@ -198,26 +233,34 @@ def _previous_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sent
             return [("previous-missing", f"There is no figure for {pq} to compare with.")]
         return []
     now, then = cmp.now, cmp.then
+    equal = p(now) == p(then)      # figures that read the same are "the same", never "about the same"
     judgement = "an improvement" if _better(now, then, f) else "a deterioration"
     if cmp.basis == "in the quarter":
+        # at Q1 the year to date is the quarter's own: it is not "added to" anything
+        added = f"{q} added {p(now)}" if f.quarter.n == 1 else f"{q} on its own added {p(now)} to the year to date"
+        if equal:
+            return [("previous-added-same", f"{added}, the same as in {pq}.")]
         if cmp.direction == "No change":
-            return [("previous-added-same", f"{q} on its own added {p(now)} to the year to date, about the same as "
-                                            f"the {p(then)} added in {pq}.")]
+            return [("previous-added-same", f"{added}, about the same as the {p(then)} added in {pq}.")]
         word = "more" if now > then else "less"
-        return [("previous-added", f"{q} on its own added {p(now)} to the year to date, {word} than the {p(then)} "
-                                   f"added in {pq}, {judgement}.")]
+        return [("previous-added", f"{added}, {word} than the {p(then)} added in {pq}, {judgement}.")]
     if cmp.basis == "year to date":
+        if equal:
+            return [("previous-ytd-same", f"At {q} the figure for the year to date was the same as at {pq} "
+                                          f"({p(now)}).")]
         if cmp.direction == "No change":
             return [("previous-ytd-same", f"At {q} the figure for the year to date was about the same as at {pq} "
                                           f"({p(now)} against {p(then)}).")]
         verb = "rose" if now > then else "fell"
-        return [("previous-ytd", f"At {q} the figure for the year to date {verb} {_size(now, then)}compared with "
+        return [("previous-ytd", f"At {q} the figure for the year to date {verb} {_size(now, then, f)}compared with "
                                  f"{pq} ({p(now)} against {p(then)}), {judgement}.")]
     at = f.indicator.measure.at
+    if equal:
+        return [("previous-same", f"{at} {q} it was the same as {at.lower()} {pq} ({p(now)}).")]
     if cmp.direction == "No change":
         return [("previous-same", f"{at} {q} it was about the same as {at.lower()} {pq} ({p(now)} against {p(then)}).")]
     verb = "rose" if now > then else "fell"
-    return [("previous", f"{at} {q} it {verb} {_size(now, then)}compared with {pq} ({p(now)} against {p(then)}), "
+    return [("previous", f"{at} {q} it {verb} {_size(now, then, f)}compared with {pq} ({p(now)} against {p(then)}), "
                          f"{judgement}.")]
 
 
@@ -228,16 +271,19 @@ def _last_year_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sen
     now, then, ly = cmp.now, cmp.then, cmp.period.short
     word = "higher" if now > then else "lower"
     judgement = "better" if _better(now, then, f) else "worse"
+    equal = p(now) == p(then)
     if cmp.basis == "year to date":
         if cmp.direction == "No change":
-            return [("last-year-ytd-same", f"The year to date is about the same as at the same point last year "
+            about = "the same" if equal else "about the same"
+            return [("last-year-ytd-same", f"The year to date is {about} as at the same point last year "
                                            f"({p(then)} at {ly}).")]
-        return [("last-year-ytd", f"The year to date is {_size(now, then)}{word} than at the same point last year "
+        return [("last-year-ytd", f"The year to date is {_size(now, then, f)}{word} than at the same point last year "
                                   f"({p(now)} against {p(then)} at {ly}), {judgement} than a year ago.")]
     at = f.indicator.measure.at.lower()
     if cmp.direction == "No change":
-        return [("last-year-same", f"That is about the same as {at} {ly} ({p(then)}).")]
-    return [("last-year", f"It is {_size(now, then)}{word} than {at} {ly} ({p(now)} against {p(then)}), {judgement} "
+        about = "the same" if equal else "about the same"
+        return [("last-year-same", f"That is {about} as {at} {ly} ({p(then)}).")]
+    return [("last-year", f"It is {_size(now, then, f)}{word} than {at} {ly} ({p(now)} against {p(then)}), {judgement} "
                           "than a year ago.")]
 
 
@@ -254,7 +300,8 @@ def _comparator_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Se
         by_position.setdefault(_position(g, g.ours, g.theirs), []).append(g)
     clauses = [f"{pos} " + " and ".join(f"{CMP_LABEL[g.comparator]} ({p(g.theirs)})" for g in gs)
                for pos, gs in by_position.items()]
-    latest = first.year == f.quarter.year.step(-1)
+    # at Q4 the quarter's own year has just ended: an older year's comparators are not the latest complete year's
+    latest = first.year == (f.quarter.year if f.quarter.n == 4 else f.quarter.year.step(-1))
     key, which = ("comparators", "the latest complete year") if latest else \
         ("comparators-older", "the latest year with comparator figures")
     out: list[Sentence] = [(key, f"In {first.year.label}, {which}, {_subject(f).lower()} was {p(first.ours)}: "
@@ -287,6 +334,9 @@ def _outlook_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sente
     fc = f.forecast
     if fc is not None:
         value = p(fc.value)
+        if f.figure == "rate" and f.indicator.rate_per:
+            # a rate's forecast is a rate, never to be read as a count ("on course for 588.0" people)
+            value = f"a rate of {value} per {f.indicator.rate_per:,.0f}"
         if fc.target is None:
             return [("forecast-no-target", f"At this pace it is on course for {value} by the year end.")]
         if fc.basis == "profile":
@@ -301,6 +351,20 @@ def _outlook_sentences(f: Facts, p: Callable[[float | None], str]) -> list[Sente
     span = f"{len(pr.points)} {'months' if pr.points[-1][0].kind == 'month' else 'quarters'}"
     who = PROJECTION_LABEL[pr.comparator]
     lead = f"If the trend of the last {span} were to continue,"
+    latest = next((g for g in f.gaps if g.comparator == pr.comparator), None)
+    if latest is not None and not latest.worse and f.current is not None:
+        # the comparator paragraph calls this comparator a lead (the latest complete year); the projection
+        # speaks of this quarter's figure: say which period each compares, so the two cannot contradict
+        side = "above" if f.current > pr.comparator_value else "below"
+        now = (f"At {f.quarter.short} {_subject(f).lower()} ({p(f.current)}) was {side} {CMP_LABEL[pr.comparator]} "
+               f"for {latest.year.label} ({p(pr.comparator_value)}): if the trend of the last {span} were to continue,")
+        if pr.outlook == "reaches" and pr.reaches is not None:
+            return [("projection-now", f"{now} it would be back to it by {pr.reaches.quarter.short}.")]
+        if pr.outlook == "widening":
+            return [("projection-now", f"{now} the gap would keep widening.")]
+        if pr.outlook == "too far":
+            return [("projection-now", f"{now} it would take more than two years to be back to it.")]
+        return []
     if pr.outlook == "reaches" and pr.reaches is not None:
         return [("projection-reaches", f"{lead} it would reach {who} ({p(pr.comparator_value)}) by "
                                        f"{pr.reaches.quarter.short}.")]
@@ -320,7 +384,7 @@ def draft(f: Facts) -> Draft:
         return fmt(v, unit, dp=f.dp)
 
     d = Draft()
-    d.paragraph(_target_sentences(f, p) + _run_sentences(f))
+    d.paragraph(_target_sentences(f, p) + _run_sentences(f, p))
     if f.current is not None:
         d.paragraph(_previous_sentences(f, p) + _last_year_sentences(f, p))
         d.paragraph(_comparator_sentences(f, p))
@@ -333,22 +397,31 @@ def draft_commentary(f: Facts) -> list[str]:
     return draft(f).texts()
 
 
-def _faster_than(f: Facts) -> list[str]:
-    """Comparators whose change over the same run of years was smaller, in the same direction."""
+def _comparator_runs(f: Facts) -> tuple[list[str], list[tuple[str, float, float]]]:
+    """Over the run of years: the comparators that moved the same way as the council but less (the council moved
+    faster than them, said only when every comparator that moved the same way did), and those that moved the other
+    way, with their figures at the run's start and end."""
     if f.run is None:
-        return []
+        return [], []
     ours = dict(f.annual)
     start, end = ours.get(f.run.since), ours.get(f.run.until)
     if not start or end is None:
-        return []
+        return [], []
     our_change = (end - start) / start
-    out = []
+    slower: list[str] = []
+    same_way = 0
+    other_way: list[tuple[str, float, float]] = []
     for name, values in f.annual_comparators.items():
         d = dict(values)
         a, b = d.get(f.run.since), d.get(f.run.until)
         if not a or b is None:
             continue
         theirs = (b - a) / a
-        if (our_change > 0 and theirs < our_change) or (our_change < 0 and theirs > our_change):
-            out.append("our statistical neighbours" if name == "statistical neighbours" else "England")
-    return out if len(out) == len(f.annual_comparators) else []
+        if theirs == 0 or (theirs > 0) != (our_change > 0):
+            if theirs != 0:
+                other_way.append((name, a, b))
+            continue
+        same_way += 1
+        if abs(theirs) < abs(our_change):
+            slower.append("our statistical neighbours" if name == "statistical neighbours" else "England")
+    return (slower if slower and len(slower) == same_way else []), other_way

@@ -8,8 +8,8 @@ process and is finished by the next run:
    until the file is done and dropped when the process dies, so a file in ``.working`` whose lock
    can be taken was abandoned, and one whose lock cannot is being worked on by a live process and
    is left alone. With SQLite the lock is ``flock`` (one machine); with PostgreSQL it is taken in
-   the database (``Store.try_claim``, keyed by the file's name), so it holds across hosts sharing
-   the inbox, where file locks on SMB or NFS do not. The store's unique ``claim`` column is the
+   the database (keyed by the file's name), so it holds across hosts sharing the inbox, where file
+   locks on SMB or NFS do not (``claims.py``). The store's unique ``claim`` column is the
    last guard: a file is never stored twice, even by a process whose claim lapsed unnoticed.
 2. validate, then store in one transaction: the submission record, naming the claim and the names
    the original and its feedback will be kept under, and (if accepted) its figures.
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from kpiflow.catalogue import load_checked_catalogue
+from kpiflow.claims import Claim, Claims, FileClaim, claims_for
 from kpiflow.crosscheck import History, check_against_history
 from kpiflow.errors import KpiflowError, StoreUnavailable
 from kpiflow.filing import (
@@ -54,7 +55,7 @@ from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
 from kpiflow.proofread import published_words
 from kpiflow.settings import Settings
-from kpiflow.store import Claim, Store, Submission, open_store
+from kpiflow.store import Store, Submission, open_store
 from kpiflow.validate import validate_file
 from kpiflow.workbook.annotate import annotated, can_annotate
 from kpiflow.workbook.read import MAX_FILE_BYTES
@@ -91,33 +92,24 @@ class Outcome:
         return f"{self.file}: {detail}{where}"
 
 
-# files this process has claimed, and the locks that say so, until process_file takes them over
-_held: dict[Path, Claim] = {}
+@dataclass(frozen=True)
+class Claimed:
+    """A file this process has claimed, in the working folder, and the claim that says so."""
+
+    path: Path
+    claim: Claim
 
 
-def claim_name(settings: Settings, path: Path) -> str:
-    """The name a file is claimed under in the database: its place in the working folder (the same
-    from every host, whatever the share is mounted as), case-folded for Windows shares."""
-    try:
-        rel = path.relative_to(settings.home).as_posix()
-    except ValueError:
-        rel = f"file {path.resolve()}"   # given on the command line from elsewhere: this host's own
-    return rel.casefold()
-
-
-def _in_database(store: Store | None) -> bool:
-    return store is not None and store.claims_in_database
-
-
-def claim(settings: Settings, path: Path, store: Store | None = None) -> Path | None:
+def claim(settings: Settings, path: Path, store: Store | None = None) -> Claimed | None:
     """Take a file for processing by renaming it into the working folder; None if another
-    process took it first. The file stays locked by this process until it is processed (in the
-    database, where ``store`` takes claims there)."""
+    process took it first. The file stays claimed by this process until the claim is released
+    (in the database, where ``store`` takes claims there)."""
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S%f")
     target = settings.work_dir / f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}--{safe_name(path.name)}"
-    if store is not None and _in_database(store):
-        return _claim_in_database(settings, store, path, target)
+    claims = claims_for(settings, store)
+    if claims.across_hosts:
+        return _claim_across_hosts(claims, path, target)
     lock = try_lock(path)
     if lock is None:
         return None
@@ -140,18 +132,17 @@ def claim(settings: Settings, path: Path, store: Store | None = None) -> Path | 
             if held is None:
                 return None
             lock = held
-    _held[target] = lock
-    return target
+    return Claimed(target, FileClaim(lock))
 
 
-def _claim_in_database(settings: Settings, store: Store, path: Path, target: Path) -> Path | None:
+def _claim_across_hosts(claims: Claims, path: Path, target: Path) -> Claimed | None:
     """The claim on the new name is taken before the file has it, so no other process can find it
     in the working folder unclaimed; the claim on the inbox name only while renaming."""
-    mine = store.try_claim(claim_name(settings, target))
+    mine = claims.file(target)
     if mine is None:
         return None
     try:
-        arriving = store.try_claim(claim_name(settings, path))
+        arriving = claims.file(path)
         if arriving is None:
             mine.release()
             return None
@@ -172,16 +163,14 @@ def _claim_in_database(settings: Settings, store: Store, path: Path, target: Pat
     except BaseException:
         mine.release()
         raise
-    _held[target] = mine
-    return target
+    return Claimed(target, mine)
 
 
-def _lock_claimed(settings: Settings, store: Store, path: Path) -> Claim | None:
-    """Lock a file already in the working folder; None if a live process holds it or it is gone."""
-    if not _in_database(store):
-        return try_lock(path)
-    got = store.try_claim(claim_name(settings, path))
-    if got is not None and not path.exists():
+def _claim_left(settings: Settings, store: Store, path: Path) -> Claim | None:
+    """Claim a file already in the working folder; None if a live process holds it or it is gone."""
+    claims = claims_for(settings, store)
+    got = claims.file(path)
+    if got is not None and claims.across_hosts and not path.exists():
         got.release()    # finished by its owner between being listed and being claimed
         return None
     return got
@@ -242,25 +231,28 @@ def feedback_text(outcome: Outcome, received: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def process_file(settings: Settings, store: Store, catalogue: Catalogue, path: Path,
+def process_file(settings: Settings, store: Store, catalogue: Catalogue, path: Path | Claimed,
                  expected_quarter: Period | None = None, claimed: bool = False) -> Outcome:
     """Process one received file end to end. Never raises for bad input.
 
-    ``claimed``: ``path`` is in the working folder already (claimed by this process, or left by a
-    stopped one, which is finished from where it stopped). A file another live process is working
-    on, or has taken first, is "skipped"."""
+    ``claimed``: ``path`` is in the working folder already, left by a stopped process (it is
+    finished from where it stopped). A file another live process is working on, or has taken
+    first, is "skipped". Given a :class:`Claimed` (from :func:`claim`), that claim is taken over."""
     lock: Claim | None
-    if claimed:
-        work: Path | None = path
-        lock = _held.pop(path, None) or _lock_claimed(settings, store, path)
+    work: Path | None
+    if isinstance(path, Claimed):
+        work, lock, path, claimed = path.path, path.claim, path.path, True
+    elif claimed:
+        work = path
+        lock = _claim_left(settings, store, path)
     else:
         kind = kind_of(path)
         if kind != "file":
             # a link is never followed, and a pipe would hang the read: neither is claimed
             status = "skipped" if kind in ("missing", "folder") else "refused"
             return Outcome(path.name, status, ValidationResult(path.name), note=NOT_A_FILE[kind])
-        work = claim(settings, path, store)
-        lock = _held.pop(work, None) if work else None
+        got = claim(settings, path, store)
+        work, lock = (got.path, got.claim) if got else (None, None)
     if work is None or lock is None:
         name = original_name(path) if claimed else path.name
         return Outcome(name, "skipped", ValidationResult(name),
@@ -287,8 +279,7 @@ def process_file(settings: Settings, store: Store, catalogue: Catalogue, path: P
 def _still_held(lock: Claim, work: Path) -> None:
     """A claim in the database lapses with a lost connection: taken again if no other process has
     it, or the file is left to the one that does."""
-    held = getattr(lock, "held", None)
-    if held is not None and not held():
+    if not lock.held():
         raise KpiflowError(f"{original_name(work)}: the claim on it lapsed with a lost connection to the store and "
                            "another process has taken it over")
 
@@ -314,7 +305,7 @@ def _record(settings: Settings, store: Store, work: Path, sha: str, data: Return
             status = "accepted"
         kept = _reserve(settings, store, settings.rejected if status == "rejected" else settings.processed, name)
         feedback = _reserve(settings, store, settings.feedback_dir, feedback_name(name))
-        problems = [{**p.__dict__, "location": p.location} for p in result.problems]
+        problems = [p.to_dict() for p in result.problems]
         if status == "accepted":
             assert data is not None
             store.store_return(data, name, sha, problems, kept, claim=work.name, feedback=feedback)
@@ -353,9 +344,7 @@ def _finish(settings: Settings, store: Store, sub: Submission, work: Path) -> Ou
 
 
 def _outcome(settings: Settings, sub: Submission) -> Outcome:
-    result = ValidationResult(sub.file_name, [
-        Problem(p["severity"], p["code"], p["message"], p.get("sheet", ""), p.get("cell", ""),
-                p.get("indicator_id", "")) for p in sub.problems])
+    result = ValidationResult(sub.file_name, [Problem.from_dict(p) for p in sub.problems])
     return Outcome(sub.file_name, sub.outcome, result, sub.service, sub.quarter, settings.home / sub.kept_as,
                    [settings.home / sub.feedback] if sub.feedback else [], sub.id)
 
@@ -404,7 +393,8 @@ def pending(settings: Settings, store: Store | None = None) -> list[Path]:
         if p.name.startswith("."):
             if p.name.endswith(".part") and p.is_file():
                 # half a copy; the original it came from is still in place
-                if store is not None and _in_database(store):
+                if claims_for(settings, store).across_hosts:
+                    assert store is not None
                     _discard_unclaimed(settings, store, p)
                 else:
                     discard_abandoned(p)
@@ -417,7 +407,7 @@ def pending(settings: Settings, store: Store | None = None) -> list[Path]:
 def _discard_unclaimed(settings: Settings, store: Store, part: Path) -> None:
     """Remove a .part copy whose file's claim no process holds (its writer died)."""
     try:
-        got = store.try_claim(claim_name(settings, part.with_name(part.name[1:-len(".part")])))
+        got = claims_for(settings, store).file(part.with_name(part.name[1:-len(".part")]))
     except StoreUnavailable:
         return   # left for a later look
     if got is None:

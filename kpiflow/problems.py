@@ -1,13 +1,14 @@
 """Problems found in an input file: values, not exceptions.
 
-A Problem is located (sheet and cell, or the sheet, or the file), carries a stable code and a
+A Problem is located (a workbook's sheet and cell, or the sheet; a document's section and
+paragraph, or its part; or the file), carries a stable code and a
 message that tells the person filling in the workbook what to do. A ValidationResult holds them
 all and renders as text or JSON; workbook/annotate.py renders it into a workbook.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -190,23 +191,101 @@ def codes_markdown() -> str:
 
 
 @dataclass(frozen=True)
+class CellAt:
+    """A place in a workbook (or table): the sheet, and the cell where known (``F7``)."""
+
+    sheet: str
+    cell: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.sheet}!{self.cell}" if self.cell else self.sheet
+
+
+@dataclass(frozen=True)
+class DocumentAt:
+    """A place in a Word document: the section it is in (an exception's ID, a part of the package
+    such as ``header``, or the document's name) and, within it, the paragraph(s) (``paragraph 12``)
+    or the package part (``word/header1.xml``)."""
+
+    section: str = ""
+    place: str = ""
+
+    @property
+    def text(self) -> str:
+        if self.section and self.place:
+            return f"{self.section}!{self.place}"
+        return self.section or self.place or "file"
+
+
+@dataclass(frozen=True)
+class FileAt:
+    """The file as a whole."""
+
+    @property
+    def text(self) -> str:
+        return "file"
+
+
+Location = CellAt | DocumentAt | FileAt
+_KINDS: dict[type, str] = {CellAt: "cell", DocumentAt: "document", FileAt: "file"}
+
+
+@dataclass(frozen=True)
 class Problem:
+    """One problem. Located either by ``at`` or, as most checks of a workbook do, by ``sheet`` and
+    ``cell`` (a :class:`CellAt`); given ``at``, ``sheet`` and ``cell`` are filled in from it, so a
+    reader of either sees the same place."""
+
     severity: Severity
     code: str
     message: str
     sheet: str = ""
     cell: str = ""
     indicator_id: str = ""
+    at: Location | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.at is None:
+            at: Location = CellAt(self.sheet, self.cell) if self.sheet else (
+                DocumentAt(place=self.cell) if self.cell else FileAt())
+            object.__setattr__(self, "at", at)
+        elif isinstance(self.at, CellAt):
+            object.__setattr__(self, "sheet", self.at.sheet)
+            object.__setattr__(self, "cell", self.at.cell)
+        elif isinstance(self.at, DocumentAt):
+            object.__setattr__(self, "sheet", self.at.section)
+            object.__setattr__(self, "cell", self.at.place)
+
+    @property
+    def where(self) -> Location:
+        assert self.at is not None   # set in __post_init__
+        return self.at
 
     @property
     def location(self) -> str:
-        if self.sheet and self.cell:
-            return f"{self.sheet}!{self.cell}"
-        return self.sheet or "file"
+        return self.where.text
 
     def render(self) -> str:
         prefix = f"{self.indicator_id}: " if self.indicator_id else ""
         return f"{self.location}  {self.severity}  {self.code}  {prefix}{self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The problem as JSON: its fields, the location as printed, and what kind of place that is
+        (``cell``, ``document`` or ``file``)."""
+        return {"severity": self.severity, "code": self.code, "message": self.message, "sheet": self.sheet,
+                "cell": self.cell, "indicator_id": self.indicator_id, "location": self.location,
+                "located": _KINDS[type(self.where)]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Problem:
+        """The problem ``to_dict`` made (or one stored before ``located`` was recorded)."""
+        sheet, cell = str(data.get("sheet", "")), str(data.get("cell", ""))
+        located = data.get("located")
+        at: Location | None = (DocumentAt(sheet, cell) if located == "document" else
+                               FileAt() if located == "file" else CellAt(sheet, cell) if located == "cell" else None)
+        return cls(data["severity"], data["code"], data["message"], sheet, cell, str(data.get("indicator_id", "")),
+                   at=at)
 
 
 MAX_PROBLEMS = 200   # past this a workbook is plainly the wrong one; listing more helps nobody
@@ -228,11 +307,13 @@ class ValidationResult:
             return
         self.problems.append(problem)
 
-    def error(self, code: str, message: str, sheet: str = "", cell: str = "", indicator_id: str = "") -> None:
-        self.add(Problem("error", code, message, sheet, cell, indicator_id))
+    def error(self, code: str, message: str, sheet: str = "", cell: str = "", indicator_id: str = "", *,
+              at: Location | None = None) -> None:
+        self.add(Problem("error", code, message, sheet, cell, indicator_id, at))
 
-    def warning(self, code: str, message: str, sheet: str = "", cell: str = "", indicator_id: str = "") -> None:
-        self.add(Problem("warning", code, message, sheet, cell, indicator_id))
+    def warning(self, code: str, message: str, sheet: str = "", cell: str = "", indicator_id: str = "", *,
+              at: Location | None = None) -> None:
+        self.add(Problem("warning", code, message, sheet, cell, indicator_id, at))
 
     @property
     def errors(self) -> list[Problem]:
@@ -271,5 +352,5 @@ class ValidationResult:
             "errors": len(self.errors) + self.omitted_errors,
             "warnings": len(self.warnings) + self.omitted - self.omitted_errors,
             "omitted": self.omitted,
-            "problems": [{**asdict(p), "location": p.location} for p in self.problems],
+            "problems": [p.to_dict() for p in self.problems],
         }

@@ -45,7 +45,7 @@ from typing import Any
 from kpiflow.fmt import fmt
 from kpiflow.model import GREEN, IMPROVED, NO_CHANGE, WORSENED, Figures
 from kpiflow.periods import MONTH_NAMES, Period
-from kpiflow.problems import Problem
+from kpiflow.problems import DocumentAt, Problem
 from kpiflow.trends import Facts, direction, outturn, value_to_date
 
 CODES = ("figure-not-held", "direction-contradicts", "target-contradicts", "copied-words", "placeholder-response")
@@ -94,10 +94,13 @@ class Finding:
         return f'{self.where}  {self.code}  "{self.quote}": {self.message}'
 
     def problem(self, sheet: str = "", cell: str = "") -> Problem:
-        """The finding as a warning: located at the workbook cell given, else at the region."""
-        return Problem("warning", self.code, f'{self.where}: "{self.quote}": {self.message}',
-                       sheet or f"{self.indicator_id} {self.region}", cell or f"paragraph {self.paragraph}",
-                       self.indicator_id)
+        """The finding as a warning: located at the workbook cell given (a return's words), else at
+        the region's paragraph in the draft."""
+        message = f'{self.where}: "{self.quote}": {self.message}'
+        if sheet:
+            return Problem("warning", self.code, message, sheet, cell, self.indicator_id)
+        return Problem("warning", self.code, message, indicator_id=self.indicator_id,
+                       at=DocumentAt(self.indicator_id, f"{self.region}, paragraph {self.paragraph}"))
 
 
 # -- the words: sentences, clauses, numbers ------------------------------------------------------
@@ -581,6 +584,7 @@ def named_comparisons(clause: str, quarter: Period) -> list[Named]:
                     Named("statneigh", "the statistical neighbours' average", at=m.start())]
     periods = _periods_named(clause, quarter) if any(ch.isdigit() for ch in clause) or "quarter" in low else []
     skip: set[int] = set()
+    this_year = any(period == quarter.year for _, _, period in periods)
     for i, (a, b, period) in enumerate(periods):
         if i in skip:
             continue
@@ -590,6 +594,10 @@ def named_comparisons(clause: str, quarter: Period) -> list[Named]:
             skip.add(i + 1)
             continue
         named = _period_named(period, quarter, bool(_SINCE.search(_before(clause, a))))
+        if named.key == "period" and period.kind == "year" and this_year:
+            # "the total for 2024/25 was higher than in 2023/24": this year's against that year's
+            out.append(Named("between", f"{period.short} to {quarter.year.short}", quarter.year, at=a, start=period))
+            continue
         out.append(Named(named.key, named.label, named.period, named.since, a))
     return sorted((n for n in out if n.key != "current"), key=lambda n: n.at)
 

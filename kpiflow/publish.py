@@ -19,6 +19,7 @@ after it leaves the store saying published and the working folder complete, and 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -29,8 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kpiflow.claims import PUBLISH, claims_for
 from kpiflow.errors import KpiflowError
-from kpiflow.filing import try_lock, unique_path
+from kpiflow.filing import unique_path
 from kpiflow.model import Catalogue, Submission
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
@@ -160,15 +162,10 @@ def working_folder(settings: Settings, quarter: Period) -> Path:
 
 
 @contextlib.contextmanager
-def publishing_lock(settings: Settings) -> Iterator[None]:
-    """One publish at a time in a working folder (the operating system drops the lock however
-    the process ends)."""
-    path = settings.published_dir.parent / ".kpiflow-publish.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not os.path.lexists(path):
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o666))
-    lock = try_lock(path)
+def publishing_lock(settings: Settings, store: Store | None = None) -> Iterator[None]:
+    """One publish at a time in a working folder, or across hosts sharing a PostgreSQL store (the
+    lock is dropped however the process ends)."""
+    lock = claims_for(settings, store).named(PUBLISH)
     if lock is None:
         raise KpiflowError("Another kpiflow publish is running in this working folder. Wait for it to finish, then "
                            "run kpiflow publish again if it is still needed.")
@@ -267,7 +264,7 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
     """Check the draft and, if it passes, file it and close the quarter (see the module's notes).
     The officers' words are proofread against the figures first: findings are warnings, and
     ``strict`` refuses a draft with any."""
-    with publishing_lock(settings):
+    with publishing_lock(settings, store):
         return _publish(settings, store, catalogue, quarter, draft, by, strict)
 
 
@@ -379,7 +376,7 @@ def _proofread(settings: Settings, store: Store, catalogue: Catalogue, quarter: 
     for f in found:
         p = f.problem()
         assert result.checks is not None
-        result.checks.add(p if not strict else Problem("error", p.code, p.message, p.sheet, p.cell, p.indicator_id))
+        result.checks.add(dataclasses.replace(p, severity="error") if strict else p)
         result.lines.append(problem_line(result.checks.problems[-1]))
     if strict and found:
         result.ok = False

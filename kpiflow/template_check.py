@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kpiflow.problems import ValidationResult
+from kpiflow.problems import DocumentAt, ValidationResult
 
 _TEXT = re.compile(r"<w:t(?: [^>]*)?>([^<]*)</w:t>")
 
@@ -57,23 +57,23 @@ def check_template(path: Path) -> ValidationResult:
         xml = tpl.patch_xml(tpl.get_xml())
         near = _near(xml, exc.lineno)
         result.error("template-syntax", f"{exc.message}" + (f', near "{near}"' if near else "") +
-                     ". Check the tags are complete, e.g. {{ ex.description }} or {%p endfor %}.", sheet="document")
+                     ". Check the tags are complete, e.g. {{ ex.description }} or {%p endfor %}.", at=DocumentAt("document"))
         return result
     except Exception as exc:
-        result.error("template-syntax", f"The template could not be read: {exc}", sheet="document")
+        result.error("template-syntax", f"The template could not be read: {exc}", at=DocumentAt("document"))
         return result
     for name in sorted(undeclared):
         result.error("unknown-variable", f'"{name}" is not a variable the report provides. See doc_templates/README.md '
-                     "for the list.", sheet="document")
+                     "for the list.", at=DocumentAt("document"))
     if result.ok:
         try:
             tpl = DocxTemplate(str(path))
             tpl.render(sample_context(tpl), jinja_env=env, autoescape=True)
         except UndefinedError as exc:
             result.error("unknown-variable", f"{exc.message}. See doc_templates/README.md for the variables.",
-                         sheet="document")
+                         at=DocumentAt("document"))
         except TemplateSyntaxError as exc:
-            result.error("template-syntax", f"{exc.message}.", sheet="document")
+            result.error("template-syntax", f"{exc.message}.", at=DocumentAt("document"))
     from kpiflow.docx.a11y import check_document
 
     check_document(path, result, template=True)

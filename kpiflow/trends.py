@@ -431,7 +431,9 @@ def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mappin
     shown = [figs.number for _, figs in (*years, *quarters) if figs is not None]
     if unit != "Number and rate":
         shown += [v for _, figs in (*years, *quarters) if figs is not None for v in (figs.statneigh, figs.england)]
-        shown += [target, target_now, *(v for g in gaps for v in (g.theirs, g.theirs_before))]
+        # the target in force is not among them: a pro rata 102.5 is printed with its half (fmt_target), and
+        # must not give the indicator's whole numbers a decimal place this quarter only
+        shown += [target, *(v for g in gaps for v in (g.theirs, g.theirs_before))]
     sn, en = by_name.get("statistical neighbours"), by_name.get("England")
     return Facts(
         indicator=indicator, quarter=quarter, figure=figure, years=years, quarters=quarters,

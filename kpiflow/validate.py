@@ -15,12 +15,20 @@ from kpiflow.fmt import NotANumber, clean_text, parse_number
 from kpiflow.model import BreakdownRow, Catalogue, Figures, Indicator, ReturnData, ReturnRow, SupportRow
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
+from kpiflow.workbook.layout import (
+    ABOUT,
+    ABOUT_REQUIRED,
+    BREAKDOWN,
+    BREAKDOWN_HEADERS,
+    RETURN,
+    RETURN_REQUIRED,
+    SUPPORT,
+    SUPPORT_HEADERS,
+)
 from kpiflow.workbook.read import ISSUED_SHEET, RawSheet, RawWorkbook, coord, norm_header, read_workbook
 
-RETURN_REQUIRED = ["Indicator ID", "Indicator", "Better to be", "Unit", "Number", "Rate",
-                   "Statistical neighbours", "England", "Target", "Commentary", "Service response"]
-SUPPORT_REQUIRED = ["Indicator ID", "Period", "Number", "Rate", "Statistical neighbours", "England"]
-BREAKDOWN_REQUIRED = ["Indicator ID", "Period", "Category", "Number"]
+SUPPORT_REQUIRED = SUPPORT_HEADERS
+BREAKDOWN_REQUIRED = BREAKDOWN_HEADERS
 FORMULA_ERRORS = {"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#SPILL!", "#CALC!",
                   "#GETTING_DATA"}
 _REF_ROW = re.compile(r"[A-Z]{1,3}(\d+)")
@@ -78,7 +86,7 @@ def _about(sheet: RawSheet, result: ValidationResult, catalogue: Catalogue, data
         r, v = found.get(norm_header(label), (0, None))
         return (coord(r, 2) if r else ""), v
 
-    for label in ("Service", "Quarter"):
+    for label in ABOUT_REQUIRED:
         if norm_header(label) not in found:
             result.error("missing-label", f'The About sheet has no "{label}" row. Use the workbook you were issued.',
                          sheet="About")
@@ -411,18 +419,18 @@ def _long_texts(data: ReturnData, result: ValidationResult) -> None:
 def validate_workbook(raw: RawWorkbook, catalogue: Catalogue, result: ValidationResult,
                       expected_quarter: Period | None = None, expected_service: str | None = None) -> ReturnData:
     data = ReturnData()
-    for name in ("About", "Return"):
+    for name in (ABOUT, RETURN):
         if name not in raw.sheets:
             result.error("missing-sheet", f'The workbook has no sheet called "{name}". Use the returns workbook you were '
                          "issued and do not rename its sheets.", sheet=name)
-    if "About" in raw.sheets:
-        _about(raw.sheets["About"], result, catalogue, data, expected_quarter, expected_service)
-    if "Return" in raw.sheets:
-        _return_sheet(raw.sheets["Return"], result, catalogue, data)
-    if "Supporting data" in raw.sheets:
-        _support_sheet(raw.sheets["Supporting data"], result, catalogue, data)
-    if "Breakdown" in raw.sheets:
-        _breakdown_sheet(raw.sheets["Breakdown"], result, catalogue, data)
+    if ABOUT in raw.sheets:
+        _about(raw.sheets[ABOUT], result, catalogue, data, expected_quarter, expected_service)
+    if RETURN in raw.sheets:
+        _return_sheet(raw.sheets[RETURN], result, catalogue, data)
+    if SUPPORT in raw.sheets:
+        _support_sheet(raw.sheets[SUPPORT], result, catalogue, data)
+    if BREAKDOWN in raw.sheets:
+        _breakdown_sheet(raw.sheets[BREAKDOWN], result, catalogue, data)
     _months_agree(data, catalogue, result)
     _long_texts(data, result)
     _locked_cells(raw, result)

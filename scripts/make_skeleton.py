@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kpiflow.demo import EXAMPLE_CATALOGUE  # noqa: E402
+from kpiflow.docx.order import order_children  # noqa: E402
 from kpiflow.workbook.build import write_catalogue  # noqa: E402
 
 SKELETON = ROOT / "kpiflow" / "skeleton"
@@ -278,6 +279,10 @@ def build_template(path: Path) -> None:
     rows_stay_whole(t3, 1)
     para(doc, "{%p endif %}")
     para(doc, "{%p endfor %}")
+    # python-docx's default settings have a zoom without the percentage the schema requires
+    doc.settings.element.find(qn("w:zoom")).set(qn("w:percent"), "100")
+    for part in (doc.element, doc.styles.element, sec.header._element, sec.footer._element):
+        order_children(part)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc.save(str(path))
 

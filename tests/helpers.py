@@ -67,3 +67,32 @@ def uno(command: str, args: dict[str, Any], status: int = 0) -> dict[str, Any]:
     assert proc.returncode == status, f"uno_client {command} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
+
+
+def run_kpiflow(*args: str, home: Path | None = None, cwd: Path | None = None,
+                env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess[str]:
+    """kpiflow run in this process as ``kpiflow.cli.main`` runs it (a failure is ``Error: ...`` and
+    exit 2, never a traceback), with Typer's CliRunner capturing stdout and stderr apart. Returns
+    what ``subprocess.run`` would, so a test can switch between the two. Use a subprocess only
+    where start-up, exit codes of a real process or signals are the point."""
+    import sys
+
+    from typer.testing import CliRunner
+
+    from kpiflow.cli import main
+
+    env = {"COLUMNS": "200", "NO_COLOR": "1", "KPIFLOW_HOME": str(home) if home else None, **(env or {})}
+    argv, where = sys.argv, os.getcwd()
+    code = 0
+    with CliRunner().isolation(env=env) as (out, err, _):
+        sys.argv = ["kpiflow", *args]
+        try:
+            os.chdir(cwd or home or where)
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = argv
+            os.chdir(where)
+        stdout, stderr = out.getvalue().decode("utf-8", "replace"), err.getvalue().decode("utf-8", "replace")
+    return subprocess.CompletedProcess(["kpiflow", *args], code, stdout, stderr)

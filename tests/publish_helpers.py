@@ -42,11 +42,17 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def kpiflow(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180,
+def kpiflow(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float | None = None,
             preexec_fn: Callable[[], Any] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m kpiflow ARGS --home HOME``, as a user runs it."""
+    """``kpiflow ARGS --home HOME``, as a user runs it: in this process (tests/helpers.py), or in a
+    process of its own where a test needs a time limit or ``preexec_fn`` (a hang, a signal)."""
+    if timeout is None and preexec_fn is None:
+        from helpers import run_kpiflow
+
+        given: dict[str, str | None] = {**(env or cli_env()), "KPIFLOW_HOME": None}
+        return run_kpiflow(*args, "--home", str(home), env=given)
     return subprocess.run([sys.executable, "-m", "kpiflow", *args, "--home", str(home)], capture_output=True,
-                          text=True, env=env or cli_env(), timeout=timeout, preexec_fn=preexec_fn)
+                          text=True, env=env or cli_env(), timeout=timeout or 180, preexec_fn=preexec_fn)
 
 
 def fake_soffice(folder: Path, script: str) -> dict[str, str]:

@@ -300,8 +300,9 @@ def test_lines_are_told_apart_by_marker_and_dash_not_colour_alone(tmp_path: Path
 
     spec = ChartSpec("t", ("a", "b"), (("one", (1.0, 2.0)), ("two", (2.0, 3.0)), ("three", (3.0, 1.0))))
     xml = _chart_xml(_clean_spec(spec), "rId1")
-    assert xml.count('<c:symbol val="circle"/>') == 1 and '<c:symbol val="square"/>' in xml
-    assert '<a:prstDash val="solid"/>' in xml and '<a:prstDash val="dash"/>' in xml and '<a:prstDash val="sysDot"/>' in xml
+    assert xml.count('<c:symbol val="circle"/>') == 1 and '<c:symbol val="triangle"/>' in xml
+    assert '<c:symbol val="diamond"/>' in xml
+    assert '<a:prstDash val="solid"/>' in xml and '<a:prstDash val="lgDash"/>' in xml and '<a:prstDash val="sysDot"/>' in xml
 
 
 def test_a_series_without_figures_is_left_out_rather_than_an_empty_legend_entry() -> None:
@@ -321,3 +322,69 @@ def test_a_percentage_axis_runs_from_0_to_100() -> None:
     xml = _chart_xml(_clean_spec(ChartSpec("Percentage", ("Q1", "Q2"), (("2017/18", (96.0, 99.5)),), "line",
                                            "Percentage", "General", 0.0, 100.0)), "rId1")
     assert '<c:scaling><c:orientation val="minMax"/><c:max val="100.0"/><c:min val="0.0"/></c:scaling>' in xml
+
+
+def test_a_column_chart_starts_at_zero_and_a_line_chart_may_zoom() -> None:
+    from kpiflow.docx.charts import ChartSpec, _chart_xml, _clean_spec
+
+    values = (("2024/25", (150.0, 160.0, 170.0, 180.0)), ("2025/26", (165.0, 190.0, None, None)))
+    column = _chart_xml(_clean_spec(ChartSpec("Number", ("Q1", "Q2", "Q3", "Q4"), values, "column", "Number")), "rId1")
+    assert '<c:scaling><c:orientation val="minMax"/><c:min val="0.0"/></c:scaling>' in column
+    line = _chart_xml(_clean_spec(ChartSpec("Number", ("Q1", "Q2", "Q3", "Q4"), values, "line", "Number")), "rId1")
+    assert "<c:min " not in line and '<c:title><c:tx><c:rich>' in line      # zoomed, and its axis labelled
+
+
+def test_each_kind_of_series_looks_the_same_in_every_chart() -> None:
+    from kpiflow.docx.charts import ChartSpec, _chart_xml, _clean_spec
+
+    def looks(spec: ChartSpec) -> dict[str, str]:
+        root = etree.fromstring(_chart_xml(_clean_spec(spec), "rId1").encode())
+        out = {}
+        for ser in root.iter(f"{{{NS['c']}}}ser"):
+            name = ser.find("c:tx//c:v", NS).text
+            colour = ser.find("c:spPr/a:ln/a:solidFill/a:srgbClr", NS).get("val")
+            dash = ser.find("c:spPr/a:ln/a:prstDash", NS).get("val")
+            out[name] = f"{colour} {dash} {ser.find('c:marker/c:symbol', NS).get('val')}"
+        return out
+
+    cats = ("2022/23", "2023/24")
+    three = ChartSpec("t", cats, (("Council", (1.0, 2.0)), ("Statistical neighbours", (2.0, 3.0)),
+                                  ("England", (3.0, 4.0))), roles=("council", "neighbours", "england"))
+    # no neighbours' figures: England is the second series here, and must still look like England
+    two = ChartSpec("t", cats, (("Council", (1.0, 2.0)), ("Statistical neighbours", (None, None)),
+                                ("England", (3.0, 4.0))), roles=("council", "neighbours", "england"))
+    assert looks(two)["England"] == looks(three)["England"]
+    assert len(set(looks(three).values())) == 3
+
+
+def test_chart_values_are_rounded_as_the_report_shows_them() -> None:
+    from kpiflow.docx.charts import ChartSpec, _chart_xml, _clean_spec, _workbook_blob
+
+    spec = _clean_spec(ChartSpec("Rate", ("Q1", "Q2"), (("2025/26", (13.399999999999999, 2.8000000000000007)),),
+                                 decimals=1))
+    assert spec.series[0][1] == (13.4, 2.8)
+    import io
+
+    with zipfile.ZipFile(io.BytesIO(_workbook_blob(spec))) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "13.399999" not in _chart_xml(spec, "rId1") and "13.399999" not in sheet and ">13.4<" in sheet
+
+
+def test_at_q4_the_comparator_chart_includes_the_year_just_ended_where_it_has_figures() -> None:
+    from kpiflow.assess import Assessment
+    from kpiflow.model import Figures, Indicator
+    from kpiflow.periods import quarter, year
+    from kpiflow.report import chart_specs
+    from kpiflow.rules import Verdict
+    from kpiflow.trends import facts
+
+    ind = Indicator("T01", "Test", "P", "S", "Low", "Rate", 1000, "Quarterly", "Snapshot", None)
+    series = {year(2022): Figures(None, 2.9, 2.9, 3.4), year(2023): Figures(None, 2.8, 3.0, 3.6),
+              **{quarter(2024, n): Figures(None, v) for n, v in enumerate((2.6, 2.7, 2.8, 2.9), 1)},
+              year(2024): Figures(None, None, 3.3, 4.0)}
+    q4 = quarter(2024, 4)
+    f = facts(ind, series, q4, {}, 5.0, 1.0, 6)
+    (comparators, *_) = chart_specs(Assessment(ind, f, Verdict(True, ()), series), "Eastbridge")
+    assert comparators.categories == ("2022/23", "2023/24", "2024/25")
+    assert dict(comparators.series) == {"Eastbridge": (2.9, 2.8, 2.9), "Statistical neighbours": (2.9, 3.0, 3.3),
+                                        "England": (3.4, 3.6, 4.0)}

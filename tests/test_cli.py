@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import run_kpiflow
 
 from kpiflow.model import Catalogue
 from kpiflow.settings import Settings
@@ -41,6 +42,12 @@ def registered_commands() -> list[tuple[str, object]]:
 
 
 def kpiflow(*args: str, home: Path | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """kpiflow in this process (tests/helpers.py), as a user would run it."""
+    return run_kpiflow(*args, home=home, cwd=cwd or home or ROOT)
+
+
+def kpiflow_process(*args: str, home: Path | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """kpiflow in a process of its own: for start-up and the exit codes of a real process."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     env.pop("KPIFLOW_HOME", None)
     if home:
@@ -95,17 +102,17 @@ def test_validate_json_is_the_librarys_result(home: Path, filled: Path, catalogu
 
 
 def test_exit_2_when_the_command_cannot_run(tmp_path: Path, home: Path) -> None:
-    r = kpiflow("validate", str(tmp_path / "nope.xlsx"), home=home)
+    r = kpiflow_process("validate", str(tmp_path / "nope.xlsx"), home=home)
     assert r.returncode == 2 and r.stderr.startswith("Error: no such file")
-    r = kpiflow("report", "--quarter", "Q7 2017", home=home)
+    r = kpiflow_process("report", "--quarter", "Q7 2017", home=home)
     assert r.returncode == 2 and "--quarter" in r.stderr
     (home / "kpiflow.toml").write_text('colour = "red"\n', encoding="utf-8")
-    r = kpiflow("status", "--quarter", "2017/18 Q2", home=home)
+    r = kpiflow_process("status", "--quarter", "2017/18 Q2", home=home)
     assert r.returncode == 2 and "unknown setting 'colour'" in r.stderr
     (tmp_path / "empty").mkdir()
-    r = kpiflow("issue", "--quarter", "2017/18 Q2", home=tmp_path / "empty")
+    r = kpiflow_process("issue", "--quarter", "2017/18 Q2", home=tmp_path / "empty")
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    r = kpiflow("frobnicate")
+    r = kpiflow_process("frobnicate")
     assert r.returncode == 2 and "Traceback" not in r.stderr
 
 
@@ -212,3 +219,27 @@ def test_every_read_only_json_is_the_library_functions_to_dict(tmp_path: Path) -
         r = kpiflow(*args, "--json", home=demo.home)
         assert r.returncode in (0, 1), (args, r.stderr)
         assert json.loads(r.stdout) == json.loads(json.dumps(expected, default=str)), args
+
+
+def test_debug_before_the_command_shows_the_traceback_and_leaves_the_arguments_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from kpiflow.cli import main
+    from kpiflow.errors import KpiflowError
+
+    missing = str(tmp_path / "missing.xlsx")
+    argv = ["kpiflow", "validate", "--home", str(tmp_path), missing]
+    monkeypatch.setattr(sys, "argv", list(argv))
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.startswith("Error: no such file")
+    argv.insert(1, "--debug")
+    monkeypatch.setattr(sys, "argv", list(argv))
+    with pytest.raises(KpiflowError, match="no such file"):
+        main()
+    assert sys.argv == argv
+    # the option belongs to kpiflow, not to a command
+    monkeypatch.setattr(sys, "argv", ["kpiflow", "validate", missing, "--debug"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 2 and "--debug" in capsys.readouterr().err

@@ -24,6 +24,7 @@ from council import (
     start,
     steps,
 )
+from sentence_audit import unlabelled
 
 from kpiflow.periods import Period, parse_period
 
@@ -185,39 +186,6 @@ def test_the_first_page_summary_keeps_capitals(run: Run) -> None:
 
 # --- every drafted sentence ---
 
-N = r"\d[\d,]*(?:\.\d+)?%?"
-NUMBER = re.compile(rf"(?<![\w/.,-]){N}")
-PERIOD = re.compile(r"Q[1-4] \d{4}/\d{2}|\d{4}/\d{2}|\b\d{1,2} (?:January|February|March|April|May|June|July|"
-                    r"August|September|October|November|December) \d{4}|last \d+ (?:months|quarters)|\d{4}-\d{2}")
-P = r"Q[1-4] \d{4}/\d{2}"
-# a figure not in the table must sit in one of these, which name what it is
-LABELLED = [re.compile(x) for x in (
-    rf"for the year(?: to date)? was (?P<n>{N})",
-    rf"on course for (?P<n>{N}) by the year end",
-    rf"added (?P<n>{N}) to the year to date",
-    rf"the (?P<n>{N}) added in {P}",
-    rf"(?:average|England|England figure) \((?P<n>{N})\)",
-    rf"(?:than|compared with) (?:at |in )?{P} \({N} against (?P<n>{N})\)",
-    rf"as (?:at|in) {P} \((?:{N} against )?(?P<n>{N})\)",
-    rf"same point last year \((?:{N} against )?(?P<n>{N}) at {P}\)",
-    rf"In \d{{4}}/\d{{2}}, the latest [^,]+, the \w+ was (?P<n>{N})",
-)]
-
-
-def unlabelled(text: str, table: list[str]) -> list[str]:
-    """Figures in ``text`` that are neither in the values table nor named for what they are."""
-    in_table = {m.group() for cell in table for m in NUMBER.finditer(PERIOD.sub(" ", cell))}
-    labelled = {m.start("n") for pattern in LABELLED for m in pattern.finditer(text)}
-    periods = [(m.start(), m.end()) for m in PERIOD.finditer(text)]
-    out = []
-    for m in NUMBER.finditer(text):
-        if any(a <= m.start() < b for a, b in periods) or m.start() in labelled:
-            continue
-        if m.group() not in in_table:
-            out.append(m.group())
-    return out
-
-
 def drafted(ex: Exception_) -> str:
     return "" if ex.commentary.startswith("No figure given.") else ex.commentary
 
@@ -257,10 +225,26 @@ def test_year_to_date_words(run: Run) -> None:
                                             "rata target of 600.0 (Amber).")
     assert ("Q2 2025/26 on its own added 270.0 to the year to date, less than the 310.0 added in Q1 2025/26, "
             "a deterioration.") in ex["AS02"].commentary
-    assert "At this pace it is on course for 1,160.0 by the year end, against a target of 1,200.0." in \
+    assert "At this pace it is on course for a rate of 1,160.0 per 100,000 by the year end, against a target of " \
+           "1,200.0." in \
         ex["AS02"].commentary
     assert ex["EN01"].commentary.startswith("At Q2 2025/26 the figure for the year to date was 45.8% against a "
                                             "target of 46.0% (Amber).")
     _, _, q1 = read_draft(run.drafts["2025/26 Q1"])
     assert q1["EN01"].commentary.startswith("At Q1 2025/26 the figure for the year to date was 46.5% against a "
                                             "target of 46.0% (Green).")
+
+
+def test_every_file_kpiflow_wrote_for_the_council_is_schema_valid(run: Run) -> None:
+    """Every draft of the six quarters (among them one made while a return was still missing, and
+    one with a blank figure), every issued return, every annotated feedback copy and the catalogue:
+    every part valid against ECMA-376 transitional, as Word and Excel need (tests/ooxml_schema.py)."""
+    from ooxml_schema import validate_package
+
+    home = run.council.home
+    written = sorted([*(home / "outbox").rglob("*.docx"), *(home / "outbox").rglob("*.xlsx"),
+                      home / "workbook_templates" / "catalogue.xlsx"])
+    drafts = [p for p in written if p.parent.name == "drafts"]
+    assert len(drafts) == len(QUARTERS) and any(p.parent.name == "feedback" for p in written)
+    assert any("Returns not in" in " ".join(read_draft(p)[0]) for p in drafts)
+    assert {p: validate_package(p) for p in written} == {p: [] for p in written}

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
+from kpiflow.claims import claim_name
 from kpiflow.filing import create_locked, safe_name, try_lock, waiting_files
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period, parse_period
-from kpiflow.pipeline import claim, claim_name, ingest, pending, process_file
+from kpiflow.pipeline import claim, ingest, pending, process_file
 from kpiflow.settings import Settings
 from kpiflow.store import Claim, Store, open_store
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
-from kpiflow.problems import CODES, ValidationResult, codes_markdown
+from kpiflow.problems import CODES, CellAt, DocumentAt, FileAt, Problem, ValidationResult, codes_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,3 +52,39 @@ def test_an_unregistered_code_fails_a_test() -> None:
 
     with pytest.raises(AssertionError, match=r"not in kpiflow\.problems\.CODES"):
         ValidationResult("x").error("made-up-code", "message")
+
+
+def test_a_problem_is_printed_where_it_is_in_a_workbook_a_document_or_the_file() -> None:
+    # the spec's example line, from the constructor every check uses
+    cell = Problem("error", "not-a-number", '"n/a" is not a number. Enter the number of children.', "Return", "F7",
+                   "CS01")
+    assert cell.where == CellAt("Return", "F7")
+    assert cell.render() == 'Return!F7  error  not-a-number  CS01: "n/a" is not a number. Enter the number of children.'
+    assert Problem("error", "missing-sheet", "m", "Targets").location == "Targets"
+    assert Problem("error", "not-xlsx", "m").where == FileAt()
+    assert Problem("error", "not-xlsx", "m").location == "file"
+    para = Problem("error", "tracked-change", "m", indicator_id="CS01", at=DocumentAt("CS01", "paragraph 12"))
+    assert (para.location, para.sheet, para.cell) == ("CS01!paragraph 12", "CS01", "paragraph 12")
+    # a part of the package with no section was printed as "file", hiding which part it was
+    part = Problem("error", "open-comment", "m", at=DocumentAt(place="word/comments.xml"))
+    assert part.location == "word/comments.xml"
+
+
+def test_a_problem_goes_to_json_and_back_as_it_was() -> None:
+    problems = [Problem("error", "not-a-number", "m", "Return", "F7", "CS01"),
+                Problem("warning", "big-change", "m", "Return", indicator_id="CS03"),
+                Problem("error", "corrupt-file", "m"),
+                Problem("error", "duplicate-region", "m", indicator_id="CS01", at=DocumentAt("CS01", "paragraphs 3, 9")),
+                Problem("error", "tracked-change", "m", at=DocumentAt("header", "word/header1.xml"))]
+    for p in problems:
+        d = json.loads(json.dumps(p.to_dict()))
+        back = Problem.from_dict(d)
+        assert (back, back.where, back.render()) == (p, p.where, p.render())
+    assert problems[0].to_dict() == {"severity": "error", "code": "not-a-number", "message": "m", "sheet": "Return",
+                                     "cell": "F7", "indicator_id": "CS01", "location": "Return!F7", "located": "cell"}
+    # stored before the kind of place was recorded: read as a workbook's
+    old = {"severity": "error", "code": "not-a-number", "message": "m", "sheet": "Return", "cell": "F7",
+           "indicator_id": "CS01", "location": "Return!F7"}
+    assert Problem.from_dict(old).where == CellAt("Return", "F7")
+    result = ValidationResult("a.xlsx", problems)
+    assert result.to_dict()["problems"] == [p.to_dict() for p in problems]

@@ -57,6 +57,13 @@ SCENARIOS: dict[str, Callable[[], Facts]] = {
     "target-profile": lambda: make(ind("Rate"), {Q1: 238.0, Q2: 229.0}, target=250.0, profile=(235, 240, 245, 250)),
     "run": lambda: make(ind("Rate", better="Low"), LAC, comparators=LAC_CMP),
     "run-one": lambda: make(ind("Percentage"), {year(2023): 87.0, year(2024): 83.0, Q2: 80.1}, target=85.0),
+    "run-comparators": lambda: make(ind("Rate", better="Low"), {year(2022): 110.0, year(2023): 108.0, year(2024): 106.0,
+                                                                Q1: 105.5, Q2: 105.0},
+                                    comparators={year(2022): (100.0, 95.0), year(2023): (101.0, 96.4),
+                                                 year(2024): (100.5, 96.8)}),
+    "year-total": lambda: make(ind("Number", "Count"), {**{q(2023, n): v for n, v in enumerate((320, 310, 280, 290), 1)},
+                                                        **{q(2024, n): v for n, v in enumerate((330, 300, 270, 260), 1)}},
+                               at=q(2024, 4)),
     "previous": lambda: make(ind("Number and rate", better="Low"), {Q1: 191.6, Q2: 185.6},
                              numbers={Q1: 548, Q2: 531}),
     "previous-same": lambda: make(ind("Rate", better="Low"), LAC, comparators=LAC_CMP),
@@ -94,6 +101,9 @@ SCENARIOS: dict[str, Callable[[], Facts]] = {
     "projection-widening": lambda: make(ind("Rate", better="Low"), {q(2024, 1).step(i): 190.0 + 2 * i
                                                                     for i in range(6)},
                                         comparators={year(2024): (113.0, 71.0)}),
+    "projection-now": lambda: make(ind("Rate", better="Low"), {q(2023, 4): 2.8, q(2024, 1): 2.6, q(2024, 2): 2.7,
+                                                               q(2024, 3): 2.8, q(2024, 4): 2.9, Q1: 3.5},
+                                   at=Q1, comparators={year(2023): (3.0, 3.6), year(2024): (3.3, 4.0)}),
     "projection-too-far": lambda: make(ind("Number", better="Low"), {q(2024, 1).step(i): 80.0 - 0.5 * i
                                                                      for i in range(6)},
                                        comparators={year(2024): (50.0, 60.0)}),

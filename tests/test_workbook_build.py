@@ -131,3 +131,19 @@ def test_each_figure_cell_prompts_what_to_enter(issued: Path) -> None:
     prompts = {str(r): dv.prompt for dv in wb["Return"].data_validations.dataValidation for r in dv.sqref.ranges}
     assert prompts["F8"].startswith("Enter: In the quarter: July to September 2017.")
     assert prompts["G7"].startswith("Enter: Number, and rate per 10,000 at 30 September 2017.")
+
+
+def test_the_workbook_issued_has_the_layout_validate_reads(issued: Path) -> None:
+    from kpiflow.workbook import layout
+
+    wb = openpyxl.load_workbook(issued)
+    assert {layout.GUIDANCE, layout.ABOUT, layout.RETURN, layout.SUPPORT, layout.BREAKDOWN,
+            layout.ISSUED_SHEET} <= set(wb.sheetnames)
+    ret = [c.value for c in wb[layout.RETURN][layout.RETURN_HEADER_ROW]]
+    assert ret[:len(layout.RETURN_HEADERS)] == layout.RETURN_HEADERS
+    assert set(layout.RETURN_REQUIRED) <= set(ret)
+    for name, headers in ((layout.SUPPORT, layout.SUPPORT_HEADERS), (layout.BREAKDOWN, layout.BREAKDOWN_HEADERS)):
+        row = [c.value for c in wb[name][layout.SUPPORT_HEADER_ROW]]
+        assert row[:len(headers)] == headers
+    labels = [wb[layout.ABOUT].cell(row=i, column=1).value for i in range(1, len(layout.ABOUT_LABELS) + 1)]
+    assert labels == layout.ABOUT_LABELS and set(layout.ABOUT_REQUIRED) <= set(labels)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kpiflow.docx.xml import W, q, read_part
-from kpiflow.problems import ValidationResult
+from kpiflow.problems import DocumentAt, ValidationResult
 
 LANGUAGE = "en-GB"
 _HEADING_NAME = re.compile(r"^heading (\d)$", re.I)
@@ -75,11 +75,11 @@ def check_document(path: Path | BinaryIO, result: ValidationResult, *, template:
         title = core.find("dc:title", _CORE) if core is not None else None
         if title is None or not (title.text or "").strip():
             result.error("no-title", "The document has no title. Set it in File > Properties > Title (kpiflow sets "
-                         "it when it makes a draft: make the draft again if it was removed).", sheet)
+                         "it when it makes a draft: make the draft again if it was removed).", at=DocumentAt(sheet))
     lang = _default_language(styles) if styles is not None else ""
     if lang != LANGUAGE:
         result.error("wrong-language", f"The document's language is {lang or 'not set'}, not English (UK). Set it "
-                     "in the Normal style's language, or restore the shipped template's styles.", sheet)
+                     "in the Normal style's language, or restore the shipped template's styles.", at=DocumentAt(sheet))
     levels = _heading_levels(styles) if styles is not None else {}
     descriptions = descriptions or {}
     owner, last_level, n = "", 0, 0
@@ -89,7 +89,7 @@ def check_document(path: Path | BinaryIO, result: ValidationResult, *, template:
             if first is not None and first.find(f"{W}trPr/{W}tblHeader") is None:
                 result.error("table-no-header", f"A table (paragraph {n}) has no header row: select its first row "
                              "and set Table Properties > Row > Repeat as header row at the top of each page.",
-                             owner or sheet, f"paragraph {n}", owner)
+                             indicator_id=owner, at=DocumentAt(owner or sheet, f"paragraph {n}"))
             continue
         n += 1
         text = _text(el).strip()
@@ -100,37 +100,30 @@ def check_document(path: Path | BinaryIO, result: ValidationResult, *, template:
             if not text:
                 result.error("empty-heading", f"Paragraph {n} is an empty heading: screen readers announce it as a "
                              "heading with nothing in it. Delete it or give it the Normal style.",
-                             owner or sheet, f"paragraph {n}", owner)
+                             indicator_id=owner, at=DocumentAt(owner or sheet, f"paragraph {n}"))
             elif level > last_level + 1:
                 result.error("heading-skipped", f'The heading "{text[:60]}" (paragraph {n}) is level {level} after '
                              f"level {last_level}: headings must not skip a level. Use Heading {last_level + 1}.",
-                             owner or sheet, f"paragraph {n}", owner)
+                             indicator_id=owner, at=DocumentAt(owner or sheet, f"paragraph {n}"))
             if text:
                 last_level = level
         for doc_pr in el.iter(q("wp:docPr")):
             if not (doc_pr.get("descr") or doc_pr.get("title") or "").strip():
                 result.error("missing-alt-text", f"A picture or chart (paragraph {n}) has no alternative text. "
                              "Right-click it, choose Edit Alt Text, and say what it shows and its latest figures.",
-                             owner or sheet, f"paragraph {n}", owner)
+                             indicator_id=owner, at=DocumentAt(owner or sheet, f"paragraph {n}"))
 
 
 def set_properties(document: Any, title: str, author: str) -> None:
     """Core properties for a draft: its title (shown by PDF viewers), author and language."""
     import datetime as dt
 
-    props = document.core_properties
-    props.title = title
-    props.subject = title
-    props.author = author
-    props.last_modified_by = author
-    props.comments = ""
-    props.language = LANGUAGE
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
-    props.created = now
-    props.modified = now
-    props.revision = 1
+    from kpiflow.docx.props import set_core_properties
 
-
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    set_core_properties(document.part.package, {
+        "title": title, "subject": title, "creator": author, "last_modified_by": author, "description": None,
+        "language": LANGUAGE, "created": now, "modified": now, "revision": "1"})
 
 
 def chart_spec_from_part(chart: Any) -> Any:

@@ -46,7 +46,7 @@ from xml.sax.saxutils import escape, quoteattr
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.xml import NS
 from kpiflow.fmt import column_letter
-from kpiflow.report.context import ChartSpec, describe
+from kpiflow.report.context import ROLE_ORDER, ChartSpec, SeriesStyle, describe, series_style, value_axis_min
 
 if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph
@@ -133,11 +133,14 @@ def _clean_text(text: str) -> str:
     return _XML_ILLEGAL.sub("", str(text))
 
 
-def _clean_value(value: float | None) -> float | None:
+def _clean_value(value: float | None, decimals: int | None = None) -> float | None:
     if value is None:
         return None
     number = float(value)
-    return number if math.isfinite(number) else None
+    if not math.isfinite(number):
+        return None
+    # rounded as shown, so Edit Data never shows 13.399999999999999
+    return round(number, decimals) if decimals is not None else number
 
 
 def _clean_spec(spec: ChartSpec) -> ChartSpec:
@@ -148,14 +151,16 @@ def _clean_spec(spec: ChartSpec) -> ChartSpec:
     if not spec.series:
         raise ValueError("a chart needs at least one series")
     series: list[tuple[str, tuple[float | None, ...]]] = []
-    for name, values in spec.series:
+    roles: list[str] = []
+    for i, (name, values) in enumerate(spec.series):
         if len(values) != len(spec.categories):
             raise ValueError(
                 f"series {name!r} has {len(values)} values for {len(spec.categories)} categories"
             )
-        clean = tuple(_clean_value(v) for v in values)
+        clean = tuple(_clean_value(v, spec.decimals) for v in values)
         if any(v is not None for v in clean):     # a series with no figure would be an empty legend entry
             series.append((_clean_text(name), clean))
+            roles.append(spec.roles[i] if i < len(spec.roles) else ROLE_ORDER[i % len(ROLE_ORDER)])
     if not series:
         raise ValueError("a chart needs at least one series with a figure")
     return ChartSpec(
@@ -167,6 +172,8 @@ def _clean_spec(spec: ChartSpec) -> ChartSpec:
         number_format=_clean_text(spec.number_format) or "General",
         y_min=_clean_value(spec.y_min),
         y_max=_clean_value(spec.y_max),
+        roles=tuple(roles),
+        decimals=spec.decimals,
     )
 
 
@@ -207,7 +214,7 @@ def _series(spec: ChartSpec) -> str:
     out = []
     for i, (name, values) in enumerate(spec.series):
         col = column_letter(i + 2)
-        look = _line_look(i) if spec.kind == "line" else _column_look(i)
+        look = _line_look(series_style(spec, i)) if spec.kind == "line" else _column_look(series_style(spec, i))
         pts = "".join(f'<c:pt idx="{j}"><c:v>{v!r}</c:v></c:pt>' for j, v in enumerate(values) if v is not None)
         out.append(
             f'<c:ser><c:idx val="{i}"/><c:order val="{i}"/>'
@@ -218,24 +225,15 @@ def _series(spec: ChartSpec) -> str:
     return "".join(out)
 
 
-# Lines are told apart by marker shape and dash as well as colour, so the legend still reads in
-# black and white and for readers who do not see colour (WCAG 1.4.1).
-_MARKERS = ("circle", "square", "triangle", "diamond", "x")
-_DASHES = ("solid", "dash", "sysDot", "lgDash", "dashDot")
+def _line_look(style: SeriesStyle) -> str:
+    colour = f'<a:solidFill><a:srgbClr val="{style.colour}"/></a:solidFill>'
+    return (f'<c:spPr><a:ln w="22225" cap="rnd">{colour}<a:prstDash val="{style.dash}"/></a:ln></c:spPr>'
+            f'<c:marker><c:symbol val="{style.marker}"/><c:size val="6"/>'
+            f'<c:spPr>{colour}<a:ln w="9525">{colour}</a:ln></c:spPr></c:marker>')
 
 
-def _line_look(i: int) -> str:
-    return (f'<c:spPr><a:ln w="22225" cap="rnd"><a:prstDash val="{_DASHES[i % len(_DASHES)]}"/></a:ln></c:spPr>'
-            f'<c:marker><c:symbol val="{_MARKERS[i % len(_MARKERS)]}"/><c:size val="6"/></c:marker>')
-
-
-# Columns are told apart by lightness as well as hue: last year's pale, this year's dark.
-_COLUMN_FILLS = ("A6A6A6", "1F4E79", "5B9BD5", "404040")
-
-
-def _column_look(i: int) -> str:
-    fill = _COLUMN_FILLS[i % len(_COLUMN_FILLS)]
-    return (f'<c:spPr><a:solidFill><a:srgbClr val="{fill}"/></a:solidFill>'
+def _column_look(style: SeriesStyle) -> str:
+    return (f'<c:spPr><a:solidFill><a:srgbClr val="{style.fill}"/></a:solidFill>'
             '<a:ln w="6350"><a:solidFill><a:srgbClr val="000000"/></a:solidFill></a:ln></c:spPr>'
             '<c:invertIfNegative val="0"/>')
 
@@ -254,8 +252,9 @@ def _plot(spec: ChartSpec) -> str:
 def _axes(spec: ChartSpec) -> str:
     y_title = _title(spec.y_title, 900, bold=False, rotate=True) if spec.y_title else ""
     linked = "1" if spec.number_format == "General" else "0"
+    y_min = value_axis_min(spec)
     bounds = (f'<c:max val="{spec.y_max!r}"/>' if spec.y_max is not None else "") + (
-        f'<c:min val="{spec.y_min!r}"/>' if spec.y_min is not None else "")
+        f'<c:min val="{y_min!r}"/>' if y_min is not None else "")
     return (
         f'<c:catAx><c:axId val="{_CAT_AX}"/><c:scaling><c:orientation val="minMax"/></c:scaling>'
         '<c:delete val="0"/><c:axPos val="b"/><c:majorTickMark val="out"/><c:minorTickMark val="none"/>'
@@ -385,6 +384,11 @@ def _workbook_blob(spec: ChartSpec) -> bytes:
 # ---------------------------------------------------------------------------
 
 
+# the same looks in matplotlib's words (pictures, and the web page's SVG)
+MPL_MARKERS = {"circle": "o", "square": "s", "triangle": "^", "diamond": "D", "x": "x"}
+MPL_DASHES = {"solid": "-", "dash": "--", "sysDot": ":", "lgDash": (0, (8, 3)), "dashDot": "-."}
+
+
 def render_png(spec: ChartSpec, width_cm: float = 15.0, height_cm: float = 7.5, dpi: int = 150) -> bytes:
     """The same chart as a picture, for ``charts = "image"`` (needs matplotlib, an optional extra)."""
     try:
@@ -404,21 +408,23 @@ def render_png(spec: ChartSpec, width_cm: float = 15.0, height_cm: float = 7.5, 
         n = len(spec.series)
         for i, (name, values) in enumerate(spec.series):
             ys = [math.nan if v is None else v for v in values]
+            look = series_style(spec, i)
             if spec.kind == "column":
                 w = 0.8 / n
-                ax.bar([xi - 0.4 + w * (i + 0.5) for xi in x], ys, width=w, label=name,
+                ax.bar([xi - 0.4 + w * (i + 0.5) for xi in x], ys, width=w, label=name, color=f"#{look.fill}",
                        hatch=("", "//", "..", "xx")[i % 4], edgecolor="black", linewidth=0.4)
             else:
-                ax.plot(x, ys, marker="os^Dx"[i % 5], markersize=3, label=name,
-                        linestyle=("-", "--", ":", "-.")[i % 4])
+                ax.plot(x, ys, marker=MPL_MARKERS[look.marker], markersize=3, label=name, color=f"#{look.colour}",
+                        linestyle=MPL_DASHES[look.dash])
         ax.set_xticks(x, list(spec.categories), fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         import textwrap
 
         # a long title wraps rather than running off the picture
         ax.set_title("\n".join(textwrap.wrap(spec.title, 80)), fontsize=9, fontweight="bold")
-        if spec.y_min is not None or spec.y_max is not None:
-            ax.set_ylim(bottom=spec.y_min, top=spec.y_max)
+        y_min = value_axis_min(spec)
+        if y_min is not None or spec.y_max is not None:
+            ax.set_ylim(bottom=y_min, top=spec.y_max)
         if spec.y_title:
             ax.set_ylabel(spec.y_title, fontsize=7)
         ax.grid(axis="y", color="#D9D9D9", linewidth=0.5)

@@ -21,7 +21,7 @@ from typing import Any
 from kpiflow.docx.harvest import Harvest, Para, PartText, paragraphs_of, regions
 from kpiflow.docx.marks import KINDS, mark_anchor
 from kpiflow.docx.xml import W
-from kpiflow.problems import Problem
+from kpiflow.problems import DocumentAt, Problem
 
 TEMPLATE_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
 WHAT = {"commentary": "commentary", "response": "service response"}
@@ -48,8 +48,8 @@ def _place(owner: str) -> str:
     return f" in {owner}" if owner else " before the first exception"
 
 
-def _where(p: Para, owner: list[str]) -> dict[str, str]:
-    return {"sheet": owner[p.index], "cell": f"paragraph {p.index + 1}", "indicator_id": owner[p.index]}
+def _where(p: Para, owner: list[str]) -> dict[str, Any]:
+    return {"at": DocumentAt(owner[p.index], f"paragraph {p.index + 1}"), "indicator_id": owner[p.index]}
 
 
 def paragraph_problems(doc: PartText, owner: list[str], tag_ok: Callable[[str], bool]) -> Iterator[Problem]:
@@ -83,7 +83,7 @@ def part_problems(kind: str, name: str, part: PartText, tag_ok: Callable[[str], 
     changes = sum(p.changes for p in part.paras) + len(part.loose_changes)
     if changes:
         yield Problem("error", "tracked-change", f"{changes} tracked change(s) in the {kind} ({name}): accept or "
-                      "reject them in Word (Review > Accept / Reject)", sheet=kind, cell=name)
+                      "reject them in Word (Review > Accept / Reject)", at=DocumentAt(kind, name))
     if kind in ("numbering", "styles", "comments"):
         return
     for p in part.paras:
@@ -91,16 +91,16 @@ def part_problems(kind: str, name: str, part: PartText, tag_ok: Callable[[str], 
             if not tag_ok(tag):
                 yield Problem("error", "unrendered-tag", f"unrendered template tag {tag!r} in the {kind} ({name}), in "
                               f"the paragraph starting \"{_start(p)}\": remove it or make the draft again",
-                              sheet=kind, cell=name)
+                              at=DocumentAt(kind, name))
         if p.comments:
             yield Problem("error", "open-comment", f"a comment in the {kind} ({name}): resolve and delete it",
-                          sheet=kind, cell=name)
+                          at=DocumentAt(kind, name))
 
 
 def comments_problem(count: int, anchored: bool) -> Iterator[Problem]:
     if count and not anchored:
         yield Problem("error", "open-comment", f"{count} comment(s) are still in the document: resolve and delete them "
-                      "in Word", cell="word/comments.xml")
+                      "in Word", at=DocumentAt(place="word/comments.xml"))
 
 
 def _places(indices: list[int], owner: list[str]) -> str:
@@ -119,7 +119,7 @@ def region_problems(marks: Harvest, exceptions: Sequence[tuple[str, str]],
     for iid, name in exceptions:
         anchor = mark_anchor(iid)
         label = f"{iid} ({name})"
-        where = {"sheet": iid, "indicator_id": iid}
+        where: dict[str, Any] = {"at": DocumentAt(iid), "indicator_id": iid}
         got: dict[str, str | None] = {}
         ambiguous = False
         for kind in KINDS:
@@ -135,7 +135,8 @@ def region_problems(marks: Harvest, exceptions: Sequence[tuple[str, str]],
                                    f"copied into another section, or a duplicated section, makes it ambiguous which "
                                    f"text is {iid}'s. Delete the copy, keeping the text under {iid}'s own "
                                    f"\"{LABEL[kind]}\" label, and publish again",
-                                   cell="paragraphs " + ", ".join(str(i + 1) for i in dup), **where))
+                                   at=DocumentAt(iid, "paragraphs " + ", ".join(str(i + 1) for i in dup)),
+                                   indicator_id=iid))
                 continue
             got[kind] = marks.get(*both[0]) if both else None
         if ambiguous:
@@ -185,7 +186,7 @@ def draft_problems(pkg: Any, exceptions: Sequence[tuple[str, str]],
         if f.part == MAIN and f.paragraph is not None:
             at = _where(doc.paras[f.paragraph], owner)
         else:
-            at = {"sheet": kinds.get(f.part, ""), "cell": f.part}
+            at = {"at": DocumentAt(kinds.get(f.part, ""), f.part)}
         out.append(Problem("warning" if f.severity == "warning" else "error", f.code, f.message, **at))
     out += paragraph_problems(doc, owner, tag_ok)
     for name, kind, part in parts:

@@ -11,6 +11,7 @@ from typing import Any
 from kpiflow.docx.charts import ChartSpec, add_native_chart, describe, render_png
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.marks import bookmark_name, tag_value
+from kpiflow.docx.order import order_properties
 from kpiflow.docx.xml import q
 
 LABELS = {"commentary": "Commentary:", "response": "Service Response:"}
@@ -29,11 +30,14 @@ def open_template(path: Path) -> Any:
 
 
 def number_drawings(tpl: Any) -> None:
-    """Number the rendered body's drawings after the template's own highest drawing id.
+    """After rendering: number the body's drawings after the template's own highest drawing id,
+    and put the properties the template's tags inserted in Word's order (``order_properties``:
+    docxtpl's ``{% cellbg %}`` puts ``w:shd`` before ``w:tcW``, which Word calls unreadable).
 
     docxtpl renumbers every drawing in the body from 1001 as it renders (a loop may have copied
     one); a header or footer with a drawing of its own could then hold the same id."""
     document = tpl.docx   # not get_docx(), which reloads the template once it is rendered
+    order_properties(document)
     n = numbers(document.part.package)
     next_id = n.drawings_base
     for doc_pr in document.element.body.iter(q("wp:docPr")):

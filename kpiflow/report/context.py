@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kpiflow.fmt import clean_text, fmt, fmt_figures, fmt_number, long_date
+from kpiflow.fmt import clean_text, fmt, fmt_figures, fmt_number, fmt_target, long_date
 from kpiflow.measures import SNAPSHOT
 from kpiflow.model import Catalogue, Figures, Submission
 from kpiflow.narrative import NO_FIGURE, draft_commentary, no_return_text, reason_texts, sentence_case
@@ -145,8 +145,47 @@ class ChartSpec:
     kind: str = "line"
     y_title: str = ""
     number_format: str = "General"
-    y_min: float | None = None     # the value axis's range; None: the office suite chooses
-    y_max: float | None = None
+    y_min: float | None = None     # the value axis's range; None: the office suite chooses (a column chart
+    y_max: float | None = None     # of figures >= 0 always starts at zero)
+    roles: tuple[str, ...] = ()    # what each series is (SERIES_STYLES), so one series looks alike in every chart
+    decimals: int | None = None    # values rounded as the report shows them (None: as given)
+
+
+@dataclass(frozen=True)
+class SeriesStyle:
+    """How one kind of series is drawn, in every chart and every format: a colour, and a dash and a marker as
+    well, so that the legend reads in black and white and for readers who do not see colour (WCAG 1.4.1)."""
+
+    colour: str        # the line and marker, RGB hex
+    dash: str          # DrawingML preset dash: solid, dash, sysDot, lgDash, dashDot
+    marker: str        # DrawingML marker: circle, square, triangle, diamond, x
+    fill: str          # a column's fill: told apart by lightness as well as hue
+
+
+# the council (and this year) dark and solid; last year pale; each comparator always its own look
+SERIES_STYLES: dict[str, SeriesStyle] = {
+    "council": SeriesStyle("1F4E79", "solid", "circle", "1F4E79"),
+    "last-year": SeriesStyle("767676", "dash", "square", "BFBFBF"),
+    "neighbours": SeriesStyle("B4510F", "sysDot", "triangle", "F4B183"),
+    "england": SeriesStyle("375623", "lgDash", "diamond", "A9D18E"),
+    "trend": SeriesStyle("000000", "dashDot", "x", "404040"),
+}
+ROLE_ORDER = ("council", "neighbours", "england", "trend", "last-year")
+
+
+def series_style(spec: ChartSpec, i: int) -> SeriesStyle:
+    """The look of the spec's ``i``th series: by its role, or (a spec without roles) by its place."""
+    role = spec.roles[i] if i < len(spec.roles) else ""
+    return SERIES_STYLES.get(role) or SERIES_STYLES[ROLE_ORDER[i % len(ROLE_ORDER)]]
+
+
+def value_axis_min(spec: ChartSpec) -> float | None:
+    """Where the value axis starts: as the spec says; a column chart of figures that are all zero or more starts at
+    zero (a column's height is its size: an axis from 130 makes a 10% difference look threefold)."""
+    if spec.y_min is not None or spec.kind != "column":
+        return spec.y_min
+    values = [v for _, vs in spec.series for v in vs if v is not None]
+    return 0.0 if values and min(values) >= 0 else None
 
 
 def describe(spec: ChartSpec) -> str:
@@ -304,34 +343,49 @@ def chart_specs(a: Assessment, council: str) -> list[ChartSpec]:
     quarter by quarter) against last year; the projection where there is one.
 
     Like with like: comparators are published for whole years, so they are plotted against whole
-    years only; a quarter with no figure (a return not received) is a gap, never a plotted value."""
+    years only; a quarter with no figure (a return not received) is a gap, never a plotted value.
+    Each series has a role (one look in every chart) and its values are rounded as the table shows them."""
     f, ind, series = a.facts, a.indicator, a.series
     figure, unit = f.figure, ind.unit
     what = f"Rate per {ind.rate_per:,.0f}" if figure == "rate" and ind.rate_per else (
         "Percentage" if unit == "Percentage" else "Number")
     what = ind.measure.chart_axis(what)
     specs: list[ChartSpec] = []
-    years = [p for p, _ in f.annual][-4:]
+    decimals = 1 if figure == "rate" or unit == "Percentage" else f.dp
+    annual = dict(f.annual)
+    this_year, last_year = f.quarter.year, f.quarter.year.step(-1)
+    if f.quarter.n == 4 and any(SNAPSHOT.outturn(series, this_year, fig) is not None for fig in ("statneigh", "england")):
+        # the year has just ended and its comparators are in: it belongs on the chart
+        whole = ind.measure.outturn(series, this_year, figure)
+        if whole is not None:
+            annual[this_year] = whole
+    years = sorted(annual)[-4:]
     if f.annual_comparators and years:
-        ours: list[float | None] = [dict(f.annual)[y] for y in years]
+        ours: list[float | None] = [annual[y] for y in years]
         cats = [y.label for y in years]
-        if ind.measure.projects:
+        if ind.measure.projects and this_year not in annual:
             # a snapshot at the quarter's end is the council's latest point; no comparator is published for it
             cats.append(f.quarter.short)
             ours.append(f.current)
         series_list: list[tuple[str, tuple[float | None, ...]]] = [(council, tuple(ours))]
-        for name, fig in (("Statistical neighbours", "statneigh"), ("England", "england")):
+        roles = ["council"]
+        for name, fig, role in (("Statistical neighbours", "statneigh", "neighbours"), ("England", "england", "england")):
             vals: list[float | None] = [SNAPSHOT.outturn(series, y, fig) for y in years]
             vals += [None] * (len(cats) - len(years))
             if any(v is not None for v in vals):
                 series_list.append((name, tuple(vals)))
+                roles.append(role)
         if len(series_list) > 1:
             specs.append(ChartSpec(f"{what}: {council}, statistical neighbours and England", tuple(cats),
-                                   tuple(series_list), "line", what, "0.0" if figure == "rate" else "General"))
-    this_year, last_year = f.quarter.year, f.quarter.year.step(-1)
+                                   tuple(series_list), "line", what, "0.0" if figure == "rate" else "General",
+                                   roles=tuple(roles), decimals=decimals))
     months_now = [m for m in this_year.months() if m <= f.quarter.months()[-1]]
-    has_monthly = any(series.get(m) is not None and getattr(series[m], figure) is not None for m in months_now)
-    if has_monthly:
+
+    def held(months: list[Period]) -> bool:
+        return any(series.get(m) is not None and getattr(series[m], figure) is not None for m in months)
+
+    # month by month against last year only when there is a last year to set it against
+    if held(months_now) and held(last_year.months()):
         cats = [MONTH_NAMES[m.calendar_month - 1][:3].title() for m in this_year.months()]
 
         def mvals(y: Period, upto: Period | None) -> tuple[float | None, ...]:
@@ -339,16 +393,19 @@ def chart_specs(a: Assessment, council: str) -> list[ChartSpec]:
                          for m in y.months())
         specs.append(ChartSpec(f"{what}: month by month, {this_year.label} against {last_year.label}", tuple(cats),
                                ((last_year.label, mvals(last_year, None)),
-                                (this_year.label, mvals(this_year, f.quarter.months()[-1]))), "line", what))
+                                (this_year.label, mvals(this_year, f.quarter.months()[-1]))), "line", what,
+                               roles=("last-year", "council"), decimals=decimals))
     elif not specs:
         cats = [f"Q{q.n}" for q in this_year.quarters()]
 
         def qvals(y: Period, upto: Period | None) -> tuple[float | None, ...]:
             return tuple(ind.measure.outturn(series, q, figure) if upto is None or q <= upto else None
                          for q in y.quarters())
-        specs.append(ChartSpec(f"{what}: quarter by quarter, {this_year.label} against {last_year.label}", tuple(cats),
-                               ((last_year.label, qvals(last_year, None)), (this_year.label, qvals(this_year, f.quarter))),
-                               "column", what))
+        before = qvals(last_year, None)
+        against = f" against {last_year.label}" if any(v is not None for v in before) else ""
+        specs.append(ChartSpec(f"{what}: quarter by quarter, {this_year.label}{against}", tuple(cats),
+                               ((last_year.label, before), (this_year.label, qvals(this_year, f.quarter))),
+                               "column", what, roles=("last-year", "council"), decimals=decimals))
     pr = f.projection
     if pr is not None and pr.outlook == "reaches" and pr.reaches is not None and len(pr.points) >= 2:
         first = pr.points[0][0]
@@ -362,7 +419,8 @@ def chart_specs(a: Assessment, council: str) -> list[ChartSpec]:
             if pr.comparator == "statistical neighbours" else f"England ({fmt(pr.comparator_value, unit, dp=f.dp)})"
         specs.append(ChartSpec(f"{what}: if the trend continues", tuple(p.short for p in periods),
                                ((council, actual), ("Trend", line), (label, tuple(pr.comparator_value for _ in periods))),
-                               "line", what))
+                               "line", what, roles=("council", "trend", "neighbours" if pr.comparator ==
+                                                    "statistical neighbours" else "england"), decimals=decimals))
     if unit == "Percentage":
         # a percentage axis runs from 0 to 100, not to the 120 an office suite picks for figures near 100
         specs = [replace(sp, y_min=0.0, y_max=100.0) for sp in specs]
@@ -389,7 +447,7 @@ def values_table(a: Assessment) -> ValuesTable:
     target = "No Target Set" if f.target is None else fmt(f.target, unit, dp=f.dp)
     note = a.indicator.measure.values_note
     if f.target_now is not None and f.target_now != f.target:
-        in_force = f"Q{f.quarter.n}: {fmt(f.target_now, unit, dp=f.dp)}"
+        in_force = f"Q{f.quarter.n}: {fmt_target(f.target_now, unit, dp=f.dp)}"
         target = in_force if f.target is None else f"{target} ({in_force})"
         note += f" In brackets: the target in force at Q{f.quarter.n} ({f.target_basis})."
     return ValuesTable(tuple(y.label for y, _ in f.years), f.quarter.year.label, label, tuple(cells), target,

@@ -10,6 +10,7 @@ from contextlib import nullcontext
 from kpiflow.assess import assess
 from kpiflow.model import Catalogue, Submission
 from kpiflow.periods import Period
+from kpiflow.problems import Problem
 from kpiflow.report.context import QuarterSnapshot, ServiceStatus, outstanding_returns
 from kpiflow.settings import Settings
 from kpiflow.store import Store
@@ -29,8 +30,9 @@ def quarter_status(store: Store, catalogue: Catalogue, quarter: Period,
                                      taken.file_name, f"{taken.warnings} warning(s)" if taken.warnings else ""))
         elif subs:
             last = subs[-1]
-            first = last.problems[0] if last.problems else {}
-            why = f"{last.errors} problem(s), first: {first.get('location', '')} {first.get('message', '')}".strip()
+            first = Problem.from_dict(last.problems[0]) if last.problems else None
+            why = f"{last.errors} problem(s), first: {first.location} {first.message}" if first else \
+                f"{last.errors} problem(s)"
             out.append(ServiceStatus(svc, issued.get(svc, ""), "rejected", last.received_at, last.completed_by,
                                      last.file_name, why))
         else:

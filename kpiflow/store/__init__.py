@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kpiflow.claims import Claim
 from kpiflow.errors import KpiflowError
 from kpiflow.settings import Settings, sqlite_path, store_kind
-from kpiflow.store.base import FIGURES, Claim, Revision, Row, Store, Submission, now
+from kpiflow.store.base import FIGURES, Revision, Row, Store, Submission, now
 from kpiflow.store.migrations import MIGRATIONS
 from kpiflow.store.sqlite import SQLiteStore
 

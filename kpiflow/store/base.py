@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from kpiflow.claims import Claim
 from kpiflow.errors import KpiflowError
 from kpiflow.model import Figures, ReturnData
 from kpiflow.model import Submission as Submission  # the record lives in model; the store is where it is made
@@ -47,12 +48,6 @@ class Row(Protocol):
     def __iter__(self) -> Iterator[Any]: ...
 
     def keys(self) -> Any: ...
-
-
-class Claim(Protocol):
-    """A claim on one file, held until released (or until the process holding it ends)."""
-
-    def release(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -124,8 +119,9 @@ class Store(ABC):
     def close(self) -> None: ...
 
     def try_claim(self, name: str) -> Claim | None:
-        """Claim the file named ``name`` in the database; None if another process holds it. Only
-        where ``claims_in_database``; elsewhere files are claimed with file locks (filing.py)."""
+        """Claim ``name`` in the database; None if another process holds it. Only where
+        ``claims_in_database``; elsewhere claims are file locks. Take claims through
+        :func:`kpiflow.claims.claims_for`, which picks."""
         raise NotImplementedError(f"the {self.kind} store takes no claims; lock the file instead")
 
     def _not_a_store(self) -> str:

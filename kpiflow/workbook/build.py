@@ -18,18 +18,23 @@ from kpiflow.fmt import fmt, long_date
 from kpiflow.measures import months_words
 from kpiflow.model import Catalogue, Indicator
 from kpiflow.periods import Period
-from kpiflow.workbook.read import ISSUED_SHEET
+from kpiflow.workbook.layout import (
+    ABOUT,
+    ABOUT_LABELS,
+    BREAKDOWN,
+    BREAKDOWN_HEADERS,
+    GUIDANCE,
+    ISSUED_SHEET,
+    RETURN,
+    RETURN_HEADER_ROW,
+    RETURN_HEADERS,
+    SUPPORT,
+    SUPPORT_HEADER_ROW,
+    SUPPORT_HEADERS,
+)
 
 TEMPLATE_VERSION = "1"
-RETURN_HEADER_ROW = 6
-SUPPORT_HEADER_ROW = 3
 INPUT_ROWS = 200   # blank input rows on the Supporting data and Breakdown sheets
-
-RETURN_HEADERS = ["Indicator ID", "Indicator", "Better to be", "Unit", "Target", "Number", "Rate",
-                  "Statistical neighbours", "England", "Commentary", "Service response", "What to enter"]
-SUPPORT_HEADERS = ["Indicator ID", "Period", "Number", "Rate", "Statistical neighbours", "England"]
-BREAKDOWN_HEADERS = ["Indicator ID", "Period", "Category", "Number"]
-ABOUT_LABELS = ["Service", "Quarter", "Template version", "Completed by", "Email", "Date completed"]
 
 INPUT_FILL = "FFF2CC"     # pale yellow: type here
 LOCKED_FILL = "EDEDED"    # grey: filled in for you
@@ -204,7 +209,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     st = _styles()
     wb = Workbook()
     g = wb.active
-    g.title = "Guidance"
+    g.title = GUIDANCE
     for i, line in enumerate(guidance_lines(service, quarter), start=1):
         c = g.cell(row=i, column=1, value=line)
         if i == 1:
@@ -217,7 +222,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     _printable(g, landscape=True)
     _protect(g)
 
-    about = wb.create_sheet("About")
+    about = wb.create_sheet(ABOUT)
     values: list[object] = [service, quarter.label, TEMPLATE_VERSION, None, None, None]
     for i, (label, value) in enumerate(zip(ABOUT_LABELS, values, strict=True), start=1):
         about.cell(row=i, column=1, value=label).font = st["bold"]
@@ -241,7 +246,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     _printable(about, landscape=False)
     _protect(about)
 
-    ws = wb.create_sheet("Return")
+    ws = wb.create_sheet(RETURN)
     ws.cell(row=1, column=1, value=f"{service}: performance return for {quarter.short}").font = st["title_font"]
     ws.cell(row=2, column=1, value="Fill in the yellow cells. Grey cells are filled in for you. See the Guidance sheet.")
     headers = [*RETURN_HEADERS, *history_headers, "Last service response"]
@@ -315,7 +320,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     ws.print_area = f"A1:{get_column_letter(col['What to enter'])}{RETURN_HEADER_ROW + len(rows)}"
     _protect(ws)
 
-    sup = wb.create_sheet("Supporting data")
+    sup = wb.create_sheet(SUPPORT)
     sup.cell(row=1, column=1, value="Optional: monthly figures, corrections to earlier periods, comparator history. "
              "One row per indicator and period.").font = st["bold"]
     _header(sup, SUPPORT_HEADER_ROW, SUPPORT_HEADERS, st)
@@ -339,7 +344,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     _printable(sup, f"{SUPPORT_HEADER_ROW}:{SUPPORT_HEADER_ROW}", landscape=False)
     _protect(sup)
 
-    bd = wb.create_sheet("Breakdown")
+    bd = wb.create_sheet(BREAKDOWN)
     bd.cell(row=1, column=1, value="Optional: a breakdown of a figure, e.g. children looked after by age band. "
             "One row per category.").font = st["bold"]
     _header(bd, SUPPORT_HEADER_ROW, BREAKDOWN_HEADERS, st)
@@ -364,7 +369,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
 
     _record_locked(wb, [("About", f"B{i}", "") for i in (1, 2, 3)] + locked_cells)
 
-    wb.active = wb.sheetnames.index("Return")
+    wb.active = wb.sheetnames.index(RETURN)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

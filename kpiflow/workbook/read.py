@@ -31,6 +31,7 @@ from xml.parsers import expat
 
 from kpiflow.fmt import column_letter
 from kpiflow.problems import ValidationResult
+from kpiflow.workbook import layout
 
 MAX_FILE_BYTES = 100 * 1024 * 1024     # a return is a few hundred KB; a zip is never much larger than it holds
 MAX_UNCOMPRESSED = 100 * 1024 * 1024   # a quarterly return is a few hundred KB
@@ -42,7 +43,7 @@ MAX_STRINGS = 200_000                   # shared strings: no more than the cells
 MAX_STYLES = 65_536                     # cell formats and number formats; Excel allows 64,000
 MAX_SHEETS = 256
 MAX_PARTS = 10_000                      # zip members; a return has about twenty
-ISSUED_SHEET = "kpiflow"   # the hidden record of pre-filled cells in an issued returns workbook
+ISSUED_SHEET = layout.ISSUED_SHEET   # the hidden record of pre-filled cells in an issued returns workbook
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 

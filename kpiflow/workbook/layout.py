@@ -1,0 +1,26 @@
+"""The returns workbook's layout: sheet names, the rows headings sit on, and the headings, which
+build writes and validate (and read) look for. Plain values: no openpyxl here."""
+
+from __future__ import annotations
+
+GUIDANCE = "Guidance"
+ABOUT = "About"
+RETURN = "Return"
+SUPPORT = "Supporting data"
+BREAKDOWN = "Breakdown"
+ISSUED_SHEET = "kpiflow"   # the hidden record of pre-filled cells in an issued returns workbook
+
+RETURN_HEADER_ROW = 6
+SUPPORT_HEADER_ROW = 3     # on the Supporting data and Breakdown sheets
+
+#: the Return sheet's headings as issued (the history columns and "Last service response" follow)
+RETURN_HEADERS = ["Indicator ID", "Indicator", "Better to be", "Unit", "Target", "Number", "Rate",
+                  "Statistical neighbours", "England", "Commentary", "Service response", "What to enter"]
+#: the ones a return must still have to be read, in the order a missing one is reported
+RETURN_REQUIRED = ["Indicator ID", "Indicator", "Better to be", "Unit", "Number", "Rate",
+                   "Statistical neighbours", "England", "Target", "Commentary", "Service response"]
+SUPPORT_HEADERS = ["Indicator ID", "Period", "Number", "Rate", "Statistical neighbours", "England"]
+BREAKDOWN_HEADERS = ["Indicator ID", "Period", "Category", "Number"]
+ABOUT_LABELS = ["Service", "Quarter", "Template version", "Completed by", "Email", "Date completed"]
+#: the About labels a return must have
+ABOUT_REQUIRED = ["Service", "Quarter"]
