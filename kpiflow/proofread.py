@@ -29,6 +29,15 @@ is checked for:
 - placeholders (``placeholder-response``): a service response left empty or still kpiflow's "No
   return received" words.
 
+From Python, as ``kpiflow proofread`` and the tests do::
+
+    ev = evidence(settings, store, catalogue, quarter)        # indicator ID -> Evidence
+    check_paragraphs(ev["CS01"], "commentary", ["The rate rose compared with last quarter."])
+
+A draft's paragraphs that are kpiflow's own drafted words for these facts, unchanged, are not checked
+again (tests/test_proofread.py checks every sentence kpiflow drafts, for a whole council, as if an
+officer had typed it).
+
 Number words are read with text2num's ``alpha2digit`` (a maintained parser of English number words,
 "nineteen hundred and thirty-two" included); the rest is regular expressions, where a library
 would add nothing.
@@ -192,7 +201,9 @@ _CHANGE_BEFORE = re.compile(r"(?:\b(?:by|up|down)|\b(?:increase|decrease|rise|fa
                             r"difference|gap|lead|improvement|deterioration|jump)s?(?:\s+of)?)\s+(?:(?:some|about|around|"
                             r"nearly|almost|over|just\s+over|just\s+under|more\s+than|less\s+than|roughly|approximately)"
                             r"\s+)?$", re.I)
-_CHANGE_AFTER = re.compile(r"^\s*(?:\([^)]*\)\s*)?(?:fewer|more|less|lower|higher|extra|additional|up|down|above|below|"
+_CHANGE_AFTER = re.compile(r"^\s*(?:\([^)]*\)\s*)?(?:per\s+[\d,.]+k?\s+)?"
+                           r"(?:(?!(?:is|was|are|were|has|have|had|be|been|being|remains?|stands?|stays?|and|or|but)\b)"
+                           r"[a-z']+\s+)?(?:fewer|more|less|lower|higher|extra|additional|up|down|above|below|"
                            r"ahead|behind|short|over|under|better|worse)\b",
                            re.I)
 
