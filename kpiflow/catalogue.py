@@ -10,7 +10,16 @@ from typing import Any
 from kpiflow.errors import KpiflowError, PeriodError
 from kpiflow.fmt import parse_number
 from kpiflow.measures import accumulates_allowed, allowed, kind_for
-from kpiflow.model import EXCEPTION_MODES, FREQUENCIES, MEASURES, UNITS, Catalogue, Indicator, Profile
+from kpiflow.model import (
+    EXCEPTION_MODES,
+    FREQUENCIES,
+    MEASURES,
+    UNITS,
+    Catalogue,
+    Contact,
+    Indicator,
+    Profile,
+)
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
 from kpiflow.settings import Settings
@@ -21,6 +30,7 @@ INDICATOR_HEADERS = ["Indicator ID", "Indicator", "Portfolio", "Service", "Bette
 TARGET_HEADERS = ["Indicator ID", "Year", "Target"]
 QUARTER_HEADERS = ("Q1", "Q2", "Q3", "Q4")     # optional: a profiled target for each quarter
 ACCUMULATES_HEADER = "Accumulates"              # optional: Yes for a year-to-date percentage that builds up
+SERVICE_HEADERS = ["Service", "Contact", "Email", "Approver", "Approver email", "Escalate to", "Escalation email"]
 
 
 def _text(v: object) -> str:
@@ -118,7 +128,7 @@ def parse_catalogue(sheets: dict[str, RawSheet], result: ValidationResult) -> Ca
         result.error("missing-sheet", 'The catalogue has no sheet called "Targets". Add it with the columns Indicator '
                      "ID, Year and Target (and Q1 to Q4 for a profiled target); an indicator with no row there has "
                      "No Target Set.", sheet="Targets")
-        return Catalogue(tuple(indicators), targets, profiles)
+        return Catalogue(tuple(indicators), targets, profiles, *_services(sheets, indicators, result))
     tsh = sheets["Targets"]
     tfound = _find_table(tsh, TARGET_HEADERS, result)
     if tfound:
@@ -170,7 +180,56 @@ def parse_catalogue(sheets: dict[str, RawSheet], result: ValidationResult) -> Ca
             profile = tuple(values[h] for h in QUARTER_HEADERS)
             if any(v is not None for v in profile):
                 profiles[(iid, y.label)] = (profile[0], profile[1], profile[2], profile[3])
-    return Catalogue(tuple(indicators), targets, profiles)
+    return Catalogue(tuple(indicators), targets, profiles, *_services(sheets, indicators, result))
+
+
+def _services(sheets: dict[str, RawSheet], indicators: list[Indicator],
+              result: ValidationResult) -> tuple[dict[str, Contact], bool]:
+    """The optional Services sheet (section 18): one row per service, every address checked. Once
+    the sheet is there, every service in Indicators needs its row."""
+    from kpiflow.addresses import parse_addresses
+
+    sh = sheets.get("Services")
+    if sh is None:
+        return {}, False
+    known = {i.service.casefold(): i.service for i in indicators}
+    contacts: dict[str, Contact] = {}
+    found = _find_table(sh, SERVICE_HEADERS, result)
+    if not found:
+        return contacts, True
+    hr, cols = found
+    t = _Rows(cols)
+    rows_at: dict[str, str] = {}
+    for r, row in sh.data_rows(hr):
+        written = _text(t.at(row, "Service"))
+        where = t.loc(r, "Service")
+        if written.casefold() not in known:
+            result.error("unknown-service", f'"{written}" is not a service on the Indicators sheet. Spell it as the '
+                         "Indicators sheet does, or delete the row.", sheet=sh.name, cell=where)
+            continue
+        name = known[written.casefold()]
+        if name in rows_at:
+            result.error("duplicate-service", f"{name} has two rows (the first at {rows_at[name]}). Keep one row per "
+                         "service.", sheet=sh.name, cell=where)
+            continue
+        rows_at[name] = where
+        lists: dict[str, tuple[str, ...]] = {}
+        for h in ("Email", "Approver email", "Escalation email"):
+            try:
+                lists[h] = parse_addresses(t.at(row, h))
+            except ValueError as exc:
+                result.error("bad-address", f"{name}: {exc}", sheet=sh.name, cell=t.loc(r, h))
+                lists[h] = ()
+        if not lists["Email"] and not _text(t.at(row, "Email")):
+            result.error("missing-value", f"{name} has no Email: give the address (or addresses, separated by ;) of "
+                         "the person who sends the return.", sheet=sh.name, cell=t.loc(r, "Email"))
+        contacts[name] = Contact(name, _text(t.at(row, "Contact")), lists["Email"], _text(t.at(row, "Approver")),
+                                 lists["Approver email"], _text(t.at(row, "Escalate to")), lists["Escalation email"])
+    for svc in known.values():
+        if svc not in rows_at:
+            result.error("no-service-row", f"{svc} is on the Indicators sheet but has no row here. Add a row with its "
+                         "contact, approver and their email addresses.", sheet=sh.name)
+    return contacts, True
 
 
 def _indicator(t: _Rows, r: int, row: list[object], iid: str, sheet: str, result: ValidationResult) -> Indicator | None:
@@ -285,7 +344,13 @@ def check_catalogue(settings: Settings) -> CatalogueCheck:
     if not settings.catalogue_path.exists():
         raise KpiflowError(f"There is no catalogue at {settings.catalogue_path}. Run kpiflow init, or use --home to "
                            "point at your working folder.")
-    return CatalogueCheck(*load_catalogue(settings.catalogue_path))
+    catalogue, result = load_catalogue(settings.catalogue_path)
+    if not catalogue.has_services_sheet and (settings.mail.host or settings.mail.sender or settings.cycle.signoff):
+        why = "sign-off is on ([cycle] signoff = true)" if settings.cycle.signoff else "[mail] is set in kpiflow.toml"
+        result.error("missing-sheet", f'The catalogue has no sheet called "Services", and {why}. Add it with the '
+                     "columns " + ", ".join(SERVICE_HEADERS) + ": one row per service, saying who is reminded, who "
+                     "signs off and who is told when a return is late.", sheet="Services")
+    return CatalogueCheck(catalogue, result)
 
 
 def load_checked_catalogue(settings: Settings) -> Catalogue:

@@ -197,30 +197,157 @@ def status(quarter: Quarter, home: Home = None, as_json: Json = False) -> None:
     from rich.text import Text
 
     table = Table(title=f"{st.quarter.short} ({st.state})", title_justify="left")
-    for col in ("Service", "Issued", "Status", "Received", "Completed by", "File", "Notes"):
+    for col in ("Service", "Issued", "Status", "Received", "Completed by", "File", "Notes", "Due", "Last message",
+                "Sign-off"):
         table.add_column(col, overflow="fold")
     for r in st.services:
         # names and notes come from workbooks: shown as text, never read as console markup
         table.add_row(*(Text(v) for v in (r.service, r.issued[:10] or "-", r.state,
                                           r.received_at.replace("T", " ")[:16] or "-", r.completed_by or "-",
-                                          r.file_name or "-", r.detail or "")))
+                                          r.file_name or "-", r.detail or "", *_cycle_cells(r))))
     Console(highlight=False).print(table)
     _render(st.exception_lines(), False)
 
 
 @app.command()
-def history(service: Annotated[str | None, typer.Option(help="Only this service's submissions.")] = None,
-            indicator: Annotated[str | None, typer.Option(help="Revisions of this indicator's figures.")] = None,
+def chase(quarter: Quarter,
+          on: Annotated[str | None, typer.Option("--on", help="As of this date, YYYY-MM-DD (default: today). Moves "
+                                                 "only the calendar: what counts as received is what the store holds "
+                                                 "now.", show_default=False)] = None,
+          send: Annotated[bool, typer.Option("--send", help="Send the messages by SMTP ([mail] in kpiflow.toml; "
+                                             "the password from KPIFLOW_SMTP_PASSWORD).")] = False,
+          eml: Annotated[bool, typer.Option("--eml", help="Write them as .eml files into outbox/chase/<quarter>/ "
+                                            "instead (not recorded as sent).")] = False,
+          home: Home = None, as_json: Json = False) -> None:
+    """The message due to each service: a reminder before the due date, a chase (cc the approver),
+    an escalation, or a sign-off request to the approver. Without --send or --eml it prints what
+    it would send. Each stage is sent to a service once, ever. --quarter latest: the latest
+    quarter that has ended (for a daily timer). Exit 1 if the mail server fails.
+
+    Example: kpiflow chase --quarter "2025/26 Q2" --on 2025-10-22 --send
+    """
+    import datetime as dt
+
+    from kpiflow.cycle import chase as run_chase
+
+    if send and eml:
+        fail("--send and --eml: choose one.")
+    day = None
+    if on is not None:
+        try:
+            day = dt.date.fromisoformat(on.strip())
+        except ValueError:
+            fail(f"--on: {on!r} is not a date. Give it as YYYY-MM-DD, e.g. --on 2025-10-22.")
+    from kpiflow.cycle import latest_quarter
+
+    q = latest_quarter(day or dt.date.today()) if quarter.strip().lower() == "latest" else _quarter(quarter)
+    result = run_chase(_settings(home), q, day, "send" if send else "eml" if eml else "dry-run")
+    _render(result.to_dict() if as_json else result.lines(), as_json)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
+def signoff(quarter: Quarter, service: Annotated[str, typer.Option("--service", help="The service whose return is "
+                                                                   "signed off.")],
+            by: Annotated[str, typer.Option("--by", help="Who made the decision (the approver, or whoever did), as "
+                                            "it is to be recorded.")],
+            note: Annotated[str, typer.Option("--note", help="A note for the audit trail (needed with "
+                                              "--send-back: what the service must change).")] = "",
+            send_back: Annotated[bool, typer.Option("--send-back", help="Send the return back to the service "
+                                                    "instead: it then counts as rejected, and they are told why.")]
+            = False,
+            home: Home = None, as_json: Json = False) -> None:
+    """Record the approver's sign-off of a service's accepted return for the quarter (with
+    [cycle] signoff = true, its figures count only then), or send it back with --send-back.
+    Exit 1 if the quarter is published or nothing is accepted.
+
+    Example: kpiflow signoff --quarter "2025/26 Q2" --service Housing --by "A Patel" --note "Agreed by email"
+    """
+    from kpiflow.cycle import sign_off
+
+    result = sign_off(_settings(home), _quarter(quarter), service, by, note, send_back)
+    _render(result.to_dict() if as_json else result.lines(), as_json)
+
+
+def _cycle_cells(r: Any) -> tuple[str, str, str]:
+    """Due date and days to go, last message, sign-off: the status table's returns-cycle columns."""
+    import datetime as dt
+
+    due = dt.date.fromisoformat(r.due).strftime("%a %d %b %Y") if r.due else "-"
+    if r.days_to_go is not None:
+        n = r.days_to_go
+        due += (f" ({n} working day{'s' * (n != 1)} to go)" if n > 0 else " (due today)" if n == 0
+                else f" ({-n} working day{'s' * (n != -1)} overdue)")
+    m = r.last_message
+    last = f"{m['stage']} {str(m['at'])[:16].replace('T', ' ')} to {', '.join(m['to'])}" if m else "-"
+    s = r.signoff
+    so = (f"{'signed off' if s['event'] == 'signed-off' else 'sent back'} by {s['by']} {s['at'][:10]} ({s['how']})"
+          if s else "-")
+    return due, last, so
+
+
+history_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+app.add_typer(history_app, name="history")
+
+
+@history_app.callback()
+def history(ctx: typer.Context,
+            service: Annotated[str | None, typer.Option(help="Only this service's submissions.")] = None,
+            indicator: Annotated[str | None, typer.Option(help="The figures held for this indicator, and their "
+                                                          "revisions.")] = None,
             home: Home = None, as_json: Json = False) -> None:
     """The audit trail: every submission (accepted, rejected, duplicate, superseded) and every
-    revision of a figure.
+    revision of a figure; with --indicator, every figure held for it. Subcommands: import (back
+    figures from a table) and template (the table to fill in).
 
-    Example: kpiflow history --service "Children's Services"
+    Example: kpiflow history --indicator CS01
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from kpiflow.status import audit_trail
 
     trail = audit_trail(_settings(home), service, indicator)
     _render(trail.to_dict() if as_json else trail.lines(), as_json)
+
+
+@history_app.command("import")
+def history_import(
+    file: Annotated[Path, typer.Argument(help="The table of back figures: a .csv, or an .xlsx with the table on its "
+                                         "first sheet (kpiflow history template writes one).")],
+    home: Home = None, as_json: Json = False,
+) -> None:
+    """Store a council's back figures from a tidy table (Indicator ID, Period, Number, Rate,
+    Statistical neighbours, England, and optional Source), checked like a return: every problem
+    located at its row and column, and nothing stored if anything is wrong. The figures are kept
+    as revisions with the file as their source; the same file imported twice is recognised.
+    Exit 1 if the file has errors.
+
+    Example: kpiflow history import history.csv
+    """
+    from kpiflow.history_import import import_history
+
+    done = import_history(_settings(home), file)
+    _render(done.to_dict() if as_json else done.lines(), as_json)
+    raise typer.Exit(0 if done.ok else 1)
+
+
+@history_app.command("template")
+def history_template(
+    out: Annotated[Path | None, typer.Option("--out", help="The workbook to write (default: "
+                                             "workbook_templates/history_import.xlsx).", show_default=False)] = None,
+    home: Home = None,
+) -> None:
+    """Write the history import table as an Excel workbook, headed and with one example row per
+    indicator in the catalogue, to fill in and give to kpiflow history import. For a CSV instead,
+    save its History sheet from Excel as "CSV UTF-8 (Comma delimited)", or write the same headings
+    as the first line of a CSV file.
+
+    Example: kpiflow history template --out history.xlsx
+    """
+    from kpiflow.history_import import write_template
+
+    path = write_template(_settings(home), out)
+    typer.echo(f"Template written: {path}")
 
 
 @app.command()
@@ -289,6 +416,9 @@ def publish(quarter: Quarter, from_: Annotated[Path | None, typer.Option("--from
                                                                           "the newest in outbox/drafts/ made for the "
                                                                           "quarter).")] = None,
             home: Home = None, by: Annotated[str, typer.Option(help="Who is publishing.")] = "",
+            provisional: Annotated[bool, typer.Option("--provisional", help="Publish even though some figures are "
+                                                      "not signed off: the paper keeps their Provisional marks.")]
+            = False,
             strict: Annotated[bool, typer.Option("--strict", help="Refuse the draft if kpiflow proofread finds "
                                                  "anything in the officers' words.")] = False,
             as_json: Json = False) -> None:
@@ -300,7 +430,7 @@ def publish(quarter: Quarter, from_: Annotated[Path | None, typer.Option("--from
     """
     from kpiflow.publish import publish_quarter
 
-    result = publish_quarter(_settings(home), _quarter(quarter), from_, by, strict)
+    result = publish_quarter(_settings(home), _quarter(quarter), from_, by, provisional, strict)
     _render(result.to_dict() if as_json else result.lines, as_json)
     raise typer.Exit(0 if result.ok else 1)
 

@@ -70,8 +70,11 @@ def check_against_history(data: ReturnData, catalogue: Catalogue, history: Histo
         sent = {s.period: s.figures for s in data.support if s.indicator_id == ind.id}
         back = _overlay(issued, sent)
         merged = _overlay(_overlay(issued, stored), sent)
-        if not figs.is_empty():
-            merged[quarter] = figs
+        for period, filed in row.observations(quarter):
+            if period == quarter and not filed.is_empty():
+                merged[quarter] = filed
+            elif period != quarter:
+                merged = _overlay(merged, {period: filed})   # comparators join the year's own figures
         _check_rate(ind, figs, stored, back, quarter, row.cells.get("Rate", ""), result)
         _check_jump(ind, figs, merged, quarter, row.cells, result)
         r = history.rules
@@ -134,6 +137,9 @@ def _check_jump(ind: Indicator, figs: Figures, merged: Mapping[Period, Figures],
     figure = ind.primary
     if (figs.rate if figure == "rate" else figs.number) is None:
         return
+    cell = cells.get("Rate" if figure == "rate" else "Number", "")
+    if any(p.code == "percentage-as-fraction" and p.cell == cell for p in result.problems):
+        return      # "did you mean 85?" already says why it moved so far
     now, before, basis = ind.measure.previous_pair(merged, quarter, figure)
     if now is None or not before:
         return

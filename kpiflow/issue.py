@@ -19,7 +19,7 @@ from kpiflow.trends import figures_at, target_in_force
 def history_headers(quarter: Period) -> list[str]:
     """The read-only context columns of an issued return."""
     heads = [quarter.year.step(-2).label, quarter.year.step(-1).label]
-    heads += [q.label for q in quarter.year.quarters() if q < quarter]
+    heads += [q.label for q in quarter.year.quarters() if q < quarter] or [quarter.step(-1).label]  # Q1: last Q4
     heads.append(quarter.same_last_year().label)
     return list(dict.fromkeys(heads))
 
@@ -27,6 +27,7 @@ def history_headers(quarter: Period) -> list[str]:
 def issue_returns(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
                   service: str | None = None) -> list[Path]:
     """Write outbox/returns/<Service>_<year>_Q<n>.xlsx for each service (or the one named)."""
+    from kpiflow.cycle import due_date
     from kpiflow.workbook.build import BreakdownSeed, ReturnContext, write_return
 
     if service is not None:
@@ -56,7 +57,7 @@ def issue_returns(settings: Settings, store: Store, catalogue: Catalogue, quarte
         dest = settings.returns_dir / safe_name_ending(svc, f"_{quarter.file_label}.xlsx")
         tmp = create_temp(settings.returns_dir)    # follows the umask, unlike mkstemp's 0600
         try:
-            write_return(tmp, svc, quarter, rows, heads, seeds)
+            write_return(tmp, svc, quarter, rows, heads, seeds, due=due_date(quarter, settings.cycle))
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)

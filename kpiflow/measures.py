@@ -69,7 +69,6 @@ class MeasureKind:
     forecasts: ClassVar[bool] = False    # it has a year-end forecast (a Count, a year-to-date total)
     months_add_up: ClassVar[bool] = False   # a quarter's figure is the sum of its months in Supporting data
     month_rule_words: ClassVar[str] = "the figure at"   # what the quarter's figure is, against its last month
-    percentage: ClassVar[bool] = False
     accumulates: ClassVar[bool] = False  # a year-to-date percentage that builds up (catalogue: Accumulates)
 
     def __repr__(self) -> str:
@@ -258,7 +257,6 @@ class CumulativePercentage(Cumulative):
     pro-rated, and at Q1 not compared with the previous year's Q4 (the year to date restarts)."""
 
     forecasts = False
-    percentage = True
 
     def describe(self) -> str:
         return "Cumulative percentage"

@@ -97,10 +97,26 @@ Profile = tuple[float | None, float | None, float | None, float | None]
 
 
 @dataclass(frozen=True)
+class Contact:
+    """A service's row on the catalogue's Services sheet: who is reminded, who signs off, who is
+    told when a return is very late. Each address list is already checked."""
+
+    service: str
+    contact: str = ""
+    emails: tuple[str, ...] = ()
+    approver: str = ""
+    approver_emails: tuple[str, ...] = ()
+    escalate_to: str = ""
+    escalation_emails: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Catalogue:
     indicators: tuple[Indicator, ...]
     targets: dict[tuple[str, str], float | None] = field(default_factory=dict)
     profiles: dict[tuple[str, str], Profile] = field(default_factory=dict)
+    contacts: dict[str, Contact] = field(default_factory=dict)     # service -> its Services row
+    has_services_sheet: bool = False
 
     def get(self, indicator_id: str) -> Indicator | None:
         """The indicator with this ID, matched ignoring case and surrounding spaces."""
@@ -142,6 +158,12 @@ class Catalogue:
         return None
 
 
+def default_comparator_year(quarter: Period) -> Period:
+    """The year a return asks comparators for unless the service says otherwise: the previous
+    financial year (at 2025/26 Q2, 2024/25), the latest for which they are usually published."""
+    return quarter.year.step(-1)
+
+
 @dataclass(frozen=True)
 class ReturnRow:
     indicator_id: str
@@ -150,6 +172,18 @@ class ReturnRow:
     commentary: str
     response: str
     cells: dict[str, str] = field(default_factory=dict, compare=False)   # header -> "F7"
+    # the year the row's comparators were published for (the Return sheet's Comparator year)
+    comparator_year: Period | None = None
+
+    def observations(self, quarter: Period) -> list[tuple[Period, Figures]]:
+        """Where the row's figures are filed: the council's against the quarter, the comparators
+        (published for whole years) against the year they are for, never against the quarter."""
+        own = Figures(self.figures.number, self.figures.rate)
+        theirs = Figures(statneigh=self.figures.statneigh, england=self.figures.england)
+        if theirs.is_empty():
+            return [(quarter, own)]
+        year = self.comparator_year or default_comparator_year(quarter)
+        return [(quarter, own), (year, theirs)]
 
 
 @dataclass(frozen=True)
@@ -178,6 +212,8 @@ class ReturnData:
     completed_by: str = ""
     email: str = ""
     date_completed: str = ""
+    signed_off_by: str = ""            # About: attested sign-off (section 18)
+    date_signed_off: str = ""          # ISO date where it was a date, else as typed
     rows: list[ReturnRow] = field(default_factory=list)
     support: list[SupportRow] = field(default_factory=list)
     breakdown: list[BreakdownRow] = field(default_factory=list)

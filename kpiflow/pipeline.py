@@ -269,7 +269,7 @@ def process_file(settings: Settings, store: Store, catalogue: Catalogue, path: P
                              "Send it again.")
             result.source = original_name(work)
             _still_held(lock, work)
-            sub = _record(settings, store, work, sha, data, result)
+            sub = _record(settings, store, catalogue, work, sha, data, result)
         _still_held(lock, work)
         return _finish(settings, store, sub, work)
     finally:
@@ -284,7 +284,7 @@ def _still_held(lock: Claim, work: Path) -> None:
                            "another process has taken it over")
 
 
-def _record(settings: Settings, store: Store, work: Path, sha: str, data: ReturnData | None,
+def _record(settings: Settings, store: Store, catalogue: Catalogue, work: Path, sha: str, data: ReturnData | None,
             result: ValidationResult) -> Submission:
     """Decide the outcome and store it, with the names the file and its feedback will be kept
     under, in one transaction (so two processes cannot both take a file as the first copy)."""
@@ -294,28 +294,93 @@ def _record(settings: Settings, store: Store, work: Path, sha: str, data: Return
         done = store.submission_by_claim(work.name)
         if done is not None:
             return done   # stored meanwhile by a process that took over a lapsed claim
-        if data and quarter and store.quarter_state(quarter) == "published":
+        # a file accepted before is a duplicate whenever it comes again, before or after publication
+        again = bool(sha) and store.find_accepted(sha) is not None
+        if data and quarter and not again and store.quarter_state(quarter) == "published":
             result.error("quarter-published", f"{quarter.short} has been published, so returns for it are closed. "
                          "Ask the performance team to run kpiflow reopen if the figures must change.", sheet="About")
         if not result.ok or data is None:
             status = "rejected"
-        elif store.find_accepted(sha) is not None:
+        elif again:
             status = "duplicate"
         else:
             status = "accepted"
         kept = _reserve(settings, store, settings.rejected if status == "rejected" else settings.processed, name)
         feedback = _reserve(settings, store, settings.feedback_dir, feedback_name(name))
+        attest = _attestation(settings, catalogue, data, result) if status == "accepted" else None
         problems = [p.to_dict() for p in result.problems]
         if status == "accepted":
             assert data is not None
-            store.store_return(data, name, sha, problems, kept, claim=work.name, feedback=feedback)
+            sid = store.store_return(data, name, sha, problems, kept, claim=work.name, feedback=feedback)
         else:
-            store.record_rejected(name, sha, data.service if data else "", quarter.label if quarter else "",
-                                  data.completed_by if data else "", problems, len(result.errors),
-                                  len(result.warnings), kept, status, claim=work.name, feedback=feedback)
+            sid = store.record_rejected(name, sha, data.service if data else "", quarter.label if quarter else "",
+                                        data.completed_by if data else "", problems, len(result.errors),
+                                        len(result.warnings), kept, status, claim=work.name, feedback=feedback)
+        if attest is not None and data is not None and quarter is not None:
+            store.record_signoff(data.service, quarter, sid, "signed-off", data.signed_off_by, "", "attested",
+                                 data.date_signed_off)
+        if status != "duplicate":
+            _queue_acknowledgement(settings, store, catalogue, sid, status, data)
         sub = store.submission_by_claim(work.name)
     assert sub is not None
     return sub
+
+
+def _attestation(settings: Settings, catalogue: Catalogue, data: ReturnData | None,
+                 result: ValidationResult) -> str | None:
+    """The About sheet's sign-off, where it counts (section 18): "attested"; None where it does not
+    (with a warning when sign-off is on and the sheet names someone)."""
+    from kpiflow.cycle import attested
+
+    if data is None or not data.signed_off_by:
+        return None
+    contact = catalogue.contacts.get(data.service)
+    why = attested(data.signed_off_by, data.date_signed_off, data.date_completed, contact.approver if contact else "")
+    if not why:
+        return "attested"
+    if settings.cycle.signoff:
+        result.warning("signoff-not-valid", f"The sign-off on this return does not count: {why}. It awaits the "
+                       "approver's sign-off.", sheet="About")
+    return None
+
+
+def _queue_acknowledgement(settings: Settings, store: Store, catalogue: Catalogue, submission_id: int, status: str,
+                           data: ReturnData | None) -> None:
+    """With ``acknowledge = true``: queue the answer to a return in the transaction that records
+    it, so that it is sent (by ingest, watch or chase --send) however the run ends."""
+    if not settings.mail.acknowledge:
+        return
+    from kpiflow.cycle import ACKNOWLEDGEMENT, due_date, message_key, recipients, subject
+    from kpiflow.mail import make_message_id
+
+    service = data.service if data else ""
+    quarter = data.quarter if data else None
+    to, cc = recipients(ACKNOWLEDGEMENT, catalogue.contacts.get(service), data.email if data else "")
+    if not to:
+        return     # nobody to answer: no valid About email, and no Services row
+    title = (subject(ACKNOWLEDGEMENT, quarter, service, due_date(quarter, settings.cycle), status) if quarter
+             else f"{'Accepted' if status == 'accepted' else 'Rejected'}: performance return "
+                  f"({service or 'service not known'})")
+    store.queue_message(message_key(ACKNOWLEDGEMENT, quarter.label if quarter else "", service, submission_id),
+                        make_message_id(settings), ACKNOWLEDGEMENT, service, quarter.label if quarter else "",
+                        submission_id, to, cc, title)
+
+
+def send_acknowledgements(settings: Settings, store: Store, catalogue: Catalogue) -> list[str]:
+    """Send the answers waiting in the store (with ``acknowledge = true`` and a mail host): lines
+    to print. A mail server that fails leaves them queued for the next run."""
+    if not (settings.mail.acknowledge and settings.mail.host):
+        return []
+    from kpiflow.cycle import ACKNOWLEDGEMENT, SEND_BACK, send_queued
+
+    try:
+        sent = send_queued(settings, store, catalogue, kinds=(ACKNOWLEDGEMENT, SEND_BACK))
+    except KpiflowError as exc:
+        return [f"Acknowledgements not sent: {exc}"]
+    lines = [line for line in sent.lines() if not line.startswith("Error: ")]
+    if sent.error:
+        lines.append(f"Acknowledgements not sent (they stay queued): {sent.error}")
+    return lines
 
 
 def _reserve(settings: Settings, store: Store, folder: Path, name: str) -> str:
@@ -480,6 +545,7 @@ class Ingested:
     """What ``kpiflow ingest`` did with each file."""
 
     outcomes: tuple[Outcome, ...]
+    mail: tuple[str, ...] = ()      # what sending the acknowledgements did
 
     @property
     def ok(self) -> bool:
@@ -490,12 +556,12 @@ class Ingested:
 
     def lines(self) -> list[str]:
         if not self.outcomes:
-            return ["Nothing to ingest."]
+            return ["Nothing to ingest.", *self.mail]
         out = []
         for o in self.outcomes:
             out.append(o.line())
             out += [f"  {p.render()}" for p in o.problems.problems]
-        return out
+        return out + list(self.mail)
 
 
 def ingest_returns(settings: Settings, paths: list[Path] | None = None,
@@ -511,4 +577,4 @@ def ingest_returns(settings: Settings, paths: list[Path] | None = None,
         todo = [Path(os.path.abspath(p)) for p in paths] if paths else waiting_files(settings, others)
         outcomes = ingest(settings, store, catalogue, todo, quarter)
         outcomes += [Outcome(p.name, "skipped", ValidationResult(p.name), note=NOT_A_FILE[kind]) for p, kind in others]
-        return Ingested(tuple(outcomes))
+        return Ingested(tuple(outcomes), tuple(send_acknowledgements(settings, store, catalogue)))

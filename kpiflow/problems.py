@@ -69,6 +69,18 @@ CODES: dict[str, ProblemCode] = {
     "unknown-indicator": ProblemCode("An indicator ID is not in the catalogue", "Use the IDs in the issued workbook."),
     "duplicate-indicator": ProblemCode("An indicator appears twice (IDs are matched ignoring case)",
                                        "Keep one row per indicator."),
+    # the catalogue's Services sheet and the About sheet's contact details (section 18)
+    "bad-address": ProblemCode("An email address kpiflow cannot use",
+                               "Give plain addresses like name@council.gov.uk, separated by ; where there are several."),
+    "no-service-row": ProblemCode("A service in Indicators has no row on the Services sheet",
+                                  "Add its row: contact, approver and their email addresses."),
+    "duplicate-service": ProblemCode("Two Services rows for one service", "Keep one row per service."),
+    "signoff-not-valid": ProblemCode("The About sheet's sign-off cannot be taken as the approver's",
+                                     "Have the service's Approver (as the catalogue names them) fill in Signed off by "
+                                     "and Date signed off, on or after Date completed; or ask the performance team to "
+                                     "record the sign-off."),
+    "not-signed-off": ProblemCode("Figures in the report are not signed off by their approver",
+                                  "Record the sign-off with kpiflow signoff, or publish with --provisional."),
     "duplicate-target": ProblemCode("Two Targets rows for one indicator and year", "Keep one row per indicator and "
                                     "year."),
     "missing-indicator": ProblemCode("An indicator is missing from the return", "Use the issued workbook, which lists "
@@ -87,6 +99,15 @@ CODES: dict[str, ProblemCode] = {
     "months-disagree": ProblemCode("Monthly figures in Supporting data disagree with the quarter's figure",
                                    "Make the quarter agree with its last month (the sum of its months for a count), "
                                    "or correct the months."),
+    "bad-comparator-year": ProblemCode("A Comparator year that is not a year, is after the return's year, or is "
+                                       "far in the past", "Enter the financial year the comparator figures were "
+                                       "published for, e.g. 2024/25."),
+    "percentage-as-fraction": ProblemCode("A percentage typed as a fraction (0.85 for 85%)",
+                                          "Enter the percentage from 0 to 100: 85, not 0.85."),
+    "duplicate-period": ProblemCode("Two rows of a history table for one indicator and period",
+                                    "Keep one row per indicator and period."),
+    "unexpected-figure": ProblemCode("A figure the indicator does not have (a rate for a number, or the reverse)",
+                                     "Put the figure in the column its unit says, and leave the other blank."),
     "rate-inconsistent": ProblemCode("A rate does not fit its number", "Check the number and the rate, and what the "
                                      "rate is per."),
     "big-change": ProblemCode("A figure moved by more than half since the last comparable period",

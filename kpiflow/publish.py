@@ -260,10 +260,24 @@ def _finish_interrupted(settings: Settings, store: Store, quarter: Period) -> Pu
 
 
 def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path | None = None,
-            by: str = "", strict: bool = False) -> PublishResult:
+            by: str = "", provisional: bool = False, strict: bool = False) -> PublishResult:
     """Check the draft and, if it passes, file it and close the quarter (see the module's notes).
-    The officers' words are proofread against the figures first: findings are warnings, and
-    ``strict`` refuses a draft with any."""
+    With sign-off on, figures not signed off are refused unless ``provisional`` (the paper then
+    keeps their "Provisional: not signed off" marks). The officers' words are proofread against the
+    figures first: findings are warnings, and ``strict`` refuses a draft with any."""
+    from kpiflow.cycle import provisional as not_signed_off
+    from kpiflow.report.context import PROVISIONAL_MARK
+
+    waiting = not_signed_off(store, catalogue, quarter, settings.cycle)
+    if waiting and not provisional and store.quarter_state(quarter) != "published":
+        checks = ValidationResult(draft.name if draft else "")
+        for svc in dict.fromkeys(waiting.values()):
+            ids = ", ".join(i for i, s in waiting.items() if s == svc)
+            checks.error("not-signed-off", f"{svc}'s figures ({ids}) are not signed off ({PROVISIONAL_MARK}). Record "
+                         f'the sign-off (kpiflow signoff --quarter "{quarter.label}" --service "{svc}" --by NAME), or '
+                         "publish with --provisional to keep the marks on the paper.")
+        return PublishResult(False, quarter.label, draft, checks,
+                             [problem_line(p) for p in checks.problems] + ["Nothing was published."])
     with publishing_lock(settings, store):
         return _publish(settings, store, catalogue, quarter, draft, by, strict)
 
@@ -427,11 +441,11 @@ class NotPublished(KpiflowError):
 
 
 def publish_quarter(settings: Settings, quarter: Period, draft: Path | None = None, by: str = "",
-                    strict: bool = False) -> PublishResult:
+                    provisional: bool = False, strict: bool = False) -> PublishResult:
     """``kpiflow publish``: the working folder's catalogue and store."""
     from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.store import open_store
 
     catalogue = load_checked_catalogue(settings)
     with open_store(settings) as store:
-        return publish(settings, store, catalogue, quarter, draft, by, strict)
+        return publish(settings, store, catalogue, quarter, draft, by, provisional, strict)

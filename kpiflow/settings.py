@@ -25,6 +25,8 @@ DATABASE_URL_ENV = "KPIFLOW_DATABASE_URL"
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 EXCEPTION_RULES = PRESET_NAMES   # the preset registry's names (kpiflow.rules)
 CHART_MODES = ("native", "image")
+NATIONS = ("england", "wales", "scotland", "northern-ireland")
+SMTP_PASSWORD_ENV = "KPIFLOW_SMTP_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,34 @@ class Rules:
     tolerance_percent: float = 5.0
     no_change_percent: float = 1.0
     projection_points: int = 6
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """``[cycle]``: when returns are due, when services are reminded and chased (section 18)."""
+
+    due_working_days: int = 15
+    bank_holidays: str = "england"
+    remind_days_before: int = 3
+    escalate_after: tuple[int, ...] = (1, 5)
+    signoff: bool = False
+
+
+@dataclass(frozen=True)
+class Mail:
+    """``[mail]``: who messages come from and the SMTP server that sends them. The password is
+    never in a file: it comes from KPIFLOW_SMTP_PASSWORD."""
+
+    sender: str = ""         # the key is "from"
+    host: str = ""
+    port: int = 587
+    starttls: bool = True
+    username: str = ""
+    acknowledge: bool = False
+
+    @property
+    def password(self) -> str:
+        return os.environ.get(SMTP_PASSWORD_ENV, "")
 
 
 @dataclass(frozen=True)
@@ -48,6 +78,8 @@ class Settings:
     template_rel: str = "doc_templates/appendix_6b.docx"
     database_rel: str = "kpiflow.db"
     store_url: str = ""          # "" for the SQLite file database_rel; else a postgresql:// or sqlite: URL
+    cycle: Cycle = Cycle()
+    mail: Mail = Mail()
 
     @property
     def store_kind(self) -> str:
@@ -106,6 +138,16 @@ class Settings:
         """Where a file is held while one process works on it (claimed by rename)."""
         return self.inbox / ".working"
 
+    @property
+    def chase_dir(self) -> Path:
+        """Where ``kpiflow chase --eml`` writes its messages, a folder per quarter."""
+        return self.outbox / "chase"
+
+    @property
+    def mail_templates_dir(self) -> Path:
+        """The working folder's own message templates (each overrides the shipped one)."""
+        return self.home / "doc_templates" / "mail"
+
     def ensure_folders(self) -> None:
         for d in (self.inbox, self.processed, self.rejected, self.returns_dir, self.feedback_dir,
                   self.drafts_dir, self.published_dir, self.home / "workbook_templates",
@@ -122,7 +164,11 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "watch": {"settle_seconds": (int, float), "rescan_seconds": (int, float)},
     "paths": {"catalogue": str, "template": str, "database": str},
     "store": {"url": str},
+    "cycle": {"due_working_days": int, "bank_holidays": str, "remind_days_before": int, "escalate_after": list,
+              "signoff": bool},
+    "mail": {"from": str, "host": str, "port": int, "starttls": bool, "username": str, "acknowledge": bool},
 }
+_BOOLEANS = {("cycle", "signoff"), ("mail", "starttls"), ("mail", "acknowledge")}
 
 
 def store_kind(url: str) -> str:
@@ -179,7 +225,7 @@ def _check(data: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
             expected = _SCHEMA[section].get(k)
             if expected is None:
                 raise SettingsError(f"{path}: unknown setting '{name}'")
-            if isinstance(v, bool) or not isinstance(v, expected):
+            if (isinstance(v, bool) != ((section, k) in _BOOLEANS)) or not isinstance(v, expected):
                 raise SettingsError(f"{path}: setting '{name}' has a bad value {v!r}")
             out[section][k] = v
     return out
@@ -230,6 +276,8 @@ def load_settings(home: str | Path | None = None) -> Settings:
     except SettingsError as exc:
         where = DATABASE_URL_ENV if os.environ.get(DATABASE_URL_ENV, "").strip() else f"{path}: setting 'store.url'"
         raise SettingsError(f"{where}: {exc}") from None
+    cycle = _cycle(s["cycle"], path)
+    mail = _mail(s["mail"], path)
     p = s["paths"]
     for name, rel in p.items():
         target = (root / rel).resolve()
@@ -247,7 +295,62 @@ def load_settings(home: str | Path | None = None) -> Settings:
         template_rel=p.get("template", Settings.template_rel),
         database_rel=p.get("database", Settings.database_rel),
         store_url=url,
+        cycle=cycle,
+        mail=mail,
     )
+
+
+def _cycle(c: dict[str, Any], path: Path) -> Cycle:
+    days = c.get("due_working_days", Cycle.due_working_days)
+    if not 1 <= days <= 120:
+        raise SettingsError(f"{path}: setting 'cycle.due_working_days' has a bad value {days!r}: use a whole number "
+                            "of working days from 1 to 120")
+    nation = c.get("bank_holidays", Cycle.bank_holidays).strip().lower()
+    if nation not in NATIONS:
+        raise SettingsError(f"{path}: setting 'cycle.bank_holidays' has a bad value {nation!r}: use one of "
+                            + ", ".join(NATIONS))
+    before = c.get("remind_days_before", Cycle.remind_days_before)
+    if not 0 <= before <= days:
+        raise SettingsError(f"{path}: setting 'cycle.remind_days_before' has a bad value {before!r}: use 0 to "
+                            f"{days} (the working days the return is due in)")
+    after = c.get("escalate_after", list(Cycle.escalate_after))
+    if (len(after) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in after)
+            or after[0] >= after[1]):
+        raise SettingsError(f"{path}: setting 'cycle.escalate_after' has a bad value {after!r}: give two numbers of "
+                            "working days after the due date, the chase first, e.g. [1, 5]")
+    return Cycle(days, nation, before, (after[0], after[1]), c.get("signoff", False))
+
+
+def _mail(m: dict[str, Any], path: Path) -> Mail:
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    sender = m.get("from", "").strip()
+    if sender:
+        _, addr = parseaddr(sender)
+        try:
+            ok = bool(addr) and "@" in addr and not any(ch in sender for ch in "\r\n") and bool(
+                Address(addr_spec=addr).domain)
+        except (ValueError, IndexError):
+            ok = False
+        if not ok:
+            raise SettingsError(f"{path}: setting 'mail.from' has a bad value {sender!r}: give one email address, "
+                                'e.g. from = "performance@council.gov.uk"')
+    host = m.get("host", "").strip()
+    if any(ch.isspace() or ch in "/@" for ch in host):
+        raise SettingsError(f"{path}: setting 'mail.host' has a bad value {host!r}: give the SMTP server's name, "
+                            'e.g. host = "smtp.council.gov.uk"')
+    if host and not sender:
+        raise SettingsError(f"{path}: setting 'mail.from' is needed when 'mail.host' is set: messages need an "
+                            "address they come from")
+    port = m.get("port", Mail.port)
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"{path}: setting 'mail.port' has a bad value {port!r}: use 1 to 65535 (587 for "
+                            "STARTTLS, 25 for a relay)")
+    username = m.get("username", "")
+    if any(ch in username for ch in "\r\n"):
+        raise SettingsError(f"{path}: setting 'mail.username' has a bad value: it holds a line break")
+    return Mail(sender, host, port, m.get("starttls", True), username, m.get("acknowledge", False))
 
 
 def current_user() -> str:

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from kpiflow.fmt import decimals
-from kpiflow.measures import IN_QUARTER, SNAPSHOT, VALUE, YEAR_TO_DATE, MeasureKind, pick
+from kpiflow.measures import SNAPSHOT, MeasureKind, pick
 from kpiflow.model import AMBER, GREEN, IMPROVED, NO_CHANGE, RED, WORSENED, Figures, Indicator, Series
 from kpiflow.periods import Period
 
@@ -34,7 +34,6 @@ HORIZON_QUARTERS = 8   # a projection further out than two years says nothing us
 COMPARATORS = (("statistical neighbours", "statneigh"), ("England", "england"))
 LOOK_BACK_YEARS = 10   # how far back the latest year with comparator figures is looked for
 
-__all__ = ["IN_QUARTER", "VALUE", "YEAR_TO_DATE"]   # what a compared figure is (kpiflow.measures)
 _pick = pick
 
 

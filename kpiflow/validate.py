@@ -7,12 +7,22 @@ never hides the next one. Nothing here touches files or the store.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from pathlib import Path
 
 from kpiflow.errors import PeriodError
 from kpiflow.fmt import NotANumber, clean_text, parse_number
-from kpiflow.model import BreakdownRow, Catalogue, Figures, Indicator, ReturnData, ReturnRow, SupportRow
+from kpiflow.model import (
+    BreakdownRow,
+    Catalogue,
+    Figures,
+    Indicator,
+    ReturnData,
+    ReturnRow,
+    SupportRow,
+    default_comparator_year,
+)
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
 from kpiflow.workbook.layout import (
@@ -20,6 +30,8 @@ from kpiflow.workbook.layout import (
     ABOUT_REQUIRED,
     BREAKDOWN,
     BREAKDOWN_HEADERS,
+    COMPARATOR_YEAR,
+    COMPARATOR_YEARS_BACK,
     RETURN,
     RETURN_REQUIRED,
     SUPPORT,
@@ -32,6 +44,8 @@ BREAKDOWN_REQUIRED = BREAKDOWN_HEADERS
 FORMULA_ERRORS = {"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#SPILL!", "#CALC!",
                   "#GETTING_DATA"}
 _REF_ROW = re.compile(r"[A-Z]{1,3}(\d+)")
+_PERCENT_TEXT = re.compile(r"^\s*(?P<n>[+-]?(?:\d[\d,]*(?:\.\d+)?|\.\d+))\s*%\s*$")
+_DASHED_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def _show(value: object) -> str:
@@ -51,6 +65,12 @@ def check_number(result: ValidationResult, value: object, sheet: str, cell: str,
     try:
         num = parse_number(value)
     except NotANumber:
+        if isinstance(value, str) and (m := _PERCENT_TEXT.match(value)):
+            # typed as text with a % sign (in a cell formatted as text, or pasted): say what to type instead
+            n = m["n"].replace(",", "")
+            result.error("not-a-number", f'"{_show(value)}" is typed as text, so it cannot be read as a number. Type '
+                         f"{n}, without the % sign.", sheet, cell, iid)
+            return None
         result.error("not-a-number", f'"{_show(value)}" is not a number. Enter the {what}, or leave it blank and explain '
                      "why in Commentary.", sheet, cell, iid)
         return None
@@ -127,6 +147,19 @@ def _about(sheet: RawSheet, result: ValidationResult, catalogue: Catalogue, data
         data.date_completed = dc.strftime("%Y-%m-%d")
     else:
         data.date_completed = clean_text(dc)
+    data.signed_off_by = clean_text(value("Signed off by")[1])
+    _, ds = value("Date signed off")
+    data.date_signed_off = ds.strftime("%Y-%m-%d") if isinstance(ds, dt.datetime | dt.date) else clean_text(ds)
+    cell, v = value("Email")
+    if data.email and not _valid_email(data.email):
+        result.warning("bad-address", f'"{_show(v)}" is not an email address, so kpiflow will not write to it. Enter '
+                       "your work email address, e.g. name@council.gov.uk.", "About", cell)
+
+
+def _valid_email(text: str) -> bool:
+    from kpiflow.addresses import valid_address
+
+    return valid_address(text)
 
 
 def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogue, data: ReturnData) -> None:
@@ -160,6 +193,7 @@ def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogu
             continue
         errors_before = len(result.errors)
         figs = _figures(row, r, cols, result, sheet, iid, ind)
+        comparator_year = _comparator_year(row, r, cols, result, name, iid, figs, data.quarter)
         commentary = clean_text(_get(row, cols, "Commentary"))
         response = clean_text(_get(row, cols, "Service response"))
         primary = figs.rate if ind.primary == "rate" else figs.number
@@ -169,7 +203,9 @@ def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogu
                          "and explain why in Commentary.", name, coord(r, cols[norm_header(what)]), iid)
         data.rows.append(ReturnRow(iid, r, figs, commentary, response,
                                    {h: coord(r, cols[norm_header(h)]) for h in ("Number", "Rate", "Commentary",
-                                                                               "Service response")}))
+                                                                               "Service response",
+                                                                               "Statistical neighbours", "England")},
+                                   comparator_year))
         for period, c in history_cols:
             back = _issued_figures(row[c - 1] if c <= len(row) else None, ind)
             if back is not None:
@@ -179,6 +215,45 @@ def _return_sheet(sheet: RawSheet, result: ValidationResult, catalogue: Catalogu
             if ind.id not in seen:
                 result.error("missing-indicator", f"{ind.id} ({ind.name}) is missing from the Return sheet. Use the "
                              "workbook you were issued, which lists every indicator.", name, indicator_id=ind.id)
+
+
+def _comparator_year(row: list[object], r: int, cols: dict[str, int], result: ValidationResult, sheet: str,
+                     iid: str, figs: Figures, quarter: Period | None) -> Period | None:
+    """The year the row's comparators were published for: its Comparator year cell, or (blank, or a
+    workbook without the column) the year the sheet asks for by default. Only read where the row
+    gives a comparator: with none, nothing is filed against it."""
+    if figs.statneigh is None and figs.england is None:
+        return None
+    c = cols.get(norm_header(COMPARATOR_YEAR))
+    value = row[c - 1] if c is not None and c <= len(row) else None
+    if value is None or str(value).strip() == "":
+        return default_comparator_year(quarter) if quarter else None
+    assert c is not None
+    cell = coord(r, c)
+    example = (default_comparator_year(quarter) if quarter else None)
+    like = f"like {example.label}" if example else "like 2024/25"
+    text = str(value).strip()
+    if (m := _DASHED_YEAR.match(text)) and int(m[2]) == (int(m[1]) + 1) % 100:
+        text = f"{m[1]}/{m[2]}"     # 2024-25, as the Targets sheet takes it (2024-12 stays a month)
+    try:
+        p = parse_period(value if not isinstance(value, str) else text)
+    except PeriodError:
+        p = None
+    if p is None or p.kind != "year":
+        result.error("bad-comparator-year", f'"{_show(value)}" is not a financial year. Enter the year the Statistical '
+                     f"neighbours and England figures were published for, {like}.", sheet, cell, iid)
+        return None
+    if quarter is not None and p.fy > quarter.fy:
+        result.error("bad-comparator-year", f"{p.label} is after this return's year ({quarter.year.label}): comparator "
+                     f"figures are published after the year they are for. Enter the year they are for, {like}.",
+                     sheet, cell, iid)
+        return None
+    if quarter is not None and p.fy < quarter.fy - COMPARATOR_YEARS_BACK:
+        result.error("bad-comparator-year", f"{p.label} is more than {COMPARATOR_YEARS_BACK} years before this return's "
+                     f"year ({quarter.year.label}). Enter the year the figures are for, {like}; add older comparator "
+                     "figures in Supporting data, one row per year.", sheet, cell, iid)
+        return None
+    return p
 
 
 def _history_columns(header: list[object]) -> list[tuple[Period, int]]:
@@ -404,6 +479,43 @@ def _slack(parts: list[float | None], whole: float) -> float:
     return (0.05 * len(parts) if decimals else 0.0) + 1e-9
 
 
+def _fractions(data: ReturnData, catalogue: Catalogue, result: ValidationResult) -> None:
+    """A percentage typed as a fraction (0.85 for 85%). Where the return's own history (the figures
+    it was issued with, its Supporting data) shows the figure is normally near 100 times as much, it
+    is an error: a figure a hundred times too small would otherwise go to Cabinet as a collapse.
+    With no earlier figure to tell, a percentage below 1 may be real (0.4% of pupils excluded), so
+    it is a warning the service can let stand."""
+    quarter = data.quarter
+    if quarter is None:
+        return
+    for row in data.rows:
+        ind = catalogue.get(row.indicator_id)
+        if ind is None or ind.unit != "Percentage":
+            continue
+        back = {s.period: s.figures for s in [*data.issued_history, *data.support]
+                if s.indicator_id == ind.id and s.period < quarter}
+        for figure, header in (("number", "Number"), ("statneigh", "Statistical neighbours"), ("england", "England")):
+            v = getattr(row.figures, figure)
+            if v is None or not 0 < v < 1:
+                continue
+            earlier = sorted((p for p, f in back.items() if getattr(f, figure)), reverse=True)
+            ref_period = earlier[0] if earlier else None
+            ref = getattr(back[ref_period], figure) if ref_period else None
+            if ref is None and figure != "number" and row.figures.number and row.figures.number >= 1:
+                ref = row.figures.number        # a comparator far below the council's own figure
+            cell = row.cells.get(header, "")
+            as_percent = _typed(round(v * 100, 6))
+            if ref is None:
+                result.warning("percentage-as-fraction", f"{_typed(v)} is less than 1%. Did you mean {as_percent}? "
+                               f"Enter a percentage from 0 to 100 ({as_percent}, not {_typed(v)}); if the figure "
+                               f"really is {_typed(v)}%, leave it.", "Return", cell, ind.id)
+            elif abs(math.log(v * 100 / ref)) < abs(math.log(v / ref)):
+                when = f" at {ref_period.short}" if ref_period else " given for the council"
+                result.error("percentage-as-fraction", f"{_typed(v)} looks like a fraction, not a percentage: the "
+                             f"figure{when} was {_typed(ref)}%. Did you mean {as_percent}? Enter the percentage from "
+                             f"0 to 100.", "Return", cell, ind.id)
+
+
 LONG_TEXT = 3000          # characters: more than this prints as a wall of text in Cabinet papers
 
 
@@ -432,6 +544,7 @@ def validate_workbook(raw: RawWorkbook, catalogue: Catalogue, result: Validation
     if BREAKDOWN in raw.sheets:
         _breakdown_sheet(raw.sheets[BREAKDOWN], result, catalogue, data)
     _months_agree(data, catalogue, result)
+    _fractions(data, catalogue, result)
     _long_texts(data, result)
     _locked_cells(raw, result)
     return data

@@ -26,7 +26,7 @@ from typing import Any
 from kpiflow.errors import StoreUnavailable
 from kpiflow.filing import NOT_A_FILE, lock_names, locked_by_office, scan_inbox
 from kpiflow.model import Catalogue
-from kpiflow.pipeline import Outcome, original_name, pending, process_file
+from kpiflow.pipeline import Outcome, original_name, pending, process_file, send_acknowledgements
 from kpiflow.settings import Settings
 from kpiflow.store import Store, open_store
 
@@ -283,6 +283,9 @@ class Watcher:
             if outcome.status != "skipped":
                 self.outcomes.append(outcome)
                 self.log(outcome.line())
+                if outcome.status in ("accepted", "rejected"):
+                    for line in send_acknowledgements(self.settings, store, self.catalogue):
+                        self.log(line)
 
     def _retry_stranded(self, store: Store) -> None:
         """Try again the files this watcher claimed but could not finish, and finish any that

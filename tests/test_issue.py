@@ -33,3 +33,16 @@ def test_issued_workbooks_are_not_written_through_links(settings: Settings, stor
     written.symlink_to(outside)
     issue_returns(settings, store, catalogue, parse_period("2017/18 Q2"), "Children's Services")
     assert outside.read_bytes() == b"precious" and not written.is_symlink()
+
+
+def test_the_q1_workbook_shows_the_previous_quarter_last_years_q4(settings: Settings, store: Store,
+                                                                  catalogue: Catalogue) -> None:
+    import openpyxl
+
+    path = issue_returns(settings, store, catalogue, parse_period("2017/18 Q1"), "Children's Services")[0]
+    ws = openpyxl.load_workbook(path)["Return"]
+    heads = [c.value for c in ws[6]]
+    assert "2016/17 Q4" in heads and "2016/17 Q1" in heads
+    col = heads.index("2016/17 Q4") + 1
+    # CS02 (a Count) held 776 in 2016/17 Q4
+    assert ws.cell(row=8, column=col).value == "776"

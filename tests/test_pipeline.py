@@ -96,8 +96,10 @@ def test_a_later_return_supersedes_and_revises(settings: Settings, store: Store,
     revs = store.revisions(["CS01", "CS03"])
     assert {(r.indicator_id, r.period, r.figure, r.old, r.new) for r in revs} == {
         ("CS01", "2017/18 Q2", "number", 531, 530), ("CS01", "2017/18 Q2", "rate", 185.6, 185.3),
-        ("CS03", "2017-07", "number", 1977, 1978), ("CS03", "2017-07", "rate", 691.2, 691.5)}
-    assert all(r.source == "return corrected.xlsx" for r in revs)
+        ("CS03", "2017-07", "number", 1977, 1978), ("CS03", "2017-07", "rate", 691.2, 691.5),
+        # the example return's comparators are 2016/17's (its Comparator year): 102.0 revises the 101.0 held
+        ("CS01", "2016/17", "statneigh", 101.0, 102.0)}
+    assert {r.source for r in revs} == {"return corrected.xlsx", f"return {filled.name}"}
 
 
 def test_ingest_finishes_files_left_in_the_working_folder(settings: Settings, store: Store, catalogue: Catalogue,
@@ -467,3 +469,104 @@ def test_a_file_far_larger_than_a_return_is_refused_without_hashing_it(
     assert outcome.status == "rejected"
     assert outcome.problems.locations() == [("", "", "file-too-large")]
     assert outcome.kept_as == settings.rejected / "huge.xlsx"
+
+
+# -- comparators are filed against the year they were published for (issue 22, section 3) ------------------------
+
+def test_comparators_typed_at_q2_are_filed_against_the_previous_year_not_the_quarter(
+        settings: Settings, store: Store, catalogue: Catalogue, filled: Path, quarter: Period,
+        edit: Callable[..., Path]) -> None:
+    # the Return sheet asks for 2016/17's comparators at 2017/18 Q2 (Comparator year, column M)
+    wb = __import__("openpyxl").load_workbook(filled)
+    assert wb["Return"]["M6"].value == "Comparator year" and wb["Return"]["M7"].value == "2016/17"
+    out = process_file(settings, store, catalogue, drop(edit(filled, {"Return!H7": 104.5, "Return!I7": 63}),
+                                                        settings))
+    assert out.status == "accepted", out.problems.render_text()
+    series = store.series("CS01")
+    assert (series[quarter].statneigh, series[quarter].england) == (None, None)
+    year = parse_period("2016/17")
+    assert (series[year].statneigh, series[year].england) == (104.5, 63)
+    assert (series[year].number, series[year].rate) == (525, 183.0)      # the year's own figures untouched
+    assert {(r.period, r.figure, r.old, r.new) for r in store.revisions(["CS01"])} >= {
+        ("2016/17", "statneigh", 101.0, 104.5), ("2016/17", "england", 62.0, 63)}
+
+
+def test_comparators_typed_at_q4_are_not_taken_for_the_year_that_has_just_ended(
+        settings: Settings, store: Store, catalogue: Catalogue, tmp_path: Path) -> None:
+    from kpiflow.issue import issue_returns
+    from kpiflow.measures import SNAPSHOT
+    from kpiflow.trends import outturn
+    from kpiflow.workbook.build import fill_return
+
+    q4 = parse_period("2017/18 Q4")
+    issued = issue_returns(settings, store, catalogue, q4, "Children's Services")[0]
+    figures: dict[str, dict[str, object]] = {
+        "CS01": {"Number": 500, "Rate": 174.8, "Statistical neighbours": 103.0, "England": 64,
+                 "Service response": "Plan in place."},
+        "CS02": {"Number": 700, "Service response": "Plan in place."},
+        "CS03": {"Number": 1900, "Rate": 664.2, "Service response": "Plan in place."}}
+    filled = fill_return(issued, tmp_path / "q4" / issued.name, {"Completed by": "A Lead"}, figures)
+    out = process_file(settings, store, catalogue, drop(filled, settings))
+    assert out.status == "accepted", out.problems.render_text()
+    series = store.series("CS01")
+    # 2016/17's comparators, as the sheet asked: never 2017/18's (read as the year's through its Q4)
+    assert outturn(series, parse_period("2017/18"), "statneigh", SNAPSHOT) is None
+    assert outturn(series, parse_period("2017/18"), "england", SNAPSHOT) is None
+    assert (series[parse_period("2016/17")].statneigh, series[parse_period("2016/17")].england) == (103.0, 64)
+
+
+def test_a_comparator_year_the_service_changes_is_where_the_comparators_go(
+        settings: Settings, store: Store, catalogue: Catalogue, filled: Path, edit: Callable[..., Path]) -> None:
+    changed = edit(filled, {"Return!H7": 99.5, "Return!I7": 61, "Return!M7": "2015-16"})
+    out = process_file(settings, store, catalogue, drop(changed, settings))
+    assert out.status == "accepted", out.problems.render_text()
+    assert store.series("CS01")[parse_period("2015/16")].statneigh == 99.5
+
+
+@pytest.mark.parametrize(("typed", "why"), [
+    ("2018/19", "after this return's year (2017/18)"),
+    ("2017/18 Q1", "is not a financial year"),
+    ("next year", "is not a financial year"),
+    ("2005/06", "more than 10 years before"),
+])
+def test_a_comparator_year_that_makes_no_sense_is_refused_at_its_cell(
+        settings: Settings, store: Store, catalogue: Catalogue, filled: Path, edit: Callable[..., Path],
+        typed: str, why: str) -> None:
+    before = count(store, "observations")
+    out = process_file(settings, store, catalogue, drop(edit(filled, {"Return!M7": typed}), settings))
+    assert out.status == "rejected"
+    assert out.problems.locations() == [("Return", "M7", "bad-comparator-year")]
+    assert why in out.problems.problems[0].message and "2016/17" in out.problems.problems[0].message
+    assert count(store, "observations") == before
+
+
+def test_a_comparator_year_is_not_checked_where_the_row_gives_no_comparator(
+        settings: Settings, store: Store, catalogue: Catalogue, filled: Path, edit: Callable[..., Path]) -> None:
+    # CS02 has no comparators in the example return: its Comparator year cell files nothing
+    out = process_file(settings, store, catalogue, drop(edit(filled, {"Return!M8": "rubbish"}), settings))
+    assert out.status == "accepted", out.problems.render_text()
+
+
+def test_a_file_accepted_before_publication_dropped_again_after_it_is_a_duplicate(
+        settings: Settings, store: Store, catalogue: Catalogue, filled: Path, quarter: Period) -> None:
+    first = process_file(settings, store, catalogue, drop(filled, settings))
+    assert first.status == "accepted"
+    store.record_quarter_event(quarter, "published", "clerk", "")
+    again = process_file(settings, store, catalogue, drop(filled, settings))
+    assert again.status == "duplicate"
+    assert not again.problems.problems
+    assert not settings.rejected.exists() or not any(settings.rejected.iterdir())
+    assert [s.outcome for s in store.submissions()] == ["accepted", "duplicate"]
+    assert "ALREADY RECEIVED" in again.feedback[0].read_text(encoding="utf-8")
+
+
+def test_a_workbook_issued_without_a_comparator_year_files_comparators_against_the_previous_year(
+        settings: Settings, store: Store, catalogue: Catalogue, filled: Path, quarter: Period,
+        edit: Callable[..., Path]) -> None:
+    # a workbook issued before the column existed (or its cell cleared): the year the sheet asks for by default
+    older = edit(filled, {"Return!M6": None, "Return!M7": None, "Return!M8": None, "Return!M9": None,
+                          "Return!H7": 104.5})
+    out = process_file(settings, store, catalogue, drop(older, settings))
+    assert out.status == "accepted", out.problems.render_text()
+    assert store.series("CS01")[parse_period("2016/17")].statneigh == 104.5
+    assert store.series("CS01")[quarter].statneigh is None

@@ -264,3 +264,69 @@ def test_a_row_inserted_or_deleted_is_one_problem_per_moved_row(filled: Path, ca
     deleted = _shift_rows(filled, tmp_path, insert=False)
     assert locations(deleted, catalogue) == [("Return", "", "missing-indicator"), ("Return", "A8", "row-moved"),
                                              ("Return", "A9", "row-moved")]
+
+
+# -- percentages typed as text or as fractions (issue 22, section 3) -------------------------------------------------
+
+def test_a_percentage_typed_as_text_says_what_to_type(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
+    _, result = validate_file(edit(filled, {"Return!F8": "85%"}), catalogue)
+    assert result.locations() == [("Return", "F8", "not-a-number")]
+    assert "Type 85, without the % sign" in result.problems[0].message
+
+
+def _percentage_return(tmp_path: Path, history: dict[str, str], number: object, england: object = None) -> tuple[
+        Catalogue, Path]:
+    from kpiflow.model import Indicator
+    from kpiflow.workbook.build import ReturnContext, fill_return, write_return
+
+    ind = Indicator("HS01", "Percentage of homeless households rehoused within 28 days", "Housing", "Housing", "High",
+                    "Percentage", None, "Quarterly", "Snapshot", None)
+    cat = Catalogue((ind,))
+    q = parse_period("2025/26 Q2")
+    issued = write_return(tmp_path / "issued.xlsx", "Housing", q, [ReturnContext(ind, None, history)], list(history))
+    figures: dict[str, object] = {"Number": number, "Service response": "Plan in place."}
+    if england is not None:
+        figures["England"] = england
+    return cat, fill_return(issued, tmp_path / "filled.xlsx", {"Completed by": "A Lead"}, {"HS01": figures})
+
+
+def test_a_fraction_where_the_history_says_a_percentage_is_an_error_asking_did_you_mean(tmp_path: Path) -> None:
+    cat, path = _percentage_return(tmp_path, {"2024/25": "82.5%", "2025/26 Q1": "84.0%"}, 0.85)
+    _, result = validate_file(path, cat)
+    assert result.locations() == [("Return", "F7", "percentage-as-fraction")]
+    p = result.problems[0]
+    assert p.severity == "error" and "Did you mean 85?" in p.message and "84%" in p.message
+
+
+def test_a_small_percentage_the_history_bears_out_is_not_questioned(tmp_path: Path) -> None:
+    cat, path = _percentage_return(tmp_path, {"2025/26 Q1": "0.7%"}, 0.85)
+    assert validate_file(path, cat)[1].problems == []
+
+
+def test_a_fraction_with_no_history_to_tell_is_a_warning(tmp_path: Path) -> None:
+    cat, path = _percentage_return(tmp_path, {}, 0.85, england=0.8)
+    _, result = validate_file(path, cat)
+    assert [(p.cell, p.code, p.severity) for p in result.problems] == [
+        ("F7", "percentage-as-fraction", "warning"), ("I7", "percentage-as-fraction", "warning")]
+    assert "Did you mean 85?" in result.problems[0].message
+    assert result.ok
+
+
+def test_a_comparator_fraction_beside_a_percentage_is_an_error(tmp_path: Path) -> None:
+    cat, path = _percentage_return(tmp_path, {}, 85, england=0.8)
+    _, result = validate_file(path, cat)
+    assert [(p.cell, p.code, p.severity) for p in result.problems] == [("I7", "percentage-as-fraction", "error")]
+    assert "Did you mean 80?" in result.problems[0].message
+
+
+def test_a_fraction_is_questioned_once_not_also_as_a_big_change(tmp_path: Path) -> None:
+    from kpiflow.crosscheck import History, check_against_history
+    from kpiflow.model import Figures
+    from kpiflow.settings import Rules
+
+    cat, path = _percentage_return(tmp_path, {"2025/26 Q1": "84.0%"}, 0.85)
+    data, result = validate_file(path, cat)
+    assert data is not None
+    stored = {parse_period("2025/26 Q1"): Figures(84.0)}
+    check_against_history(data, cat, History(lambda iid: stored, Rules()), result)
+    assert [p.code for p in result.problems] == ["percentage-as-fraction"]

@@ -18,14 +18,17 @@ def test_sheets_headers_and_prefill(issued: Path) -> None:
     assert about["Service"] == "Children's Services" and about["Quarter"] == "2017/18 Q2"
     ws = wb["Return"]
     headers = [c.value for c in ws[6]]
-    assert headers[:12] == ["Indicator ID", "Indicator", "Better to be", "Unit", "Target", "Number", "Rate",
-                            "Statistical neighbours", "England", "Commentary", "Service response", "What to enter"]
-    assert headers[12:] == ["2015/16", "2016/17", "2017/18 Q1", "2016/17 Q2", "Last service response"]
+    assert headers[:13] == ["Indicator ID", "Indicator", "Better to be", "Unit", "Target", "Number", "Rate",
+                            "Statistical neighbours", "England", "Commentary", "Service response", "What to enter",
+                            "Comparator year"]
+    assert headers[13:] == ["2015/16", "2016/17", "2017/18 Q1", "2016/17 Q2", "Last service response"]
+    # comparators are asked for the previous financial year, typed as text (never taken for a date)
+    assert [ws.cell(r, 13).value for r in (7, 8, 9)] == ["2016/17"] * 3 and ws["M7"].number_format == "@"
     assert [ws.cell(r, 1).value for r in (7, 8, 9)] == ["CS01", "CS02", "CS03"]
     assert ws["E7"].value == "No Target Set"
-    assert [ws.cell(7, c).value for c in range(13, 17)] == ["469 (162.8)", "525 (183.0)", "548 (191.6)",
+    assert [ws.cell(7, c).value for c in range(14, 18)] == ["469 (162.8)", "525 (183.0)", "548 (191.6)",
                                                              "497 (173.2)"]
-    assert ws["M8"].value is None and ws["N8"].value == "3,139"
+    assert ws["N8"].value is None and ws["O8"].value == "3,139"
     breakdown = wb["Breakdown"]
     assert [breakdown.cell(r, 3).value for r in range(4, 9)] == ["Under 1", "1-4 yrs", "5-9 yrs", "10-15 yrs",
                                                                   "16 and over"]
@@ -36,9 +39,11 @@ def test_only_input_cells_take_typing(issued: Path) -> None:
     for name in ("Guidance", "About", "Return", "Supporting data", "Breakdown"):
         assert wb[name].protection.sheet, name
     ws = wb["Return"]
-    locked = {c: ws[c].protection.locked for c in ("A7", "B7", "E7", "L7", "M7", "F7", "G7", "H7", "J7", "K7", "G8")}
-    assert locked == {"A7": True, "B7": True, "E7": True, "L7": True, "M7": True, "F7": False, "G7": False,
-                      "H7": False, "J7": False, "K7": False, "G8": True}   # CS02 is a Number: its Rate cell is locked
+    locked = {c: ws[c].protection.locked for c in ("A7", "B7", "E7", "L7", "N7", "F7", "G7", "H7", "J7", "K7", "G8",
+                                                   "M7")}
+    assert locked == {"A7": True, "B7": True, "E7": True, "L7": True, "N7": True, "F7": False, "G7": False,
+                      "H7": False, "J7": False, "K7": False, "G8": True,    # CS02 is a Number: its Rate cell is locked
+                      "M7": False}                                          # Comparator year: the service may change it
     with pytest.raises(ValueError, match="Return!A7 is locked"):
         fill_return(issued, issued.with_name("x.xlsx"), {}, {"CS01": {"Indicator ID": "CS99"}})
 

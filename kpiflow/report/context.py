@@ -62,6 +62,10 @@ class ServiceStatus:
     completed_by: str
     file_name: str
     detail: str
+    due: str = ""                                   # the due date (section 18), ISO
+    days_to_go: int | None = None                   # working days to the due date; negative: overdue
+    last_message: dict[str, Any] | None = None      # stage, at, to
+    signoff: dict[str, Any] | None = None           # event, by, at, how, note
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,9 @@ def outstanding_returns(services: Sequence[ServiceStatus], assessments: Sequence
     return out
 
 
+PROVISIONAL_MARK = "Provisional: not signed off"      # figures whose return awaits sign-off (section 18)
+
+
 @dataclass(frozen=True)
 class QuarterSnapshot:
     """A quarter as the store held it at one moment (``kpiflow.report.gather`` reads it): every
@@ -117,6 +124,7 @@ class QuarterSnapshot:
     outstanding: tuple[Outstanding, ...]
     texts: Mapping[str, tuple[str, str]] = field(default_factory=dict)         # ID -> (commentary, response)
     breakdowns: Mapping[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)   # ID -> rows
+    provisional: Mapping[str, str] = field(default_factory=dict)   # ID -> service: figures not signed off yet
 
     @property
     def exceptions(self) -> tuple[Assessment, ...]:
@@ -260,6 +268,7 @@ class ExceptionEntry:
     breakdown_title: str
     reasons: tuple[str, ...]
     rag: str                          # "Green", "Amber", "Red", "No figure" or "No target"
+    provisional: bool = False         # its return awaits sign-off: marked in the values table
 
 
 @dataclass(frozen=True)
@@ -300,6 +309,7 @@ class ReportContext:
     report_date: str
     outstanding: tuple[OutstandingLine, ...]
     key: tuple[tuple[str, str, str], ...] = KEY
+    provisional: tuple[str, ...] = ()     # indicators whose figures are not signed off yet (section 18)
 
     def template_variables(self) -> dict[str, Any]:
         """The report template's variables (doc_templates/README.md), without the Word-only parts:
@@ -318,6 +328,7 @@ class ReportContext:
             "report_date": self.report_date,
             "outstanding": [{"service": o.service, "state": o.state, "indicators": ", ".join(o.indicators),
                              "text": o.text} for o in self.outstanding],
+            "provisional": list(self.provisional),
         }
 
 
@@ -432,7 +443,7 @@ def _cell(period: Period, figs: Figures | None, text: str) -> ValueCell:
     return ValueCell(period.label, text, figs.number if figs else None, figs.rate if figs else None)
 
 
-def values_table(a: Assessment) -> ValuesTable:
+def values_table(a: Assessment, provisional: bool = False) -> ValuesTable:
     f, unit = a.facts, a.indicator.unit
     cells: list[ValueCell] = []
     for y, figs in f.years:
@@ -444,6 +455,8 @@ def values_table(a: Assessment) -> ValuesTable:
     for q, figs in f.quarters:
         cells.append(_cell(q, figs, "" if q > f.quarter else (fmt_figures(figs, unit, f.dp) if figs else "-")))
     label = a.indicator.measure.row_label(ROW_LABELS.get(unit, ""))
+    if provisional:
+        label += f" ({PROVISIONAL_MARK})"
     target = "No Target Set" if f.target is None else fmt(f.target, unit, dp=f.dp)
     note = a.indicator.measure.values_note
     if f.target_now is not None and f.target_now != f.target:
@@ -489,7 +502,8 @@ def build_context(snapshot: QuarterSnapshot, council: str, rules: Rules, today: 
             reasons = tuple(reason_texts(a.verdict, ind.unit, f.dp))
             exceptions.append(ExceptionEntry(
                 id=ind.id, portfolio=portfolio, portfolio_heading=portfolio.upper() if i == 0 else "",
-                description=ind.name, better=ind.better, unit=ind.unit, values=values_table(a),
+                description=ind.name, better=ind.better, unit=ind.unit,
+                values=values_table(a, ind.id in snapshot.provisional), provisional=ind.id in snapshot.provisional,
                 commentary=tuple(commentary), commentary_drafted=drafted, commentary_kept=kept_c is not None,
                 response=tuple(response), response_kept=kept_r is not None,
                 charts=tuple(Chart(s, describe(s)) for s in specs),
@@ -510,7 +524,22 @@ def build_context(snapshot: QuarterSnapshot, council: str, rules: Rules, today: 
         tolerance_percent=fmt_number(rules.tolerance_percent), summary=tuple(summary), exceptions=tuple(exceptions),
         report_date=long_date(today),
         outstanding=tuple(OutstandingLine(o.service, o.state, o.indicators, o.text(today, quarter))
-                          for o in snapshot.outstanding))
+                          for o in snapshot.outstanding) + provisional_lines(snapshot.provisional),
+        provisional=tuple(sorted(snapshot.provisional)))
+
+
+def provisional_lines(provisional: Mapping[str, str]) -> tuple[OutstandingLine, ...]:
+    """The first page's lines for figures not signed off, one a service, in the order given."""
+    by_service: dict[str, list[str]] = {}
+    for iid, service in provisional.items():
+        by_service.setdefault(service, []).append(iid)
+    out = []
+    for service, ids in by_service.items():
+        listed = ", ".join(ids[:-1]) + f" and {ids[-1]}" if len(ids) > 1 else ids[0]
+        out.append(OutstandingLine(service, "provisional", tuple(ids),
+                                   f"{service}: {PROVISIONAL_MARK}, so {listed} {'is' if len(ids) == 1 else 'are'} "
+                                   "provisional."))
+    return tuple(out)
 
 
 def sample_snapshot() -> QuarterSnapshot:

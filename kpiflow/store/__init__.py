@@ -18,12 +18,12 @@ from pathlib import Path
 from kpiflow.claims import Claim
 from kpiflow.errors import KpiflowError
 from kpiflow.settings import Settings, sqlite_path, store_kind
-from kpiflow.store.base import FIGURES, Revision, Row, Store, Submission, now
+from kpiflow.store.base import FIGURES, HeldFigures, Message, Revision, Row, SignOff, Store, Submission, now
 from kpiflow.store.migrations import MIGRATIONS
 from kpiflow.store.sqlite import SQLiteStore
 
-__all__ = ["FIGURES", "MIGRATIONS", "Claim", "Revision", "Row", "SQLiteStore", "Store", "Submission", "now",
-           "open_store", "open_url"]
+__all__ = ["FIGURES", "MIGRATIONS", "Claim", "HeldFigures", "Message", "Revision", "Row", "SQLiteStore", "SignOff",
+           "Store", "Submission", "now", "open_store", "open_url"]
 
 
 def open_url(url: str, home: Path) -> Store:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -51,6 +51,48 @@ class Row(Protocol):
 
 
 @dataclass(frozen=True)
+class Message:
+    """One message of the returns cycle (section 18), stored before it is sent: its Message-ID is
+    fixed then, so a message sent again after a kill is the same message."""
+
+    id: int
+    key: str                    # unique: one message per service, quarter and stage (per return for answers)
+    message_id: str
+    kind: str
+    service: str
+    quarter: str
+    submission_id: int | None
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    subject: str
+    detail: dict[str, Any]
+    state: str                  # queued | sent | dropped
+    queued_at: str
+    sent_at: str | None
+    claimed_by: str | None
+    claimed_at: str | None
+    attempts: int
+    last_error: str
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """A decision on an accepted return: signed off, or sent back to the service."""
+
+    id: int
+    service: str
+    quarter: str
+    submission_id: int
+    event: str                  # signed-off | sent-back
+    by: str
+    note: str
+    how: str                    # recorded (by the performance team) | attested (on the return's About sheet)
+    signed_on: str
+    at: str
+    recorded_by: str
+
+
+@dataclass(frozen=True)
 class Revision:
     indicator_id: str
     period: str
@@ -61,6 +103,20 @@ class Revision:
     recorded_at: str
     by: str = ""                       # who completed the return that made the change, where known
     submission_id: int | None = None
+
+
+@dataclass(frozen=True)
+class HeldFigures:
+    """One period's current figures for an indicator, as ``kpiflow history --indicator`` lists them."""
+
+    indicator_id: str
+    period: str
+    number: float | None
+    rate: float | None
+    statneigh: float | None
+    england: float | None
+    source: str                        # of the newest observation for the period
+    recorded_at: str
 
 
 class Store(ABC):
@@ -310,7 +366,8 @@ class Store(ABC):
                       (sid, data.service, data.quarter.label, sid))
             source = f"return {file_name}"
             for row in data.rows:
-                self._observe(row.indicator_id, data.quarter, row.figures, source, sid, at)
+                for period, figs in row.observations(data.quarter):
+                    self._observe(row.indicator_id, period, figs, source, sid, at)
                 self._run("INSERT INTO texts (indicator_id, quarter, commentary, response, source, submission_id, "
                           "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                           (row.indicator_id, data.quarter.label, row.commentary, row.response, source, sid, at))
@@ -338,6 +395,32 @@ class Store(ABC):
                 self._breakdown(iid, period, items, source, None, at)
         return written
 
+    def history_import(self, sha256: str) -> dict[str, Any] | None:
+        """The earlier import of exactly this file (``kpiflow history import``), if any."""
+        rows = self._run("SELECT id, file_name, sha256, rows_read, rows_written, imported_at FROM history_imports "
+                         "WHERE sha256 = ?", (sha256,))
+        return dict(rows[0]) if rows else None
+
+    def history_imports(self) -> list[dict[str, Any]]:
+        """Every ``kpiflow history import`` stored, oldest first."""
+        return [dict(r) for r in self._run("SELECT id, file_name, sha256, rows_read, rows_written, imported_at FROM "
+                                           "history_imports ORDER BY id")]
+
+    def import_history(self, file_name: str, sha256: str,
+                       rows: Sequence[tuple[str, Period, Figures, str]]) -> tuple[int, dict[str, Any] | None]:
+        """Store a history import, each row with its own source, and record the file, in one
+        transaction. Returns (observation rows written, None), or (0, the earlier import) when this
+        exact file was imported before: then nothing is stored."""
+        at = now()
+        with self.transaction():
+            before = self.history_import(sha256)
+            if before is not None:
+                return 0, before
+            written = sum(self._observe(iid, period, figs, source, None, at) for iid, period, figs, source in rows)
+            self._run("INSERT INTO history_imports (file_name, sha256, rows_read, rows_written, imported_at) "
+                      "VALUES (?, ?, ?, ?, ?)", (file_name, sha256, len(rows), written, at))
+        return written, None
+
     def record_issue(self, service: str, quarter: Period, file_name: str) -> None:
         with self.transaction():
             self._run("INSERT INTO issued (service, quarter, file_name, issued_at) VALUES (?, ?, ?, ?)",
@@ -360,6 +443,100 @@ class Store(ABC):
                       "VALUES (?, ?, ?, ?, ?, ?)", (iid, quarter.label, commentary, response, source, now()))
         return True
 
+    # -- the returns cycle: messages and sign-off (section 18) ---------------------------------------
+    def queue_message(self, key: str, message_id: str, kind: str, service: str, quarter: str,
+                      submission_id: int | None, to: Sequence[str], cc: Sequence[str], subject: str,
+                      detail: dict[str, Any] | None = None) -> Message:
+        """Store a message to send, unless one with this key is stored already (queued, sent or
+        dropped): that one is returned instead, so a stage is never queued twice."""
+        with self.transaction():
+            found = self.message_by_key(key)
+            if found is not None:
+                return found
+            mid = self._insert(
+                "INSERT INTO messages (msg_key, message_id, kind, service, quarter, submission_id, recipients, subject, "
+                "detail, state, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                (key, message_id, kind, service, quarter, submission_id,
+                 json.dumps({"to": list(to), "cc": list(cc)}, ensure_ascii=False), subject,
+                 json.dumps(detail or {}, ensure_ascii=False), now()))
+            found = self.message(mid)
+        assert found is not None
+        return found
+
+    def message(self, id_: int) -> Message | None:
+        rows = self._run("SELECT * FROM messages WHERE id = ?", (id_,))
+        return _message(rows[0]) if rows else None
+
+    def message_by_key(self, key: str) -> Message | None:
+        rows = self._run("SELECT * FROM messages WHERE msg_key = ?", (key,))
+        return _message(rows[0]) if rows else None
+
+    def messages(self, service: str | None = None, quarter: Period | None = None,
+                 state: str | None = None) -> list[Message]:
+        """Stored messages, oldest first."""
+        sql, args = "SELECT * FROM messages WHERE 1 = 1", []
+        if service:
+            sql += " AND lower(service) = lower(?)"
+            args.append(service)
+        if quarter:
+            sql += " AND quarter = ?"
+            args.append(quarter.label)
+        if state:
+            sql += " AND state = ?"
+            args.append(state)
+        return [_message(r) for r in self._run(sql + " ORDER BY id", args)]
+
+    def claim_message(self, id_: int, holder: str, may_take: Callable[[str, str], bool]) -> Message | None:
+        """Claim a queued message for sending: the claimed message, or None if it is sent, dropped
+        or held by another sender that ``may_take(holder, claimed_at)`` says is still alive."""
+        with self.transaction():
+            m = self.message(id_)
+            if m is None or m.state != "queued":
+                return None
+            if m.claimed_by and m.claimed_by != holder and not may_take(m.claimed_by, m.claimed_at or ""):
+                return None
+            self._run("UPDATE messages SET claimed_by = ?, claimed_at = ?, attempts = attempts + 1 WHERE id = ?",
+                      (holder, now(), id_))
+            return self.message(id_)
+
+    def release_message(self, id_: int, holder: str, error: str = "") -> None:
+        """Give up a claim without sending (the error, if any, is kept for ``history``)."""
+        with self.transaction():
+            self._run("UPDATE messages SET claimed_by = NULL, claimed_at = NULL, last_error = ? "
+                      "WHERE id = ? AND claimed_by = ?", (error, id_, holder))
+
+    def mark_sent(self, id_: int, holder: str) -> None:
+        """Record that the mail server took the message."""
+        with self.transaction():
+            self._run("UPDATE messages SET state = 'sent', sent_at = ?, claimed_by = NULL, claimed_at = NULL, "
+                      "last_error = '' WHERE id = ? AND state = 'queued'", (now(), id_))
+
+    def drop_message(self, id_: int, why: str) -> None:
+        """A queued message no longer worth sending (a chase for a return that has since arrived)."""
+        with self.transaction():
+            self._run("UPDATE messages SET state = 'dropped', last_error = ? WHERE id = ? AND state = 'queued'",
+                      (why, id_))
+
+    def record_signoff(self, service: str, quarter: Period, submission_id: int, event: str, by: str, note: str,
+                       how: str, signed_on: str, recorded_by: str = "") -> SignOff:
+        with self.transaction():
+            sid = self._insert(
+                "INSERT INTO signoffs (service, quarter, submission_id, event, by, note, how, signed_on, at, "
+                "recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (service, quarter.label, submission_id, event, by, note, how, signed_on, now(), recorded_by))
+            return _signoff(self._run("SELECT * FROM signoffs WHERE id = ?", (sid,))[0])
+
+    def signoffs(self, service: str | None = None, quarter: Period | None = None) -> list[SignOff]:
+        """Every sign-off and send-back, oldest first."""
+        sql, args = "SELECT * FROM signoffs WHERE 1 = 1", []
+        if service:
+            sql += " AND lower(service) = lower(?)"
+            args.append(service)
+        if quarter:
+            sql += " AND quarter = ?"
+            args.append(quarter.label)
+        return [_signoff(r) for r in self._run(sql + " ORDER BY id", args)]
+
     # -- reading ----------------------------------------------------------------------------------
     def series(self, iid: str) -> dict[Period, Figures]:
         """Current figures of every period held for an indicator."""
@@ -371,6 +548,20 @@ class Store(ABC):
                 if r[f] is not None:
                     cur[f] = r[f]
         return {parse_period(p): Figures(v["number"], v["rate"], v["statneigh"], v["england"]) for p, v in out.items()}
+
+    def held(self, iid: str) -> list[HeldFigures]:
+        """Every period held for an indicator, in period order: its current figures, and the source
+        and time of the newest observation that set one of them."""
+        found: dict[str, dict[str, Any]] = {}
+        for r in self._run(f"SELECT period, {', '.join(FIGURES)}, source, recorded_at FROM observations "
+                           "WHERE indicator_id = ? ORDER BY id", (iid,)):
+            cur = found.setdefault(r["period"], dict.fromkeys(FIGURES))
+            for f in FIGURES:
+                if r[f] is not None:
+                    cur[f] = r[f]
+            cur["source"], cur["recorded_at"] = r["source"], r["recorded_at"]
+        return [HeldFigures(iid, label, v["number"], v["rate"], v["statneigh"], v["england"], v["source"],
+                            v["recorded_at"]) for label, v in sorted(found.items(), key=lambda kv: parse_period(kv[0]))]
 
     def texts(self, iid: str, quarter: Period) -> tuple[str, str] | None:
         rows = self._run("SELECT commentary, response FROM texts WHERE indicator_id = ? AND quarter = ? "
@@ -411,6 +602,10 @@ class Store(ABC):
             sql += " AND quarter = ?"
             args.append(quarter.label)
         return [_submission(r) for r in self._run(sql + " ORDER BY id", args)]
+
+    def submission(self, id_: int) -> Submission | None:
+        rows = self._run("SELECT * FROM submissions WHERE id = ?", (id_,))
+        return _submission(rows[0]) if rows else None
 
     def accepted_submission(self, service: str, quarter: Period) -> Submission | None:
         rows = self._run("SELECT * FROM submissions WHERE service = ? AND quarter = ? AND outcome = 'accepted' "
@@ -461,6 +656,22 @@ class Store(ABC):
         return [dict(r) for r in self._run(
             "SELECT id, indicator_id, period, number, rate, statneigh, england, source, submission_id, recorded_at "
             "FROM observations ORDER BY id")]
+
+
+def _message(r: Row) -> Message:
+    rec = json.loads(r["recipients"])
+    return Message(
+        id=r["id"], key=r["msg_key"], message_id=r["message_id"], kind=r["kind"], service=r["service"],
+        quarter=r["quarter"], submission_id=r["submission_id"], to=tuple(rec.get("to", ())), cc=tuple(rec.get("cc", ())),
+        subject=r["subject"], detail=json.loads(r["detail"]), state=r["state"], queued_at=r["queued_at"],
+        sent_at=r["sent_at"], claimed_by=r["claimed_by"], claimed_at=r["claimed_at"], attempts=r["attempts"],
+        last_error=r["last_error"])
+
+
+def _signoff(r: Row) -> SignOff:
+    return SignOff(id=r["id"], service=r["service"], quarter=r["quarter"], submission_id=r["submission_id"],
+                   event=r["event"], by=r["by"], note=r["note"], how=r["how"], signed_on=r["signed_on"], at=r["at"],
+                   recorded_by=r["recorded_by"])
 
 
 def _submission(r: Row) -> Submission:

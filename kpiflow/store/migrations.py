@@ -95,10 +95,62 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX submissions_kept_as ON submissions(kept_as);
         CREATE INDEX submissions_feedback ON submissions(feedback);
     """),
+    ("returns-cycle", """
+        CREATE TABLE messages (
+            id {pk},
+            msg_key TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('reminder', 'overdue', 'escalation', 'signoff-request',
+                                               'acknowledgement', 'send-back')),
+            service TEXT NOT NULL DEFAULT '',
+            quarter TEXT NOT NULL DEFAULT '',
+            submission_id INTEGER REFERENCES submissions(id),
+            recipients TEXT NOT NULL DEFAULT '{}',
+            subject TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '{}',
+            state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'dropped')),
+            queued_at TEXT NOT NULL,
+            sent_at TEXT,
+            claimed_by TEXT,
+            claimed_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT NOT NULL DEFAULT ''
+        );
+        CREATE UNIQUE INDEX messages_key ON messages(msg_key);
+        CREATE UNIQUE INDEX messages_message_id ON messages(message_id);
+        CREATE INDEX messages_service_quarter ON messages(service, quarter);
+        CREATE INDEX messages_state ON messages(state);
+        CREATE TABLE signoffs (
+            id {pk},
+            service TEXT NOT NULL,
+            quarter TEXT NOT NULL,
+            submission_id INTEGER NOT NULL REFERENCES submissions(id),
+            event TEXT NOT NULL CHECK (event IN ('signed-off', 'sent-back')),
+            by TEXT NOT NULL DEFAULT '',
+            note TEXT NOT NULL DEFAULT '',
+            how TEXT NOT NULL CHECK (how IN ('recorded', 'attested')),
+            signed_on TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL,
+            recorded_by TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX signoffs_service_quarter ON signoffs(service, quarter, id);
+    """),
+    ("history-imports", """
+        CREATE TABLE history_imports (
+            id {pk},
+            file_name TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            rows_read INTEGER NOT NULL,
+            rows_written INTEGER NOT NULL,
+            imported_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX history_imports_sha ON history_imports(sha256);
+    """),
 ]
 
 #: the tables a copy of the history carries, parents before children
-HISTORY_TABLES = ("submissions", "observations", "texts", "breakdowns", "issued", "quarter_events")
+HISTORY_TABLES = ("submissions", "observations", "texts", "breakdowns", "issued", "quarter_events", "messages",
+                  "signoffs", "history_imports")
 
 _WORDS = {
     "sqlite": {"pk": "INTEGER PRIMARY KEY", "float": "REAL"},

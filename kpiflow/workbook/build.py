@@ -13,16 +13,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kpiflow.catalogue import ACCUMULATES_HEADER, INDICATOR_HEADERS, QUARTER_HEADERS, TARGET_HEADERS
+from kpiflow.catalogue import (
+    ACCUMULATES_HEADER,
+    INDICATOR_HEADERS,
+    QUARTER_HEADERS,
+    SERVICE_HEADERS,
+    TARGET_HEADERS,
+)
 from kpiflow.fmt import fmt, long_date
 from kpiflow.measures import months_words
-from kpiflow.model import Catalogue, Indicator
+from kpiflow.model import Catalogue, Indicator, default_comparator_year
 from kpiflow.periods import Period
 from kpiflow.workbook.layout import (
     ABOUT,
     ABOUT_LABELS,
     BREAKDOWN,
     BREAKDOWN_HEADERS,
+    COMPARATOR_YEAR,
+    COMPARATOR_YEARS_BACK,
     GUIDANCE,
     ISSUED_SHEET,
     RETURN,
@@ -163,11 +171,14 @@ def example_date(quarter: Period) -> dt.date:
     return quarter.end_date + dt.timedelta(days=14)
 
 
-def guidance_lines(service: str, quarter: Period) -> list[str]:
+def guidance_lines(service: str, quarter: Period, due: dt.date | None = None) -> list[str]:
     months = quarter.months()
     year_start = quarter.year.months()[0]
     return [
         f"Quarterly performance return: {service}, {quarter.short}",
+        *([f"Due by {due:%A} {long_date(due)}: put the completed workbook in the shared inbox folder by then.",
+           "If sign-off is needed, your approver fills in Signed off by and Date signed off on the About sheet."]
+          if due else []),
         "",
         "What to do",
         "1. Fill in the About sheet: your name, email address and the date you completed the return (e.g. "
@@ -179,7 +190,9 @@ def guidance_lines(service: str, quarter: Period) -> list[str]:
         f"   - or the quarter's own amount, e.g. \"In the quarter: {months_words(months[0], months[-1])}\".",
         "   - Number and Percentage indicators: put the figure in Number (a percentage as 0 to 100, e.g. 87.5).",
         "   - Rate indicators: put the rate in Rate. Number and rate indicators: fill in both.",
-        "   - Statistical neighbours and England: the latest published comparator figures, if you have them.",
+        "   - Statistical neighbours and England: comparator figures, if you have them, for the year in Comparator "
+        f"year ({default_comparator_year(quarter).label}, the latest published, unless you change it to the year "
+        "your figures are for).",
         "   - If you cannot give a figure, leave it blank and say why in Commentary.",
         "3. Commentary: what the figures show. If you leave it blank, the performance team drafts it for you.",
         "4. Service response: what the service is doing about performance. An indicator that is reported as an",
@@ -202,7 +215,8 @@ def guidance_lines(service: str, quarter: Period) -> list[str]:
 
 
 def write_return(path: Path, service: str, quarter: Period, rows: Sequence[ReturnContext],
-                 history_headers: Sequence[str], breakdown: Sequence[BreakdownSeed] = ()) -> Path:
+                 history_headers: Sequence[str], breakdown: Sequence[BreakdownSeed] = (),
+                 due: dt.date | None = None) -> Path:
     """Write an issued returns workbook for one service and quarter."""
     from openpyxl import Workbook
 
@@ -210,7 +224,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     wb = Workbook()
     g = wb.active
     g.title = GUIDANCE
-    for i, line in enumerate(guidance_lines(service, quarter), start=1):
+    for i, line in enumerate(guidance_lines(service, quarter, due), start=1):
         c = g.cell(row=i, column=1, value=line)
         if i == 1:
             c.font = st["title_font"]
@@ -223,12 +237,13 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     _protect(g)
 
     about = wb.create_sheet(ABOUT)
-    values: list[object] = [service, quarter.label, TEMPLATE_VERSION, None, None, None]
+    due_by = f"{due:%A} {long_date(due)}" if due else ""
+    values: list[object] = [service, quarter.label, TEMPLATE_VERSION, None, None, None, due_by, None, None]
     for i, (label, value) in enumerate(zip(ABOUT_LABELS, values, strict=True), start=1):
         about.cell(row=i, column=1, value=label).font = st["bold"]
         c = about.cell(row=i, column=2)
         set_text(c, value)
-        if i <= 3:
+        if i <= 3 or label == "Due by":
             c.fill, c.protection = st["locked"], st["locked_p"]
         else:
             c.fill, c.protection = st["input"], st["unlocked"]
@@ -239,10 +254,15 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     dv_email = _dv("textLength", "Email", "Your work email address.", operator="between", formula1="3", formula2="254")
     dv_date = _dv("date", "Date completed", "The date you completed this return, e.g. "
                   f"{example_date(quarter).strftime('%d/%m/%Y')}.", operator="greaterThan", formula1="36526")
-    for dv, ref in ((dv_name, "B4"), (dv_email, "B5"), (dv_date, "B6")):
+    dv_signer = _dv("textLength", "Signed off by", "Where sign-off is needed: the approver's name, as the "
+                    "performance team knows them.", operator="between", formula1="1", formula2="200")
+    dv_signed = _dv("date", "Date signed off", "The date the approver signed the return off, on or after the date "
+                    "completed.", operator="greaterThan", formula1="36526")
+    for dv, ref in ((dv_name, "B4"), (dv_email, "B5"), (dv_date, "B6"), (dv_signer, "B8"), (dv_signed, "B9")):
         about.add_data_validation(dv)
         dv.add(ref)
     about["B6"].number_format = "DD/MM/YYYY"
+    about["B9"].number_format = "DD/MM/YYYY"
     _printable(about, landscape=False)
     _protect(about)
 
@@ -252,11 +272,16 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     headers = [*RETURN_HEADERS, *history_headers, "Last service response"]
     _header(ws, RETURN_HEADER_ROW, headers, st)
     col = {h: i for i, h in enumerate(headers, start=1)}
-    dv_cmp = _dv("decimal", "Comparator", "The latest published comparator figure (the same measure as this "
-                 "indicator), 0 or more.", operator="greaterThanOrEqual", formula1="0")
+    cmp_year = default_comparator_year(quarter)
+    dv_cmp = _dv("decimal", "Comparator", "The comparator figure published for the year in Comparator year (the "
+                 "same measure as this indicator), 0 or more.", operator="greaterThanOrEqual", formula1="0")
+    years = [quarter.year.step(-k).label for k in range(COMPARATOR_YEARS_BACK + 1)]
+    dv_year = _dv("list", "Comparator year", f"The year the Statistical neighbours and England figures were "
+                  f"published for: {cmp_year.label} unless yours are for another year (not after "
+                  f"{quarter.year.label}).", formula1='"' + ",".join(years) + '"')
     dv_text = _dv("textLength", "Text", "Plain text. Keep it to a few short paragraphs.", operator="lessThanOrEqual",
                   formula1="10000")
-    for dv in (dv_cmp, dv_text):
+    for dv in (dv_cmp, dv_text, dv_year):
         ws.add_data_validation(dv)
     locked_cells: list[tuple[str, str, str]] = []
     for r, ctx in enumerate(rows, start=RETURN_HEADER_ROW + 1):
@@ -277,7 +302,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
             set_text(c, v)
             c.fill, c.protection, c.alignment = st["locked"], st["locked_p"], st["wrap"]
             locked_cells.append(("Return", c.coordinate, ind.id))
-        inputs = ["Statistical neighbours", "England", "Commentary", "Service response"]
+        inputs = ["Statistical neighbours", "England", "Comparator year", "Commentary", "Service response"]
         inputs += ["Number"] if ind.has_number else []
         inputs += ["Rate"] if ind.has_rate else []
         for h in ("Number", "Rate"):
@@ -299,11 +324,15 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
                 dv.add(ref)
             elif h in ("Statistical neighbours", "England"):
                 dv_cmp.add(ref)
+            elif h == "Comparator year":
+                set_text(c, cmp_year.label)
+                c.number_format = "@"    # text: Excel must not read 2024/25 as a date
+                dv_year.add(ref)
             else:
                 dv_text.add(ref)
     widths = {"Indicator ID": 10, "Indicator": 32, "Better to be": 8, "Unit": 13, "Target": 13, "Number": 11,
               "Rate": 11, "Statistical neighbours": 13, "England": 10, "Commentary": 32, "Service response": 32,
-              "What to enter": 30, "Last service response": 34}
+              "What to enter": 30, "Comparator year": 11, "Last service response": 34}
     from openpyxl.styles import Border, Side
     from openpyxl.utils import get_column_letter
 
@@ -317,7 +346,7 @@ def write_return(path: Path, service: str, quarter: Period, rows: Sequence[Retur
     ws.freeze_panes = ws.cell(row=RETURN_HEADER_ROW + 1, column=col["Target"])
     _printable(ws, f"{RETURN_HEADER_ROW}:{RETURN_HEADER_ROW}")
     # the printout is the form itself, legible on A4; the history columns are on screen
-    ws.print_area = f"A1:{get_column_letter(col['What to enter'])}{RETURN_HEADER_ROW + len(rows)}"
+    ws.print_area = f"A1:{get_column_letter(col[COMPARATOR_YEAR])}{RETURN_HEADER_ROW + len(rows)}"
     _protect(ws)
 
     sup = wb.create_sheet(SUPPORT)
@@ -416,6 +445,16 @@ def write_catalogue(path: Path, catalogue: Catalogue) -> Path:
         t.cell(row=r, column=3, value=catalogue.targets.get((iid, y)))
         for c, v in enumerate(catalogue.profiles.get((iid, y), (None,) * 4), start=4):
             t.cell(row=r, column=c, value=v)
+    if catalogue.contacts or catalogue.has_services_sheet:
+        sv = wb.create_sheet("Services")
+        _header(sv, 1, SERVICE_HEADERS, st)
+        for r, who in enumerate(catalogue.contacts.values(), start=2):
+            for col, v in enumerate((who.service, who.contact, "; ".join(who.emails), who.approver,
+                                     "; ".join(who.approver_emails), who.escalate_to,
+                                     "; ".join(who.escalation_emails)), start=1):
+                set_text(sv.cell(row=r, column=col), v)
+        for letter, w in zip("ABCDEFG", (22, 20, 34, 20, 34, 20, 34), strict=True):
+            sv.column_dimensions[letter].width = w
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

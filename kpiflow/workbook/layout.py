@@ -15,12 +15,17 @@ SUPPORT_HEADER_ROW = 3     # on the Supporting data and Breakdown sheets
 
 #: the Return sheet's headings as issued (the history columns and "Last service response" follow)
 RETURN_HEADERS = ["Indicator ID", "Indicator", "Better to be", "Unit", "Target", "Number", "Rate",
-                  "Statistical neighbours", "England", "Commentary", "Service response", "What to enter"]
+                  "Statistical neighbours", "England", "Commentary", "Service response", "What to enter",
+                  "Comparator year"]
+#: the year a row's comparators are for; optional when reading (a workbook without it: the default year)
+COMPARATOR_YEAR = "Comparator year"
+COMPARATOR_YEARS_BACK = 10   # a comparator year further back than this is refused (trends look no further)
 #: the ones a return must still have to be read, in the order a missing one is reported
 RETURN_REQUIRED = ["Indicator ID", "Indicator", "Better to be", "Unit", "Number", "Rate",
                    "Statistical neighbours", "England", "Target", "Commentary", "Service response"]
 SUPPORT_HEADERS = ["Indicator ID", "Period", "Number", "Rate", "Statistical neighbours", "England"]
 BREAKDOWN_HEADERS = ["Indicator ID", "Period", "Category", "Number"]
-ABOUT_LABELS = ["Service", "Quarter", "Template version", "Completed by", "Email", "Date completed"]
+ABOUT_LABELS = ["Service", "Quarter", "Template version", "Completed by", "Email", "Date completed", "Due by",
+                "Signed off by", "Date signed off"]
 #: the About labels a return must have
 ABOUT_REQUIRED = ["Service", "Quarter"]
