@@ -535,7 +535,7 @@ def test_a_comparator_year_that_makes_no_sense_is_refused_at_its_cell(
     before = count(store, "observations")
     out = process_file(settings, store, catalogue, drop(edit(filled, {"Return!M7": typed}), settings))
     assert out.status == "rejected"
-    assert out.problems.locations() == [("Return", "M7", "bad-comparator-year")]
+    assert out.problems.locations() == [("Return", "M7", "bad-comparator-year"), *EXAMPLE_WORDS]
     assert why in out.problems.problems[0].message and "2016/17" in out.problems.problems[0].message
     assert count(store, "observations") == before
 
@@ -554,7 +554,7 @@ def test_a_file_accepted_before_publication_dropped_again_after_it_is_a_duplicat
     store.record_quarter_event(quarter, "published", "clerk", "")
     again = process_file(settings, store, catalogue, drop(filled, settings))
     assert again.status == "duplicate"
-    assert not again.problems.problems
+    assert again.problems.locations() == EXAMPLE_WORDS
     assert not settings.rejected.exists() or not any(settings.rejected.iterdir())
     assert [s.outcome for s in store.submissions()] == ["accepted", "duplicate"]
     assert "ALREADY RECEIVED" in again.feedback[0].read_text(encoding="utf-8")
