@@ -1,8 +1,8 @@
 """kpiflow proofread of a 60-exception draft, whole process, against kpiflow report for the same
 quarter (bar: proofread <= 0.5x report). The draft is bench_report's: each exception's commentary is
 kpiflow's (what a report drafts where the return gives none), and each service response is an
-officer's three paragraphs with figures, comparisons, a target claim, dates and counts of periods;
-every tenth exception's commentary is the officer's own instead."""
+officer's two paragraphs with figures, a comparison, dates and the future; every tenth exception's
+commentary is the officer's own instead (three paragraphs of figures and comparisons)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,8 @@ COMMENTARY = (
     "It is higher than at Q2 2016/17; the number of children aged 10 to 15 rose by 12.\n"
     "In 2016/17, the latest complete year, the rate was above the statistical neighbours' average and England.")
 RESPONSE = ("Response for {iid}: we are acting & monitoring, and have met partners 3 times since April 2017.\n"
-            "The rate of {rate} per 10,000 is higher than last quarter ({prev}), and the service has not met the "
-            "target it set itself for the last 6 months.\n"
-            "The service expects around {rate} by the year end, in line with the plan agreed in 2016/17.")
+            "The rate of {rate} per 10,000 is higher than last quarter ({prev}); we expect it to fall by the year "
+            "end, in line with the plan agreed in 2016/17.")
 
 
 def officer_words(home: Path) -> None:

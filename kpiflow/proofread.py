@@ -1024,9 +1024,15 @@ def check_paragraphs(ev: Evidence, region: str, paragraphs: Sequence[str], place
     return out
 
 
+_ANY_CLAIM = re.compile(r"\b(?:targets?|gaps?|leads?|Green|Amber|Red)\b")
+
+
 def _check_sentence(ev: Evidence, h: Held, iid: str, region: str, i: int, sentence: str) -> list[Finding]:
     out: list[Finding] = []
     digits = _words_to_digits(sentence)
+    if not any(ch.isdigit() for ch in digits) and _CLAIM_STARTS.isdisjoint(_WORD.findall(digits.lower())) \
+            and not _ANY_CLAIM.search(digits):
+        return out          # no figure, no direction, no target: nothing to check
     seen: set[tuple[str, str]] = set()
     for clause in _clauses(digits):
         named = named_comparisons(clause, ev.facts.quarter)
@@ -1097,8 +1103,11 @@ def evidence(settings: Any, store: Any, catalogue: Any, quarter: Period,
         table = values_table(a)
         shown = [v for c in table.cells for v in (c.number, c.rate) if v is not None]
         shown += [v for v in (table.target_value, table.target_in_force) if v is not None]
-        shown += [v for spec in chart_specs(a, settings.council) for _, values in spec.series for v in values
-                  if v is not None]
+        pr = a.facts.projection
+        if pr is not None and pr.outlook == "reaches":
+            # the one chart series not among the figures above: the projection's trend line
+            shown += [v for spec in chart_specs(a, settings.council) for _, values in spec.series for v in values
+                      if v is not None]
         out[iid] = Evidence(a.facts, a.series, tuple(store.breakdown(iid, quarter)),
                             published_words(store, iid, previous), drafted, r.tolerance_percent, r.no_change_percent,
                             tuple(shown))
@@ -1187,18 +1196,19 @@ def proofread_quarter(settings: Any, quarter: Period, draft: Any = None) -> Proo
     from kpiflow.store import open_store
 
     catalogue = load_checked_catalogue(settings)
-    path = draft or newest_draft(settings, quarter)
-    if not path.is_file():
-        raise KpiflowError(f"There is no file {path}. Name the edited draft with --from, or leave it out to read the "
-                           "newest draft in outbox/drafts/.")
-    made = draft_provenance(path)
-    if made is None:
-        raise KpiflowError(f"{path.name} is not a draft kpiflow made (it records no quarter), or it could not be read "
-                           "safely. Proofread the draft kpiflow report wrote into outbox/drafts/, edited in Word or "
-                           "LibreOffice.")
-    if made.quarter != quarter.label:
-        raise KpiflowError(f"{path.name} was made for {made.quarter}, not {quarter.label}. Proofread it with --quarter "
-                           f"\"{made.quarter}\", or name the draft made for {quarter.label}.")
+    path = draft or newest_draft(settings, quarter)     # newest_draft returns only a draft made for the quarter
+    if draft is not None:
+        if not path.is_file():
+            raise KpiflowError(f"There is no file {path}. Name the edited draft with --from, or leave it out to read "
+                               "the newest draft in outbox/drafts/.")
+        made = draft_provenance(path)
+        if made is None:
+            raise KpiflowError(f"{path.name} is not a draft kpiflow made (it records no quarter), or it could not be "
+                               "read safely. Proofread the draft kpiflow report wrote into outbox/drafts/, edited in Word "
+                               "or LibreOffice.")
+        if made.quarter != quarter.label:
+            raise KpiflowError(f"{path.name} was made for {made.quarter}, not {quarter.label}. Proofread it with "
+                               f"--quarter \"{made.quarter}\", or name the draft made for {quarter.label}.")
     with open_store(settings) as store:
         return proofread_draft(settings, store, catalogue, quarter, path)
 
