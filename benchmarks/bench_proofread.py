@@ -43,8 +43,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         home = make_home(Path(d), 2)
         officer_words(home)
-        report = best_of([*KPIFLOW, "report", "--quarter", "2017/18 Q2", "--home", str(home)], runs=3)
-        proofread = best_of([*KPIFLOW, "proofread", "--quarter", "2017/18 Q2", "--home", str(home)], runs=3)
+        # both commands run from compiled bytecode, as an installed kpiflow does (kept in a folder of the
+        # run's own, so that an environment that writes none, PYTHONDONTWRITEBYTECODE, times imports alike)
+        env = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(Path(d) / "pycache")}
+        report = best_of([*KPIFLOW, "report", "--quarter", "2017/18 Q2", "--home", str(home)], runs=3, env=env)
+        proofread = best_of([*KPIFLOW, "proofread", "--quarter", "2017/18 Q2", "--home", str(home)], runs=3, env=env)
     ratio = proofread / report
     print(f"kpiflow report, {N} exceptions: {report:.2f} s")
     print(f"kpiflow proofread of that draft: {proofread:.2f} s  ratio {ratio:.2f} (bar <= 0.5)")
