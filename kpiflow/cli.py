@@ -452,17 +452,40 @@ def publish(quarter: Quarter, from_: Annotated[Path | None, typer.Option("--from
             provisional: Annotated[bool, typer.Option("--provisional", help="Publish even though some figures are "
                                                       "not signed off: the paper keeps their Provisional marks.")]
             = False,
+            strict: Annotated[bool, typer.Option("--strict", help="Refuse the draft if kpiflow proofread finds "
+                                                 "anything in the officers' words.")] = False,
             as_json: Json = False) -> None:
     """Check the edited draft, file the final .docx and .pdf with manifest.json in
     outbox/published/, and close the quarter to further returns. Exit 1 if the draft is refused.
+    The officers' words are proofread against the figures first (warnings; --strict refuses).
 
     Example: kpiflow publish --quarter "2017/18 Q2"
     """
     from kpiflow.publish import publish_quarter
 
-    result = publish_quarter(_settings(home), _quarter(quarter), from_, by, provisional)
+    result = publish_quarter(_settings(home), _quarter(quarter), from_, by, provisional, strict)
     _render(result.to_dict() if as_json else result.lines, as_json)
     raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
+def proofread(quarter: Quarter,
+              from_: Annotated[Path | None, typer.Option("--from", help="The edited draft (default: the newest in "
+                                                         "outbox/drafts/ made for the quarter).")] = None,
+              strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if there are any findings.")] = False,
+              home: Home = None, as_json: Json = False) -> None:
+    """Check the officers' words in the draft (each exception's commentary and service response)
+    against the figures: a figure kpiflow does not hold, a direction or a target the figures
+    contradict, a paragraph copied from last quarter, a placeholder left in. Exit 0 with or without
+    findings, 1 with --strict and findings, 2 if it cannot run.
+
+    Example: kpiflow proofread --quarter "2017/18 Q2" --from "outbox/drafts/edited.docx" --strict
+    """
+    from kpiflow.proofread import proofread_quarter
+
+    result = proofread_quarter(_settings(home), _quarter(quarter), from_)
+    _render(result.to_dict() if as_json else result.lines(), as_json)
+    raise typer.Exit(1 if strict and result.findings else 0)
 
 
 @app.command()

@@ -7,18 +7,18 @@ about the workbook itself, and ``pipeline`` composes the two.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kpiflow.fmt import fmt
 from kpiflow.measures import IN_QUARTER
-from kpiflow.model import Catalogue, Figures, Indicator, ReturnData
+from kpiflow.model import Catalogue, Figures, Indicator, ReturnData, ReturnRow
 from kpiflow.narrative import reason_text
 from kpiflow.periods import Period
 from kpiflow.problems import ValidationResult
 from kpiflow.rules import evaluate
 from kpiflow.settings import Rules
-from kpiflow.trends import facts
+from kpiflow.trends import Facts, facts
 
 JUMP_PERCENT = 50         # a bigger move from the previous quarter is worth a second look
 BASE_TOLERANCE = 10       # percent: how far the population implied by a rate may move in a quarter
@@ -30,6 +30,8 @@ class History:
 
     series: Callable[[str], Mapping[Period, Figures]]
     rules: Rules
+    # the words published for an indicator and quarter (paragraphs): what copied words are checked against
+    published: Callable[[str, Period], Sequence[str]] | None = None
 
 
 def _overlay(under: Mapping[Period, Figures], over: Mapping[Period, Figures]) -> dict[Period, Figures]:
@@ -75,17 +77,35 @@ def check_against_history(data: ReturnData, catalogue: Catalogue, history: Histo
                 merged = _overlay(merged, {period: filed})   # comparators join the year's own figures
         _check_rate(ind, figs, stored, back, quarter, row.cells.get("Rate", ""), result)
         _check_jump(ind, figs, merged, quarter, row.cells, result)
+        r = history.rules
+        found = facts(ind, merged, quarter, catalogue.targets_for(ind.id), r.tolerance_percent, r.no_change_percent,
+                      r.projection_points, catalogue.profiles_for(ind.id))
+        _check_words(data, row, found, merged, history, result)
         if row.response:
             continue
-        r = history.rules
-        verdict = evaluate(facts(ind, merged, quarter, catalogue.targets_for(ind.id), r.tolerance_percent,
-                                 r.no_change_percent, r.projection_points, catalogue.profiles_for(ind.id)),
-                           r.exception)
+        verdict = evaluate(found, r.exception)
         if verdict.exception:
             why = reason_text(verdict.reasons[0], ind.unit)
             result.error("missing-response", f"This indicator will be reported as an exception: {why}. It needs a "
                          "service response: say what the service is doing about it.", "Return",
                          row.cells.get("Service response", ""), ind.id)
+
+
+def _check_words(data: ReturnData, row: ReturnRow, found: Facts, merged: Mapping[Period, Figures], history: History,
+                 result: ValidationResult) -> None:
+    """The return's own commentary and service response against its figures (kpiflow proofread's
+    checks), as warnings at their cells."""
+    if not (row.commentary.strip() or row.response.strip()) or data.quarter is None:
+        return
+    from kpiflow.proofread import check_return_words
+
+    quarter, iid = data.quarter, found.indicator.id
+    breakdown = [(b.category, b.number) for b in data.breakdown if b.indicator_id == iid and b.period == quarter]
+    previous = history.published(iid, quarter.step(-1)) if history.published else ()
+    for finding in check_return_words(found, merged, row.commentary, row.response, breakdown, previous,
+                                      history.rules.tolerance_percent, history.rules.no_change_percent):
+        cell = row.cells.get("Commentary" if finding.region == "commentary" else "Service response", "")
+        result.add(finding.problem("Return", cell))
 
 
 def _check_rate(ind: Indicator, figs: Figures, stored: Mapping[Period, Figures], back: Mapping[Period, Figures],

@@ -403,14 +403,14 @@ class _Comparison:
         """Each marked region, and its mark, under its own exception's section."""
         part, marks, owner = self.draft.part, self.draft.marks, self.draft_owner
         ids = {mark_anchor(i): i for i in self.entries} | {i: i for i in self.entries}
-        for key in sorted(set(marks.paragraphs) | set(part.controls) | set(part.bookmarks)):
+        for key in sorted(set(marks.indices) | set(part.controls) | set(part.bookmarks)):
             iid = ids.get(key[0])
             if iid is None:
                 continue
             places = [*(i for i in part.controls.get(key, []) if i is not None),
                       *(i for k, found in part.bookmarks.items() if ids.get(k[0]) == iid and k[1] == key[1]
                         for i in found if i is not None),
-                      *marks.paragraphs.get(key, [])]
+                      *marks.indices.get(key, [])]
             wrong = sorted({i for i in places if i < len(owner) and owner[i] != iid})
             if not wrong:
                 continue

@@ -53,6 +53,7 @@ from kpiflow.filing import (
 from kpiflow.model import Catalogue, ReturnData
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
+from kpiflow.proofread import published_words
 from kpiflow.settings import Settings
 from kpiflow.store import Store, Submission, open_store
 from kpiflow.validate import validate_file
@@ -259,7 +260,8 @@ def process_file(settings: Settings, store: Store, catalogue: Catalogue, path: P
     try:
         sub = store.submission_by_claim(work.name)
         if sub is None:
-            data, result = check_file(work, catalogue, expected_quarter, History(store.series, settings.rules))
+            data, result = check_file(work, catalogue, expected_quarter, History(
+                store.series, settings.rules, lambda iid, q: published_words(store, iid, q)))
             # checked before hashing: a file too large to be a return is refused unread
             sha = sha256_file(work, MAX_FILE_BYTES) or ""
             if not sha and result.ok:
@@ -534,7 +536,7 @@ def validate_returns(settings: Settings, paths: list[Path], quarter: Period | No
     if settings.store_kind == "sqlite" and not settings.db_path.exists():
         return Checked(tuple(check_file(p, catalogue, quarter)[1] for p in paths))
     with open_store(settings) as store:
-        history = History(store.series, settings.rules)
+        history = History(store.series, settings.rules, lambda iid, q: published_words(store, iid, q))
         return Checked(tuple(check_file(p, catalogue, quarter, history)[1] for p in paths))
 
 

@@ -216,6 +216,19 @@ CODES: dict[str, ProblemCode] = {
                                  "Insert the picture or object into the document, or delete it."),
     "unsafe-field": ProblemCode("A field would run a command or fetch content from outside the document",
                                 "Delete the field (Alt+F9 in Word shows field codes)."),
+    # officers' words checked against the figures (kpiflow proofread, publish and ingest: warnings)
+    "figure-not-held": ProblemCode("A figure in the words is not one kpiflow shows or holds for the indicator",
+                                   "Check it against the values table (its periods, target, comparators, breakdown "
+                                   "and forecast), or say what else it counts."),
+    "direction-contradicts": ProblemCode("The words say it moved one way against a comparison, the figures the other",
+                                         "Correct the direction (Better to be says which way is an improvement), or "
+                                         "name the comparison that was meant."),
+    "target-contradicts": ProblemCode("The words say the target was met (or missed) and the RAG says otherwise",
+                                      "Say how it stands against its target as the values table shows it."),
+    "copied-words": ProblemCode("A paragraph is word for word what was published for the previous quarter",
+                                "Check it still holds for this quarter and bring it up to date."),
+    "placeholder-response": ProblemCode("A service response is empty or still kpiflow's \"No return received\" words",
+                                        "Replace it with the service's response before publishing."),
     # report templates
     "not-docx": ProblemCode("The template is not a Word document (.docx)", "Save it from Word as a .docx."),
     "template-syntax": ProblemCode("A template tag is broken", "Fix the tag the message quotes."),

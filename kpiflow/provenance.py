@@ -20,13 +20,17 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kpiflow.assess import Assessment
+from kpiflow.errors import KpiflowError
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import Problem
 from kpiflow.store import Revision, Store, Submission
+
+if TYPE_CHECKING:
+    from kpiflow.settings import Settings
 
 PREFIX = "kpiflow "
 VERSION = "1"
@@ -248,3 +252,37 @@ def stale_problems(made: Provenance, draft_name: str, store: Store, catalogue: C
         out.append(Problem("error", "stale-draft", f"The figures for {quarter.label} have changed since "
                            f"{draft_name} was made on {made_when}{what}. {redo}"))
     return out
+
+
+# -- which draft (publish, proofread) --------------------------------------------------------------
+
+def draft_provenance(draft: Path) -> Provenance | None:
+    """What a draft's properties say about where it came from; None if it is not a kpiflow draft
+    (or cannot be read safely)."""
+    from kpiflow.docx.package import Refused, open_package
+
+    try:
+        with open_package(draft) as pkg:
+            return read_provenance(pkg)
+    except Refused:
+        return None
+
+
+def newest_draft(settings: Settings, quarter: Period) -> Path:
+    """The newest .docx in outbox/drafts/ made for ``quarter`` (by its properties), whatever its name.
+    Drafts are looked at newest first, so that only the one returned is usually opened."""
+    folder = settings.drafts_dir
+    candidates: list[tuple[float, str, Path]] = []
+    if folder.is_dir():
+        for p in folder.iterdir():
+            if p.suffix.lower() != ".docx" or p.name.startswith((".", "~$")) or p.is_symlink() or not p.is_file():
+                continue
+            candidates.append((p.stat().st_mtime, p.name, p))
+    for _, _, p in sorted(candidates, reverse=True):
+        made = draft_provenance(p)
+        if made is not None and made.quarter == quarter.label:
+            return p
+    others = len(candidates)
+    more = f" ({others} other .docx file(s) there were made for other quarters or not by kpiflow)" if others else ""
+    raise KpiflowError(f"There is no draft made for {quarter.label} in {folder}{more}. Run kpiflow report "
+                       f"--quarter \"{quarter.label}\" first, or name the edited draft with --from.")

@@ -21,6 +21,7 @@ after it leaves the store saying published and the working folder complete, and 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -42,6 +43,7 @@ from kpiflow.provenance import (
     Provenance,
     fingerprint,
     has_marks,
+    newest_draft,
     other_council,
     properties_removed,
     read_provenance,
@@ -80,40 +82,7 @@ def problem_line(p: Problem) -> str:
     return f"  {label}{p.message} [{p.code}{f'; {where}' if where else ''}]"
 
 
-# -- which draft --------------------------------------------------------------------------------
-
-def draft_provenance(draft: Path) -> Provenance | None:
-    """What a draft's properties say about where it came from; None if it is not a kpiflow draft
-    (or cannot be read safely)."""
-    from kpiflow.docx.package import Refused, open_package
-
-    try:
-        with open_package(draft) as pkg:
-            return read_provenance(pkg)
-    except Refused:
-        return None
-
-
-def newest_draft(settings: Settings, quarter: Period) -> Path:
-    """The newest .docx in outbox/drafts/ made for ``quarter`` (by its properties), whatever its name."""
-    found: list[tuple[float, str, Path]] = []
-    folder = settings.drafts_dir
-    others = 0
-    if folder.is_dir():
-        for p in folder.iterdir():
-            if p.suffix.lower() != ".docx" or p.name.startswith((".", "~$")) or p.is_symlink() or not p.is_file():
-                continue
-            made = draft_provenance(p)
-            if made is not None and made.quarter == quarter.label:
-                found.append((p.stat().st_mtime, p.name, p))
-            else:
-                others += 1
-    if not found:
-        more = f" ({others} other .docx file(s) there were made for other quarters or not by kpiflow)" if others else ""
-        raise KpiflowError(f"There is no draft made for {quarter.label} in {folder}{more}. Run kpiflow report "
-                           f"--quarter \"{quarter.label}\" first, or name the edited draft with --from.")
-    return max(found)[2]
-
+# -- which draft: kpiflow.provenance (newest_draft, draft_provenance) ----------------------------
 
 # -- the checks ---------------------------------------------------------------------------------
 
@@ -340,10 +309,11 @@ def _finish_interrupted(settings: Settings, store: Store, quarter: Period) -> Pu
 
 
 def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path | None = None,
-            by: str = "", provisional: bool = False) -> PublishResult:
+            by: str = "", provisional: bool = False, strict: bool = False) -> PublishResult:
     """Check the draft and, if it passes, file it and close the quarter (see the module's notes).
     With sign-off on, figures not signed off are refused unless ``provisional`` (the paper then
-    keeps their "Provisional: not signed off" marks)."""
+    keeps their "Provisional: not signed off" marks). The officers' words are proofread against the
+    figures first: findings are warnings, and ``strict`` refuses a draft with any."""
     from kpiflow.cycle import provisional as not_signed_off
     from kpiflow.report.context import PROVISIONAL_MARK
 
@@ -358,11 +328,11 @@ def publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Per
         return PublishResult(False, quarter.label, draft, checks,
                              [problem_line(p) for p in checks.problems] + ["Nothing was published."])
     with publishing_lock(settings, store):
-        return _publish(settings, store, catalogue, quarter, draft, by)
+        return _publish(settings, store, catalogue, quarter, draft, by, strict)
 
 
 def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path | None,
-             by: str) -> PublishResult:
+             by: str, strict: bool = False) -> PublishResult:
     finished = _finish_interrupted(settings, store, quarter)
     if finished is not None:
         return finished
@@ -388,6 +358,8 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
                            [f"Checking {draft.name}", *(problem_line(p) for p in check.result.problems)])
     if not result.ok:
         result.lines.append(_nothing(quarter))
+        return result
+    if not _proofread(settings, store, catalogue, quarter, draft, everything, result, strict):
         return result
 
     from kpiflow.pdf import PdfUnavailable, check_pdf, to_pdf
@@ -473,6 +445,27 @@ def _made_on(made: Provenance | None) -> dt.date:
         return dt.date.today()
 
 
+def _proofread(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path,
+               everything: list[Assessment], result: PublishResult, strict: bool) -> bool:
+    """The officers' words against the figures (kpiflow proofread): warnings, or with ``strict`` a
+    refusal. Returns whether publishing goes on."""
+    from kpiflow.proofread import proofread_draft
+
+    found = proofread_draft(settings, store, catalogue, quarter, draft, everything).findings
+    for f in found:
+        p = f.problem()
+        assert result.checks is not None
+        result.checks.add(dataclasses.replace(p, severity="error") if strict else p)
+        result.lines.append(problem_line(result.checks.problems[-1]))
+    if strict and found:
+        result.ok = False
+        result.lines.append(f"--strict: {len(found)} finding{'s' * (len(found) != 1)} in the officers' words. Correct "
+                            f"them (kpiflow proofread --quarter \"{quarter.label}\" lists them), or publish without "
+                            f"--strict. {_nothing(quarter)}")
+        return False
+    return True
+
+
 class _Overtaken(Exception):
     """A return was accepted for the quarter while the files were being built."""
 
@@ -513,11 +506,11 @@ class NotPublished(KpiflowError):
 
 
 def publish_quarter(settings: Settings, quarter: Period, draft: Path | None = None, by: str = "",
-                    provisional: bool = False) -> PublishResult:
+                    provisional: bool = False, strict: bool = False) -> PublishResult:
     """``kpiflow publish``: the working folder's catalogue and store."""
     from kpiflow.catalogue import load_checked_catalogue
     from kpiflow.store import open_store
 
     catalogue = load_checked_catalogue(settings)
     with open_store(settings) as store:
-        return publish(settings, store, catalogue, quarter, draft, by, provisional)
+        return publish(settings, store, catalogue, quarter, draft, by, provisional, strict)

@@ -20,6 +20,10 @@ from kpiflow.pipeline import claim, ingest, pending, process_file
 from kpiflow.settings import Settings
 from kpiflow.store import Claim, Store, open_store
 
+# the example's CS01 service response (the council's own words) gives two figures kpiflow does not hold:
+# kpiflow proofread's warnings, at the response's cell
+EXAMPLE_WORDS = [("Return", "K7", "figure-not-held")] * 2
+
 pytestmark = pytest.mark.backends
 
 
@@ -75,7 +79,8 @@ def test_the_same_file_twice_is_stored_once(settings: Settings, store: Store, ca
     assert count(store, "observations") == n
     # both originals kept, neither overwritten
     assert {p.name for p in settings.processed.iterdir()} == {filled.name, f"{filled.stem} (2).xlsx"}
-    assert len(list(settings.feedback_dir.iterdir())) == 2
+    # for each: the .txt, and the copy marking the two warnings in the response
+    assert len(list(settings.feedback_dir.iterdir())) == 4
 
 
 def test_a_later_return_supersedes_and_revises(settings: Settings, store: Store, catalogue: Catalogue,
@@ -147,8 +152,8 @@ def test_a_published_quarter_refuses_returns(settings: Settings, store: Store, c
     store.record_quarter_event(quarter, "published", "clerk", "")
     out = process_file(settings, store, catalogue, drop(filled, settings))
     assert out.status == "rejected"
-    assert out.problems.locations() == [("About", "", "quarter-published")]
-    assert "kpiflow reopen" in out.problems.problems[0].message
+    assert out.problems.locations() == [*EXAMPLE_WORDS, ("About", "", "quarter-published")]
+    assert "kpiflow reopen" in out.problems.problems[-1].message
 
 
 @pytest.mark.parametrize(("name", "safe"), [
@@ -202,7 +207,7 @@ def test_awkward_file_names_are_received_and_kept_inside_their_folders(
     for o in outcomes:
         assert o.kept_as is not None and o.kept_as.parent == settings.processed
         assert o.kept_as.name == safe_name(o.kept_as.name) and o.file == safe_name(o.file)
-        assert [f.parent for f in o.feedback] == [settings.feedback_dir]
+        assert o.feedback and all(f.parent == settings.feedback_dir for f in o.feedback)
         assert o.kept_as.read_bytes() == data
     assert all(s.file_name.encode("utf-8") for s in store.submissions())    # storable text, no surrogates
     changed = {p for p, v in snapshot(tmp_path).items() if before.get(p) != v}
@@ -342,7 +347,8 @@ def test_a_return_with_problems_gets_an_annotated_copy_beside_its_txt(settings: 
     assert (txt.suffix, xlsx.suffix, txt.stem) == (".txt", ".xlsx", xlsx.stem)
     wb = openpyxl.load_workbook(xlsx)
     assert wb.sheetnames[0] == "Problems" and "not-a-number" in wb["Return"]["F7"].comment.text
-    clean = process_file(settings, store, catalogue, drop(filled, settings, "clean.xlsx"))
+    words = "As part of the improvement plan we have clear actions to reduce the number of children looked after."
+    clean = process_file(settings, store, catalogue, drop(edit(filled, {"Return!K7": words}), settings, "clean.xlsx"))
     assert [p.suffix for p in clean.feedback] == [".txt"]
     junk = settings.inbox / "junk.xlsx"
     junk.write_bytes(b"not a workbook")
@@ -354,7 +360,7 @@ def test_ingest_checks_a_return_against_the_stored_figures(settings: Settings, s
     # no service response for an indicator that will be an exception: refused at ingest
     out = process_file(settings, store, catalogue, drop(edit(filled, {"Return!K9": None}), settings))
     assert out.status == "rejected"
-    assert out.problems.locations() == [("Return", "K9", "missing-response")]
+    assert out.problems.locations() == [*EXAMPLE_WORDS, ("Return", "K9", "missing-response")]
 
 
 # -- what is not a plain file: links, pipes, devices, folders, files taken first ----------------------
@@ -529,7 +535,7 @@ def test_a_comparator_year_that_makes_no_sense_is_refused_at_its_cell(
     before = count(store, "observations")
     out = process_file(settings, store, catalogue, drop(edit(filled, {"Return!M7": typed}), settings))
     assert out.status == "rejected"
-    assert out.problems.locations() == [("Return", "M7", "bad-comparator-year")]
+    assert out.problems.locations() == [("Return", "M7", "bad-comparator-year"), *EXAMPLE_WORDS]
     assert why in out.problems.problems[0].message and "2016/17" in out.problems.problems[0].message
     assert count(store, "observations") == before
 
@@ -548,7 +554,7 @@ def test_a_file_accepted_before_publication_dropped_again_after_it_is_a_duplicat
     store.record_quarter_event(quarter, "published", "clerk", "")
     again = process_file(settings, store, catalogue, drop(filled, settings))
     assert again.status == "duplicate"
-    assert not again.problems.problems
+    assert again.problems.locations() == EXAMPLE_WORDS
     assert not settings.rejected.exists() or not any(settings.rejected.iterdir())
     assert [s.outcome for s in store.submissions()] == ["accepted", "duplicate"]
     assert "ALREADY RECEIVED" in again.feedback[0].read_text(encoding="utf-8")

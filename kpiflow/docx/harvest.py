@@ -218,10 +218,11 @@ class Harvest:
     """What the draft says, keyed by (indicator ID or bookmark anchor, kind)."""
 
     texts: dict[tuple[str, str], str] = field(default_factory=dict)
+    paragraphs: dict[tuple[str, str], list[str]] = field(default_factory=dict)   # the same, paragraph by paragraph
     via: dict[tuple[str, str], str] = field(default_factory=dict)      # "content control" | "bookmark"
     # a region marked more than once: the paragraphs (0-based) where each of its marks sits
     duplicates: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    paragraphs: dict[tuple[str, str], list[int]] = field(default_factory=dict)   # the region's paragraphs (0-based)
+    indices: dict[tuple[str, str], list[int]] = field(default_factory=dict)   # the region's paragraphs (0-based)
 
     def get(self, anchor: str, kind: str) -> str | None:
         return self.texts.get((anchor, kind))
@@ -282,7 +283,8 @@ def regions(part: PartText) -> Harvest:
     for key in set(members) | set(bookmarks) | set(part.controls):
         indices = members.get(key, [])
         out.texts[key] = _join([part.paras[i].text for i in indices])
-        out.paragraphs[key] = indices
+        out.indices[key] = indices
+        out.paragraphs[key] = [part.paras[i].text.strip() for i in indices if part.paras[i].text.strip()]
         out.via[key] = "content control" if key in from_control else "bookmark"
         for found in (part.controls.get(key, []), bookmarks.get(key, [])):
             if len(found) > 1:

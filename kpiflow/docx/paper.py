@@ -89,7 +89,7 @@ def read_paper(pkg: Any) -> Paper:
     part = paragraphs_of(root)
     marks = regions(part)
     paper = Paper(root, part, marks)
-    paper.in_regions = {i for found in marks.paragraphs.values() for i in found}
+    paper.in_regions = {i for found in marks.indices.values() for i in found}
     index: dict[Any, int] = {}
     for el in root.iter(f"{W}p"):
         if not _under_fallback(el):
