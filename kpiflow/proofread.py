@@ -142,7 +142,7 @@ def _words_to_digits(text: str) -> str:
                      r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|"
                      r"ninety|hundred|thousand|million|billion)\b", text):
         return text
-    from text_to_num import alpha2digit  # type: ignore[import-untyped]
+    from text_to_num import alpha2digit
 
     converted: str = alpha2digit(text, "en")
     return converted
