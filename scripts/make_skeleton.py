@@ -125,6 +125,17 @@ def caption(table, text: str) -> None:
     table._tbl.tblPr.append(cap)
 
 
+def narrow_margins(table, cm: float = 0.1) -> None:
+    """Narrower cell margins than Word's 0.19 cm, so that a 7-column table's words fit A4 portrait unbroken."""
+    mar = OxmlElement("w:tblCellMar")
+    for side in ("left", "right"):
+        el = OxmlElement(f"w:{side}")
+        el.set(qn("w:w"), str(int(cm * 567)))
+        el.set(qn("w:type"), "dxa")
+        mar.append(el)
+    table._tbl.tblPr.append(mar)
+
+
 def table_text(table, style: str) -> None:
     for row in table.rows:
         for cell in row.cells:
@@ -143,31 +154,38 @@ def overview_section(doc, style: str) -> None:
               "it), At risk (worse, within the tolerance) or Off track (worse beyond it). An indicator reported as an "
               "exception links to its report.")
     para(doc, "How many", "Heading 2")
-    heads = ("{{ overview.group_label }}", "Indicators", "Green", "Amber", "Red", "No target", "No figure",
-             "Improved", "Worsened", "No change")
-    keys = ("indicators", "green", "amber", "red", "no_target", "no_figure", "improved", "worsened", "no_change")
-    t = doc.add_table(rows=4, cols=len(heads))
-    t.style = "Table Grid"
-    set_widths(t, [3.5] + [1.5] * 9)
-    for cell, text in zip(t.rows[0].cells, heads, strict=True):
-        bold_cell(cell, text)
-    bold_cell(t.rows[1].cells[0], "Council", None)
-    for cell, k in zip(t.rows[1].cells[1:], keys, strict=True):
-        cell.text = "{{ overview.council." + k + " }}"
-    t.rows[2].cells[0].text = "{%tr for g in overview.groups %}"
-    t.rows[3].cells[0].text = "{{ g.name }}"
-    for cell, k in zip(t.rows[3].cells[1:], keys, strict=True):
-        cell.text = "{{ g." + k + " }}"
-    t.add_row().cells[0].text = "{%tr endfor %}"
-    rows_stay_whole(t, 1)
-    table_text(t, style)
-    caption(t, "How many indicators are of each RAG and direction, for the council and by group")
+    for heads, keys, widths, what in (
+            (("Indicators", "Green", "Amber", "Red", "No target", "No figure"),
+             ("indicators", "green", "amber", "red", "no_target", "no_figure"), [5.0] + [2.0] * 6,
+             "How many indicators are Green, Amber and Red, for the council and by group"),
+            (("Improved", "Worsened", "No change"), ("improved", "worsened", "no_change"), [5.0] + [4.0] * 3,
+             "How many indicators improved or worsened against the same quarter last year, for the council and by "
+             "group")):
+        t = doc.add_table(rows=4, cols=len(heads) + 1)
+        t.style = "Table Grid"
+        set_widths(t, widths)
+        narrow_margins(t)
+        for cell, text in zip(t.rows[0].cells, ("{{ overview.group_label }}", *heads), strict=True):
+            bold_cell(cell, text)
+        bold_cell(t.rows[1].cells[0], "Council", None)
+        for cell, k in zip(t.rows[1].cells[1:], keys, strict=True):
+            cell.text = "{{ overview.council." + k + " }}"
+        t.rows[2].cells[0].text = "{%tr for g in overview.groups %}"
+        t.rows[3].cells[0].text = "{{ g.name }}"
+        for cell, k in zip(t.rows[3].cells[1:], keys, strict=True):
+            cell.text = "{{ g." + k + " }}"
+        t.add_row().cells[0].text = "{%tr endfor %}"
+        rows_stay_whole(t, 1)
+        table_text(t, style)
+        caption(t, what)
+        para(doc)
     para(doc, "Every indicator", "Heading 2")
-    heads = ("Indicator ID and description", "Latest figure", "Period", "Target in force", "RAG", "Against the same quarter last year",
-             "Year-end forecast")
+    heads = ("Indicator ID and description", "Latest figure", "Period", "Target in force", "RAG",
+             "Against the same quarter last year", "Year-end forecast")
     t = doc.add_table(rows=6, cols=len(heads))
     t.style = "Table Grid"
-    set_widths(t, [5.0, 2.2, 2.5, 2.1, 1.6, 1.9, 1.7])
+    set_widths(t, [4.6, 2.3, 2.1, 2.0, 1.7, 2.3, 2.0])
+    narrow_margins(t)
     for cell, text in zip(t.rows[0].cells, heads, strict=True):
         bold_cell(cell, text)
     t.rows[1].cells[0].text = "{%tr for g in overview.groups %}"

@@ -137,10 +137,10 @@ def test_no_overview_when_it_is_switched_off(run: Run) -> None:
     assert sum(t.startswith("Service Response:") for t in texts) == 8
 
 
-def _tables(path: Path) -> dict[str, list[list[str]]]:
+def _tables(path: Path) -> list[list[list[str]]]:
     from docx.table import Table
 
-    return {table_rows(b)[0][0]: table_rows(b) for b in body_blocks(path) if isinstance(b, Table)}
+    return [table_rows(b) for b in body_blocks(path) if isinstance(b, Table)]
 
 
 @pytest.mark.parametrize(("which", "label", "groups"), [("by_portfolio", "Portfolio", BY_PORTFOLIO),
@@ -152,11 +152,13 @@ def test_the_draft_prints_the_counts_and_every_indicator(run: Run, which: str, l
     assert "Performance at a glance" in texts
     assert texts.index("Performance at a glance") < texts.index("Exceptions this quarter (8)")
     tables = _tables(path)
-    counts = tables[label]
-    assert counts[0] == [label, *COUNT_HEADS]
+    # two tables of counts: RAG (with how many indicators), then direction
+    rag, direction = (t for t in tables if t[0][0] == label)
+    assert [rag[0], direction[0]] == [[label, *COUNT_HEADS[:6]], [label, *COUNT_HEADS[6:]]]
+    counts = [[*r, *d[1:]] for r, d in zip(rag, direction, strict=True)]
     assert counts[1] == ["Council", *map(str, COUNCIL)]
     assert {r[0]: tuple(int(x) for x in r[1:]) for r in counts[2:]} == groups
-    every = tables["Indicator ID and description"]
+    every = next(t for t in tables if t[0][0] == "Indicator ID and description")
     assert every[0] == ["Indicator ID and description", "Latest figure", "Period", "Target in force", "RAG",
                         "Against the same quarter last year", "Year-end forecast"]
     seen: dict[str, list[str]] = {}
