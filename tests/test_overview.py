@@ -295,3 +295,31 @@ def test_the_template_check_knows_the_section(tmp_path: Path) -> None:
     result = check_template(bad)
     assert not result.ok
     assert any("blue" in p.message for p in result.problems)
+
+
+@pytest.mark.skipif(__import__("shutil").which("soffice") is None, reason="LibreOffice is not installed")
+def test_the_links_work_in_the_pdf(run: Run, tmp_path: Path) -> None:
+    """Each exception's row is a link annotation over its ID going to the page that starts with its heading, and
+    the tagged PDF's /Link element refers to it (LibreOffice 7.4 tags the links but writes no annotation)."""
+    import pypdf
+
+    from kpiflow.pdf import to_pdf
+
+    pdf = to_pdf(run.by_portfolio, tmp_path, "Title")
+    reader = pypdf.PdfReader(str(pdf))
+    named = {}
+    for number, page in enumerate(reader.pages):
+        for a in page.get("/Annots") or []:
+            a = a.get_object()
+            if a.get("/Subtype") == "/Link":
+                target = reader.get_page_number(a["/A"]["/D"][0].get_object())
+                words = page.extract_text()
+                x0, y0, x1, y1 = (float(v) for v in a["/Rect"])
+                assert x1 > x0 and y1 > y0 and number < target
+                named[len(named)] = (words, reader.pages[target].extract_text())
+    exceptions = [iid for iid, row in ROWS.items() if row[6]]
+    assert len(named) == len(exceptions)
+    for i, iid in enumerate(exceptions):
+        _, target_text = named[i]
+        assert NAMES[iid].split("(")[0].strip() in " ".join(target_text.split()), iid
+    assert reader.trailer["/Root"]["/StructTreeRoot"] is not None
