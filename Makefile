@@ -23,11 +23,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # LibreOffice (for PDFs and the real-client tests), Debian's UNO bridge, and PostgreSQL (the tests
-# start a throwaway server of their own from its binaries). Needs root.
+# start a throwaway server of their own from its binaries), and Chromium with its driver (the web page is
+# opened in a real browser by the tests). Needs root.
 system-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		libreoffice-writer-nogui libreoffice-calc-nogui python3-uno postgresql
+		libreoffice-writer-nogui libreoffice-calc-nogui python3-uno postgresql chromium chromium-driver
 
 lint: $(STAMP)
 	$(PY) -m ruff check kpiflow tests scripts benchmarks

@@ -333,6 +333,12 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
         final = work / report_filename(quarter)
         write_final_docx(draft, final)
         files = [final]
+        # the page and the open data for the public, from the same context and the words read back;
+        # its charts are drawn while LibreOffice makes the PDF
+        from kpiflow.report.web import PublicFiles
+
+        public = PublicFiles(settings, store, catalogue, quarter, everything, check.texts, _made_on(check.made))
+        public.start()
         try:
             pdf = to_pdf(final, work, title=report_title(quarter))
         except PdfUnavailable as exc:
@@ -342,6 +348,7 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
             if untagged:    # an older LibreOffice: a PDF the regulations would not accept is not filed
                 raise KpiflowError("The PDF LibreOffice made is not accessible: " + "; ".join(untagged))
             files.append(pdf)
+        files += public.write(work, [p.name for p in files])
         manifest = _manifest(snap.accepted, quarter, everything, draft, by, target.name, files, check.made)
         write_manifest(work, manifest)
     except BaseException as exc:
@@ -389,6 +396,14 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
     result.lines += [f"Published: {p}" for p in result.files]
     result.lines.append(f"{quarter.short} is now closed to returns (kpiflow reopen to reopen it).")
     return result
+
+
+def _made_on(made: Provenance | None) -> dt.date:
+    """The day the draft was made: the date its words ("not in when this draft was made") speak of."""
+    try:
+        return dt.date.fromisoformat(made.made_at[:10]) if made is not None else dt.date.today()
+    except ValueError:
+        return dt.date.today()
 
 
 class _Overtaken(Exception):

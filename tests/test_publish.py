@@ -309,4 +309,5 @@ def test_the_demo_publishes_and_says_where_the_files_are(tmp_path: Path) -> None
     assert f"Published: {folder}" in r.stdout
     assert "LibreOffice (soffice) is not installed" in r.stdout and "the .docx alone" in r.stdout
     assert sorted(p.name for p in folder.iterdir()) == ["Appendix 6(b) - Exception Reports (Q2 2017-18).docx",
-                                                        "manifest.json"]
+                                                        "Appendix 6(b) - Exception Reports (Q2 2017-18).html",
+                                                        "datapackage.json", "indicators.csv", "manifest.json"]
