@@ -323,3 +323,77 @@ def test_the_links_work_in_the_pdf(run: Run, tmp_path: Path) -> None:
         _, target_text = named[i]
         assert NAMES[iid].split("(")[0].strip() in " ".join(target_text.split()), iid
     assert reader.trailer["/Root"]["/StructTreeRoot"] is not None
+
+
+def test_the_web_page_shows_the_same_overview(run: Run) -> None:
+    """The page (kpiflow.report.web) renders the same context: the counts and every row in words, each exception's
+    row linking to its section, header cells with scope, a caption per table."""
+    from html.parser import HTMLParser
+
+    from kpiflow.report.web import page_context, render_page
+
+    ctx = _context(run)
+    variables = {**page_context(ctx, {}), "links": []}
+    html = render_page(load_settings(run.district.home), variables)
+
+    class Rows(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tables: list[list[list[str]]] = []
+            self.captions: list[str] = []
+            self.scoped = 0
+            self.cell: list[str] | None = None
+            self.row: list[str] = []
+            self.links: dict[str, str] = {}
+            self.href = ""
+            self.ids: set[str] = set()
+            self.in_caption = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            if a.get("id"):
+                self.ids.add(str(a["id"]))
+            if tag == "table":
+                self.tables.append([])
+            elif tag == "tr":
+                self.row = []
+            elif tag in ("td", "th"):
+                self.cell = []
+                self.scoped += tag == "th" and "scope" in a
+            elif tag == "a":
+                self.href = str(a.get("href") or "")
+            elif tag == "caption":
+                self.in_caption = True
+                self.captions.append("")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("td", "th") and self.cell is not None:
+                self.row.append(" ".join("".join(self.cell).split()))
+                self.cell = None
+            elif tag == "tr" and self.tables:
+                self.tables[-1].append(self.row)
+            elif tag == "caption":
+                self.in_caption = False
+
+        def handle_data(self, data: str) -> None:
+            if self.cell is not None:
+                self.cell.append(data)
+                if self.href:
+                    self.links[data] = self.href
+                    self.href = ""
+            if self.in_caption:
+                self.captions[-1] += data
+
+    p = Rows()
+    p.feed(html)
+    every = next(t for t in p.tables if t and t[0][0] == "Indicator ID and description")
+    rows = {r[0].split(":")[0]: r[1:] for r in every[1:] if len(r) == 7}
+    for iid, (figure, period, target, rag, ly, forecast, _) in ROWS.items():
+        symbol = {"Improved": "\u25b2 ", "Worsened": "\u25bc ", "No change": "\u25ba "}.get(ly, "")
+        assert rows[iid] == [figure, period, target, rag, f"{symbol}{ly}", forecast], iid
+    exceptions = [iid for iid, row in ROWS.items() if row[6]]
+    assert {k: v for k, v in p.links.items() if k in ROWS} == {iid: f"#ex-{iid}" for iid in exceptions}
+    assert all(f"ex-{iid}" in p.ids for iid in exceptions)
+    rag, direction = (t for t in p.tables if t and t[0][0] == "Portfolio")
+    assert rag[1] == ["Council", *map(str, COUNCIL[:6])] and direction[1] == ["Council", *map(str, COUNCIL[6:])]
+    assert any(c.startswith("Every indicator at Q1 2025/26") for c in p.captions)
