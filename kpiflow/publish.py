@@ -314,8 +314,9 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
     draft = draft or newest_draft(settings, quarter)
     if not draft.is_file():
         raise KpiflowError(f"no such file: {draft}")
-    # the quarter read once: its assessments and the returns accepted for it
-    snap = gather(settings, store, catalogue, quarter, words=False)
+    # the quarter read once: its assessments and the returns accepted for it (and, for the web page, the
+    # exceptions' breakdowns)
+    snap = gather(settings, store, catalogue, quarter)
     everything = list(snap.assessments)
     check = check_draft(settings, store, catalogue, quarter, draft, everything, snap.accepted)
     result = PublishResult(check.result.ok, quarter.label, draft, check.result,
@@ -337,7 +338,8 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
         # its charts are drawn while LibreOffice makes the PDF
         from kpiflow.report.web import PublicFiles
 
-        public = PublicFiles(settings, store, catalogue, quarter, everything, check.texts, _made_on(check.made))
+        public = PublicFiles(settings, store, catalogue, quarter, everything, check.texts, _made_on(check.made),
+                             snapshot=snap)
         public.start()
         try:
             pdf = to_pdf(final, work, title=report_title(quarter))

@@ -36,7 +36,14 @@ from kpiflow.errors import KpiflowError
 from kpiflow.fmt import fmt_number
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
-from kpiflow.report.context import ChartSpec, ReportContext, paragraphs, report_filename, report_title
+from kpiflow.report.context import (
+    ChartSpec,
+    QuarterSnapshot,
+    ReportContext,
+    paragraphs,
+    report_filename,
+    report_title,
+)
 from kpiflow.rules import Assessment
 from kpiflow.settings import Settings
 from kpiflow.store import Store
@@ -363,13 +370,14 @@ class PublicFiles:
 
     def __init__(self, settings: Settings, store: Store, catalogue: Catalogue, quarter: Period,
                  assessments: list[Assessment], texts: Mapping[str, tuple[str, str]], made_on: dt.date,
-                 published: dt.date | None = None) -> None:
+                 published: dt.date | None = None, snapshot: QuarterSnapshot | None = None) -> None:
         from kpiflow.report.context import build_context
         from kpiflow.report.gather import gather
 
         published = published or dt.date.today()
         self.settings, self.quarter = settings, quarter
-        snapshot = gather(settings, store, catalogue, quarter)
+        # the quarter as publish already read it, where it did (with the exceptions' words and breakdowns)
+        snapshot = snapshot or gather(settings, store, catalogue, quarter)
         report = build_context(snapshot, settings.council, settings.rules, made_on,
                                group_by=settings.group_by if settings.overview else None)
         self.context = page_context(report, texts)
