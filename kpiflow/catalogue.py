@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,8 @@ TARGET_HEADERS = ["Indicator ID", "Year", "Target"]
 QUARTER_HEADERS = ("Q1", "Q2", "Q3", "Q4")     # optional: a profiled target for each quarter
 ACCUMULATES_HEADER = "Accumulates"              # optional: Yes for a year-to-date percentage that builds up
 SERVICE_HEADERS = ["Service", "Contact", "Email", "Approver", "Approver email", "Escalate to", "Escalation email"]
+PRIORITY_HEADER = "Priority"                    # optional: the council-plan priority an indicator serves
+PRIORITY_MAX = 120                              # a priority is a heading in the report, not a paragraph
 
 
 def _text(v: object) -> str:
@@ -104,6 +106,7 @@ def parse_catalogue(sheets: dict[str, RawSheet], result: ValidationResult) -> Ca
     sh = sheets["Indicators"]
     found = _find_table(sh, INDICATOR_HEADERS, result)
     seen: dict[str, tuple[str, str]] = {}     # ID ignoring case -> (the ID as written, its cell)
+    priorities: dict[str, str] = {}           # a priority ignoring case -> its first spelling
     if found:
         hr, cols = found
         t = _Rows(cols)
@@ -122,6 +125,14 @@ def parse_catalogue(sheets: dict[str, RawSheet], result: ValidationResult) -> Ca
                 continue
             seen[iid.casefold()] = (iid, t.loc(r, "Indicator ID"))
             ind = _indicator(t, r, row, iid, sh.name, result)
+            if ind is not None and ind.priority:
+                # one spelling per priority: another case or spacing is the same priority, not a second one
+                spelt = priorities.setdefault(ind.priority.casefold(), ind.priority)
+                if spelt != ind.priority:
+                    result.warning("bad-value", f'Priority "{ind.priority}" is written "{spelt}" in an earlier row. '
+                                   "Spell it the same way in every row; kpiflow counts them as one priority.",
+                                   sheet=sh.name, cell=t.loc(r, PRIORITY_HEADER), indicator_id=iid)
+                    ind = replace(ind, priority=spelt)
             if ind is not None:
                 indicators.append(ind)
     if "Targets" not in sheets:
@@ -268,6 +279,12 @@ def _indicator(t: _Rows, r: int, row: list[object], iid: str, sheet: str, result
         ok = False
         result.error("bad-value", f'"{_text(t.at(row, "Exception"))}" is not valid. Use Auto, Always or Never.',
                      sheet=sheet, cell=t.loc(r, "Exception"), indicator_id=iid)
+    priority = _text(t.at(row, PRIORITY_HEADER)) if t.has(PRIORITY_HEADER) else ""
+    if len(priority) > PRIORITY_MAX:
+        ok = False
+        result.error("bad-value", f"Priority is {len(priority)} characters long. Give the priority's short name "
+                     f"(at most {PRIORITY_MAX} characters), as the council plan heads it.",
+                     sheet=sheet, cell=t.loc(r, PRIORITY_HEADER), indicator_id=iid)
     for h in ("Indicator", "Portfolio", "Service"):
         if not _text(t.at(row, h)):
             ok = False
@@ -300,7 +317,7 @@ def _indicator(t: _Rows, r: int, row: list[object], iid: str, sheet: str, result
         service=_text(t.at(row, "Service")), better=fields["Better to be"], unit=fields["Unit"],
         rate_per=nums["Rate per"], frequency=fields["Frequency"],
         measure=kind_for(fields["Measure"], fields["Unit"], accumulates), tolerance=nums["Tolerance %"], exception=exc,
-        accumulates=accumulates,
+        accumulates=accumulates, priority=priority,
     )
 
 

@@ -4,7 +4,8 @@ One row per stored value of a figure: ``indicator``, ``period`` (kpiflow's label
 ``2017/18 Q2``, ``2017-09``), ``kind`` (year, quarter or month), ``figure`` (number, rate,
 statneigh: the statistical neighbours' average, england), ``value``, ``current`` (True for the
 value in force; False for an earlier value since revised), ``source``, ``recorded_at`` (UTC) and
-``submission`` (the return it came in, where it came in one). Which value is current is the
+``submission`` (the return it came in, where it came in one), and ``priority`` (the council-plan
+priority the catalogue gives the indicator, "" where none). Which value is current is the
 store's rule, the one every report uses: the newest non-blank value of each figure.
 
 ``history()`` adds the period as pandas periods: ``year`` (freq ``Y-MAR``) on every row, and
@@ -31,7 +32,8 @@ from kpiflow.periods import Period, parse_period
 from kpiflow.settings import Settings, load_settings
 from kpiflow.store import FIGURES, Store, open_store
 
-COLUMNS = ("indicator", "period", "kind", "figure", "value", "current", "source", "recorded_at", "submission")
+COLUMNS = ("indicator", "period", "kind", "figure", "value", "current", "source", "recorded_at", "submission",
+           "priority")
 PERIOD_COLUMNS = ("year", "quarter", "month")
 FORMATS = ("csv", "xlsx", "parquet")
 SUFFIXES = {".csv": "csv", ".xlsx": "xlsx", ".parquet": "parquet", ".pq": "parquet"}
@@ -47,8 +49,18 @@ def pandas_periods(p: Period) -> tuple[Any, Any, Any]:
     return fy, q, m
 
 
-def history_frame(store: Store, with_periods: bool = True) -> Any:
-    """Every stored value of every figure, sorted by indicator, period, figure and age."""
+def priorities(settings: Settings) -> dict[str, str]:
+    """Each indicator's priority from the working folder's catalogue (the rows that can be read)."""
+    from kpiflow.catalogue import load_catalogue
+
+    if not settings.catalogue_path.exists():
+        return {}
+    return {i.id: i.priority for i in load_catalogue(settings.catalogue_path)[0].indicators}
+
+
+def history_frame(store: Store, with_periods: bool = True, priority: dict[str, str] | None = None) -> Any:
+    """Every stored value of every figure, sorted by indicator, period, figure and age; ``priority``
+    gives each indicator's priority (see ``priorities``)."""
     import pandas as pd
 
     obs = store.observation_rows()
@@ -85,6 +97,7 @@ def history_frame(store: Store, with_periods: bool = True) -> Any:
         "source": [x[5] for x in records],
         "recorded_at": pd.to_datetime([x[6] for x in records], utc=True, format="ISO8601"),
         "submission": pd.array([x[7] for x in records], dtype="Int64"),
+        "priority": [(priority or {}).get(x[0], "") for x in records],
     })
     return pd.DataFrame(data)
 
@@ -94,8 +107,9 @@ def history(home: str | Path | None = None) -> Any:
 
     Example, in a notebook: ``from kpiflow.frames import history; df = history("/srv/kpiflow")``
     """
-    with open_store(load_settings(home)) as store:
-        return history_frame(store)
+    settings = load_settings(home)
+    with open_store(settings) as store:
+        return history_frame(store, priority=priorities(settings))
 
 
 @dataclass(frozen=True)
@@ -169,11 +183,11 @@ def _write(df: Any, fmt: str, dest: Path) -> None:
         # a workbook cell has no time zone: the times are UTC, as the heading says
         times = df["recorded_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_pydatetime()
         rows = ((ind, period, kind, figure, float(value), bool(current), source, times[i],
-                 None if pd.isna(sub) else int(sub))
-                for i, (ind, period, kind, figure, value, current, source, _, sub)
+                 None if pd.isna(sub) else int(sub), priority)
+                for i, (ind, period, kind, figure, value, current, source, _, sub, priority)
                 in enumerate(df[list(COLUMNS)].itertuples(index=False, name=None)))
-        headers = [*COLUMNS[:7], "recorded_at (UTC)", COLUMNS[8]]
-        write_table(dest, "History", headers, rows, widths=(12, 14, 9, 10, 12, 9, 48, 20, 11))
+        headers = [*COLUMNS[:7], "recorded_at (UTC)", *COLUMNS[8:]]
+        write_table(dest, "History", headers, rows, widths=(12, 14, 9, 10, 12, 9, 48, 20, 11, 30))
 
 
 def export_history(settings: Settings, format_: str | None = None, out: Path | None = None) -> Export:
@@ -181,7 +195,7 @@ def export_history(settings: Settings, format_: str | None = None, out: Path | N
     file in outbox/exports/; a file named with ``out`` is replaced whole (written aside, then renamed)."""
     fmt = _format(format_, out)
     with open_store(settings) as store:
-        df = history_frame(store, with_periods=False)
+        df = history_frame(store, with_periods=False, priority=priorities(settings))
     if out is None:
         dest = unique_path(settings.outbox / "exports", f"kpiflow-history-{dt.date.today().isoformat()}.{fmt}")
     else:

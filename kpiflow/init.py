@@ -29,6 +29,8 @@ council = "{council}"
 
 [report]
 # charts = "native"         # or "image" for pictures (needs the optional matplotlib extra)
+# overview = true           # "Performance at a glance" first; false for the exceptions only
+# group_by = "portfolio"    # the overview's counts by portfolio, or "priority" (catalogue column Priority)
 
 [watch]
 # settle_seconds = 2        # a file must be still this long before it is read

@@ -66,6 +66,7 @@ class Indicator:
     tolerance: float | None  # None: the settings default
     exception: str = "Auto"
     accumulates: bool = False  # a Cumulative percentage that builds up through the year (catalogue: Accumulates)
+    priority: str = ""         # the council-plan priority it serves (catalogue: Priority); "" when not given
 
     def __post_init__(self) -> None:
         # the kind follows from the Measure, the Unit and Accumulates together (a Cumulative
@@ -144,6 +145,11 @@ class Catalogue:
     @property
     def portfolios(self) -> list[str]:
         return list(dict.fromkeys(i.portfolio for i in self.indicators))
+
+    @property
+    def priorities(self) -> list[str]:
+        """The priorities given, in catalogue order ("" not among them)."""
+        return list(dict.fromkeys(i.priority for i in self.indicators if i.priority))
 
     def for_service(self, service: str) -> list[Indicator]:
         key = service.strip().casefold()

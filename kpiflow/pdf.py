@@ -31,6 +31,8 @@ PDF_OPTIONS = {
     "UseTaggedPDF": {"type": "boolean", "value": "true"},
     "PDFUACompliance": {"type": "boolean", "value": "true"},
     "ExportBookmarks": {"type": "boolean", "value": "true"},
+    # each bookmark a named destination: what the overview's links to the exceptions go to (see add_links)
+    "ExportBookmarksToPDFDestination": {"type": "boolean", "value": "true"},
     "ExportFormFields": {"type": "boolean", "value": "false"},
 }
 PDF_FILTER = "pdf:writer_pdf_Export:" + json.dumps(PDF_OPTIONS, separators=(",", ":"))
@@ -298,11 +300,170 @@ def figure_alt_texts(docx: Path) -> list[str]:
     return [(el.get("descr") or el.get("title") or "").strip() for el in root.iter(wp)]
 
 
+def internal_links(docx: Path) -> list[tuple[str, str]]:
+    """Each link to a bookmark in the document body, in order: (the bookmark, the link's text)."""
+    from defusedxml import ElementTree
+
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    with zipfile.ZipFile(docx) as z:
+        info = z.getinfo("word/document.xml")
+        if info.file_size > MAX_DOCUMENT_XML:
+            raise KpiflowError(f"{docx.name} is too large to read ({info.file_size:,} bytes of text)")
+        root = ElementTree.fromstring(z.read(info), forbid_dtd=True)
+    return [(el.get(f"{w}anchor") or "", "".join(t.text or "" for t in el.iter(f"{w}t")))
+            for el in root.iter(f"{w}hyperlink") if el.get(f"{w}anchor")]
+
+
 def to_pdf(src: Path, outdir: Path, title: str = "", lang: str = "en-GB") -> Path:
-    """A tagged PDF of ``src`` with its figures' alternative text, language and title set."""
+    """A tagged PDF of ``src`` with its figures' alternative text, language, title and links set."""
     out = convert(src, outdir, PDF_FILTER)
-    finish_pdf(out, figure_alt_texts(src), title, lang)
+    finish_pdf(out, figure_alt_texts(src), title, lang, internal_links(src))
     return out
+
+
+def structure_links(pdf: Any) -> list[Any]:
+    """Structure elements of type /Link, in document order."""
+    import pikepdf
+
+    found: list[Any] = []
+    stack: list[Any] = [pdf.Root.StructTreeRoot.get("/K")] if pdf.Root.get("/StructTreeRoot") is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, pikepdf.Array):
+            stack.extend(reversed(list(node)))
+        elif isinstance(node, pikepdf.Dictionary):
+            if node.get("/S") == pikepdf.Name("/Link"):
+                found.append(node)
+            elif node.get("/K") is not None:
+                stack.append(node.get("/K"))
+    return found
+
+
+def _text_origins(page: Any) -> list[tuple[int | None, float, float, float]]:
+    """Where each piece of text on a page starts: (its marked-content id, x, y, font size), in
+    content order. Follows q/Q, cm, BT, Tm, Td, TD, T*, TL and Tf, as LibreOffice writes them."""
+    import pikepdf
+
+    def mul(a: list[float], b: list[float]) -> list[float]:
+        return [a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3], a[2] * b[0] + a[3] * b[2],
+                a[2] * b[1] + a[3] * b[3], a[4] * b[0] + a[5] * b[2] + b[4], a[4] * b[1] + a[5] * b[3] + b[5]]
+
+    ident = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+    ctm, stack, tm, tlm, size, leading = ident, [], ident, ident, 0.0, 0.0
+    marks: list[int | None] = []
+    out: list[tuple[int | None, float, float, float]] = []
+    for instr in pikepdf.parse_content_stream(page):
+        operands, name = instr.operands, str(instr.operator)
+        nums = [float(x) for x in operands] if name in ("cm", "Tm", "Td", "TD", "TL") else []
+        if name == "q":
+            stack.append(ctm)
+        elif name == "Q" and stack:
+            ctm = stack.pop()
+        elif name == "cm" and len(nums) == 6:
+            ctm = mul(nums, ctm)
+        elif name == "BT":
+            tm = tlm = ident
+        elif name == "Tm" and len(nums) == 6:
+            tm = tlm = nums
+        elif name in ("Td", "TD") and len(nums) == 2:
+            if name == "TD":
+                leading = -nums[1]
+            tm = tlm = mul([1, 0, 0, 1, nums[0], nums[1]], tlm)
+        elif name == "T*":
+            tm = tlm = mul([1, 0, 0, 1, 0, -leading], tlm)
+        elif name == "TL" and nums:
+            leading = nums[0]
+        elif name == "Tf" and len(operands) == 2:
+            size = float(operands[1])
+        elif name == "BDC":
+            props = operands[1] if len(operands) > 1 else None
+            mcid = props.get("/MCID") if isinstance(props, pikepdf.Dictionary) else None
+            marks.append(int(mcid) if mcid is not None else None)
+        elif name == "BMC":
+            marks.append(None)
+        elif name == "EMC" and marks:
+            marks.pop()
+        elif name in ("Tj", "TJ", "'", '"'):
+            m = mul(tm, ctm)
+            out.append((marks[-1] if marks else None, m[4], m[5], size * abs(m[3] or 1.0)))
+    return out
+
+
+def _page_of(elem: Any) -> Any:
+    while elem is not None:
+        if elem.get("/Pg") is not None:
+            return elem.get("/Pg")
+        elem = elem.get("/P")
+    return None
+
+
+def _destination(pdf: Any, name: str) -> Any:
+    """The named destination's page and place, from the catalogue's /Dests or its /Names tree."""
+    import pikepdf
+
+    dests = pdf.Root.get("/Dests")
+    # LibreOffice writes a bookmark's name with each character other than a letter or digit as its hex code
+    written = "".join(c if c.isascii() and c.isalnum() else f"{ord(c):02X}" for c in name)
+    found = None
+    if isinstance(dests, pikepdf.Dictionary):
+        found = dests.get("/" + name, dests.get("/" + written))
+    if found is None and pdf.Root.get("/Names") is not None and pdf.Root.Names.get("/Dests") is not None:
+        found = pikepdf.NameTree(pdf.Root.Names.Dests).get(name)
+    if isinstance(found, pikepdf.Dictionary):
+        found = found.get("/D")
+    return found if isinstance(found, pikepdf.Array) else None
+
+
+def add_links(pdf: Any, links: list[tuple[str, str]]) -> int:
+    """Link annotations for the document's links to its own bookmarks, where LibreOffice left them out.
+
+    LibreOffice 7.4 (the nogui build) tags each link as a /Link structure element but writes no
+    annotation, so a reader cannot follow it. Each /Link element (in document order, matched to the
+    .docx's links) gets an annotation over its text going to the bookmark's named destination,
+    referenced from the element (PDF/UA). Nothing is added when the counts disagree, or when the
+    PDF has link annotations already. Returns how many were added."""
+    import pikepdf
+
+    elems = structure_links(pdf)
+    if not links or len(elems) != len(links) or any(
+            a.get("/Subtype") == pikepdf.Name("/Link") for p in pdf.pages for a in p.get("/Annots", [])):
+        return 0
+    tree = pdf.Root.StructTreeRoot
+    parents = pikepdf.NumberTree(tree.ParentTree)
+    next_key = int(tree.get("/ParentTreeNextKey", max((int(k) for k, _ in parents.items()), default=-1) + 1))
+    origins: dict[Any, list[tuple[int | None, float, float, float]]] = {}
+    added = 0
+    for elem, (anchor, text) in zip(elems, links, strict=True):
+        page, dest = _page_of(elem), _destination(pdf, anchor)
+        kids = elem.get("/K")
+        mcids = [int(k) for k in (kids if isinstance(kids, pikepdf.Array) else [kids]) if isinstance(k, int)]
+        if page is None or dest is None or not mcids:
+            continue
+        key = page.objgen
+        if key not in origins:
+            origins[key] = _text_origins(pikepdf.Page(page))
+        texts = origins[key]
+        at = next((i for i, t in enumerate(texts) if t[0] == mcids[0]), None)
+        if at is None:
+            continue
+        _, x, y, size = texts[at]
+        # the link's text ends where the next piece of text on its line begins (or, at a line's end, an estimate)
+        right = next((t[1] for t in texts[at + 1:] if t[0] not in mcids and abs(t[2] - y) < 0.5 and t[1] > x),
+                     x + 0.6 * size * max(len(text), 1))
+        annot = pdf.make_indirect(pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link,
+            Rect=[x, y - 0.25 * size, right, y + 0.9 * size], Border=[0, 0, 0],
+            A=pikepdf.Dictionary(S=pikepdf.Name.GoTo, D=dest), Contents=pikepdf.String(f"Go to {text}"),
+            StructParent=next_key))
+        page.Annots = pikepdf.Array([*page.get("/Annots", []), annot])
+        page.Tabs = pikepdf.Name.S
+        objr = pikepdf.Dictionary(Type=pikepdf.Name.OBJR, Obj=annot, Pg=page)
+        elem.K = pikepdf.Array([*(kids if isinstance(kids, pikepdf.Array) else [kids]), objr])
+        parents[next_key] = elem
+        next_key += 1
+        added += 1
+    tree.ParentTreeNextKey = next_key
+    return added
 
 
 def _walk(node: Any, found: list[Any]) -> None:
@@ -330,12 +491,16 @@ def structure_figures(pdf: Any) -> list[Any]:
     return found
 
 
-def finish_pdf(path: Path, alt_texts: list[str], title: str, lang: str = "en-GB") -> None:
+def finish_pdf(path: Path, alt_texts: list[str], title: str, lang: str = "en-GB",
+               links: list[tuple[str, str]] | None = None) -> None:
     """Set what LibreOffice leaves out: /Alt on each figure (in document order), the language,
-    the title in the document information and XMP metadata, and DisplayDocTitle."""
+    the title in the document information and XMP metadata, DisplayDocTitle, and the links to
+    the document's own bookmarks (``links``, see ``add_links``)."""
     import pikepdf
 
     with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        if links:
+            add_links(pdf, links)
         figures = structure_figures(pdf)
         if len(figures) == len(alt_texts):
             for fig, text in zip(figures, alt_texts, strict=True):

@@ -112,16 +112,10 @@ class Period:
         return Period("quarter", self.fy, (self.n - 1) // 3 + 1)
 
     def quarters(self) -> list[Period]:
-        if self.kind == "year":
-            return [Period("quarter", self.fy, q) for q in range(1, 5)]
-        return [self.quarter]
+        return list(_quarters(self))
 
     def months(self) -> list[Period]:
-        if self.kind == "year":
-            return [Period("month", self.fy, m) for m in range(1, 13)]
-        if self.kind == "quarter":
-            return [Period("month", self.fy, m) for m in range(self.n * 3 - 2, self.n * 3 + 1)]
-        return [self]
+        return list(_months(self))
 
     def step(self, k: int = 1) -> Period:
         """The period k steps later (earlier when k < 0), of the same kind."""
@@ -133,6 +127,23 @@ class Period:
 
     def same_last_year(self) -> Period:
         return Period(self.kind, self.fy - 1, self.n)
+
+
+# a quarter's report asks for the same few periods' parts thousands of times: each is worked out once
+@lru_cache(maxsize=4096)
+def _quarters(p: Period) -> tuple[Period, ...]:
+    if p.kind == "year":
+        return tuple(Period("quarter", p.fy, q) for q in range(1, 5))
+    return (p.quarter,)
+
+
+@lru_cache(maxsize=4096)
+def _months(p: Period) -> tuple[Period, ...]:
+    if p.kind == "year":
+        return tuple(Period("month", p.fy, m) for m in range(1, 13))
+    if p.kind == "quarter":
+        return tuple(Period("month", p.fy, m) for m in range(p.n * 3 - 2, p.n * 3 + 1))
+    return (p,)
 
 
 def year(fy: int) -> Period:

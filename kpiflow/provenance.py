@@ -124,10 +124,13 @@ def fingerprint(assessments: Iterable[Assessment], quarter: Period) -> str:
     """SHA-256 of every figure of every indicator for periods ending by the quarter's end: what the
     report's tables, charts and verdicts are drawn from."""
     h = hashlib.sha256()
-    end = quarter.end_date
+    # a period ends by the quarter's end when its last month does; sorted by the periods' own order, keyed once
+    # each (the same order, and so the same hash, as sorting the periods themselves)
+    end = quarter.fy * 12 + quarter.end_fiscal_month
     for a in assessments:
         rows = [[p.label, f.number, f.rate, f.statneigh, f.england]
-                for p, f in sorted(a.series.items()) if p.end_date <= end]
+                for p, f in sorted(a.series.items(), key=lambda item: item[0]._key())
+                if p.fy * 12 + p.end_fiscal_month <= end]
         h.update(json.dumps([a.indicator.id, rows], separators=(",", ":")).encode("utf-8"))
     return h.hexdigest()
 

@@ -350,7 +350,8 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
     draft = draft or newest_draft(settings, quarter)
     if not draft.is_file():
         raise KpiflowError(f"no such file: {draft}")
-    # the quarter read once: its assessments and the returns accepted for it
+    # the quarter read once: its assessments and the returns accepted for it (and, for the web page, the
+    # exceptions' breakdowns)
     snap = gather(settings, store, catalogue, quarter)
     everything = list(snap.assessments)
     check = check_draft(settings, store, catalogue, quarter, draft, everything, snap.accepted, snap)

@@ -28,6 +28,7 @@ EXCEPTION_RULES = PRESET_NAMES   # the preset registry's names (kpiflow.rules)
 CHART_MODES = ("native", "image")
 NATIONS = ("england", "wales", "scotland", "northern-ireland")
 SMTP_PASSWORD_ENV = "KPIFLOW_SMTP_PASSWORD"
+GROUP_BY = ("portfolio", "priority")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class Settings:
     la_code: str = ""              # the council's DfE code (old_la_code), for comparator imports
     rules: Rules = Rules()
     charts: str = "native"
+    overview: bool = True          # "Performance at a glance" before the exceptions (PRODUCT.md section 19)
+    group_by: str = "portfolio"    # the overview's groups: "portfolio" or "priority"
     settle_seconds: float = 2.0
     rescan_seconds: float = 30.0
     catalogue_rel: str = "workbook_templates/catalogue.xlsx"
@@ -161,7 +164,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "": {"council": str, "la_code": (str, int)},
     "rules": {"exception": str, "tolerance_percent": (int, float), "no_change_percent": (int, float),
               "projection_points": int},
-    "report": {"charts": str},
+    "report": {"charts": str, "overview": bool, "group_by": str},
     "watch": {"settle_seconds": (int, float), "rescan_seconds": (int, float)},
     "paths": {"catalogue": str, "template": str, "database": str},
     "store": {"url": str},
@@ -169,7 +172,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
               "signoff": bool},
     "mail": {"from": str, "host": str, "port": int, "starttls": bool, "username": str, "acknowledge": bool},
 }
-_BOOLEANS = {("cycle", "signoff"), ("mail", "starttls"), ("mail", "acknowledge")}
+_BOOLEANS = {("cycle", "signoff"), ("mail", "starttls"), ("mail", "acknowledge"), ("report", "overview")}
 
 
 def store_kind(url: str) -> str:
@@ -310,6 +313,9 @@ def load_settings(home: str | Path | None = None) -> Settings:
     charts = s["report"].get("charts", "native")
     if charts not in CHART_MODES:
         raise SettingsError(f"{path}: setting 'report.charts' has a bad value {charts!r}: use native or image")
+    group_by = s["report"].get("group_by", "portfolio")
+    if group_by not in GROUP_BY:
+        raise SettingsError(f"{path}: setting 'report.group_by' has a bad value {group_by!r}: use portfolio or priority")
     w = s["watch"]
     for name in ("settle_seconds", "rescan_seconds"):
         if name in w and w[name] <= 0:
@@ -334,6 +340,8 @@ def load_settings(home: str | Path | None = None) -> Settings:
         la_code=la_code,
         rules=rules,
         charts=charts,
+        overview=bool(s["report"].get("overview", True)),
+        group_by=group_by,
         settle_seconds=float(w.get("settle_seconds", 2.0)),
         rescan_seconds=float(w.get("rescan_seconds", 30.0)),
         catalogue_rel=p.get("catalogue", Settings.catalogue_rel),

@@ -11,7 +11,7 @@ from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.errors import KpiflowError
 from kpiflow.narrative import reason_texts
 from kpiflow.periods import Period
-from kpiflow.report.context import Outstanding, ServiceStatus, outstanding_returns
+from kpiflow.report.context import Outstanding, ServiceStatus, Standing, outstanding_returns, standing
 from kpiflow.report.gather import gather, quarter_status
 from kpiflow.rules import Assessment
 from kpiflow.settings import Settings
@@ -62,6 +62,8 @@ class QuarterStatus:
     exceptions: tuple[Assessment, ...]
     outstanding: tuple[Outstanding, ...] = ()
     today: dt.date = dt.date(2000, 1, 1)
+    # every indicator's RAG, direction against last year and forecast state, as the report's overview has them
+    standings: tuple[tuple[str, Standing], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"quarter": self.quarter.label, "state": self.state,
@@ -69,7 +71,8 @@ class QuarterStatus:
                 "exceptions": [{"id": a.indicator.id, "reasons": [r.to_dict() for r in a.verdict.reasons],
                                 "why": list(reason_texts(a.verdict, a.indicator.unit, a.facts.dp))}
                                for a in self.exceptions],
-                "outstanding": [{**asdict(o), "text": o.text(self.today, self.quarter)} for o in self.outstanding]}
+                "outstanding": [{**asdict(o), "text": o.text(self.today, self.quarter)} for o in self.outstanding],
+                "indicators": [{"id": iid, **st.to_dict()} for iid, st in self.standings]}
 
     def exception_lines(self) -> list[str]:
         lines = [f"Exceptions so far: {len(self.exceptions)}"] + [
@@ -89,7 +92,8 @@ def status(settings: Settings, quarter: Period, today: dt.date | None = None) ->
     with open_store(settings) as store:
         snap = gather(settings, store, catalogue, quarter, words=False)
         rows = cycle_columns(store, quarter, settings, today, list(snap.services))
-    return QuarterStatus(quarter, snap.state, tuple(rows), snap.exceptions, snap.outstanding, today)
+    return QuarterStatus(quarter, snap.state, tuple(rows), snap.exceptions, snap.outstanding, today,
+                         tuple((a.indicator.id, standing(a, settings.rules.tolerance_percent)) for a in snap.assessments))
 
 
 def _exact(v: float) -> str:

@@ -124,6 +124,93 @@ def heading_style(styles, name: str, size: int, page_break: bool = False):
     return h
 
 
+def caption(table, text: str) -> None:
+    """The table's caption, which Word and the tagged PDF give a screen reader."""
+    cap = OxmlElement("w:tblCaption")
+    cap.set(qn("w:val"), text)
+    table._tbl.tblPr.append(cap)
+
+
+def narrow_margins(table, cm: float = 0.1) -> None:
+    """Narrower cell margins than Word's 0.19 cm, so that a 7-column table's words fit A4 portrait unbroken."""
+    mar = OxmlElement("w:tblCellMar")
+    for side in ("left", "right"):
+        el = OxmlElement(f"w:{side}")
+        el.set(qn("w:w"), str(int(cm * 567)))
+        el.set(qn("w:type"), "dxa")
+        mar.append(el)
+    table._tbl.tblPr.append(mar)
+
+
+def table_text(table, style: str) -> None:
+    for row in table.rows:
+        for cell in row.cells:
+            for p in cell.paragraphs:
+                p.style = style
+
+
+def overview_section(doc, style: str) -> None:
+    """"Performance at a glance" (PRODUCT.md section 19): the counts, then every indicator, by group."""
+    para(doc, "{%p if overview %}")
+    para(doc, "Performance at a glance", "Heading 1")
+    para(doc, "All {{ overview.council.indicators }} indicators at {{ quarter_short }}, by "
+              "{{ overview.group_label | lower }}. RAG is against the target in force at the quarter; the direction "
+              "is against the same quarter last year; the year-end forecast, for a count or a year-to-date number or "
+              "rate, is the year to date at the pace so far against the year's target: On track (meets or beats "
+              "it), At risk (worse, within the tolerance) or Off track (worse beyond it). An indicator reported as an "
+              "exception links to its report.")
+    para(doc, "How many", "Heading 2")
+    for heads, keys, widths, what in (
+            (("Indicators", "Green", "Amber", "Red", "No target", "No figure"),
+             ("indicators", "green", "amber", "red", "no_target", "no_figure"), [5.0] + [2.0] * 6,
+             "How many indicators are Green, Amber and Red, for the council and by group"),
+            (("Improved", "Worsened", "No change"), ("improved", "worsened", "no_change"), [5.0] + [4.0] * 3,
+             "How many indicators improved or worsened against the same quarter last year, for the council and by "
+             "group")):
+        t = doc.add_table(rows=4, cols=len(heads) + 1)
+        t.style = "Table Grid"
+        set_widths(t, widths)
+        narrow_margins(t)
+        for cell, text in zip(t.rows[0].cells, ("{{ overview.group_label }}", *heads), strict=True):
+            bold_cell(cell, text)
+        bold_cell(t.rows[1].cells[0], "Council", None)
+        for cell, k in zip(t.rows[1].cells[1:], keys, strict=True):
+            cell.text = "{{ overview.council." + k + " }}"
+        t.rows[2].cells[0].text = "{%tr for g in overview.groups %}"
+        t.rows[3].cells[0].text = "{{ g.name }}"
+        for cell, k in zip(t.rows[3].cells[1:], keys, strict=True):
+            cell.text = "{{ g." + k + " }}"
+        t.add_row().cells[0].text = "{%tr endfor %}"
+        rows_stay_whole(t, 1)
+        table_text(t, style)
+        caption(t, what)
+        para(doc)
+    para(doc, "Every indicator", "Heading 2")
+    heads = ("Indicator ID and description", "Latest figure", "Period", "Target in force", "RAG",
+             "Against the same quarter last year", "Year-end forecast")
+    t = doc.add_table(rows=6, cols=len(heads))
+    t.style = "Table Grid"
+    set_widths(t, [4.6, 2.3, 2.1, 2.0, 1.7, 2.3, 2.0])
+    narrow_margins(t)
+    for cell, text in zip(t.rows[0].cells, heads, strict=True):
+        bold_cell(cell, text)
+    t.rows[1].cells[0].text = "{%tr for g in overview.groups %}"
+    group = t.rows[2].cells[0].merge(t.rows[2].cells[-1])
+    bold_cell(group, "{{ g.name }}", "F2F2F2")
+    t.rows[3].cells[0].text = "{%tr for o in g.rows %}"
+    for cell, text in zip(t.rows[4].cells, ("{{r o.link }}: {{ o.description }}", "{{ o.figure }}",
+                                            "{{ o.period }}", "{{ o.target }}", "{% cellbg o.rag_fill %}{{ o.rag }}",
+                                            "{{ o.last_year_symbol }} {{ o.vs_last_year }}", "{{ o.forecast }}"),
+                          strict=True):
+        cell.text = text
+    t.rows[5].cells[0].text = "{%tr endfor %}"
+    t.add_row().cells[0].text = "{%tr endfor %}"
+    rows_stay_whole(t, 1)
+    table_text(t, style)
+    caption(t, "Every indicator: its latest figure, target, RAG, direction and year-end forecast")
+    para(doc, "{%p endif %}")
+
+
 def build_template(path: Path) -> None:
     doc = Document()
     sec = doc.sections[0]
@@ -155,6 +242,10 @@ def build_template(path: Path) -> None:
     note.font.size = Pt(9)
     note.font.italic = True
     note.paragraph_format.space_before = Pt(3)
+    table_text = styles.add_style("Table Text", 1)
+    table_text.base_style = normal
+    table_text.font.size = Pt(9)
+    table_text.paragraph_format.space_after = Pt(0)
     styles["Title"].font.size = Pt(18)
     styles["Title"].font.color.rgb = RGBColor(0x1F, 0x4E, 0x79)
 
@@ -180,6 +271,7 @@ def build_template(path: Path) -> None:
     para(doc, "{{ o.text }}", "List Bullet")
     para(doc, "{%p endfor %}")
     para(doc, "{%p endif %}")
+    overview_section(doc, table_text.name)
     para(doc, "{%p if summary %}")
     para(doc, "Exceptions this quarter ({{ exception_count }})", "Heading 1")
     t = doc.add_table(rows=3, cols=5)
@@ -229,9 +321,9 @@ def build_template(path: Path) -> None:
     para(doc, "{%p for ex in exceptions %}")
     para(doc, "{%p if ex.portfolio_heading %}")
     para(doc, "{{ ex.portfolio_heading }}", portfolio.name)
-    para(doc, "{{ ex.description }}", "Heading 2")
+    para(doc, "{{r ex.section_mark }}{{ ex.description }}", "Heading 2")
     para(doc, "{%p else %}")
-    para(doc, "{{ ex.description }}", exception.name)
+    para(doc, "{{r ex.section_mark }}{{ ex.description }}", exception.name)
     para(doc, "{%p endif %}")
     t1 = doc.add_table(rows=2, cols=2)
     t1.style = "Table Grid"

@@ -51,6 +51,30 @@ def _catalogue(tmp_path: Path, settings: Settings, change: object) -> tuple[obje
     return catalogue, result.locations()
 
 
+def test_priority_is_optional_read_as_typed_and_checked(settings: Settings, tmp_path: Path) -> None:
+    def change(wb: openpyxl.Workbook) -> None:
+        ws = wb["Indicators"]
+        col = ws.max_column + 1
+        ws.cell(row=1, column=col, value="Priority")
+        ws.cell(row=2, column=col, value="  Children  are safe ")
+        ws.cell(row=3, column=col, value="children are SAFE")     # the same priority, spelt otherwise
+        ws.cell(row=4, column=col, value=None)
+    catalogue, problems = _catalogue(tmp_path, settings, change)
+    col = openpyxl.utils.get_column_letter(openpyxl.load_workbook(settings.catalogue_path)["Indicators"].max_column + 1)
+    assert problems == [("Indicators", f"{col}3", "bad-value")]          # a warning: it is counted as one
+    assert [i.priority for i in catalogue.indicators] == ["Children are safe", "Children are safe", ""]  # type: ignore[attr-defined]
+    assert catalogue.priorities == ["Children are safe"]  # type: ignore[attr-defined]
+
+    def too_long(wb: openpyxl.Workbook) -> None:
+        ws = wb["Indicators"]
+        col = ws.max_column + 1
+        ws.cell(row=1, column=col, value="Priority")
+        ws.cell(row=2, column=col, value="x" * 121)
+    catalogue, problems = _catalogue(tmp_path, settings, too_long)
+    assert problems == [("Indicators", f"{col}2", "bad-value")]
+    assert [i.id for i in catalogue.indicators] == ["CS02", "CS03"]  # type: ignore[attr-defined]
+
+
 def test_headings_are_matched_ignoring_case_spacing_and_a_question_mark(settings: Settings, tmp_path: Path) -> None:
     def change(wb: openpyxl.Workbook) -> None:
         wb["Indicators"]["E1"] = "Better to be?"

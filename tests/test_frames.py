@@ -93,6 +93,8 @@ def read_back(path: Path, fmt: str) -> pd.DataFrame:
         df["recorded_at"] = pd.to_datetime(df["recorded_at"]).dt.tz_localize("UTC")
     else:
         df = pd.read_parquet(path)
+    if fmt != "parquet":
+        df["priority"] = ["" if pd.isna(v) else v for v in df["priority"]]     # an empty cell reads back as NaN
     return df
 
 
@@ -112,6 +114,25 @@ def test_the_export_reads_back_with_pandas(revised: Settings, tmp_path: Path, fm
             left, right = [None if pd.isna(v) else int(v) for v in left], [None if pd.isna(v) else int(v)
                                                                             for v in right]
         assert left == right, col
+
+
+def test_the_export_and_the_frame_carry_each_indicators_priority(revised: Settings, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from kpiflow.catalogue import load_catalogue
+    from kpiflow.workbook.build import write_catalogue
+
+    catalogue = load_catalogue(revised.catalogue_path)[0]
+    given = {"CS01": "Children are safe", "CS02": "Children are safe"}
+    write_catalogue(revised.catalogue_path, replace(catalogue, indicators=tuple(
+        replace(i, priority=given.get(i.id, "")) for i in catalogue.indicators)))
+    df = history(revised.home)
+    assert dict(zip(df["indicator"], df["priority"], strict=True)) == {
+        i.id: given.get(i.id, "") for i in catalogue.indicators if i.id in set(df["indicator"])}
+    out = export_history(revised, "csv", tmp_path / "h.csv").path
+    back = read_back(out, "csv")
+    assert set(back.loc[back["indicator"] == "CS01", "priority"]) == {"Children are safe"}
+    assert set(back.loc[~back["indicator"].isin(given), "priority"]) == {""}
 
 
 def test_text_that_looks_like_a_formula_stays_text_in_the_workbook(revised: Settings, tmp_path: Path) -> None:

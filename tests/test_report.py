@@ -70,8 +70,10 @@ def test_portfolio_heading_in_capitals_once_and_each_exception_on_a_new_page(dem
         return None
 
     headings = [(level(p.style), p.text) for p in doc.paragraphs if level(p.style)]
-    # real headings, in order and never empty: the portfolio once (level 1), each exception (level 2)
-    assert headings[2:] == [
+    # real headings, in order and never empty: the overview (level 1, its parts level 2), the first page's, the
+    # portfolio once (level 1), each exception (level 2)
+    assert headings[:3] == [(1, "Performance at a glance"), (2, "How many"), (2, "Every indicator")]
+    assert headings[5:] == [
         (1, "CABINET SECRETARY FOR RESILIENT COMMUNITIES & CHILDRENS"),
         (2, "Number/Rate of children looked after per 10,000"),
         (2, "Number of early help assessments"),

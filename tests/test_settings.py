@@ -21,6 +21,14 @@ def test_defaults_without_a_settings_file(tmp_path: Path) -> None:
     assert s.inbox == tmp_path.resolve() / "inbox"
 
 
+def test_the_overview_is_on_by_portfolio_unless_set(tmp_path: Path) -> None:
+    s = load_settings(tmp_path)
+    assert (s.overview, s.group_by) == (True, "portfolio")
+    write(tmp_path, '[report]\noverview = false\ngroup_by = "priority"\n')
+    s = load_settings(tmp_path)
+    assert (s.overview, s.group_by) == (False, "priority")
+
+
 def test_the_commented_file_init_writes_is_valid(home: Path) -> None:
     assert load_settings(home).council == "Blackpool Council"
 
@@ -37,6 +45,9 @@ def test_home_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     ("[rules]\ntolerance_percent = \"five\"\n", "'rules.tolerance_percent'"),
     ("[rules]\nsurprise = 1\n", "'rules.surprise'"),
     ('[report]\ncharts = "3d"\n', "'report.charts'"),
+    ('[report]\ngroup_by = "service"\n', "'report.group_by'"),
+    ('[report]\noverview = "yes"\n', "'report.overview'"),
+    ('[report]\noverview = 1\n', "'report.overview'"),
     ("[watch]\nsettle_seconds = -1\n", "'watch.settle_seconds'"),
     ('[paths]\ndatabase = "../../elsewhere.db"\n', "'paths.database'"),
     ("council = \n", "cannot read settings"),

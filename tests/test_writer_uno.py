@@ -28,7 +28,8 @@ W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 Q2 = parse_period("2017/18 Q2")
 NEW_RESPONSE = 'Early Help Hub launched 1 November & fully staffed 👍\nA second paragraph <with> "quotes"'
 ADDED = " Officers added this sentence."
-MARKS = [f"kpiflow_{iid}_{kind}" for iid in ("CS01", "CS02", "CS03") for kind in ("commentary", "response")]
+# each exception's heading (the overview's links go to it), commentary and response
+MARKS = [f"kpiflow_{iid}_{kind}" for iid in ("CS01", "CS02", "CS03") for kind in ("section", "commentary", "response")]
 
 
 pytestmark = pytest.mark.skipif(not uno_available(),

@@ -13,6 +13,7 @@ import re
 KINDS = ("commentary", "response")
 TAG = re.compile(r"kpiflow:(.+):(commentary|response)")
 BOOKMARK = re.compile(r"kpiflow_(.+)_(commentary|response)")
+SECTION = re.compile(r"kpiflow_(.+)_section")            # an exception's heading (section_name)
 # Writer names a copied bookmark "<name> Copy 1" and saves it as "<name>_Copy_1": still that region's mark
 BOOKMARK_COPY = re.compile(r"kpiflow_(.+)_(commentary|response)[ _]Copy[ _]\d+")
 # beside a region's mark, a point bookmark holding the hash of the words kpiflow wrote there (drafted from the
@@ -28,6 +29,11 @@ def mark_anchor(indicator_id: str) -> str:
 
 def bookmark_name(indicator_id: str, kind: str) -> str:
     return f"kpiflow_{mark_anchor(indicator_id)}_{kind}"
+
+
+def section_name(indicator_id: str) -> str:
+    """The bookmark at an exception's heading, which the overview's row for it links to."""
+    return f"kpiflow_{mark_anchor(indicator_id)}_section"
 
 
 def tag_value(indicator_id: str, kind: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from kpiflow.docx.charts import ChartSpec, add_native_chart, describe, render_png
 from kpiflow.docx.ids import numbers
-from kpiflow.docx.marks import bookmark_name, tag_value
+from kpiflow.docx.marks import SECTION, bookmark_name, section_name, tag_value
 from kpiflow.docx.order import order_properties
 from kpiflow.docx.xml import q
 
@@ -159,3 +159,56 @@ def add_chart(block: Block, spec: ChartSpec, mode: str) -> None:
             doc_pr.set("descr", describe(spec))
     else:
         add_native_chart(paragraph, spec)
+
+
+class RunXml(str):
+    """Run-level Word XML for a ``{{r ... }}`` tag: inserted as it is (autoescape passes it through)."""
+
+    def __html__(self) -> str:
+        return str(self)
+
+
+def section_bookmark(tpl: Any, indicator_id: str) -> RunXml:
+    """A point bookmark for an exception's heading (``{{r ex.section_mark }}``): what the overview's
+    row for it links to."""
+    from lxml import etree
+
+    start, end = point_bookmark(section_name(indicator_id), numbers(tpl.get_docx().part.package).next_annotation())
+    return RunXml(etree.tostring(start, encoding="unicode") + etree.tostring(end, encoding="unicode"))
+
+
+def section_link(text: str, indicator_id: str | None) -> RunXml:
+    """``text`` as a run; with ``indicator_id``, an internal hyperlink to that exception's heading
+    (underlined and blue, so it reads as a link without colour too)."""
+    from xml.sax.saxutils import escape, quoteattr
+
+    run = f'<w:r>{{}}<w:t xml:space="preserve">{escape(text)}</w:t></w:r>'
+    if indicator_id is None:
+        return RunXml(run.format(""))
+    props = '<w:rPr><w:color w:val="0563C1"/><w:u w:val="single"/></w:rPr>'
+    return RunXml(f"<w:hyperlink w:anchor={quoteattr(section_name(indicator_id))} w:history=\"1\">"
+                  f"{run.format(props)}</w:hyperlink>")
+
+
+def retarget_section_links(document: Any) -> int:
+    """Point each link to an exception's heading that the template gave no bookmark (a council's
+    template without ``{{r ex.section_mark }}``) at its commentary's mark instead, or, with neither,
+    leave its text unlinked. Returns how many links were changed."""
+    names = {b.get(q("w:name")) for b in document.element.body.iter(q("w:bookmarkStart"))}
+    changed = 0
+    for link in list(document.element.body.iter(q("w:hyperlink"))):
+        anchor = link.get(q("w:anchor"))
+        found = SECTION.fullmatch(anchor or "")
+        if found is None or anchor in names:
+            continue
+        changed += 1
+        fallback = f"kpiflow_{found[1]}_commentary"
+        if fallback in names:
+            link.set(q("w:anchor"), fallback)
+        else:
+            parent = link.getparent()
+            at = parent.index(link)
+            for i, child in enumerate(list(link)):
+                parent.insert(at + i, child)
+            parent.remove(link)
+    return changed

@@ -293,6 +293,157 @@ class OutstandingLine:
     text: str
 
 
+FORECAST_STATES = {"Green": "On track", "Amber": "At risk", "Red": "Off track"}
+GROUP_LABELS = {"portfolio": "Portfolio", "priority": "Priority"}
+NO_PRIORITY = "No priority given"
+RAG_WORDS = ("Green", "Amber", "Red", "No target", "No figure")
+DIRECTIONS = ("Improved", "Worsened", "No change")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one indicator stands at the quarter, as the overview, the exception pages and
+    ``kpiflow status --json`` all say it (one function makes it: ``standing``)."""
+
+    rag: str                       # Green, Amber, Red, No target or No figure
+    vs_last_year: str | None       # Improved, Worsened, No change; None where there is nothing to compare
+    forecast: str                  # On track, At risk, Off track; "-" where section 9 makes no forecast
+    forecast_value: float | None   # the forecast year-end outturn
+    forecast_target: float | None  # the year's target it is set against
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rag": self.rag, "vs_last_year": self.vs_last_year, "forecast": self.forecast,
+                "forecast_value": self.forecast_value, "forecast_target": self.forecast_target}
+
+
+def standing(a: Assessment, tolerance_percent: float) -> Standing:
+    """An indicator's RAG (in words: no figure, no target), direction against the same quarter last
+    year, and year-end forecast state: On track (the forecast meets or beats the year's target), At
+    risk (worse, within the tolerance) or Off track (worse beyond it); "-" where there is no
+    forecast (a Snapshot or a percentage, Q4, no figure) or no year's target to set it against."""
+    from kpiflow.trends import rag
+
+    f, ind = a.facts, a.indicator
+    word = f.rag or ("No figure" if f.current is None else "No target")
+    fc = f.forecast if f.current is not None else None
+    state = "-"
+    if fc is not None and fc.target is not None:
+        tol = ind.tolerance if ind.tolerance is not None else tolerance_percent
+        state = FORECAST_STATES[rag(fc.value, fc.target, ind.higher_is_better, tol) or "Green"]
+    return Standing(word, f.vs_last_year if f.current is not None else None, state,
+                    fc.value if fc else None, fc.target if fc else None)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How many indicators are of each RAG, and of each direction against the same quarter last year."""
+
+    indicators: int
+    rag: tuple[tuple[str, int], ...]          # (RAG word, count) in RAG_WORDS order
+    direction: tuple[tuple[str, int], ...]    # (direction, count) in DIRECTIONS order
+
+    def of(self, word: str) -> int:
+        return dict(self.rag + self.direction)[word]
+
+    def template_variables(self) -> dict[str, Any]:
+        keys = {w: w.lower().replace(" ", "_") for w in RAG_WORDS + DIRECTIONS}
+        return {"indicators": self.indicators, **{keys[w]: n for w, n in self.rag + self.direction}}
+
+
+def count(standings: Sequence[Standing]) -> Counts:
+    return Counts(len(standings), tuple((w, sum(s.rag == w for s in standings)) for w in RAG_WORDS),
+                  tuple((d, sum(s.vs_last_year == d for s in standings)) for d in DIRECTIONS))
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    """One indicator in the overview's table, as printed and as the numbers behind it."""
+
+    id: str
+    description: str
+    group: str
+    figure: str                    # as printed: "469 (162.8)", "No figure"
+    figure_value: float | None     # what the RAG judges: the figure, or the year to date
+    period: str                    # "Q2 2017/18", "Q2 2017/18, year to date"
+    target: str                    # the target in force as printed, or "No Target Set"
+    target_value: float | None
+    rag: str
+    rag_fill: str
+    vs_last_year: str              # Improved, Worsened, No change or "-"
+    last_year_symbol: str
+    forecast: str                  # On track, At risk, Off track or "-"
+    exception: bool                # it has a section of its own, which the row links to
+
+
+@dataclass(frozen=True)
+class OverviewGroup:
+    name: str
+    counts: Counts
+    rows: tuple[OverviewRow, ...]
+
+
+@dataclass(frozen=True)
+class Overview:
+    """"Performance at a glance" (PRODUCT.md section 19): every indicator, Never ones included."""
+
+    group_by: str                  # "portfolio" or "priority"
+    group_label: str               # "Portfolio" or "Priority"
+    council: Counts
+    groups: tuple[OverviewGroup, ...]
+
+    @property
+    def rows(self) -> tuple[OverviewRow, ...]:
+        return tuple(r for g in self.groups for r in g.rows)
+
+    def template_variables(self) -> dict[str, Any]:
+        def row(r: OverviewRow) -> dict[str, Any]:
+            return {"id": r.id, "description": r.description, "group": r.group, "figure": r.figure,
+                    "period": r.period, "target": r.target, "rag": r.rag, "rag_fill": r.rag_fill,
+                    "vs_last_year": r.vs_last_year, "last_year_symbol": r.last_year_symbol,
+                    "forecast": r.forecast, "exception": r.exception}
+        return {"group_by": self.group_by, "group_label": self.group_label,
+                "council": self.council.template_variables(),
+                "groups": [{"name": g.name, **g.counts.template_variables(), "rows": [row(r) for r in g.rows]}
+                           for g in self.groups],
+                "rows": [row(r) for r in self.rows]}
+
+
+def overview(snapshot: QuarterSnapshot, rules: Rules, group_by: str = "portfolio") -> Overview:
+    """Every indicator's standing, counted for the council and for each portfolio (or priority, in
+    catalogue order; indicators with none given last, under "No priority given")."""
+    from kpiflow.measures import YEAR_TO_DATE
+
+    quarter = snapshot.quarter
+    by_group: dict[str, list[tuple[OverviewRow, Standing]]] = {}
+    names = snapshot.catalogue.portfolios if group_by == "portfolio" else snapshot.catalogue.priorities
+    for name in names:
+        by_group[name] = []
+    for a in snapshot.assessments:
+        ind, f = a.indicator, a.facts
+        st = standing(a, rules.tolerance_percent)
+        group = ind.portfolio if group_by == "portfolio" else (ind.priority or NO_PRIORITY)
+        if f.current is None:
+            figure, value = "No figure", None
+        else:
+            # the figure the RAG judges: a Count's quarters so far added up, else the quarter's figure
+            figs = Figures(ind.measure.to_date(a.series, quarter, "number") if ind.has_number else None,
+                           ind.measure.to_date(a.series, quarter, "rate") if ind.has_rate else None)
+            figure, value = fmt_figures(figs, ind.unit, f.dp) or "-", f.to_date
+        ytd = f.current is not None and ind.measure.target_basis(quarter) == YEAR_TO_DATE
+        row = OverviewRow(
+            id=ind.id, description=ind.name, group=group, figure=figure, figure_value=value,
+            period=f"{quarter.short}, year to date" if ytd else quarter.short,
+            target="No Target Set" if f.target_now is None else fmt_target(f.target_now, ind.unit, dp=f.dp),
+            target_value=f.target_now, rag=st.rag, rag_fill=RAG_FILLS.get(st.rag, "FFFFFF"),
+            vs_last_year=st.vs_last_year or "-", last_year_symbol=SYMBOLS.get(st.vs_last_year or "", ""),
+            forecast=st.forecast, exception=a.verdict.exception)
+        by_group.setdefault(group, []).append((row, st))
+    every = [st for items in by_group.values() for _, st in items]
+    groups = tuple(OverviewGroup(name, count([st for _, st in items]), tuple(r for r, _ in items))
+                   for name, items in by_group.items() if items)
+    return Overview(group_by, GROUP_LABELS[group_by], count(every), groups)
+
+
 @dataclass(frozen=True)
 class ReportContext:
     """Everything the report says, in no format."""
@@ -311,6 +462,7 @@ class ReportContext:
     key: tuple[tuple[str, str, str], ...] = KEY
     rate_key: str = ""     # the key's line for "469 (162.8)", in the council's own rates; "" with no such figure
     provisional: tuple[str, ...] = ()     # indicators whose figures are not signed off yet (section 18)
+    overview: Overview | None = None      # "Performance at a glance" (None: the exceptions-only appendix)
 
     def template_variables(self) -> dict[str, Any]:
         """The report template's variables (doc_templates/README.md), without the Word-only parts:
@@ -331,6 +483,7 @@ class ReportContext:
                              "text": o.text} for o in self.outstanding],
             "provisional": list(self.provisional),
             "rate_key": self.rate_key,
+            "overview": self.overview.template_variables() if self.overview else None,
         }
 
 
@@ -470,11 +623,13 @@ def values_table(a: Assessment, provisional: bool = False) -> ValuesTable:
 
 
 def build_context(snapshot: QuarterSnapshot, council: str, rules: Rules, today: dt.date,
-                  kept: Mapping[tuple[str, str], str] | None = None, charts: bool = True) -> ReportContext:
+                  kept: Mapping[tuple[str, str], str] | None = None, charts: bool = True,
+                  group_by: str | None = "portfolio") -> ReportContext:
     """The report for a quarter. ``kept`` gives words to use instead of the stored ones, by
     (indicator ID, "commentary" or "response"): an officer's edits carried over from an earlier
     draft. ``today`` is the date a missing return is reported as not received by. Without
-    ``charts``, no chart specs are drawn up (for a text-only context)."""
+    ``charts``, no chart specs are drawn up (for a text-only context). ``group_by`` groups the
+    overview ("portfolio" or "priority"); None leaves it out (the exceptions-only appendix)."""
     kept = kept or {}
     quarter, returned = snapshot.quarter, snapshot.returned
     exceptions: list[ExceptionEntry] = []
@@ -500,7 +655,7 @@ def build_context(snapshot: QuarterSnapshot, council: str, rules: Rules, today: 
                 commentary = draft_commentary(f)
             specs = chart_specs(a, council) if charts else []
             breakdown = snapshot.breakdowns.get(ind.id, ())
-            rag_word = f.rag or ("No figure" if f.current is None else "No target")
+            rag_word = standing(a, rules.tolerance_percent).rag
             reasons = tuple(reason_texts(a.verdict, ind.unit, f.dp))
             exceptions.append(ExceptionEntry(
                 id=ind.id, portfolio=portfolio, portfolio_heading=portfolio.upper() if i == 0 else "",
@@ -528,7 +683,8 @@ def build_context(snapshot: QuarterSnapshot, council: str, rules: Rules, today: 
         outstanding=tuple(OutstandingLine(o.service, o.state, o.indicators, o.text(today, quarter))
                           for o in snapshot.outstanding) + provisional_lines(snapshot.provisional),
         provisional=tuple(sorted(snapshot.provisional)),
-        rate_key=rate_key(exceptions, {i.id: i.rate_per for i in snapshot.catalogue.indicators}))
+        rate_key=rate_key(exceptions, {i.id: i.rate_per for i in snapshot.catalogue.indicators}),
+        overview=overview(snapshot, rules, group_by) if group_by else None)
 
 
 def rate_key(exceptions: Sequence[ExceptionEntry], rates_per: Mapping[str, float | None]) -> str:

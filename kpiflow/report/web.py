@@ -185,8 +185,10 @@ def page_context(context: ReportContext, texts: Mapping[str, tuple[str, str]]) -
         ex["section_id"] = f"ex-{_slug(entry.id)}"
         ex["chart_specs"] = [(f"chart-{_slug(entry.id)}-{i + 1}", c.spec, c.alt_text) for i, c in enumerate(entry.charts)]
         ex["chart_list"] = []
-    # the slot for "Performance at a glance" (section 19): the page shows it when the context has one
-    variables["overview"] = getattr(context, "overview", None)
+    # "Performance at a glance" (section 19), when the context has one: each exception's row links to its section
+    if variables.get("overview") is not None:
+        for row in (*variables["overview"]["rows"], *(r for g in variables["overview"]["groups"] for r in g["rows"])):
+            row["section_id"] = f"ex-{_slug(row['id'])}" if row["exception"] else ""
     variables["lang"] = "en-GB"
     return variables
 
@@ -366,7 +368,8 @@ class PublicFiles:
         quarter = snapshot.quarter
         self.settings, self.quarter = settings, quarter
         # the quarter publish read (with its words and breakdowns): the page reads the store no more
-        report = build_context(snapshot, settings.council, settings.rules, made_on)
+        report = build_context(snapshot, settings.council, settings.rules, made_on,
+                               group_by=settings.group_by if settings.overview else None)
         self.context = page_context(report, texts)
         self.csv = csv_text(indicator_rows(settings, snapshot.catalogue, quarter, list(snapshot.assessments),
                                            published))

@@ -20,7 +20,16 @@ from typing import Any
 from kpiflow.docx.a11y import set_properties
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.marks import mark_anchor
-from kpiflow.docx.render import add_chart, marked_block, new_block, number_drawings, open_template
+from kpiflow.docx.render import (
+    add_chart,
+    marked_block,
+    new_block,
+    number_drawings,
+    open_template,
+    retarget_section_links,
+    section_bookmark,
+    section_link,
+)
 from kpiflow.errors import KpiflowError, NoFiguresError
 from kpiflow.filing import part_path, unique_path, write_new
 from kpiflow.model import Catalogue
@@ -45,10 +54,16 @@ def jinja_env() -> Any:
 
 def template_variables(context: ReportContext, tpl: Any = None, chart_mode: str = "native") -> dict[str, Any]:
     """The template's variables: the context's, and with a template (``tpl``) each exception's
-    Word parts: its bookmark anchor, its marked commentary and response, and its charts."""
+    Word parts: its bookmark anchor, the bookmark at its heading, its marked commentary and
+    response, and its charts; and each overview row's ID, linked to its exception's heading."""
     out = context.template_variables()
+    if out["overview"] is not None:
+        rows = [*out["overview"]["rows"], *(r for g in out["overview"]["groups"] for r in g["rows"])]
+        for r in rows:
+            r["link"] = section_link(r["id"], r["id"] if r["exception"] else None)
     for entry, ex in zip(context.exceptions, out["exceptions"], strict=True):
         ex["anchor"] = mark_anchor(entry.id)
+        ex["section_mark"] = section_bookmark(tpl, entry.id) if tpl else ""
         ex["commentary_block"] = marked_block(tpl, entry.id, "commentary", list(entry.commentary)) if tpl else ""
         ex["response_block"] = marked_block(tpl, entry.id, "response", list(entry.response)) if tpl else ""
         charts: Any = ""
@@ -98,11 +113,12 @@ def render_draft(settings: Settings, snap: QuarterSnapshot, template: Path | Non
         raise KpiflowError(f"The report template {template} is missing. Run kpiflow init to get the shipped one.")
     quarter = snap.quarter
     context = build_context(snap, settings.council, settings.rules, today or dt.date.today(),
-                            kept_by_id(kept or {}, snap.catalogue))
+                            kept_by_id(kept or {}, snap.catalogue), group_by=settings.group_by if settings.overview else None)
     try:
         tpl = open_template(template)
         tpl.render(template_variables(context, tpl, settings.charts), jinja_env=jinja_env(), autoescape=True)
         number_drawings(tpl)
+        retarget_section_links(tpl.docx)
         set_properties(tpl.docx, report_title(quarter), settings.council)
     except TemplateError as exc:
         raise KpiflowError(f"The report template {template.name} has an error: {exc}. "

@@ -16,6 +16,7 @@ from typing import Any
 from kpiflow.catalogue import (
     ACCUMULATES_HEADER,
     INDICATOR_HEADERS,
+    PRIORITY_HEADER,
     QUARTER_HEADERS,
     SERVICE_HEADERS,
     TARGET_HEADERS,
@@ -435,12 +436,16 @@ def write_catalogue(path: Path, catalogue: Catalogue) -> Path:
     ws.title = "Indicators"
     # the optional Accumulates column only where an indicator needs it
     accumulates = any(ind.accumulates for ind in catalogue.indicators)
-    _header(ws, 1, [*INDICATOR_HEADERS, *([ACCUMULATES_HEADER] if accumulates else [])], st)
+    priority = any(ind.priority for ind in catalogue.indicators)   # and Priority where one is given
+    _header(ws, 1, [*INDICATOR_HEADERS, *([ACCUMULATES_HEADER] if accumulates else []),
+                    *([PRIORITY_HEADER] if priority else [])], st)
     for r, ind in enumerate(catalogue.indicators, start=2):
         vals = [ind.id, ind.name, ind.portfolio, ind.service, ind.better, ind.unit, ind.rate_per, ind.frequency,
                 ind.measure.name, ind.tolerance, ind.exception]
         if accumulates:
             vals.append("Yes" if ind.accumulates else None)
+        if priority:
+            vals.append(ind.priority or None)
         for c, v in enumerate(vals, start=1):
             set_text(ws.cell(row=r, column=c), v)
     for letter, w in zip("ABCDEFGHIJK", (12, 60, 45, 22, 12, 16, 10, 12, 12, 12, 10), strict=True):
