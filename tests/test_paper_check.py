@@ -82,9 +82,27 @@ def canonical(xml: bytes) -> bytes:
 
 # -- figures in the text --------------------------------------------------------------------------
 
-def test_a_figure_typed_into_the_values_table_is_refused_naming_both(fresh: DemoResult) -> None:
-    draft = rewrite(fresh.report, fresh.home / "forged.docx",
+def replace_last(old: str, new: str):  # type: ignore[no-untyped-def]
+    def change(data: bytes) -> bytes:
+        text = data.decode("utf-8")
+        assert old in text, old
+        at = text.rindex(old)
+        return (text[:at] + new + text[at + len(old):]).encode("utf-8")
+    return change
+
+
+def test_a_figure_typed_into_the_overview_is_refused_naming_both(fresh: DemoResult) -> None:
+    # the overview ("Performance at a glance") comes first: its CS01 row holds the quarter's figure
+    draft = rewrite(fresh.report, fresh.home / "overview.docx",
                     {"word/document.xml": replace_text("531 (185.6)", "431 (150.6)")})
+    found = refused(fresh, draft, "figure-changed")
+    assert any("CS01" in m and "431 (150.6)" in m and "531 (185.6)" in m for m in found), found
+
+
+def test_a_figure_typed_into_the_values_table_is_refused_naming_both(fresh: DemoResult) -> None:
+    # the values table's is the last place the quarter's figure is printed
+    draft = rewrite(fresh.report, fresh.home / "forged.docx",
+                    {"word/document.xml": replace_last("531 (185.6)", "431 (150.6)")})
     found = refused(fresh, draft, "figure-changed")
     assert any("CS01 values table, 2017/18 Q2: the draft shows 431 (150.6), the store holds 531 (185.6)" in m
                for m in found), found
@@ -109,7 +127,8 @@ def test_a_changed_line_of_the_key_is_refused(fresh: DemoResult) -> None:
 
 def test_a_deleted_values_note_is_refused(fresh: DemoResult) -> None:
     def drop_row(root: Any) -> None:     # the officer deletes the first row of CS01's values table
-        tables = [t for t in root.iter(f"{W}tbl") if "531 (185.6)" in "".join(t.itertext())]
+        tables = [t for t in root.iter(f"{W}tbl") if "531 (185.6)" in "".join(t.itertext())
+                  and "2016/17" in "".join(t.itertext())]
         rows = tables[0].findall(f"{W}tr")
         tables[0].remove(rows[-1])
 
