@@ -431,8 +431,9 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
     put_in_place(work, target)
     result.folder = target
     result.files = [target / p.name for p in files] + [target / "manifest.json"]
-    result.lines.append("Stored the report's words (commentary and service response) for "
-                        + (", ".join(result.stored) if result.stored else "no indicator: they match the store already"))
+    result.lines.append(f"Stored the report's words (commentary and service response) for {', '.join(result.stored)}"
+                        if result.stored else "No words to store: the commentary and service responses are the "
+                        "store's already, or kpiflow's own (drafted again from the figures in a later draft)")
     result.lines += [f"Published: {p}" for p in result.files]
     result.lines.append(f"{quarter.short} is now closed to returns (kpiflow reopen to reopen it).")
     return result
