@@ -100,18 +100,19 @@ class Row:
     values: tuple[float | None, float | None, float | None, float | None]   # number, rate, sn, en
 
 
-def figures() -> list[Row]:
+def figures(fixture: Path = FIXTURE) -> list[Row]:
+    """A council fixture's figures.csv (this council's, unless another fixture folder is named)."""
     def num(text: str) -> float | None:
         return float(text) if text.strip() else None
 
-    with (FIXTURE / "figures.csv").open(encoding="utf-8", newline="") as fh:
+    with (fixture / "figures.csv").open(encoding="utf-8", newline="") as fh:
         return [Row(r["Indicator ID"], parse_period(r["Period"]),
                     (num(r["Number"]), num(r["Rate"]), num(r["Statistical neighbours"]), num(r["England"])))
                 for r in csv.DictReader(fh)]
 
 
-def expected() -> list[dict[str, str]]:
-    with (FIXTURE / "expected.csv").open(encoding="utf-8", newline="") as fh:
+def expected(fixture: Path = FIXTURE) -> list[dict[str, str]]:
+    with (fixture / "expected.csv").open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
 
 

@@ -3,12 +3,14 @@ through the command line over five quarters, 2024/25 Q1 to 2025/26 Q1 (see tests
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from council import Row
+from council import expected as council_expected
+from council import figures as council_figures
 from typer.testing import CliRunner
 
 from kpiflow.cli import app
@@ -86,26 +88,12 @@ PROFILES = {("RB01", y): (28.5, 56.5, 84.5, 97.0) for y in ("2024/25", "2025/26"
 CATALOGUE = Catalogue(INDICATORS, TARGETS, PROFILES)
 
 
-@dataclass(frozen=True)
-class Row:
-    iid: str
-    period: Period
-    values: tuple[float | None, float | None, float | None, float | None]   # number, rate, sn, en
-
-
 def figures() -> list[Row]:
-    def num(text: str) -> float | None:
-        return float(text) if text.strip() else None
-
-    with (FIXTURE / "figures.csv").open(encoding="utf-8", newline="") as fh:
-        return [Row(r["Indicator ID"], parse_period(r["Period"]),
-                    (num(r["Number"]), num(r["Rate"]), num(r["Statistical neighbours"]), num(r["England"])))
-                for r in csv.DictReader(fh)]
+    return council_figures(FIXTURE)
 
 
 def expected() -> list[dict[str, str]]:
-    with (FIXTURE / "expected.csv").open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+    return council_expected(FIXTURE)
 
 
 COMPARATORS_2024 = parse_period("2024/25")
