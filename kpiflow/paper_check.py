@@ -18,7 +18,6 @@ is the draft's.
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import math
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from typing import Any
 
 from kpiflow.docx.marks import KINDS, mark_anchor
 from kpiflow.problems import Problem
-from kpiflow.provenance import Provenance, drafted_hash
+from kpiflow.provenance import Provenance, drafted_hash, made_on
 from kpiflow.report.context import QuarterSnapshot
 from kpiflow.settings import Settings
 
@@ -44,15 +43,6 @@ class PaperCheck:
     problems: list[Problem] = field(default_factory=list)
     parts: dict[str, bytes] = field(default_factory=dict)       # draft part name -> the store's bytes
     drafted: set[str] = field(default_factory=set)              # hashes of the words kpiflow wrote in the draft
-
-
-def made_on(made: Provenance) -> dt.date:
-    """The day, here, the draft was made: the day its "not received by" and report dates name."""
-    try:
-        at = dt.datetime.fromisoformat(made.made_at)
-    except ValueError:
-        return dt.date.today()
-    return at.astimezone().date() if at.tzinfo else at.date()
 
 
 def check_paper(settings: Settings, snap: QuarterSnapshot, pkg: Any, made: Provenance, shown: str) -> PaperCheck:

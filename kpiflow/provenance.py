@@ -109,6 +109,18 @@ class Provenance:
         return bool(self.council) and self.council != council[:MAX_COUNCIL].strip()
 
 
+def made_on(made: Provenance | None) -> dt.date:
+    """The day, here, the draft was made: the day its report date and "not received by" dates name (the draft
+    wrote them in local time; ``made_at`` is UTC). Today for a draft with no properties."""
+    if made is None:
+        return dt.date.today()
+    try:
+        at = dt.datetime.fromisoformat(made.made_at)
+    except ValueError:
+        return dt.date.today()
+    return at.astimezone().date() if at.tzinfo else at.date()
+
+
 def read_provenance(pkg: Any) -> Provenance | None:
     """The provenance recorded in an open package's custom properties (``kpiflow.docx.package``)."""
     from kpiflow.docx.props import CUSTOM_PART, RT_CUSTOM, read_properties

@@ -43,6 +43,7 @@ from kpiflow.provenance import (
     Provenance,
     fingerprint,
     has_marks,
+    made_on,
     newest_draft,
     other_council,
     properties_removed,
@@ -377,7 +378,7 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
         from kpiflow.report.web import PublicFiles
 
         # the page has the words the published paper has, kpiflow's and the officers' alike
-        public = PublicFiles(settings, snap, check.on_paper, _made_on(check.made))
+        public = PublicFiles(settings, snap, check.on_paper, made_on(check.made))
         public.start()
         try:
             pdf = to_pdf(final, work, title=report_title(quarter))
@@ -437,14 +438,6 @@ def _publish(settings: Settings, store: Store, catalogue: Catalogue, quarter: Pe
     result.lines += [f"Published: {p}" for p in result.files]
     result.lines.append(f"{quarter.short} is now closed to returns (kpiflow reopen to reopen it).")
     return result
-
-
-def _made_on(made: Provenance | None) -> dt.date:
-    """The day the draft was made: the date its words ("not in when this draft was made") speak of."""
-    try:
-        return dt.date.fromisoformat(made.made_at[:10]) if made is not None else dt.date.today()
-    except ValueError:
-        return dt.date.today()
 
 
 def _proofread(settings: Settings, store: Store, catalogue: Catalogue, quarter: Period, draft: Path,

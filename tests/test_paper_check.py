@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from lxml import etree
 from publish_helpers import (
     FOLDER,
@@ -484,3 +485,23 @@ def test_after_reopen_and_a_comparator_import_the_drafted_words_quote_the_new_co
         new = Path(r.stdout.split("Draft report: ", 1)[1].splitlines()[0])
         words = commentary_of(new, "CS01")
         assert "(102.0)" not in words and "(111.4)" in words, (args, words)
+
+
+def test_the_day_a_draft_was_made_is_the_local_day_it_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The draft names its report date in local time; its properties record UTC. Publish's web page and its fresh
+    rendering both take the day from here, so neither says the day before for a draft made after midnight in
+    summer."""
+    import datetime as dt
+    import time
+
+    from kpiflow.provenance import Provenance, made_on
+
+    monkeypatch.setenv("TZ", "Europe/London")
+    time.tzset()
+    try:
+        made = Provenance("2025/26 Q1", "2025-06-30T23:30:00+00:00", "", {})
+        assert made_on(made) == dt.date(2025, 7, 1)
+        assert made_on(None) == dt.date.today()
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
