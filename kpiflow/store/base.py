@@ -119,6 +119,20 @@ class HeldFigures:
     recorded_at: str
 
 
+
+def _by_service_and_quarter(table: str, service: str | None, quarter: Period | None) -> tuple[str, list[Any]]:
+    """A query of ``table``'s rows, for one service (names matched ignoring case) and one quarter where given.
+    lower() folds ASCII letters only in SQLite, as its NOCASE did: the same on both stores."""
+    sql, args = f"SELECT * FROM {table} WHERE 1 = 1", []   # table: one of kpiflow's own names, never a user's
+    if service:
+        sql += " AND lower(service) = lower(?)"
+        args.append(service)
+    if quarter:
+        sql += " AND quarter = ?"
+        args.append(quarter.label)
+    return sql, args
+
+
 class Store(ABC):
     """One open history store: SQLite (:class:`kpiflow.store.sqlite.SQLiteStore`) or PostgreSQL
     (:class:`kpiflow.store.postgres.PostgresStore`); :func:`kpiflow.store.open_store` picks."""
@@ -474,13 +488,7 @@ class Store(ABC):
     def messages(self, service: str | None = None, quarter: Period | None = None,
                  state: str | None = None) -> list[Message]:
         """Stored messages, oldest first."""
-        sql, args = "SELECT * FROM messages WHERE 1 = 1", []
-        if service:
-            sql += " AND lower(service) = lower(?)"
-            args.append(service)
-        if quarter:
-            sql += " AND quarter = ?"
-            args.append(quarter.label)
+        sql, args = _by_service_and_quarter("messages", service, quarter)
         if state:
             sql += " AND state = ?"
             args.append(state)
@@ -528,13 +536,7 @@ class Store(ABC):
 
     def signoffs(self, service: str | None = None, quarter: Period | None = None) -> list[SignOff]:
         """Every sign-off and send-back, oldest first."""
-        sql, args = "SELECT * FROM signoffs WHERE 1 = 1", []
-        if service:
-            sql += " AND lower(service) = lower(?)"
-            args.append(service)
-        if quarter:
-            sql += " AND quarter = ?"
-            args.append(quarter.label)
+        sql, args = _by_service_and_quarter("signoffs", service, quarter)
         return [_signoff(r) for r in self._run(sql + " ORDER BY id", args)]
 
     # -- reading ----------------------------------------------------------------------------------
@@ -593,14 +595,7 @@ class Store(ABC):
         return [c for c, _ in self.breakdown(iid, earlier[-1])] if earlier else []
 
     def submissions(self, service: str | None = None, quarter: Period | None = None) -> list[Submission]:
-        sql, args = "SELECT * FROM submissions WHERE 1 = 1", []
-        if service:
-            # lower() folds ASCII letters only in SQLite, as its NOCASE did; the same on both stores
-            sql += " AND lower(service) = lower(?)"
-            args.append(service)
-        if quarter:
-            sql += " AND quarter = ?"
-            args.append(quarter.label)
+        sql, args = _by_service_and_quarter("submissions", service, quarter)
         return [_submission(r) for r in self._run(sql + " ORDER BY id", args)]
 
     def submission(self, id_: int) -> Submission | None:
