@@ -40,7 +40,7 @@ import math
 import re
 import zipfile
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
 from kpiflow.docx.ids import numbers
@@ -389,6 +389,31 @@ MPL_MARKERS = {"circle": "o", "square": "s", "triangle": "^", "diamond": "D", "x
 MPL_DASHES = {"solid": "-", "dash": "--", "sysDot": ":", "lgDash": (0, (8, 3)), "dashDot": "-."}
 
 
+COLUMN_HATCHES = ("", "//", "..", "xx")
+
+
+def draw_series(ax: Any, spec: ChartSpec, marker_size: float, line_width: float, edge_width: float) -> list[int]:
+    """Draw a clean spec's series on matplotlib axes, each in its role's look (the Word charts', so a picture and
+    the web page's SVG look alike): columns side by side with a hatch each, or lines with dash and marker; its
+    value axis from zero for columns. Returns the categories' x positions."""
+    x = list(range(len(spec.categories)))
+    n = len(spec.series)
+    for i, (name, values) in enumerate(spec.series):
+        ys = [math.nan if v is None else v for v in values]
+        look = series_style(spec, i)
+        if spec.kind == "column":
+            w = 0.8 / n
+            ax.bar([xi - 0.4 + w * (i + 0.5) for xi in x], ys, width=w, label=name, color=f"#{look.fill}",
+                   hatch=COLUMN_HATCHES[i % len(COLUMN_HATCHES)], edgecolor="#000000", linewidth=edge_width)
+        else:
+            ax.plot(x, ys, label=name, color=f"#{look.colour}", linestyle=MPL_DASHES[look.dash],
+                    marker=MPL_MARKERS[look.marker], markersize=marker_size, linewidth=line_width)
+    y_min = value_axis_min(spec)
+    if y_min is not None or spec.y_max is not None:
+        ax.set_ylim(bottom=y_min, top=spec.y_max)
+    return x
+
+
 def render_png(spec: ChartSpec, width_cm: float = 15.0, height_cm: float = 7.5, dpi: int = 150) -> bytes:
     """The same chart as a picture, for ``charts = "image"`` (needs matplotlib, an optional extra)."""
     try:
@@ -404,27 +429,14 @@ def render_png(spec: ChartSpec, width_cm: float = 15.0, height_cm: float = 7.5, 
     spec = _clean_spec(spec)
     fig, ax = plt.subplots(figsize=(width_cm / 2.54, height_cm / 2.54), dpi=dpi)
     try:
-        x = list(range(len(spec.categories)))
+        x = draw_series(ax, spec, marker_size=3, line_width=1.5, edge_width=0.4)
         n = len(spec.series)
-        for i, (name, values) in enumerate(spec.series):
-            ys = [math.nan if v is None else v for v in values]
-            look = series_style(spec, i)
-            if spec.kind == "column":
-                w = 0.8 / n
-                ax.bar([xi - 0.4 + w * (i + 0.5) for xi in x], ys, width=w, label=name, color=f"#{look.fill}",
-                       hatch=("", "//", "..", "xx")[i % 4], edgecolor="black", linewidth=0.4)
-            else:
-                ax.plot(x, ys, marker=MPL_MARKERS[look.marker], markersize=3, label=name, color=f"#{look.colour}",
-                        linestyle=MPL_DASHES[look.dash])
         ax.set_xticks(x, list(spec.categories), fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         import textwrap
 
         # a long title wraps rather than running off the picture
         ax.set_title("\n".join(textwrap.wrap(spec.title, 80)), fontsize=9, fontweight="bold")
-        y_min = value_axis_min(spec)
-        if y_min is not None or spec.y_max is not None:
-            ax.set_ylim(bottom=y_min, top=spec.y_max)
         if spec.y_title:
             ax.set_ylabel(spec.y_title, fontsize=7)
         ax.grid(axis="y", color="#D9D9D9", linewidth=0.5)

@@ -66,7 +66,6 @@ def page_filename(quarter: Period) -> str:
 # One look per series, the Word charts' (kpiflow.report.context.SERIES_STYLES): colour, dash and marker, so that
 # the lines are told apart in black and white and by readers who do not see colour (WCAG 1.4.1), and England is
 # drawn alike on the page, in the .docx and in every chart.
-COLUMN_HATCHES = ("", "//", "..", "xx")
 _G_ID = re.compile(r'<g id="[^"]*"')
 _SVG_OPEN = re.compile(r"<svg\b[^>]*>")
 
@@ -92,11 +91,10 @@ def chart_svg(spec: ChartSpec, chart_id: str, alt: str = "") -> Chart:
     from matplotlib.figure import Figure
 
     from kpiflow.docx.charts import (
-        MPL_DASHES,
-        MPL_MARKERS,
         _clean_spec,  # the series the Word chart leaves out, left out here too
+        draw_series,
     )
-    from kpiflow.report.context import describe, series_style, value_axis_min
+    from kpiflow.report.context import describe
 
     spec = _clean_spec(spec)
     with matplotlib.rc_context({"svg.hashsalt": chart_id, "svg.fonttype": "none", "text.parse_math": False,
@@ -107,23 +105,9 @@ def chart_svg(spec: ChartSpec, chart_id: str, alt: str = "") -> Chart:
         warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
         fig = Figure(figsize=(6.4, 3.4))
         ax = fig.add_subplot()
-        x = list(range(len(spec.categories)))
+        x = draw_series(ax, spec, marker_size=5, line_width=1.8, edge_width=0.5)
         n = len(spec.series)
-        for i, (name, values) in enumerate(spec.series):
-            ys = [math.nan if v is None else v for v in values]
-            look = series_style(spec, i)
-            if spec.kind == "column":
-                w = 0.8 / n
-                ax.bar([xi - 0.4 + w * (i + 0.5) for xi in x], ys, width=w, label=name,
-                       color=f"#{look.fill}", hatch=COLUMN_HATCHES[i % len(COLUMN_HATCHES)],
-                       edgecolor="#000000", linewidth=0.5)
-            else:
-                ax.plot(x, ys, label=name, color=f"#{look.colour}", linestyle=MPL_DASHES[look.dash],
-                        marker=MPL_MARKERS[look.marker], markersize=5, linewidth=1.8)
         ax.set_xticks(x, list(spec.categories))
-        y_min = value_axis_min(spec)
-        if y_min is not None or spec.y_max is not None:
-            ax.set_ylim(bottom=y_min, top=spec.y_max)
         if spec.y_title:
             ax.set_ylabel(spec.y_title)
         ax.grid(axis="y", color="#d9d9d9", linewidth=0.6)
