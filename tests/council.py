@@ -275,3 +275,30 @@ def read_draft(path: Path) -> tuple[list[str], list[list[str]], dict[str, Except
         elif not seen_exception:
             first_page.append(b)
     return first_page, summary, found
+
+
+def check_verdict(verdicts: dict[tuple[str, str], dict[str, dict[str, Any]]], row: dict[str, str]) -> None:
+    """One row of a hand-worked table (expected.csv) against ``kpiflow explain --json`` under every preset:
+    ``verdicts`` by (quarter, preset name) and indicator ID."""
+    import pytest
+
+    def num(text: str) -> float | None:
+        return float(text) if text else None
+
+    got = verdicts[(row["quarter"], "default")][row["id"]]
+    assert got["current"] == pytest.approx(num(row["current"]))
+    assert (got["vs_previous"], got["vs_last_year"]) == (row["vs_previous"] or None, row["vs_last_year"] or None)
+    assert got["target_in_force"] == pytest.approx(num(row["target_in_force"]))
+    assert (got["rag"], got["previous_rag"]) == (row["rag"] or None, row["previous_rag"] or None)
+    for key, compared in (("compared_with_previous", row["compared_with_previous"]),
+                          ("compared_with_last_year", row["compared_with_last_year"])):
+        if compared:
+            now, then = (float(v) for v in compared.split(" v "))
+            assert got[key][:2] == pytest.approx([now, then]), key
+        elif key == "compared_with_previous":
+            # no comparison: an accumulating percentage is never compared with the quarter before, at Q1 no
+            # year-to-date percentage is compared with the previous year's Q4, and a missing figure with nothing
+            assert got[key] is None or None in got[key][:2], got[key]
+    for preset in PRESETS:
+        verdict = verdicts[(row["quarter"], preset)][row["id"]]
+        assert verdict["exception"] == (row[preset] == "Y"), (preset, verdict["why"])

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from council import Row
+from council import Council, Row
 from council import expected as council_expected
 from council import figures as council_figures
 from typer.testing import CliRunner
@@ -125,22 +125,10 @@ def return_for(service: str, quarter: Period, rows: list[Row]) -> tuple[dict[str
 
 
 @dataclass
-class District:
-    """A working folder run through the commands, and what each step printed."""
+class District(Council):
+    """A working folder run through the commands (the first council's runner), with this council's figures."""
 
-    home: Path
     rows: list[Row] = field(default_factory=figures)
-    runner: CliRunner = field(default_factory=CliRunner)
-    log: list[str] = field(default_factory=list)
-
-    def run(self, *args: str, code: int = 0) -> str:
-        result = self.runner.invoke(app, [*args, "--home", str(self.home)], catch_exceptions=False)
-        self.log.append(f"$ kpiflow {' '.join(args)}\n{result.output}")
-        assert result.exit_code == code, f"kpiflow {' '.join(args)} exited {result.exit_code}:\n{result.output}"
-        return result.output
-
-    def issued(self, service: str, quarter: Period) -> Path:
-        return self.home / "outbox" / "returns" / f"{service}_{quarter.file_label}.xlsx"
 
     def send(self, service: str, quarter: Period, support_change: dict[tuple[str, str], list[object]] | None = None,
              name: str = "") -> Path:

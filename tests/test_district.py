@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from council import PRESETS, check_verdict
 from district import CU, INDICATORS, Q1_2025, Q4_2024, RB, District, expected, figures, start, steps
 from docx_helpers import body_blocks, table_rows
 from sentence_audit import unlabelled
 
 from kpiflow.periods import Period, parse_period
 
-PRESETS = {"default": "below-target-or-worse-than-last-year", "red": "red",
-           "red_or_amber_worsening": "red-or-amber-worsening", "missed_two_quarters": "missed-two-quarters"}
 CHECKED = (Q4_2024, Q1_2025)
 
 
@@ -38,12 +37,6 @@ class Run:
     drafts: dict[str, dict[str, Section]] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     feedback: dict[str, str] = field(default_factory=dict)
-
-
-def _set_rule(home: Path, preset: str) -> None:
-    toml = home / "kpiflow.toml"
-    toml.write_text(re.sub(r'(?m)^#? ?exception = ".*"$', f'exception = "{preset}"',
-                           toml.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def read_sections(path: Path) -> dict[str, Section]:
@@ -75,10 +68,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         r.drafts[q.label] = read_sections(draft)
         r.files[q.label] = draft
         for name, preset in PRESETS.items():
-            _set_rule(d.home, preset)
+            d.set_rule(preset)
             r.verdicts[(q.label, name)] = {x["id"]: x for x in json.loads(d.run("explain", "--quarter", q.label,
                                                                                 "--json"))}
-        _set_rule(d.home, PRESETS["default"])
+        d.set_rule(PRESETS["default"])
         feedback = d.home / "outbox" / "feedback" / f"{RB}_{q.file_label} - feedback.txt"
         r.feedback[q.label] = feedback.read_text(encoding="utf-8")
     return r
@@ -89,29 +82,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 ROWS = expected()
 
 
-def _num(text: str) -> float | None:
-    return float(text) if text else None
-
 
 @pytest.mark.parametrize("row", ROWS, ids=[f"{r['quarter']}-{r['id']}" for r in ROWS])
 def test_verdicts_match_the_hand_worked_table(run: Run, row: dict[str, str]) -> None:
-    got = run.verdicts[(row["quarter"], "default")][row["id"]]
-    assert got["current"] == pytest.approx(_num(row["current"]))
-    assert (got["vs_previous"], got["vs_last_year"]) == (row["vs_previous"] or None, row["vs_last_year"] or None)
-    assert got["target_in_force"] == pytest.approx(_num(row["target_in_force"]))
-    assert (got["rag"], got["previous_rag"]) == (row["rag"] or None, row["previous_rag"] or None)
-    for key, compared in (("compared_with_previous", row["compared_with_previous"]),
-                          ("compared_with_last_year", row["compared_with_last_year"])):
-        if compared:
-            now, then = (float(v) for v in compared.split(" v "))
-            assert got[key][:2] == pytest.approx([now, then]), key
-        elif key == "compared_with_previous":
-            # an accumulating percentage is never compared with the quarter before; at Q1 no year-to-date
-            # percentage is compared with the previous year's Q4
-            assert got[key] is None or got[key][1] is None, got[key]
-    for preset in PRESETS:
-        verdict = run.verdicts[(row["quarter"], preset)][row["id"]]
-        assert verdict["exception"] == (row[preset] == "Y"), (preset, verdict["why"])
+    check_verdict(run.verdicts, row)
 
 
 def test_exception_counts_under_each_preset(run: Run) -> None:
