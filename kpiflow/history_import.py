@@ -22,7 +22,6 @@ import codecs
 import csv
 import datetime as dt
 import itertools
-import math
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -33,7 +32,7 @@ from typing import Any
 from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.errors import KpiflowError, PeriodError
 from kpiflow.filing import kind_of, sha256_file
-from kpiflow.fmt import NotANumber, column_letter, parse_number
+from kpiflow.fmt import column_letter
 from kpiflow.model import Catalogue, Figures, Indicator
 from kpiflow.periods import Period, parse_period
 from kpiflow.problems import ValidationResult
@@ -48,7 +47,6 @@ MAX_LINE = 64 * 1024                  # characters in one line of a CSV: a row o
 MAX_SOURCE = 300                      # characters of a row's Source kept
 BASE_TOLERANCE = 10                   # percent: how far the population a rate implies may move between periods
 TEMPLATE_NAME = "history_import.xlsx"
-_PERCENT_TEXT = re.compile(r"^\s*(?P<n>[+-]?(?:\d[\d,]*(?:\.\d+)?|\.\d+))\s*%\s*$")
 _FIGURES = (("Number", "number"), ("Rate", "rate"), ("Statistical neighbours", "statneigh"), ("England", "england"))
 
 
@@ -203,29 +201,11 @@ def _blank(v: object) -> bool:
 
 
 def _number(result: ValidationResult, value: object, sheet: str, cell: str, iid: str, what: str) -> float | None:
-    if isinstance(value, str) and value.strip().startswith("#"):
-        result.error("formula-error", f'The cell shows "{_show(value)}". Type the {what} itself.', sheet, cell, iid)
-        return None
-    try:
-        v = parse_number(value)
-    except NotANumber:
-        if isinstance(value, str) and (m := _PERCENT_TEXT.match(value)):
-            result.error("not-a-number", f'"{_show(value)}" is text, not a number. Type {m["n"].replace(",", "")}, '
-                         "without the % sign.", sheet, cell, iid)
-        else:
-            result.error("not-a-number", f'"{_show(value)}" is not a number. Enter the {what}, or leave the cell '
-                         "blank.", sheet, cell, iid)
-        return None
-    if v is None:
-        return None
-    if not math.isfinite(v):
-        result.error("not-a-number", f'"{_show(value)}" is not a figure. Enter the {what} as a number, or leave the '
-                     "cell blank.", sheet, cell, iid)
-        return None
-    if v < 0:
-        result.error("negative-value", f"{_show(value)} is negative. Enter the {what} as 0 or more.", sheet, cell, iid)
-        return None
-    return v
+    """A figure checked as a return's are (kpiflow.validate.check_number): a table has no Commentary to explain a
+    blank in."""
+    from kpiflow.validate import check_number
+
+    return check_number(result, value, sheet, cell, iid, what, blank="leave the cell blank")
 
 
 @dataclass

@@ -56,8 +56,9 @@ def _show(value: object) -> str:
 
 
 def check_number(result: ValidationResult, value: object, sheet: str, cell: str, iid: str, what: str,
-                 percent: bool = False) -> float | None:
-    """Parse one figure, adding a located problem when it is not a usable number."""
+                 percent: bool = False, blank: str = "leave it blank and explain why in Commentary") -> float | None:
+    """Parse one figure, adding a located problem when it is not a usable number (text, a formula's error, no
+    finite number, a negative one, a percentage over 100). ``blank``: what the message says to do instead."""
     if isinstance(value, str) and value.strip() in FORMULA_ERRORS:
         result.error("formula-error", f'The cell shows the formula error {value.strip()}. Replace it with the {what} itself.',
                      sheet, cell, iid)
@@ -71,10 +72,15 @@ def check_number(result: ValidationResult, value: object, sheet: str, cell: str,
             result.error("not-a-number", f'"{_show(value)}" is typed as text, so it cannot be read as a number. Type '
                          f"{n}, without the % sign.", sheet, cell, iid)
             return None
-        result.error("not-a-number", f'"{_show(value)}" is not a number. Enter the {what}, or leave it blank and explain '
-                     "why in Commentary.", sheet, cell, iid)
+        result.error("not-a-number", f'"{_show(value)}" is not a number. Enter the {what}, or {blank}.', sheet, cell,
+                     iid)
         return None
     if num is None:
+        return None
+    if not math.isfinite(num):
+        # "1e400" and "nan" parse as floats but are no figure: stored, a chart would drop them and the trends misread
+        result.error("not-a-number", f'"{_show(value)}" is not a figure. Enter the {what} as a number, or {blank}.',
+                     sheet, cell, iid)
         return None
     if num < 0:
         result.error("negative-value", f"{_show(value)} is negative. Enter the {what} as 0 or more.", sheet, cell, iid)

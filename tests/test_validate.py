@@ -42,6 +42,14 @@ def test_text_in_a_number_cell(filled: Path, catalogue: Catalogue, edit: Edit) -
     assert "leave it blank and explain why in Commentary" in p.message
 
 
+@pytest.mark.parametrize("typed", ["1e400", "-1e400", "nan"])
+def test_a_figure_that_is_not_finite_is_refused_at_its_cell(filled: Path, catalogue: Catalogue, edit: Edit,
+                                                            typed: str) -> None:
+    # a number a workbook can hold as text, never a count of children: refused as history imports refuse it
+    _, result = validate_file(edit(filled, {"Return!F7": typed}), catalogue)
+    assert result.locations() == [("Return", "F7", "not-a-number")], result.render_text()
+
+
 def test_every_bad_cell_is_reported_in_one_pass(filled: Path, catalogue: Catalogue, edit: Edit) -> None:
     bad = edit(filled, {"Return!F7": "lots", "Return!G7": -3, "Return!F8": "#DIV/0!", "Return!A9": "XX99",
                         "Supporting data!B4": "Smarch 2017", "Breakdown!D4": "many"})
