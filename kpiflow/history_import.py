@@ -23,7 +23,6 @@ import csv
 import datetime as dt
 import itertools
 import os
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
