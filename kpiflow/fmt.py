@@ -8,6 +8,7 @@ beside "80.1%", never "82%"). Without ``dp`` a whole number has none and any oth
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable
 
@@ -31,6 +32,14 @@ def fmt_number(v: float, dp: int | None = None) -> str:
     text = f"{v:,.{dp}f}"
     # a value that rounds to zero is printed without a sign
     return text.lstrip("-") if not text.strip("-0.,") else text
+
+
+def exact(v: float | None) -> str:
+    """A figure exactly as stored, for the audit trail and open data: no thousands separators, no rounding
+    ("531", "185.6"); "" for no figure (or one that is not finite)."""
+    if v is None or not math.isfinite(v):
+        return ""
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
 def decimals(values: Iterable[float | None]) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 from kpiflow.catalogue import load_checked_catalogue
 from kpiflow.errors import KpiflowError
+from kpiflow.fmt import exact
 from kpiflow.narrative import reason_texts
 from kpiflow.periods import Period
 from kpiflow.report.context import Outstanding, ServiceStatus, Standing, outstanding_returns, standing
@@ -96,10 +97,6 @@ def status(settings: Settings, quarter: Period, today: dt.date | None = None) ->
                          tuple((a.indicator.id, standing(a, settings.rules.tolerance_percent)) for a in snap.assessments))
 
 
-def _exact(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else repr(float(v))
-
-
 @dataclass(frozen=True)
 class AuditTrail:
     """What ``kpiflow history`` shows: submissions and revisions of figures."""
@@ -123,7 +120,7 @@ class AuditTrail:
             out.append(f"Figures held for {self.figures[0].indicator_id}: {n} period{'s' * (n != 1)} (the current "
                        "figures; earlier values are listed as revisions below)")
             for f in self.figures:
-                parts = [f"{name} {_exact(v)}" for name, v in (("number", f.number), ("rate", f.rate),
+                parts = [f"{name} {exact(v)}" for name, v in (("number", f.number), ("rate", f.rate),
                                                               ("statistical neighbours", f.statneigh),
                                                               ("England", f.england)) if v is not None]
                 out.append(f"  {f.period}: {', '.join(parts)} ({f.source}, {f.recorded_at})")
@@ -137,7 +134,7 @@ class AuditTrail:
         for r in self.revisions:
             who = f", completed by {r.by}" if r.by else ""
             # the audit trail shows figures exactly as stored, without thousands separators or rounding
-            old, new = (_exact(v) if v is not None else "blank" for v in (r.old, r.new))
+            old, new = (exact(v) if v is not None else "blank" for v in (r.old, r.new))
             out.append(f"revision {r.recorded_at} {r.indicator_id} {r.period} {r.figure}: {old} -> {new} "
                        f"({r.source}{who})")
         for m in self.messages:

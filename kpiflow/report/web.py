@@ -22,7 +22,6 @@ import csv
 import datetime as dt
 import io
 import json
-import math
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,7 +32,7 @@ from typing import Any
 from urllib.parse import quote
 
 from kpiflow.errors import KpiflowError
-from kpiflow.fmt import fmt_number
+from kpiflow.fmt import exact, fmt_number
 from kpiflow.frames import csv_safe
 from kpiflow.model import Catalogue
 from kpiflow.periods import Period
@@ -251,12 +250,6 @@ _CONSTRAINTS: dict[str, dict[str, Any]] = {
 # one place for OWASP's CSV-injection rule; kpiflow export applies the same rule to its CSV
 
 
-def _number(v: float | None) -> str:
-    if v is None or not math.isfinite(v):
-        return ""
-    return repr(int(v)) if float(v).is_integer() else repr(float(v))
-
-
 def indicator_rows(settings: Settings, catalogue: Catalogue, quarter: Period, assessments: Iterable[Assessment],
                    published: dt.date, provisional: frozenset[str] = frozenset()) -> list[dict[str, str]]:
     """One row per indicator and period of its values table (the two years before, then this
@@ -282,9 +275,9 @@ def indicator_rows(settings: Settings, catalogue: Catalogue, quarter: Period, as
                 "description": ind.name, "portfolio": ind.portfolio, "priority": str(getattr(ind, "priority", "") or ""),
                 "period": p.label, "period_start": dt.date(start.calendar_year, start.calendar_month, 1).isoformat(),
                 "period_end": p.end_date.isoformat(), "measure": ind.measure.name, "unit": ind.unit,
-                "number": _number(figs.number if figs is not None and ind.has_number else None),
-                "rate": _number(figs.rate if figs is not None and ind.has_rate else None),
-                "target": _number(target),
+                "number": exact(figs.number if figs is not None and ind.has_number else None),
+                "rate": exact(figs.rate if figs is not None and ind.has_rate else None),
+                "target": exact(target),
                 "rag": (f.rag or "") if current else "",
                 "direction": (f.vs_last_year or "") if current else "",
                 "better_to_be": ind.better,
