@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +52,6 @@ from kpiflow.filing import (
 from kpiflow.model import Catalogue, ReturnData
 from kpiflow.periods import Period
 from kpiflow.problems import Problem, ValidationResult
-from kpiflow.proofread import published_words
 from kpiflow.settings import Settings
 from kpiflow.store import Store, Submission, open_store
 from kpiflow.validate import validate_file
@@ -106,7 +104,7 @@ def claim(settings: Settings, path: Path, store: Store | None = None) -> Claimed
     (in the database, where ``store`` takes claims there)."""
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S%f")
-    target = settings.work_dir / f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}--{safe_name(path.name)}"
+    target = settings.work_dir / f"{stamp}-{os.getpid()}-{os.urandom(3).hex()}--{safe_name(path.name)}"
     claims = claims_for(settings, store)
     if claims.across_hosts:
         return _claim_across_hosts(claims, path, target)
@@ -261,7 +259,7 @@ def process_file(settings: Settings, store: Store, catalogue: Catalogue, path: P
         sub = store.submission_by_claim(work.name)
         if sub is None:
             data, result = check_file(work, catalogue, expected_quarter, History(
-                store.series, settings.rules, lambda iid, q: published_words(store, iid, q)))
+                store.series, settings.rules, lambda iid, q: _published_words(store, iid, q)))
             # checked before hashing: a file too large to be a return is refused unread
             sha = sha256_file(work, MAX_FILE_BYTES) or ""
             if not sha and result.ok:
@@ -492,6 +490,13 @@ def ingest(settings: Settings, store: Store, catalogue: Catalogue, paths: list[P
     return outcomes
 
 
+def _published_words(store: Store, iid: str, quarter: Period) -> tuple[str, ...]:
+    # proofread is imported only for a return with words to check (kpiflow validate starts fast)
+    from kpiflow.proofread import published_words
+
+    return published_words(store, iid, quarter)
+
+
 def check_file(path: Path, catalogue: Catalogue, expected_quarter: Period | None = None,
                history: History | None = None) -> tuple[ReturnData | None, ValidationResult]:
     """Validate a workbook and, given the stored history, check it against that too."""
@@ -536,7 +541,7 @@ def validate_returns(settings: Settings, paths: list[Path], quarter: Period | No
     if settings.store_kind == "sqlite" and not settings.db_path.exists():
         return Checked(tuple(check_file(p, catalogue, quarter)[1] for p in paths))
     with open_store(settings) as store:
-        history = History(store.series, settings.rules, lambda iid, q: published_words(store, iid, q))
+        history = History(store.series, settings.rules, lambda iid, q: _published_words(store, iid, q))
         return Checked(tuple(check_file(p, catalogue, quarter, history)[1] for p in paths))
 
 

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -65,6 +65,43 @@ COPIED = "copied-words"
 PLACEHOLDER = "placeholder-response"
 NO_RETURN = "No return received from "
 MIN_COPIED_WORDS = 6        # a shorter paragraph ("See above.") says too little to be copied
+
+
+class _LazyRegex:
+    """A regular expression compiled the first time it is used. This module has some forty, and
+    compiling them all costs ~13 ms: ``kpiflow validate`` imports it for any return with words in it,
+    and most returns' words need only a few (a clause with no digits and no claim word needs none
+    of the figures' patterns)."""
+
+    __slots__ = ("_compiled", "_flags", "_source")
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        self._source, self._flags = source, flags
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self._source, self._flags)
+        return self._compiled
+
+    def search(self, string: str) -> re.Match[str] | None:
+        return self.compiled.search(string)
+
+    def match(self, string: str) -> re.Match[str] | None:
+        return self.compiled.match(string)
+
+    def finditer(self, string: str) -> Iterator[re.Match[str]]:
+        return self.compiled.finditer(string)
+
+    def findall(self, string: str) -> list[Any]:
+        return self.compiled.findall(string)
+
+    def split(self, string: str) -> list[str | Any]:
+        return self.compiled.split(string)
+
+    def sub(self, repl: Callable[[re.Match[str]], str], string: str) -> str:
+        return self.compiled.sub(repl, string)
 
 
 @dataclass(frozen=True)
@@ -115,8 +152,8 @@ class Finding:
 # -- the words: sentences, clauses, numbers ------------------------------------------------------
 
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "no.", "approx.", "c.", "sec.", "cf.", "vs.", "v.", "nos.", "para.")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“‘(£$]?[A-Z0-9])")
-_CLAUSE_BREAK = re.compile(r";|,\s*(?:and|but|while|whereas|although|though|yet)\b|\s(?:but|whereas|while|although|"
+_SENTENCE_END = _LazyRegex(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“‘(£$]?[A-Z0-9])")
+_CLAUSE_BREAK = _LazyRegex(r";|,\s*(?:and|but|while|whereas|although|though|yet)\b|\s(?:but|whereas|while|although|"
                            r"though|however)\s|\s-\s|\s–\s", re.I)
 
 
@@ -181,27 +218,27 @@ _NOT_FIGURE_PATTERNS = (
     r"(?<![\d,.])\b(?:\d+|one|a)\s+in\s+(?:every\s+)?\d+\b(?![,.]?\d|\s*[/-]\s*\d)",                                       # 1 in 5
     r"(?<![\d,.])\b0\d{2,}[\d ]*",                                                       # telephone numbers
 )
-_NOT_FIGURES = re.compile("|".join(f"(?:{p})" for p in _NOT_FIGURE_PATTERNS), re.I)
-_YEAR = re.compile(r"(?<![\d,.])\b(?:19[5-9]\d|20[0-4]\d)\b(?![,.]\d)")
-_YEAR_BEFORE = re.compile(r"(?:\b(?:in|since|from|until|till|of|between|during|year|calendar|before|after|early|late|"
+_NOT_FIGURES = _LazyRegex("|".join(f"(?:{p})" for p in _NOT_FIGURE_PATTERNS), re.I)
+_YEAR = _LazyRegex(r"(?<![\d,.])\b(?:19[5-9]\d|20[0-4]\d)\b(?![,.]\d)")
+_YEAR_BEFORE = _LazyRegex(r"(?:\b(?:in|since|from|until|till|of|between|during|year|calendar|before|after|early|late|"
                           rf"mid|summer|spring|autumn|winter|end|start|beginning|through|throughout|{_MONTHS})|[(])\s*$",
                           re.I)
-_NUMBER = re.compile(
+_NUMBER = _LazyRegex(
     r"(?<![\w.,/£$€-])(?P<cur>[£$€]\s?)?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
     r"(?P<scale>\s?(?:k|bn|m|million|thousand|billion)\b)?"
     r"(?P<pct>\s?(?:%|per\s?cent\b|percent\b|percentage\s+points?\b|pp\b|ppts?\b|points?\b))?"
     r"(?![\w])", re.I)
-_HEDGE = re.compile(r"(?P<w>about|around|approximately|approx\.?|roughly|some|circa|c\.|close\s+to|nearly|almost|"
+_HEDGE = _LazyRegex(r"(?P<w>about|around|approximately|approx\.?|roughly|some|circa|c\.|close\s+to|nearly|almost|"
                     r"just\s+under|just\s+below|under|below|less\s+than|fewer\s+than|up\s+to|over|just\s+over|above|"
                     r"more\s+than|in\s+excess\s+of|exceeding|at\s+least)\s*$", re.I)
 _BELOW_HEDGES = ("nearly", "almost", "just under", "just below", "under", "below", "less than", "fewer than", "up to")
 _ABOVE_HEDGES = ("over", "just over", "above", "more than", "in excess of", "exceeding", "at least")
 # a number written as a change: "fell by 17", "a fall of 17", "17 fewer than", "up 17"
-_CHANGE_BEFORE = re.compile(r"(?:\b(?:by|up|down)|\b(?:increase|decrease|rise|fall|drop|reduction|growth|gain|loss|change|"
+_CHANGE_BEFORE = _LazyRegex(r"(?:\b(?:by|up|down)|\b(?:increase|decrease|rise|fall|drop|reduction|growth|gain|loss|change|"
                             r"difference|gap|lead|improvement|deterioration|jump)s?(?:\s+of)?)\s+(?:(?:some|about|around|"
                             r"nearly|almost|over|just\s+over|just\s+under|more\s+than|less\s+than|roughly|approximately)"
                             r"\s+)?$", re.I)
-_CHANGE_AFTER = re.compile(r"^\s*(?:\([^)]*\)\s*)?(?:per\s+[\d,.]+k?\s+)?"
+_CHANGE_AFTER = _LazyRegex(r"^\s*(?:\([^)]*\)\s*)?(?:per\s+[\d,.]+k?\s+)?"
                            r"(?:(?!(?:is|was|are|were|has|have|had|be|been|being|remains?|stands?|stays?|and|or|but)\b)"
                            r"[a-z']+\s+)?(?:fewer|more|less|lower|higher|extra|additional|up|down|above|below|"
                            r"ahead|behind|short|over|under|better|worse)\b",
@@ -503,24 +540,24 @@ def _between_pairs(ev: Evidence, start: Period, end: Period) -> list[Pair]:
 
 # -- the comparisons a clause names -------------------------------------------------------------
 
-_PREVIOUS = re.compile(r"\b(?:last|previous|preceding|prior)\s+quarter\b|\bquarter\s+before\b|\bprevious\s+period\b|"
+_PREVIOUS = _LazyRegex(r"\b(?:last|previous|preceding|prior)\s+quarter\b|\bquarter\s+before\b|\bprevious\s+period\b|"
                        r"\bquarter[- ]on[- ]quarter\b|\bon\s+the\s+quarter\b|\bprevious\s+quarter'?s\b", re.I)
-_SAME_QUARTER = re.compile(r"\bsame\s+(?:quarter|period|point|time)\s+(?:of\s+|in\s+)?(?:last|the\s+previous|the\s+prior|"
+_SAME_QUARTER = _LazyRegex(r"\bsame\s+(?:quarter|period|point|time)\s+(?:of\s+|in\s+)?(?:last|the\s+previous|the\s+prior|"
                            r"a)\s+year(?:\s+(?:ago|earlier|before))?|\b(?:a|one)\s+year\s+(?:ago|earlier|before)\b|"
                            r"\bthis\s+time\s+last\s+year\b|\b(?:12|twelve)\s+months\s+(?:ago|earlier|before)\b", re.I)
-_LAST_YEAR = re.compile(r"\b(?:last|previous|the\s+prior)\s+year\b|\bthe\s+year\s+before\b", re.I)
-_ENGLAND = re.compile(r"\bengland\b|\bnational(?:ly)?\b", re.I)
-_NEIGHBOURS = re.compile(r"\bneighbours?\b|\bsimilar\s+(?:councils|authorities|areas)\b|\bcomparator\s+"
+_LAST_YEAR = _LazyRegex(r"\b(?:last|previous|the\s+prior)\s+year\b|\bthe\s+year\s+before\b", re.I)
+_ENGLAND = _LazyRegex(r"\bengland\b|\bnational(?:ly)?\b", re.I)
+_NEIGHBOURS = _LazyRegex(r"\bneighbours?\b|\bsimilar\s+(?:councils|authorities|areas)\b|\bcomparator\s+"
                          r"(?:councils|authorities|group)\b|\bcomparable\s+(?:councils|authorities)\b", re.I)
-_BOTH_COMPARATORS = re.compile(r"\bcomparators\b", re.I)
-_TARGET = re.compile(r"\btargets?\b", re.I)
-_RUN = re.compile(r"\b(?:each|every)\s+year\b|\byear[- ]on[- ]year\b|\b(?:consecutive|successive)\s+years?\b", re.I)
-_Q_LABEL = re.compile(r"\bQ([1-4])(?:\s*,?\s*(\d{4})\s*[/-]\s*(\d{2}|\d{4}))?\b|\b(\d{4})\s*[/-]\s*(\d{2}|\d{4})\s*,?\s*"
+_BOTH_COMPARATORS = _LazyRegex(r"\bcomparators\b", re.I)
+_TARGET = _LazyRegex(r"\btargets?\b", re.I)
+_RUN = _LazyRegex(r"\b(?:each|every)\s+year\b|\byear[- ]on[- ]year\b|\b(?:consecutive|successive)\s+years?\b", re.I)
+_Q_LABEL = _LazyRegex(r"\bQ([1-4])(?:\s*,?\s*(\d{4})\s*[/-]\s*(\d{2}|\d{4}))?\b|\b(\d{4})\s*[/-]\s*(\d{2}|\d{4})\s*,?\s*"
                       r"Q([1-4])\b|\bquarter\s+([1-4])\b", re.I)
-_Y_LABEL = re.compile(r"(?<![\d/])\b(\d{4})\s*[/-]\s*(\d{2}|\d{4})\b(?!\s*,?\s*Q[1-4])(?![/-]\d)", re.I)
-_DATE = re.compile(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?({_MONTH})\s+(\d{{4}})\b", re.I)
-_SINCE = re.compile(r"\bsince\s*$", re.I)
-_FROM_TO = re.compile(r"\bfrom\s+(?P<a>[£$]?\d[\d,]*(?:\.\d+)?%?)\s+(?:\S+\s+){0,5}?to\s+(?P<b>[£$]?\d[\d,]*(?:\.\d+)?%?)",
+_Y_LABEL = _LazyRegex(r"(?<![\d/])\b(\d{4})\s*[/-]\s*(\d{2}|\d{4})\b(?!\s*,?\s*Q[1-4])(?![/-]\d)", re.I)
+_DATE = _LazyRegex(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?({_MONTH})\s+(\d{{4}})\b", re.I)
+_SINCE = _LazyRegex(r"\bsince\s*$", re.I)
+_FROM_TO = _LazyRegex(r"\bfrom\s+(?P<a>[£$]?\d[\d,]*(?:\.\d+)?%?)\s+(?:\S+\s+){0,5}?to\s+(?P<b>[£$]?\d[\d,]*(?:\.\d+)?%?)",
                       re.I)
 
 
@@ -629,15 +666,15 @@ def _period_named(period: Period, quarter: Period, since: bool) -> Named:
 
 # -- claims: directions and targets -------------------------------------------------------------
 
-_FUTURE = re.compile(r"\b(?:would|will|could|might|may|should|shall|if|expected|expects?|forecasts?|projected|"
+_FUTURE = _LazyRegex(r"\b(?:would|will|could|might|may|should|shall|if|expected|expects?|forecasts?|projected|"
                      r"projections?|predicted|likely|aims?|aiming|plans?|planned|intends?|intended|on\s+course|"
                      r"on\s+track|going\s+to|set\s+to|trajectory|anticipated?|hope[sd]?|ambition|want|needs?\s+to|"
                      r"seeks?\s+to|strive|working\s+to|in\s+order\s+to)\b|(?<!continued\s)(?<!continues\s)"
                      r"(?<!continue\s)\bto\s+(?:reduce|increase|improve|lower|raise|bring|cut|grow|meet|achieve)\b",
                      re.I)
-_NEGATION = re.compile(r"\b(?:not|never|no\s+longer|n't|neither|nor|without|failed\s+to|fails\s+to)\s+(?:\w+\s+){0,2}$",
+_NEGATION = _LazyRegex(r"\b(?:not|never|no\s+longer|n't|neither|nor|without|failed\s+to|fails\s+to)\s+(?:\w+\s+){0,2}$",
                        re.I)
-_NO_BEFORE = re.compile(r"\bno\s+$", re.I)
+_NO_BEFORE = _LazyRegex(r"\bno\s+$", re.I)
 _UP = r"rose|risen|rises|rising|increased|increases|increasing|increase|grew|grown|growing|growth|climbed|climbing|" \
       r"jumped|went\s+up|gone\s+up|rise|(?:is|was|are|were|been)\s+up|up\s+(?=from|by|on|again|slightly|sharply|" \
       r"significantly|[£$]?\d)"
@@ -652,29 +689,29 @@ _SAME = r"(?:remained|remains|stayed|stays|held)\s+(?:broadly\s+|largely\s+|fair
         r"(?:stable|steady|the\s+same|level|unchanged|static|flat|similar)|unchanged|no\s+(?:real\s+|significant\s+)?" \
         r"change|(?:about|broadly|much|roughly|largely|more\s+or\s+less)\s+the\s+same|stable|steady|level\s+with|" \
         r"similar\s+to|in\s+line\s+with|static|flat"
-_CLAIMS = re.compile(rf"\b(?:(?P<same>{_SAME})|(?P<up>{_UP})|(?P<down>{_DOWN})|(?P<above>{_ABOVE})|(?P<below>{_BELOW})|"
+_CLAIMS = _LazyRegex(rf"\b(?:(?P<same>{_SAME})|(?P<up>{_UP})|(?P<down>{_DOWN})|(?P<above>{_ABOVE})|(?P<below>{_BELOW})|"
                      rf"(?P<good>{_GOOD})|(?P<bad>{_BAD}))\b", re.I)
-_GAP = re.compile(r"\b(?:gaps?|leads?|difference)\b", re.I)
-_WIDEN = re.compile(r"\b(?:widen\w*|wider|grown|grew|grow\w*|increased|increasing|larger|bigger)\b", re.I)
-_NARROW = re.compile(r"\b(?:narrow\w*|clos(?:ed|ing)|reduced|reducing|smaller|shrunk|shrinking|fallen|fell|decreased)\b",
+_GAP = _LazyRegex(r"\b(?:gaps?|leads?|difference)\b", re.I)
+_WIDEN = _LazyRegex(r"\b(?:widen\w*|wider|grown|grew|grow\w*|increased|increasing|larger|bigger)\b", re.I)
+_NARROW = _LazyRegex(r"\b(?:narrow\w*|clos(?:ed|ing)|reduced|reducing|smaller|shrunk|shrinking|fallen|fell|decreased)\b",
                      re.I)
 _BEFORE_TARGET = r"\s+(?:the\s+|its\s+|our\s+|their\s+|a\s+|this\s+quarter'?s\s+)?(?:\S+\s+){0,2}?targets?\b"
-_MET = re.compile(rf"\b(?:met|meets|achieved|achieves|exceeded|exceeds|exceeding|surpassed|surpasses|beaten|beat|beats|"
+_MET = _LazyRegex(rf"\b(?:met|meets|achieved|achieves|exceeded|exceeds|exceeding|surpassed|surpasses|beaten|beat|beats|"
                   rf"hit|hits)\b|\bon\s+target\b|\bahead\s+of{_BEFORE_TARGET}|\bbetter\s+than{_BEFORE_TARGET}|"
                   rf"\bwithin{_BEFORE_TARGET}", re.I)
-_MISSED = re.compile(rf"\b(?:missed|misses|missing|miss)\b|\boff\s+target\b|\bbehind{_BEFORE_TARGET}|"
+_MISSED = _LazyRegex(rf"\b(?:missed|misses|missing|miss)\b|\boff\s+target\b|\bbehind{_BEFORE_TARGET}|"
                      rf"\bshort\s+of{_BEFORE_TARGET}|\bworse\s+than{_BEFORE_TARGET}", re.I)
-_MET_BASE = re.compile(r"\b(?:meet|achieve|exceed|hit|beat|reach)\b", re.I)
-_ON_COURSE = re.compile(r"\b(?:on\s+course|on\s+track|expected|set|likely|forecast|projected|due|going)\s+to\s+$", re.I)
-_TARGET_SIDE = re.compile(r"\b(?P<side>above|below|over|under|higher\s+than|lower\s+than)\s+(?:the\s+|its\s+|our\s+|a\s+)?"
+_MET_BASE = _LazyRegex(r"\b(?:meet|achieve|exceed|hit|beat|reach)\b", re.I)
+_ON_COURSE = _LazyRegex(r"\b(?:on\s+course|on\s+track|expected|set|likely|forecast|projected|due|going)\s+to\s+$", re.I)
+_TARGET_SIDE = _LazyRegex(r"\b(?P<side>above|below|over|under|higher\s+than|lower\s+than)\s+(?:the\s+|its\s+|our\s+|a\s+)?"
                           r"(?:\S+\s+){0,2}?target", re.I)
-_TOLERANCE_WORDS = re.compile(r"\b(?:tolerance|band|margin|within)\b", re.I)
+_TOLERANCE_WORDS = _LazyRegex(r"\b(?:tolerance|band|margin|within)\b", re.I)
 # a RAG word as a rating ("is Amber", "rated Red", "(Green)"), not "Green Flag" or "Red Cross"
-_RAG_WORD = re.compile(r"(?:\b(?:rated|rating|is|are|was|were|remains|remain|stays|stay|status|RAG|as|now|at|of)\s*:?\s+|\()"
+_RAG_WORD = _LazyRegex(r"(?:\b(?:rated|rating|is|are|was|were|remains|remain|stays|stay|status|RAG|as|now|at|of)\s*:?\s+|\()"
                        r"(Green|Amber|Red)\b|\b(Green|Amber|Red)\s+(?:rating|status|RAG)\b|^\s*(Green|Amber|Red)\s*:")
-_NO_TARGET = re.compile(r"\bno\s+target|\btarget\s+(?:has\s+)?not\s+(?:been\s+)?set|\bnot\s+(?:been\s+)?set\s+a\s+"
+_NO_TARGET = _LazyRegex(r"\bno\s+target|\btarget\s+(?:has\s+)?not\s+(?:been\s+)?set|\bnot\s+(?:been\s+)?set\s+a\s+"
                         r"target|\bno\s+(?:\w+\s+)?targets?\b", re.I)
-_YEAR_END = re.compile(r"\byear[- ]end\b|\bend\s+of\s+the\s+year\b|\bby\s+(?:the\s+end\s+of\s+)?march\b|"
+_YEAR_END = _LazyRegex(r"\byear[- ]end\b|\bend\s+of\s+the\s+year\b|\bby\s+(?:the\s+end\s+of\s+)?march\b|"
                        r"\bfor\s+the\s+(?:whole\s+|full\s+)?year\b(?!\s+(?:to\s+date|so\s+far))|\bby\s+31\s+march\b", re.I)
 
 
@@ -692,14 +729,14 @@ declined declines declining decline dropped drops dropping drop reduced reductio
 exceeds exceeded more lower below fewer less improved improvement improvements improving improves better worse worsened
 worsening deteriorated deterioration deteriorating poorer remained remains stayed stays held unchanged no about broadly much
 roughly largely stable steady level similar in static flat same change line"""))
-_WORD = re.compile(r"[a-z]+")
+_WORD = _LazyRegex(r"[a-z]+")
 
 
 # a direction word said of something else: the service's own work ("we have improved our processes",
 # "the service has increased capacity"), or a verb with an object that is not the figure
-_ACTOR = re.compile(r"\b(?:we|our\s+(?:team|staff|service|officers|partners)|the\s+(?:service|team|council|department|"
+_ACTOR = _LazyRegex(r"\b(?:we|our\s+(?:team|staff|service|officers|partners)|the\s+(?:service|team|council|department|"
                     r"board|partnership)|partners|staff|officers)\s+(?:\w+\s+){0,3}$", re.I)
-_OBJECT_AFTER = re.compile(r"^\s+(?:the|its|our|their|a|an|this|these|those)\s+(?!(?:number|numbers|rate|rates|figure|"
+_OBJECT_AFTER = _LazyRegex(r"^\s+(?:the|its|our|their|a|an|this|these|those)\s+(?!(?:number|numbers|rate|rates|figure|"
                            r"percentage|proportion|total|level|outturn)\b)", re.I)
 
 
@@ -1024,7 +1061,7 @@ def check_paragraphs(ev: Evidence, region: str, paragraphs: Sequence[str], place
     return out
 
 
-_ANY_CLAIM = re.compile(r"\b(?:targets?|gaps?|leads?|Green|Amber|Red)\b")
+_ANY_CLAIM = _LazyRegex(r"\b(?:targets?|gaps?|leads?|Green|Amber|Red)\b")
 
 
 def _check_sentence(ev: Evidence, h: Held, iid: str, region: str, i: int, sentence: str) -> list[Finding]:

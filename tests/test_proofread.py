@@ -300,3 +300,25 @@ def test_ingest_checks_a_returns_own_words(settings: Any, store: Any, catalogue:
     txt = next(p for p in out.feedback if p.suffix == ".txt").read_text(encoding="utf-8")
     assert 'Return!J7  warning  figure-not-held  CS01: CS01 commentary, paragraph 1: "The rate rose to 195.6' in txt
     assert "Return!K8  warning  copied-words" in txt
+
+
+LAZY_PROBE = """
+import kpiflow.proofread as pr
+lazy = [v for v in vars(pr).values() if isinstance(v, pr._LazyRegex)]
+print(len(lazy), sum(v._compiled is not None for v in lazy))
+"""
+
+
+def test_patterns_are_compiled_when_first_used_and_every_one_compiles() -> None:
+    """``kpiflow validate`` imports this module for any return with words: importing it compiles
+    none of its patterns (they cost ~13 ms), and each one, compiled, is a valid expression."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", LAZY_PROBE], capture_output=True, text=True, check=True)
+    count, compiled = map(int, r.stdout.split())
+    assert count >= 40 and compiled == 0
+    for name, value in vars(pr).items():
+        if isinstance(value, pr._LazyRegex):
+            assert value.compiled.pattern, name
+    assert pr._NUMBER.search("up to 531 children") is not None and pr._CLAUSE_BREAK.split("a; b") == ["a", " b"]

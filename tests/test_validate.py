@@ -338,3 +338,30 @@ def test_a_fraction_is_questioned_once_not_also_as_a_big_change(tmp_path: Path) 
     stored = {parse_period("2025/26 Q1"): Figures(84.0)}
     check_against_history(data, cat, History(lambda iid: stored, Rules()), result)
     assert [p.code for p in result.problems] == ["percentage-as-fraction"]
+
+
+VALIDATE_PROBE = """
+import sys
+from kpiflow.cli import app
+try:
+    app(args=["validate", *sys.argv[1:]], standalone_mode=False)
+except BaseException:
+    pass
+print(sorted({"openpyxl", "kpiflow.proofread", "email.headerregistry"} & set(sys.modules)))
+"""
+
+
+def test_validate_imports_only_what_the_return_needs(filled: Path, edit: Edit, home: Path) -> None:
+    """``kpiflow validate`` starts fast (PRODUCT.md section 14): it never imports openpyxl, and
+    imports the proofreading of section 21 only for a return with words to check."""
+    import subprocess
+    import sys
+
+    def imported(path: Path) -> str:
+        r = subprocess.run([sys.executable, "-c", VALIDATE_PROBE, str(path), "--home", str(home)],
+                           capture_output=True, text=True, check=True, cwd=home, timeout=120)
+        return r.stdout.strip().splitlines()[-1]
+
+    blank = edit(filled, {f"Return!{col}{row}": None for col in "JK" for row in (7, 8, 9)})
+    assert imported(blank) == "[]"
+    assert imported(filled) == "['kpiflow.proofread']"
