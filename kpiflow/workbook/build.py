@@ -25,6 +25,7 @@ from kpiflow.fmt import fmt, long_date
 from kpiflow.measures import months_words
 from kpiflow.model import Catalogue, Indicator, default_comparator_year
 from kpiflow.periods import Period
+from kpiflow.workbook import layout
 from kpiflow.workbook.layout import (
     ABOUT,
     ABOUT_LABELS,
@@ -47,7 +48,7 @@ INPUT_ROWS = 200   # blank input rows on the Supporting data and Breakdown sheet
 
 INPUT_FILL = "FFF2CC"     # pale yellow: type here
 LOCKED_FILL = "EDEDED"    # grey: filled in for you
-HEADER_FILL = "1F4E79"
+HEADER_FILL = layout.HEADER_FILL
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ ABOUT = "About"
 RETURN = "Return"
 SUPPORT = "Supporting data"
 BREAKDOWN = "Breakdown"
+HEADER_FILL = "1F4E79"     # dark blue behind white headings (the returns workbook, the feedback copy)
 ISSUED_SHEET = "kpiflow"   # the hidden record of pre-filled cells in an issued returns workbook
 
 RETURN_HEADER_ROW = 6
