@@ -423,7 +423,7 @@ def _write_annotated(work: Path, dest: Path, outcome: Outcome) -> None:
     try:
         data = annotated(work, outcome.problems)
     except Exception as exc:
-        # the workbook was readable for validation but openpyxl cannot rewrite it: the .txt stands alone
+        # the workbook was readable for validation but cannot be copied marked up: the .txt stands alone
         outcome.problems.warning("no-annotated-copy", f"kpiflow could not make the marked-up copy of the "
                                  f"workbook ({type(exc).__name__}); the problems are listed in the .txt feedback.")
         return

@@ -6,8 +6,9 @@ encrypted workbooks (OLE containers), files that are not zips, macro-enabled wor
 compressed other than by deflate). Every part is then streamed through expat with DTDs and entities
 refused, and everything kept is bounded: cells by position and number, shared strings and styles
 by number. Cells are kept sparse, so a value typed at ``XFD1048576`` costs what one at ``A1`` does
-(and is refused, at its cell). defusedxml must be installed so that openpyxl, which makes the
-feedback copies, parses XML without entity expansion.
+(and is refused, at its cell). defusedxml must be installed so that openpyxl, wherever kpiflow
+opens a workbook with it, parses XML without entity expansion (the feedback copies are made from
+the XML parts by ``annotate``, parsed as here).
 
 Only what parsing a damaged or hostile file raises becomes a problem for the user; anything else
 is a bug in kpiflow and is raised as such.
