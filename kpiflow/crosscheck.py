@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from kpiflow.fmt import fmt
 from kpiflow.measures import IN_QUARTER
 from kpiflow.model import Catalogue, Figures, Indicator, ReturnData, ReturnRow
-from kpiflow.narrative import reason_text
 from kpiflow.periods import Period
 from kpiflow.problems import ValidationResult
 from kpiflow.rules import evaluate
@@ -85,6 +84,8 @@ def check_against_history(data: ReturnData, catalogue: Catalogue, history: Histo
             continue
         verdict = evaluate(found, r.exception)
         if verdict.exception:
+            from kpiflow.narrative import reason_text  # only for an exception without its response
+
             why = reason_text(verdict.reasons[0], ind.unit)
             result.error("missing-response", f"This indicator will be reported as an exception: {why}. It needs a "
                          "service response: say what the service is doing about it.", "Return",

@@ -55,7 +55,6 @@ from kpiflow.problems import Problem, ValidationResult
 from kpiflow.settings import Settings
 from kpiflow.store import Store, Submission, open_store
 from kpiflow.validate import validate_file
-from kpiflow.workbook.annotate import annotated, can_annotate
 from kpiflow.workbook.read import MAX_FILE_BYTES
 
 
@@ -393,6 +392,8 @@ def _reserve(settings: Settings, store: Store, folder: Path, name: str) -> str:
 def _finish(settings: Settings, store: Store, sub: Submission, work: Path) -> Outcome:
     """Write the feedback and keep the original, each under its recorded name; either may have
     been done already by a run that was stopped."""
+    from kpiflow.workbook.annotate import can_annotate  # not imported by kpiflow validate
+
     outcome = _outcome(settings, sub)
     if sub.feedback:
         _write_feedback(settings.home / sub.feedback, outcome, sub)
@@ -418,6 +419,8 @@ def _annotated_path(txt: Path) -> Path:
 
 
 def _write_annotated(work: Path, dest: Path, outcome: Outcome) -> None:
+    from kpiflow.workbook.annotate import annotated
+
     if os.path.lexists(dest):
         return   # written by a run that was stopped before it finished
     try:
