@@ -84,7 +84,7 @@ def _parts(data: bytes) -> dict[str, bytes]:
 def _sheet_part(data: bytes, sheet: str) -> str:
     """The part a sheet's cells are in, as the workbook's relationships say."""
     parts = _parts(data)
-    rid = re.search(rf'<sheet [^>]*name="{sheet}"[^>]*r:id="(\w+)"', parts["xl/workbook.xml"].decode())
+    rid = re.search(rf'<(?:x:)?sheet [^>]*name="{sheet}"[^>]*r:id="(\w+)"', parts["xl/workbook.xml"].decode())
     assert rid is not None
     target = re.search(rf'Target="([^"]+)" Id="{rid[1]}"|Id="{rid[1]}"[^>]*Target="([^"]+)"',
                        parts["xl/_rels/workbook.xml.rels"].decode())
@@ -231,3 +231,74 @@ def test_ingest_makes_the_copy_without_openpyxl_and_keeps_the_original_as_receiv
     assert (settings.rejected / bad.name).read_bytes() == bad.read_bytes()
     copy = next(p for p in (settings.home / "outbox" / "feedback").iterdir() if p.suffix == ".xlsx")
     assert '"n/a" is not a number' in openpyxl.load_workbook(copy)["Return"]["F7"].comment.text
+
+
+def _rewritten(src: Path, out: Path, change: Callable[[str, bytes], bytes]) -> Path:
+    """A copy of the package at ``src`` with each part put through ``change(name, data)``."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info, change(info.filename, zin.read(info)))
+    return out
+
+
+def _prefixed(name: str, data: bytes) -> bytes:
+    """SpreadsheetML with the main namespace under the prefix ``x:``, as the Open XML SDK writes it."""
+    if not name.startswith("xl/") or not name.endswith(".xml") or b'xmlns="' + MAIN_NS not in data:
+        return data
+    data = data.replace(b'xmlns="' + MAIN_NS + b'"', b'xmlns:x="' + MAIN_NS + b'"')
+    return re.sub(rb"<(/?)([A-Za-z][\w.]*)(?=[\s/>])", rb"<\1x:\2", data)
+
+
+MAIN_NS = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def test_a_workbook_written_with_a_namespace_prefix_is_marked_in_kind(filled: Path, catalogue: Catalogue,
+                                                                      edit: Callable[..., Path], tmp_path: Path) -> None:
+    bad = edit(filled, {"Return!F7": "n/a"})
+    prefixed = _rewritten(bad, tmp_path / "prefixed.xlsx", _prefixed)
+    assert b"<x:sheetData>" in _parts(prefixed.read_bytes())[_sheet_part(prefixed.read_bytes(), "Return")]
+    _, result = validate_file(prefixed, catalogue)
+    assert ("Return", "F7", "not-a-number") in result.locations()
+    data = annotated(prefixed, result)
+    assert validate_bytes(data, "feedback.xlsx") == []
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert wb.sheetnames[0] == "Problems" and wb["Return"]["F7"].fill.fgColor.rgb.endswith(ERROR_FILL)
+    assert "not-a-number" in wb["Return"]["F7"].comment.text and wb["Return"]["A7"].value == "CS01"
+    assert b"<x:c " in _parts(data)[_sheet_part(data, "Return")] and b"<c " not in _parts(data)[_sheet_part(data,
+                                                                                                              "Return")]
+
+
+def test_added_cells_and_rows_go_in_their_places(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Return"
+    ws["A1"], ws["C1"], ws["A5"] = "a", "c", "five"
+    src = tmp_path / "small.xlsx"
+    wb.save(src)
+    result = ValidationResult(src.name)
+    for ref in ("B1", "A3", "D9", "B5"):
+        result.error("not-a-number", f"At {ref}.", "Return", ref)
+    data = annotated(src, result)
+    assert validate_bytes(data, "feedback.xlsx") == []
+    sheet = _parts(data)[_sheet_part(data, "Return")].decode()
+    assert re.findall(r'<c r="([A-Z]+\d+)"', sheet) == ["A1", "B1", "C1", "A3", "A5", "B5", "D9"]
+    out = openpyxl.load_workbook(io.BytesIO(data))["Return"]
+    assert [out[r].value for r in ("A1", "C1", "A5")] == ["a", "c", "five"]
+    assert all(out[r].fill.fgColor.rgb.endswith(ERROR_FILL) and f"At {r}." in out[r].comment.text
+               for r in ("B1", "A3", "D9", "B5"))
+
+
+def test_a_part_too_large_to_mark_up_leaves_the_txt_feedback(settings: Settings, store: Store, catalogue: Catalogue,
+                                                             filled: Path, edit: Callable[..., Path],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from kpiflow.workbook import annotate
+
+    bad = edit(filled, {"Return!F7": "n/a"}, "big.xlsx")
+    _, result = validate_file(bad, catalogue)
+    monkeypatch.setattr(annotate, "MAX_EDITED_PART", 1000)
+    with pytest.raises(annotate.CannotAnnotate, match="too large"):
+        annotated(bad, result)
+    shutil.copyfile(bad, settings.inbox / bad.name)
+    out = process_file(settings, store, catalogue, settings.inbox / bad.name)
+    assert out.status == "rejected" and [p.suffix for p in out.feedback] == [".txt"]
+    assert ("", "", "no-annotated-copy") in out.problems.locations()

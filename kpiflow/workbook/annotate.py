@@ -42,6 +42,9 @@ LINK_COLOUR = "0563C1"
 _A1 = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
 MAX_COL, MAX_ROW = 16_384, 1_048_576     # Excel's sheet: XFD1048576
 MAX_TEXT = 32_767                        # characters in a cell
+# the largest part the copy edits, held in memory twice (before and after): a return's sheet is
+# ~50 KB; a sheet of a million empty formatted cells gets the .txt feedback alone
+MAX_EDITED_PART = 16 * 1024 * 1024
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -278,8 +281,11 @@ class _Package:
         self.overrides: list[tuple[str, str]] = []
 
     def part(self, name: str) -> bytes:
+        """A part to parse or edit, no larger than MAX_EDITED_PART."""
         if name in self.changed:
             return self.changed[name]
+        if self.zf.getinfo(name).file_size > MAX_EDITED_PART:
+            raise CannotAnnotate(f"the part {name[:80]} is too large to mark up")
         return self.zf.read(name)
 
     def free(self, pattern: str) -> str:
@@ -456,11 +462,15 @@ def _mark_sheet(pkg: _Package, sheet: _Sheet, styles: _Styles, comments: _Commen
     top: list[_El] = []
     sheet_data: list[_El] = []
     col_styles: list[tuple[int, int, int]] = []
+    # only the rows holding problem cells are kept (a sheet may have a million empty cells)
+    marked_rows = sorted({r for r, _ in sheet.marks})
+    marked = set(marked_rows)
     rows: dict[int, _El] = {}
+    first_after: dict[int, int] = {}    # a marked row the sheet lacks -> the start of the next row it has
     row_style: dict[int, int] = {}
-    cells: dict[int, list[tuple[int, _El]]] = {}
+    cells: dict[int, list[tuple[int, int]]] = {}    # marked row -> (column, start) of each cell in it
     legacy: list[_El] = []
-    pos = {"row": 0, "col": 0}
+    pos = {"row": 0, "col": 0, "next": 0}
 
     def start(el: _El, depth: int) -> None:
         name, a = el.local, el.attrs
@@ -478,18 +488,24 @@ def _mark_sheet(pkg: _Package, sheet: _Sheet, styles: _Styles, comments: _Commen
             col_styles.append((_int(a.get("min")), _int(a.get("max")), _int(a.get("style"))))
         elif name == "row" and depth == 3:
             r = a.get("r")
-            pos["row"] = _int(r) if r else pos["row"] + 1
+            row = pos["row"] = _int(r) if r else pos["row"] + 1
             pos["col"] = 0
-            rows[pos["row"]] = el
-            if a.get("customFormat") in ("1", "true"):
-                row_style[pos["row"]] = _int(a.get("s"))
+            while pos["next"] < len(marked_rows) and marked_rows[pos["next"]] <= row:
+                if marked_rows[pos["next"]] < row:
+                    first_after[marked_rows[pos["next"]]] = el.start
+                pos["next"] += 1
+            if row in marked:
+                rows[row] = el
+                if a.get("customFormat") in ("1", "true"):
+                    row_style[row] = _int(a.get("s"))
         elif name == "c" and depth == 4:
             m = _A1.fullmatch(a.get("r", ""))
             if m:
                 pos["col"] = _col_number(m[1])
             else:
                 pos["col"] += 1
-            cells.setdefault(pos["row"], []).append((pos["col"], el))
+            if pos["row"] in rows:
+                cells.setdefault(pos["row"], []).append((pos["col"], el.start))
             mark = sheet.marks.get((pos["row"], pos["col"]))
             if mark is not None and mark.found is None:
                 mark.found, mark.base = (el.start, el.tag_end), _int(a.get("s"))
@@ -505,7 +521,7 @@ def _mark_sheet(pkg: _Package, sheet: _Sheet, styles: _Styles, comments: _Commen
         if mark.found is not None:
             s, e = mark.found
             edits.append((s, e, _with_attrs(data[s:e], {"s": str(mark.style)})))
-    edits += _missing_cells(data, p, sheet, sheet_data[0], rows, cells)
+    edits += _missing_cells(data, p, sheet, sheet_data[0], rows, first_after, cells)
     rid = comments.attach(pkg, sheet, legacy[0].attrs.get(f"{REL}}}id", "?") if legacy else None)
     if rid:
         after = ("legacyDrawingHF", "drawingHF", "picture", "oleObjects", "controls", "webPublishItems", "tableParts",
@@ -520,7 +536,7 @@ def _int(text: str | None) -> int:
 
 
 def _missing_cells(data: bytes, p: bytes, sheet: _Sheet, sheet_data: _El, rows: dict[int, _El],
-                   cells: dict[int, list[tuple[int, _El]]]) -> list[tuple[int, int, bytes]]:
+                   first_after: dict[int, int], cells: dict[int, list[tuple[int, int]]]) -> list[tuple[int, int, bytes]]:
     """The problem cells the sheet does not hold, added in their rows (and rows added), in order."""
     edits: list[tuple[int, int, bytes]] = []
     by_row: dict[int, list[_Mark]] = {}
@@ -536,9 +552,8 @@ def _missing_cells(data: bytes, p: bytes, sheet: _Sheet, sheet_data: _El, rows: 
         row = rows.get(r)
         if row is None:
             row_xml = b'<%srow r="%d">%s</%srow>' % (p, r, b"".join(cell(m) for m in marks), p)
-            after = sorted(n for n in rows if n > r)
-            if after:
-                edits.append((rows[after[0]].start, rows[after[0]].start, row_xml))
+            if r in first_after:
+                edits.append((first_after[r], first_after[r], row_xml))
             else:
                 new_rows.append(row_xml)
             continue
@@ -548,7 +563,7 @@ def _missing_cells(data: bytes, p: bytes, sheet: _Sheet, sheet_data: _El, rows: 
             continue
         present = cells.get(r, [])
         for m in marks:
-            at = next((el.start for col, el in present if col > m.col), row.close)
+            at = next((start for col, start in present if col > m.col), row.close)
             edits.append((at, at, cell(m)))
     if new_rows:
         if sheet_data.empty:
