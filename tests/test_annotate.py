@@ -302,3 +302,15 @@ def test_a_part_too_large_to_mark_up_leaves_the_txt_feedback(settings: Settings,
     out = process_file(settings, store, catalogue, settings.inbox / bad.name)
     assert out.status == "rejected" and [p.suffix for p in out.feedback] == [".txt"]
     assert ("", "", "no-annotated-copy") in out.problems.locations()
+
+
+def test_a_strict_open_xml_workbook_is_not_marked_up_half_way(filled: Path, tmp_path: Path) -> None:
+    """Strict SpreadsheetML has namespaces of its own: kpiflow will not add a transitional sheet to it."""
+    from kpiflow.workbook.annotate import CannotAnnotate
+
+    strict = _rewritten(filled, tmp_path / "strict.xlsx", lambda name, data: data.replace(
+        MAIN_NS, b"http://purl.oclc.org/ooxml/spreadsheetml/main") if name == "xl/workbook.xml" else data)
+    result = ValidationResult(strict.name)
+    result.error("not-a-number", "Enter the number.", "Return", "F7")
+    with pytest.raises(CannotAnnotate, match="not transitional"):
+        annotated(strict, result)

@@ -762,6 +762,9 @@ class _Book:
         book = cls(data)
 
         def start(el: _El, depth: int) -> None:
+            if depth == 1 and el.name != f"{MAIN}}}workbook":
+                # Strict Open XML (other namespaces throughout): a transitional sheet cannot be added to it
+                raise CannotAnnotate("the workbook is not transitional SpreadsheetML")
             if depth == 2 and el.local == "sheets":
                 book.sheets_el = el
             elif depth == 3 and el.local == "sheet":
