@@ -254,20 +254,18 @@ class _Rels:
             n += 1
         rid = f"rId{n}"
         self.rels.append((rid, f"{REL}/{kind}", part))
-        self.added.append(b'<Relationship Id="%s" Type="%s/%s" Target="/%s"/>' % (
+        self.added.append(b'Relationship Id="%s" Type="%s/%s" Target="/%s"/>' % (
             rid.encode(), REL.encode(), kind.encode(), part.encode()))
         return rid
 
     def written(self) -> bytes:
         assert self.root is not None
+        p = _prefix(self.data, self.root)
+        added = b"".join(b"<" + p + rel for rel in self.added)
         if self.root.empty:
-            return _spliced(self.data, [(self.root.start, self.root.end, self.root_open() + b"".join(self.added)
-                                         + b"</Relationships>")])
-        return _spliced(self.data, [(self.root.close, self.root.close, b"".join(self.added))])
-
-    def root_open(self) -> bytes:
-        assert self.root is not None
-        return self.data[self.root.start:self.root.tag_end - 2] + b">"
+            open_tag = self.data[self.root.start:self.root.tag_end - 2] + b">"
+            return _spliced(self.data, [(self.root.start, self.root.end, open_tag + added + b"</%sRelationships>" % p)])
+        return _spliced(self.data, [(self.root.close, self.root.close, added)])
 
 
 class _Package:
