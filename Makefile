@@ -35,6 +35,7 @@ lint: $(STAMP)
 	$(PY) -m mypy --strict kpiflow
 
 bench: $(STAMP)
+	$(PY) -m compileall -q kpiflow
 	$(PY) benchmarks/run_all.py
 
 contract: $(STAMP)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import lru_cache, total_ordering
-from typing import Literal
+from functools import cached_property, lru_cache, total_ordering
+from typing import ClassVar, Literal
 
 from kpiflow.errors import PeriodError
 
@@ -20,6 +20,7 @@ Kind = Literal["year", "quarter", "month"]
 MONTH_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august",
                "september", "october", "november", "december"]
 _KIND_RANK = {"month": 0, "quarter": 1, "year": 2}
+_LIMITS = {"year": (0, 0), "quarter": (1, 4), "month": (1, 12)}
 
 
 @total_ordering
@@ -31,28 +32,42 @@ class Period:
     kind: Kind
     fy: int
     n: int = 0
+    # worked out once for each period (periods are dictionary keys and sorted everywhere): the fiscal month it
+    # ends in, its place in the order, its hash
+    # (set on each instance in __post_init__; not fields, so not compared, copied or printed as such)
+    _end: ClassVar[int]
+    _k: ClassVar[tuple[int, int]]
+    _h: ClassVar[int]
 
     def __post_init__(self) -> None:
-        limit = {"year": (0, 0), "quarter": (1, 4), "month": (1, 12)}[self.kind]
-        if not limit[0] <= self.n <= limit[1]:
+        limit = _LIMITS.get(self.kind)
+        if limit is None or not limit[0] <= self.n <= limit[1]:
             raise PeriodError(f"{self.kind} number {self.n} is out of range")
+        end = 12 if self.kind == "year" else self.n * 3 if self.kind == "quarter" else self.n
+        object.__setattr__(self, "_end", end)
+        object.__setattr__(self, "_k", (self.fy * 12 + end, _KIND_RANK[self.kind]))
+        object.__setattr__(self, "_h", hash((self.kind, self.fy, self.n)))
 
-    # ordering: by the month the period ends in, shorter periods first
+    # ordering: by the month the period ends in, shorter periods first (which also tells any two periods apart)
     def _key(self) -> tuple[int, int]:
-        return (self.fy * 12 + self.end_fiscal_month, _KIND_RANK[self.kind])
+        return self._k
+
+    def __hash__(self) -> int:
+        return self._h
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Period:
+            return NotImplemented
+        return self._k == other._k
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Period):
             return NotImplemented
-        return self._key() < other._key()
+        return self._k < other._k
 
     @property
     def end_fiscal_month(self) -> int:
-        if self.kind == "year":
-            return 12
-        if self.kind == "quarter":
-            return self.n * 3
-        return self.n
+        return self._end
 
     @property
     def calendar_year(self) -> int:
@@ -69,11 +84,11 @@ class Period:
         first_next = dt.date(self.calendar_year + self.calendar_month // 12, self.calendar_month % 12 + 1, 1)
         return first_next - dt.timedelta(days=1)
 
-    @property
+    @cached_property
     def year_label(self) -> str:
         return f"{self.fy}/{(self.fy + 1) % 100:02d}"
 
-    @property
+    @cached_property
     def label(self) -> str:
         """The canonical form, used in storage and on the command line."""
         if self.kind == "year":
@@ -82,7 +97,7 @@ class Period:
             return f"{self.year_label} Q{self.n}"
         return f"{self.calendar_year}-{self.calendar_month:02d}"
 
-    @property
+    @cached_property
     def short(self) -> str:
         """The form the report prints: ``Q2 2017/18``, ``Sep 2017``, ``2017/18``."""
         if self.kind == "quarter":

@@ -418,11 +418,11 @@ def _cycle(c: dict[str, Any], path: Path) -> Cycle:
 
 
 def _mail(m: dict[str, Any], path: Path) -> Mail:
-    from email.headerregistry import Address
-    from email.utils import parseaddr
-
     sender = m.get("from", "").strip()
     if sender:
+        from email.headerregistry import Address
+        from email.utils import parseaddr
+
         _, addr = parseaddr(sender)
         try:
             ok = bool(addr) and "@" in addr and not any(ch in sender for ch in "\r\n") and bool(

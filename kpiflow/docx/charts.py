@@ -51,7 +51,7 @@ from kpiflow.report.context import ROLE_ORDER, ChartSpec, SeriesStyle, describe,
 if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph
 
-__all__ = ["CHART_FONT", "ChartSpec", "add_native_chart", "describe", "render_png"]   # ChartSpec, describe: the context's
+__all__ = ["CHART_FONT", "ChartSpec", "add_native_chart", "describe", "native_chart_run", "render_png"]   # ChartSpec, describe: the context's
 
 _CHART_URI = "http://schemas.openxmlformats.org/drawingml/2006/chart"
 _CHART_CT = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
@@ -84,10 +84,24 @@ def add_native_chart(
     height_cm: float = 7.5,
 ) -> None:
     """Append a native chart to the paragraph (a new run holding a w:drawing)."""
+    from docx.oxml.parser import parse_xml
+
+    numbers(paragraph.part.package, [paragraph._p.getroottree().getroot()])
+    paragraph._p.append(parse_xml(_with_w(native_chart_run(paragraph.part, spec, width_cm, height_cm))))
+
+
+def _with_w(run_xml: str) -> str:
+    """A run's XML with the w: namespace declared on it, to be parsed on its own."""
+    return run_xml.replace("<w:r>", f'<w:r xmlns:w="{NS["w"]}">', 1)
+
+
+def native_chart_run(doc_part: Any, spec: ChartSpec, width_cm: float = 15.0, height_cm: float = 7.5) -> str:
+    """A native chart for the document part ``doc_part``: its chart and workbook parts added to the
+    package and related from the part, and the run holding its drawing returned as XML text (the
+    ``w:`` prefix bound by the document it goes into)."""
     from docx.opc.constants import RELATIONSHIP_TYPE as RT
     from docx.opc.packuri import PackURI
     from docx.opc.part import Part
-    from docx.oxml.parser import parse_xml
 
     clean = _clean_spec(spec)
     if not (math.isfinite(width_cm) and math.isfinite(height_cm)) or width_cm <= 0 or height_cm <= 0:
@@ -95,9 +109,8 @@ def add_native_chart(
 
     # The paragraph of a docxtpl subdoc reports the template's main document
     # part here, which is where the chart relationship has to live.
-    doc_part = paragraph.part
     package = doc_part.package
-    n = numbers(package, [paragraph._p.getroottree().getroot()])
+    n = numbers(package)
 
     workbook = Part(PackURI(f"/word/embeddings/Microsoft_Excel_Worksheet{n.next_workbook()}.xlsx"), _XLSX_CT,
                     _workbook_blob(clean), package)
@@ -105,10 +118,12 @@ def add_native_chart(
                  _chart_xml(clean, _WORKBOOK_RID).encode("utf-8"), package)
     # the relationship id is chosen here, so that the chart XML can be written whole beforehand
     chart.load_rel(RT.PACKAGE, workbook, _WORKBOOK_RID)
-    chart_rid = doc_part.relate_to(chart, RT.CHART)
-    inline = parse_xml(_inline_xml(chart_rid, n.next_drawing(), round(width_cm * _EMU_PER_CM),
-                                   round(height_cm * _EMU_PER_CM), describe(clean)))
-    paragraph.add_run()._r.add_drawing(inline)
+    # a new part: no relationship to it can exist yet, so none is looked for (relate_to would walk them all)
+    chart_rid = doc_part.rels._next_rId
+    doc_part.rels.add_relationship(RT.CHART, chart, chart_rid)
+    inline = _inline_xml(chart_rid, n.next_drawing(), round(width_cm * _EMU_PER_CM), round(height_cm * _EMU_PER_CM),
+                         describe(clean))
+    return f"<w:r><w:drawing>{inline}</w:drawing></w:r>"
 
 
 def _inline_xml(rid: str, docpr_id: int, cx: int, cy: int, descr_text: str) -> str:
