@@ -41,10 +41,9 @@ import re
 import zipfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape, quoteattr
 
 from kpiflow.docx.ids import numbers
-from kpiflow.docx.xml import NS
+from kpiflow.docx.xml import NS, escape, quoteattr
 from kpiflow.fmt import column_letter
 from kpiflow.report.context import ROLE_ORDER, ChartSpec, SeriesStyle, describe, series_style, value_axis_min
 

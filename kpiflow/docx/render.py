@@ -8,13 +8,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 from kpiflow.docx.charts import ChartSpec, add_native_chart, describe, native_chart_run, render_png
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.marks import SECTION, bookmark_name, section_name, tag_value
 from kpiflow.docx.order import order_properties
-from kpiflow.docx.xml import q
+from kpiflow.docx.xml import escape, q, quoteattr
 
 LABELS = {"commentary": "Commentary:", "response": "Service Response:"}
 LABEL_STYLE = "Report Label"
@@ -200,17 +199,12 @@ class RunXml(str):
 def section_bookmark(tpl: Any, indicator_id: str) -> RunXml:
     """A point bookmark for an exception's heading (``{{r ex.section_mark }}``): what the overview's
     row for it links to."""
-    from lxml import etree
-
-    start, end = point_bookmark(section_name(indicator_id), numbers(tpl.get_docx().part.package).next_annotation())
-    return RunXml(etree.tostring(start, encoding="unicode") + etree.tostring(end, encoding="unicode"))
+    return RunXml(bookmark_xml(section_name(indicator_id), numbers(tpl.get_docx().part.package).next_annotation()))
 
 
 def section_link(text: str, indicator_id: str | None) -> RunXml:
     """``text`` as a run; with ``indicator_id``, an internal hyperlink to that exception's heading
     (underlined and blue, so it reads as a link without colour too)."""
-    from xml.sax.saxutils import escape, quoteattr
-
     run = f'<w:r>{{}}<w:t xml:space="preserve">{escape(text)}</w:t></w:r>'
     if indicator_id is None:
         return RunXml(run.format(""))

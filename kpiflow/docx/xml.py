@@ -28,6 +28,18 @@ def q(tag: str) -> str:
     return f"{{{NS[prefix]}}}{local}"
 
 
+def escape(text: str) -> str:
+    """Text for XML content: ``&``, ``<`` and ``>`` escaped (``xml.sax.saxutils.escape``, without its
+    import of urllib and the mail modules)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def quoteattr(text: str) -> str:
+    """An attribute value, quoted: escaped as content, and its quotes and line breaks too."""
+    return '"' + escape(text).replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;") \
+        .replace("\t", "&#9;") + '"'
+
+
 class UnsafeXml(ValueError):
     """A part that declares a DOCTYPE (and so possibly entities): refused, never expanded."""
 
