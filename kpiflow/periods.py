@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import cached_property, lru_cache, total_ordering
+from functools import cached_property, lru_cache
 from typing import ClassVar, Literal
 
 from kpiflow.errors import PeriodError
@@ -23,7 +23,6 @@ _KIND_RANK = {"month": 0, "quarter": 1, "year": 2}
 _LIMITS = {"year": (0, 0), "quarter": (1, 4), "month": (1, 12)}
 
 
-@total_ordering
 @dataclass(frozen=True)
 class Period:
     """A financial year, quarter or month. ``fy`` is the year the financial year starts in;
@@ -64,6 +63,21 @@ class Period:
         if not isinstance(other, Period):
             return NotImplemented
         return self._k < other._k
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Period):
+            return NotImplemented
+        return self._k <= other._k
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Period):
+            return NotImplemented
+        return self._k > other._k
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Period):
+            return NotImplemented
+        return self._k >= other._k
 
     @property
     def end_fiscal_month(self) -> int:
@@ -116,7 +130,7 @@ class Period:
 
     @property
     def year(self) -> Period:
-        return Period("year", self.fy)
+        return _period("year", self.fy)
 
     @property
     def quarter(self) -> Period:
@@ -124,7 +138,7 @@ class Period:
             raise PeriodError("a year has no single quarter")
         if self.kind == "quarter":
             return self
-        return Period("quarter", self.fy, (self.n - 1) // 3 + 1)
+        return _period("quarter", self.fy, (self.n - 1) // 3 + 1)
 
     def quarters(self) -> list[Period]:
         return list(_quarters(self))
@@ -135,38 +149,43 @@ class Period:
     def step(self, k: int = 1) -> Period:
         """The period k steps later (earlier when k < 0), of the same kind."""
         if self.kind == "year":
-            return Period("year", self.fy + k)
+            return _period("year", self.fy + k)
         size = 4 if self.kind == "quarter" else 12
         idx = self.fy * size + (self.n - 1) + k
-        return Period(self.kind, idx // size, idx % size + 1)
+        return _period(self.kind, idx // size, idx % size + 1)
 
     def same_last_year(self) -> Period:
-        return Period(self.kind, self.fy - 1, self.n)
+        return _period(self.kind, self.fy - 1, self.n)
 
 
-# a quarter's report asks for the same few periods' parts thousands of times: each is worked out once
+# a quarter's report asks for the same few periods thousands of times: each is made once (a period is immutable)
+@lru_cache(maxsize=65536)
+def _period(kind: Kind, fy: int, n: int = 0) -> Period:
+    return Period(kind, fy, n)
+
+
 @lru_cache(maxsize=4096)
 def _quarters(p: Period) -> tuple[Period, ...]:
     if p.kind == "year":
-        return tuple(Period("quarter", p.fy, q) for q in range(1, 5))
+        return tuple(_period("quarter", p.fy, q) for q in range(1, 5))
     return (p.quarter,)
 
 
 @lru_cache(maxsize=4096)
 def _months(p: Period) -> tuple[Period, ...]:
     if p.kind == "year":
-        return tuple(Period("month", p.fy, m) for m in range(1, 13))
+        return tuple(_period("month", p.fy, m) for m in range(1, 13))
     if p.kind == "quarter":
-        return tuple(Period("month", p.fy, m) for m in range(p.n * 3 - 2, p.n * 3 + 1))
+        return tuple(_period("month", p.fy, m) for m in range(p.n * 3 - 2, p.n * 3 + 1))
     return (p,)
 
 
 def year(fy: int) -> Period:
-    return Period("year", fy)
+    return _period("year", fy)
 
 
 def quarter(fy: int, n: int) -> Period:
-    return Period("quarter", fy, n)
+    return _period("quarter", fy, n)
 
 
 def month(calendar_year: int, calendar_month: int) -> Period:
@@ -174,7 +193,7 @@ def month(calendar_year: int, calendar_month: int) -> Period:
         raise PeriodError(f"month {calendar_month} is out of range")
     fiscal = (calendar_month - 4) % 12 + 1
     fy = calendar_year if calendar_month >= 4 else calendar_year - 1
-    return Period("month", fy, fiscal)
+    return _period("month", fy, fiscal)
 
 
 _YEAR = r"(?P<y1>\d{4})\s*[/-]\s*(?P<y2>\d{2}|\d{4})"

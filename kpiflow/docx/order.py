@@ -67,7 +67,7 @@ def order_children(root: Any) -> int:
         ranks = _RANKS[el.tag]
         children = list(el)
         keys = [ranks.get(c.tag, -1) if isinstance(c.tag, str) else -1 for c in children]
-        if -1 in keys or all(a <= b for a, b in zip(keys, keys[1:], strict=False)):
+        if -1 in keys or keys == sorted(keys):
             continue
         wanted = sorted(children, key=lambda c: ranks[c.tag])   # stable: equal ranks keep their order
         for c in children:
