@@ -27,6 +27,7 @@ from kpiflow.docx.render import (
     number_drawings,
     open_template,
     retarget_section_links,
+    save_draft,
     section_bookmark,
     section_link,
 )
@@ -125,7 +126,7 @@ def render_draft(settings: Settings, snap: QuarterSnapshot, template: Path | Non
                            "Run kpiflow template check to find it.") from exc
     _record_provenance(tpl, snap, set(kept or ()), context, settings.council, template_hash(template))
     buf = io.BytesIO()
-    tpl.save(buf)
+    save_draft(tpl, buf)
     return buf.getvalue()
 
 
