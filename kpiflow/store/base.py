@@ -566,7 +566,9 @@ class Store(ABC):
                 for i, v in enumerate(values):
                     if v is not None:
                         cur[i] = v
-        return {iid: {parse_period(p): Figures(*v) for p, v in periods.items()} for iid, periods in found.items()}
+        labels: dict[str, Period] = {}      # every indicator holds the same few periods
+        return {iid: {labels.get(p) or labels.setdefault(p, parse_period(p)): Figures(*v) for p, v in periods.items()}
+                for iid, periods in found.items()}
 
     def held(self, iid: str) -> list[HeldFigures]:
         """Every period held for an indicator, in period order: its current figures, and the source
