@@ -16,14 +16,19 @@ import typer
 
 from kpiflow.errors import DISK_FULL, KpiflowError, PeriodError, disk_full
 
-app = typer.Typer(
-    help="kpiflow: quarterly performance returns in, Appendix 6(b) exception reports out.\n\n"
-         "Every command works on one working folder: the current directory, --home DIR, or KPIFLOW_HOME.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode=None,
-)
+
+def _new_app() -> typer.Typer:
+    return typer.Typer(
+        help="kpiflow: quarterly performance returns in, Appendix 6(b) exception reports out.\n\n"
+             "Every command works on one working folder: the current directory, --home DIR, or KPIFLOW_HOME.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_show_locals=False,
+        rich_markup_mode=None,
+    )
+
+
+app = _new_app()
 catalogue_app = typer.Typer(help="Check the indicator catalogue.", no_args_is_help=True)
 template_app = typer.Typer(help="Check the report template.", no_args_is_help=True)
 comparators_app = typer.Typer(help="Statistical-neighbour and England figures from the Department for Education.",
@@ -605,12 +610,40 @@ def demo(home: Annotated[Path | None, typer.Option("--home", help="The folder to
         echo(line)
 
 
+def app_for(args: list[str]) -> typer.Typer:
+    """The app to run for the command line ``args``: where they name one of the top-level commands, an app of
+    that command alone under the same name, options and help (typer works out every command's parameters
+    before it runs one, a tenth of a report's start); otherwise the whole app."""
+    at = 0
+    while at < len(args) and args[at] == "--debug":
+        at += 1
+    if at == len(args):
+        return app
+    for info in app.registered_commands:
+        if info.callback is not None and (info.name or info.callback.__name__.replace("_", "-")) == args[at]:
+            one = _new_app()
+            one.registered_callback = app.registered_callback
+            one.registered_commands = [info]
+            return one
+    return app
+
+
 def main() -> None:
     """Entry point: turns failures into ``Error: ...`` and exit 2, never a traceback."""
-    _Options.debug = False
+    collecting = gc.isenabled()
     _Options.whole_process = True
     try:
-        code = app(standalone_mode=False)
+        _main()
+    finally:
+        _Options.whole_process = False
+        if collecting:
+            gc.enable()     # a program that called main() keeps its collector
+
+
+def _main() -> None:
+    _Options.debug = False
+    try:
+        code = app_for(sys.argv[1:])(standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except KpiflowError as exc:

@@ -149,6 +149,10 @@ class Store(ABC):
     def _run(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         """Execute one statement (``?`` placeholders); its rows, or [] if it returns none."""
 
+    def _values(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """``_run``'s rows as tuples of values (a back end may read them more cheaply so)."""
+        return [tuple(r) for r in self._run(sql, args)]
+
     @abstractmethod
     def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Execute one statement once for each row of arguments."""
@@ -554,8 +558,8 @@ class Store(ABC):
     def all_series(self, ids: Sequence[str]) -> dict[str, dict[Period, Figures]]:
         """``series`` of each of the indicators ``ids``, in one read of the store."""
         found: dict[str, dict[str, list[Any]]] = {iid: {} for iid in ids}
-        for iid, period, *values in map(tuple, self._run(
-                f"SELECT indicator_id, period, {', '.join(FIGURES)} FROM observations ORDER BY id")):
+        for iid, period, *values in self._values(
+                f"SELECT indicator_id, period, {', '.join(FIGURES)} FROM observations ORDER BY id"):
             periods = found.get(iid)
             if periods is None:
                 continue
