@@ -37,13 +37,12 @@ from __future__ import annotations
 
 import io
 import math
-import re
 import zipfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kpiflow.docx.ids import numbers
-from kpiflow.docx.xml import NS, escape, quoteattr
+from kpiflow.docx.xml import NS, XML_ILLEGAL, escape, quoteattr
 from kpiflow.fmt import column_letter
 from kpiflow.report.context import ROLE_ORDER, ChartSpec, SeriesStyle, describe, series_style, value_axis_min
 
@@ -64,11 +63,6 @@ _GRIDLINE_RGB = "D9D9D9"
 _CAT_AX, _VAL_AX = "2118791784", "2140495176"   # python-pptx's axis ids for a line chart
 _WORKBOOK_RID = "rId1"   # the chart part's one relationship: its embedded workbook
 CHART_FONT = "Arial"  # the report template's body font
-
-# Characters outside the XML 1.0 Char production (control characters, lone
-# surrogates, U+FFFE/U+FFFF) cannot be serialised at all, so they are dropped
-# rather than allowed to corrupt the package.
-_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 # ---------------------------------------------------------------------------
@@ -144,7 +138,7 @@ def _inline_xml(rid: str, docpr_id: int, cx: int, cy: int, descr_text: str) -> s
 
 
 def _clean_text(text: str) -> str:
-    return _XML_ILLEGAL.sub("", str(text))
+    return XML_ILLEGAL.sub("", str(text))
 
 
 def _clean_value(value: float | None, decimals: int | None = None) -> float | None:

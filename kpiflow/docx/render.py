@@ -13,7 +13,7 @@ from kpiflow.docx.charts import ChartSpec, add_native_chart, describe, native_ch
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.marks import SECTION, bookmark_name, section_name, tag_value
 from kpiflow.docx.order import order_properties
-from kpiflow.docx.xml import escape, q, quoteattr
+from kpiflow.docx.xml import XML_ILLEGAL, escape, q, quoteattr
 
 LABELS = {"commentary": "Commentary:", "response": "Service Response:"}
 LABEL_STYLE = "Report Label"
@@ -83,7 +83,6 @@ class Block:
     __html__ = __str__
 
 
-_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _RUN_BREAKS = re.compile(r"(\t|\r\n?|\n)")
 
 
@@ -91,7 +90,7 @@ def run_xml(text: str, props: str = "") -> str:
     """A run of ``text`` as Word XML, as python-docx writes one: a tab as ``w:tab``, a line break
     as ``w:br``, spaces kept at the ends; characters XML cannot hold are dropped."""
     pieces = [f"<w:r>{props}"]
-    for piece in _RUN_BREAKS.split(_XML_ILLEGAL.sub("", text)):
+    for piece in _RUN_BREAKS.split(XML_ILLEGAL.sub("", text)):
         if not piece:
             continue
         if piece == "\t":
