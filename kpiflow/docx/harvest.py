@@ -82,10 +82,11 @@ _WALKED = (CHANGE_TAGS | set(_HIDDEN) | set(_DRAWINGS) | set(_COMMENT_MARKS) | s
            | {MC_FALLBACK, _P, _T, _TAB, _TBL, _TXBX, _SDT, _FLD_CHAR, _FLD_SIMPLE, _PSTYLE, _TAG, _BOOKMARK})
 
 
-def paragraphs_of(root: Any) -> PartText:
+def paragraphs_of(root: Any, unmarked_tables: bool = True) -> PartText:
     """Every paragraph of a part's tree, with its visible text, tracked changes, comment anchors,
     style, kpiflow marks and fields, in one pass (each element that matters is visited twice, once
-    entering and once leaving)."""
+    entering and once leaving). Without ``unmarked_tables``, a table holding no kpiflow mark or content
+    control is passed over (still a block, but its paragraphs not read): what the marked regions need."""
     from lxml import etree
 
     out = PartText()
@@ -95,7 +96,8 @@ def paragraphs_of(root: Any) -> PartText:
     hidden = tables = boxes = fallback = 0
     pending_marks: list[tuple[str, str]] = []          # bookmarks between paragraphs: for the next one
     body = root.find(f"{W}body")
-    for event, el in etree.iterwalk(root, events=("start", "end"), tag=_WALKED):
+    walk = etree.iterwalk(root, events=("start", "end"), tag=_WALKED)
+    for event, el in walk:
         tag = el.tag
         if event == "end":
             if tag in _HIDDEN:
@@ -172,6 +174,8 @@ def paragraphs_of(root: Any) -> PartText:
                     el.getparent() is body or el.getparent().tag == _SDT_CONTENT):
                 out.blocks.append(None)
             tables += 1
+            if not unmarked_tables and not _marked(el):
+                walk.skip_subtree()     # its end is still seen
         elif tag == _TXBX:
             boxes += 1
         elif tag in _DRAWINGS:
@@ -212,6 +216,20 @@ def paragraphs_of(root: Any) -> PartText:
     while fields:
         out.fields.append(("".join(fields.pop()), len(out.paras) - 1 if out.paras else None))
     return out
+
+
+def _marked(el: Any) -> bool:
+    """Whether an element holds a content control or a kpiflow bookmark."""
+    from lxml import etree
+
+    global _MARKED_XPATH
+    if _MARKED_XPATH is None:
+        _MARKED_XPATH = etree.XPath("boolean(.//w:sdt | .//w:bookmarkStart[starts-with(@w:name, 'kpiflow')])",
+                                    namespaces={"w": W[1:-1]})
+    return bool(_MARKED_XPATH(el))
+
+
+_MARKED_XPATH: Any = None
 
 
 def _at(stack: list[tuple[Para, list[str], Any]], out: PartText) -> int | None:

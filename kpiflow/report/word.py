@@ -153,13 +153,13 @@ def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str
     from kpiflow.provenance import Provenance, fingerprint, short_hash
 
     document = tpl.docx
-    body = paragraphs_of(document.element)
-    marks = regions(body)
+    # the regions' words: a table without a mark holds none of them, and is passed over
+    marks = regions(paragraphs_of(document.element, unmarked_tables=False))
     drafted_marks(document, marks.texts, context, kept)
-    texts = [p.text for p in body.paras]
+    texts = _tag_candidates(document.element)
     for rel in document.part.rels.values():
         if rel.reltype.endswith(("/header", "/footer")) and not rel.is_external:
-            texts += [p.text for p in paragraphs_of(rel.target_part.element).paras]
+            texts += _tag_candidates(rel.target_part.element)
     made = Provenance(
         quarter=snap.quarter.label,
         made_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
@@ -170,6 +170,19 @@ def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str
         tag_like=frozenset(short_hash(tag) for text in texts for tag in TEMPLATE_TAG.findall(text)), council=council,
         template=template)
     set_properties(document.part.package, made.to_properties())
+
+
+def _tag_candidates(root: Any) -> list[str]:
+    """The paragraphs' texts of a part where any of its text could hold a template tag (a ``{``), else none."""
+    from lxml import etree
+
+    from kpiflow.docx.harvest import paragraphs_of
+    from kpiflow.docx.xml import NS
+
+    # compiled: python-docx's elements' own xpath() takes no namespace map
+    if not etree.XPath("boolean(.//w:t[contains(., '{')])", namespaces={"w": NS["w"]})(root):
+        return []
+    return [p.text for p in paragraphs_of(root).paras]
 
 
 def drafted_marks(document: Any, texts: Mapping[tuple[str, str], str], context: ReportContext,
