@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import io
 import math
-import zipfile
+import struct
+import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -379,12 +380,33 @@ def _workbook_blob(spec: ChartSpec) -> bytes:
               '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
               '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
               "</styleSheet>")
-    buffer = io.BytesIO()
     # stored, not deflated: the .docx that holds it is compressed as a whole
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
-        for name, xml in (*_XLSX_STATIC.items(), ("xl/worksheets/sheet1.xml", sheet), ("xl/styles.xml", styles)):
-            zf.writestr(name, xml)
-    return buffer.getvalue()
+    return stored_zip([*_XLSX_STATIC_BYTES, ("xl/worksheets/sheet1.xml", sheet.encode("utf-8")),
+                       ("xl/styles.xml", styles.encode("utf-8"))])
+
+
+_XLSX_STATIC_BYTES = [(name, xml.encode("utf-8")) for name, xml in _XLSX_STATIC.items()]
+_ZIP_DATE = (1 << 5) | 1      # 1 January 1980, the format's first day: the same bytes for the same chart
+
+
+def stored_zip(entries: Sequence[tuple[str, bytes]]) -> bytes:
+    """A zip archive of ``entries`` (ASCII names), stored uncompressed, as ``zipfile`` writes one with
+    ZIP_STORED (made on Unix, dated 1 January 1980): written directly, since a chart's small workbook is made
+    144 times for a report."""
+    local: list[bytes] = []
+    central: list[bytes] = []
+    offset = 0
+    for name, data in entries:
+        raw = name.encode("ascii")
+        crc, size = zlib.crc32(data), len(data)
+        header = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, _ZIP_DATE, crc, size, size, len(raw), 0)
+        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 0x314, 20, 0, 0, 0, _ZIP_DATE, crc, size, size,
+                                   len(raw), 0, 0, 0, 0, 0o600 << 16, offset) + raw)
+        local += [header, raw, data]
+        offset += len(header) + len(raw) + size
+    directory = b"".join(central)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(directory), offset, 0)
+    return b"".join(local) + directory + end
 
 
 # ---------------------------------------------------------------------------
