@@ -27,10 +27,10 @@ def assess(settings: Settings, store: Store, catalogue: Catalogue, quarter: Peri
     out: list[Assessment] = []
     r = settings.rules
     frozen = frozen_statuses(store, quarter)
-    for ind in catalogue.indicators:
-        if indicator_ids and ind.id not in indicator_ids:
-            continue
-        series = store.series(ind.id)
+    wanted = [i for i in catalogue.indicators if not indicator_ids or i.id in indicator_ids]
+    held = store.all_series([i.id for i in wanted]) if len(wanted) > 1 else {i.id: store.series(i.id) for i in wanted}
+    for ind in wanted:
+        series = held[ind.id]
         f = facts(ind, series, quarter, catalogue.targets_for(ind.id), r.tolerance_percent, r.no_change_percent,
                   r.projection_points, catalogue.profiles_for(ind.id))
         verdict = evaluate(f, r.exception)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import lru_cache, total_ordering
-from typing import Literal
+from functools import cached_property, lru_cache
+from typing import ClassVar, Literal
 
 from kpiflow.errors import PeriodError
 
@@ -20,9 +20,9 @@ Kind = Literal["year", "quarter", "month"]
 MONTH_NAMES = ["january", "february", "march", "april", "may", "june", "july", "august",
                "september", "october", "november", "december"]
 _KIND_RANK = {"month": 0, "quarter": 1, "year": 2}
+_LIMITS = {"year": (0, 0), "quarter": (1, 4), "month": (1, 12)}
 
 
-@total_ordering
 @dataclass(frozen=True)
 class Period:
     """A financial year, quarter or month. ``fy`` is the year the financial year starts in;
@@ -31,28 +31,57 @@ class Period:
     kind: Kind
     fy: int
     n: int = 0
+    # worked out once for each period (periods are dictionary keys and sorted everywhere): the fiscal month it
+    # ends in, its place in the order, its hash
+    # (set on each instance in __post_init__; not fields, so not compared, copied or printed as such)
+    _end: ClassVar[int]
+    _k: ClassVar[tuple[int, int]]
+    _h: ClassVar[int]
 
     def __post_init__(self) -> None:
-        limit = {"year": (0, 0), "quarter": (1, 4), "month": (1, 12)}[self.kind]
-        if not limit[0] <= self.n <= limit[1]:
+        limit = _LIMITS.get(self.kind)
+        if limit is None or not limit[0] <= self.n <= limit[1]:
             raise PeriodError(f"{self.kind} number {self.n} is out of range")
+        end = 12 if self.kind == "year" else self.n * 3 if self.kind == "quarter" else self.n
+        object.__setattr__(self, "_end", end)
+        object.__setattr__(self, "_k", (self.fy * 12 + end, _KIND_RANK[self.kind]))
+        object.__setattr__(self, "_h", hash((self.kind, self.fy, self.n)))
 
-    # ordering: by the month the period ends in, shorter periods first
+    # ordering: by the month the period ends in, shorter periods first (which also tells any two periods apart)
     def _key(self) -> tuple[int, int]:
-        return (self.fy * 12 + self.end_fiscal_month, _KIND_RANK[self.kind])
+        return self._k
+
+    def __hash__(self) -> int:
+        return self._h
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Period:
+            return NotImplemented
+        return self._k == other._k
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Period):
             return NotImplemented
-        return self._key() < other._key()
+        return self._k < other._k
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Period):
+            return NotImplemented
+        return self._k <= other._k
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Period):
+            return NotImplemented
+        return self._k > other._k
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Period):
+            return NotImplemented
+        return self._k >= other._k
 
     @property
     def end_fiscal_month(self) -> int:
-        if self.kind == "year":
-            return 12
-        if self.kind == "quarter":
-            return self.n * 3
-        return self.n
+        return self._end
 
     @property
     def calendar_year(self) -> int:
@@ -69,11 +98,11 @@ class Period:
         first_next = dt.date(self.calendar_year + self.calendar_month // 12, self.calendar_month % 12 + 1, 1)
         return first_next - dt.timedelta(days=1)
 
-    @property
+    @cached_property
     def year_label(self) -> str:
         return f"{self.fy}/{(self.fy + 1) % 100:02d}"
 
-    @property
+    @cached_property
     def label(self) -> str:
         """The canonical form, used in storage and on the command line."""
         if self.kind == "year":
@@ -82,7 +111,7 @@ class Period:
             return f"{self.year_label} Q{self.n}"
         return f"{self.calendar_year}-{self.calendar_month:02d}"
 
-    @property
+    @cached_property
     def short(self) -> str:
         """The form the report prints: ``Q2 2017/18``, ``Sep 2017``, ``2017/18``."""
         if self.kind == "quarter":
@@ -101,7 +130,7 @@ class Period:
 
     @property
     def year(self) -> Period:
-        return Period("year", self.fy)
+        return _period("year", self.fy)
 
     @property
     def quarter(self) -> Period:
@@ -109,7 +138,7 @@ class Period:
             raise PeriodError("a year has no single quarter")
         if self.kind == "quarter":
             return self
-        return Period("quarter", self.fy, (self.n - 1) // 3 + 1)
+        return _period("quarter", self.fy, (self.n - 1) // 3 + 1)
 
     def quarters(self) -> list[Period]:
         return list(_quarters(self))
@@ -120,38 +149,43 @@ class Period:
     def step(self, k: int = 1) -> Period:
         """The period k steps later (earlier when k < 0), of the same kind."""
         if self.kind == "year":
-            return Period("year", self.fy + k)
+            return _period("year", self.fy + k)
         size = 4 if self.kind == "quarter" else 12
         idx = self.fy * size + (self.n - 1) + k
-        return Period(self.kind, idx // size, idx % size + 1)
+        return _period(self.kind, idx // size, idx % size + 1)
 
     def same_last_year(self) -> Period:
-        return Period(self.kind, self.fy - 1, self.n)
+        return _period(self.kind, self.fy - 1, self.n)
 
 
-# a quarter's report asks for the same few periods' parts thousands of times: each is worked out once
+# a quarter's report asks for the same few periods thousands of times: each is made once (a period is immutable)
+@lru_cache(maxsize=65536)
+def _period(kind: Kind, fy: int, n: int = 0) -> Period:
+    return Period(kind, fy, n)
+
+
 @lru_cache(maxsize=4096)
 def _quarters(p: Period) -> tuple[Period, ...]:
     if p.kind == "year":
-        return tuple(Period("quarter", p.fy, q) for q in range(1, 5))
+        return tuple(_period("quarter", p.fy, q) for q in range(1, 5))
     return (p.quarter,)
 
 
 @lru_cache(maxsize=4096)
 def _months(p: Period) -> tuple[Period, ...]:
     if p.kind == "year":
-        return tuple(Period("month", p.fy, m) for m in range(1, 13))
+        return tuple(_period("month", p.fy, m) for m in range(1, 13))
     if p.kind == "quarter":
-        return tuple(Period("month", p.fy, m) for m in range(p.n * 3 - 2, p.n * 3 + 1))
+        return tuple(_period("month", p.fy, m) for m in range(p.n * 3 - 2, p.n * 3 + 1))
     return (p,)
 
 
 def year(fy: int) -> Period:
-    return Period("year", fy)
+    return _period("year", fy)
 
 
 def quarter(fy: int, n: int) -> Period:
-    return Period("quarter", fy, n)
+    return _period("quarter", fy, n)
 
 
 def month(calendar_year: int, calendar_month: int) -> Period:
@@ -159,7 +193,7 @@ def month(calendar_year: int, calendar_month: int) -> Period:
         raise PeriodError(f"month {calendar_month} is out of range")
     fiscal = (calendar_month - 4) % 12 + 1
     fy = calendar_year if calendar_month >= 4 else calendar_year - 1
-    return Period("month", fy, fiscal)
+    return _period("month", fy, fiscal)
 
 
 _YEAR = r"(?P<y1>\d{4})\s*[/-]\s*(?P<y2>\d{2}|\d{4})"

@@ -420,7 +420,6 @@ def _cycle(c: dict[str, Any], path: Path) -> Cycle:
 def _mail(m: dict[str, Any], path: Path) -> Mail:
     sender = m.get("from", "").strip()
     if sender:
-        # the email package costs ~10 ms at every start: imported only where there is an address to check
         from email.headerregistry import Address
         from email.utils import parseaddr
 

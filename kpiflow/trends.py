@@ -20,6 +20,7 @@ Every comparison is like with like (PRODUCT.md section 9):
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -48,11 +49,30 @@ def outturn(series: Series, period: Period, figure: str, measure: MeasureKind) -
     return measure.outturn(series, period, figure)
 
 
-def comparator(series: Series, period: Period, figure: str) -> float | None:
-    """The comparator published for ``period``, else the latest one published before it."""
+# each comparator's published figures in period order: (the periods' order keys, the figures)
+Published = Mapping[str, tuple[list[tuple[int, int]], list[float]]]
+
+
+def published(series: Series) -> Published:
+    """Each comparator's figures of a series in period order, read once for the many periods a quarter's
+    facts look up (``comparator``)."""
+    out: dict[str, tuple[list[tuple[int, int]], list[float]]] = {}
+    for _, fig in COMPARATORS:
+        held = sorted((p._key(), v) for p, f in series.items() if (v := _pick(f, fig)) is not None)
+        out[fig] = ([k for k, _ in held], [v for _, v in held])
+    return out
+
+
+def comparator(series: Series, period: Period, figure: str, known: Published | None = None) -> float | None:
+    """The comparator published for ``period``, else the latest one published before it (``known``: the
+    series' ``published`` figures, where they have been read already)."""
     v = SNAPSHOT.outturn(series, period, figure)
     if v is not None:
         return v
+    if known is not None and figure in known:
+        keys, values = known[figure]
+        at = bisect.bisect_right(keys, period._key())
+        return values[at - 1] if at else None
     # comparators are published for few periods: test the figure before the (slower) period order
     earlier = [p for p, f in series.items() if _pick(f, figure) is not None and p <= period]
     return _pick(series[max(earlier)], figure) if earlier else None
@@ -331,15 +351,16 @@ class Facts:
         return self.gaps[0].year if self.gaps else None
 
 
-def figures_at(series: Series, period: Period, measure: MeasureKind) -> Figures | None:
+def figures_at(series: Series, period: Period, measure: MeasureKind, known: Published | None = None) \
+        -> Figures | None:
     """A period's figures as the values table shows them: outturns and the comparators in force."""
     f = Figures(measure.outturn(series, period, "number"), measure.outturn(series, period, "rate"),
-                comparator(series, period, "statneigh"), comparator(series, period, "england"))
+                comparator(series, period, "statneigh", known), comparator(series, period, "england", known))
     return None if f.number is None and f.rate is None else f
 
 
-def _projection(series: Series, indicator: Indicator, quarter: Period, current: float, points_wanted: int) -> \
-        Projection | None:
+def _projection(series: Series, indicator: Indicator, quarter: Period, current: float, points_wanted: int,
+                known: Published | None = None) -> Projection | None:
     """A straight line through the latest values towards a comparator the council is worse than.
 
     Only for a Snapshot: a Count's quarters and a year to date's saw-tooth are not a line to extend
@@ -347,7 +368,7 @@ def _projection(series: Series, indicator: Indicator, quarter: Period, current: 
     comparator, nor when the line itself is already on the better side."""
     figure, high = indicator.primary, indicator.higher_is_better
     worse_than = [(name, v) for name, fig in COMPARATORS
-                  if (v := comparator(series, quarter, fig)) is not None and _worse(current, v, high)]
+                  if (v := comparator(series, quarter, fig, known)) is not None and _worse(current, v, high)]
     if not worse_than:
         return None
     # the nearest comparator the council is worse than: the one a line could reach first
@@ -382,8 +403,10 @@ def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mappin
     better_high = indicator.higher_is_better
     tol = indicator.tolerance if indicator.tolerance is not None else tolerance_percent
     profiles = profiles or {}
-    years = tuple((quarter.year.step(k), figures_at(series, quarter.year.step(k), measure)) for k in (-2, -1))
-    quarters = tuple((q, figures_at(series, q, measure) if q <= quarter else None) for q in quarter.year.quarters())
+    known = published(series)
+    years = tuple((quarter.year.step(k), figures_at(series, quarter.year.step(k), measure, known)) for k in (-2, -1))
+    quarters = tuple((q, figures_at(series, q, measure, known) if q <= quarter else None)
+                     for q in quarter.year.quarters())
     current = measure.outturn(series, quarter, figure)
 
     prev_q, ly_q = quarter.step(-1), quarter.same_last_year()
@@ -419,7 +442,7 @@ def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mappin
 
     projection = None
     if current is not None and measure.projects:
-        projection = _projection(series, indicator, quarter, current, projection_points)
+        projection = _projection(series, indicator, quarter, current, projection_points, known)
     outlook = None
     if measure.forecasts and current is not None:
         outlook = forecast(to_date, quarter, target, target_now, target_basis)

@@ -388,3 +388,22 @@ def test_at_q4_the_comparator_chart_includes_the_year_just_ended_where_it_has_fi
     assert comparators.categories == ("2022/23", "2023/24", "2024/25")
     assert dict(comparators.series) == {"Eastbridge": (2.9, 2.8, 2.9), "Statistical neighbours": (2.9, 3.0, 3.3),
                                         "England": (3.4, 3.6, 4.0)}
+
+
+def test_a_charts_workbook_is_the_zip_archive_zipfile_writes() -> None:
+    """The embedded workbooks are written as bytes directly: the same archive zipfile makes (dated 1980)."""
+    import io
+
+    from kpiflow.docx.charts import stored_zip
+
+    entries = [("[Content_Types].xml", b"<Types/>"), ("xl/worksheets/sheet1.xml", "<t>£ & é</t>".encode()),
+               ("empty.xml", b"")]
+    ref = io.BytesIO()
+    with zipfile.ZipFile(ref, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+            info.external_attr, info.create_system = 0o600 << 16, 3
+            zf.writestr(info, data)
+    assert stored_zip(entries) == ref.getvalue()
+    with zipfile.ZipFile(io.BytesIO(stored_zip(entries))) as z:
+        assert z.testzip() is None and [z.read(n) for n, _ in entries] == [d for _, d in entries]

@@ -243,3 +243,23 @@ def test_debug_before_the_command_shows_the_traceback_and_leaves_the_arguments_a
     with pytest.raises(SystemExit) as stopped:
         main()
     assert stopped.value.code == 2 and "--debug" in capsys.readouterr().err
+
+
+def test_a_command_run_alone_has_the_whole_apps_help_options_and_errors(tmp_path: Path) -> None:
+    """kpiflow builds only the command it is asked for: what a user sees is the same."""
+    from typer.testing import CliRunner
+
+    from kpiflow.cli import app, app_for
+
+    runner = CliRunner()
+    for args in (["report", "--help"], ["publish", "--help"], ["export", "--help"], ["report"],
+                 ["--debug", "report", "--help"], ["report", "--quarter", "2017/18 Q9", "--home", str(tmp_path)]):
+        alone, whole = runner.invoke(app_for(args), args), runner.invoke(app, args)
+        assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output), args
+    assert app_for(["report"]) is not app and app_for(["catalogue", "check"]) is app and app_for([]) is app
+    assert app_for(["--debug"]) is app and app_for(["no-such-command"]) is app
+    r = kpiflow_process("report", home=tmp_path)
+    assert r.returncode == 2 and "Usage: python -m kpiflow report [OPTIONS]" in r.stderr
+    assert "Missing option '--quarter'" in r.stderr
+    r = kpiflow_process("--debug", "report", "--help", home=tmp_path)
+    assert r.returncode == 0 and "--keep-edits" in r.stdout

@@ -314,6 +314,11 @@ def test_a_revision_keeps_who_changed_what_and_when(settings: Settings, store: S
     r = kpiflow(settings.home, "history", "--indicator", "CS03")
     assert r.returncode == 0
     assert "CS03 2017-07 number: 1977 -> 1978 (return corrected.xlsx, completed by J Smith)" in r.stdout
+    # the report reads every indicator's series at once: the same figures, the revision included
+    ids = [i.id for i in catalogue.indicators]
+    together = store.all_series([*ids, "NOT-HELD"])
+    assert together["CS03"][sept] == Figures(1978, 691.5, before.statneigh, before.england)
+    assert together == {**{iid: store.series(iid) for iid in ids}, "NOT-HELD": {}}
 
 
 def test_a_published_quarter_is_closed_until_reopened_and_the_reopening_is_recorded(

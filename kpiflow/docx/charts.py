@@ -37,21 +37,20 @@ from __future__ import annotations
 
 import io
 import math
-import re
-import zipfile
+import struct
+import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape, quoteattr
 
 from kpiflow.docx.ids import numbers
-from kpiflow.docx.xml import NS
+from kpiflow.docx.xml import NS, XML_ILLEGAL, escape, quoteattr
 from kpiflow.fmt import column_letter
 from kpiflow.report.context import ROLE_ORDER, ChartSpec, SeriesStyle, describe, series_style, value_axis_min
 
 if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph
 
-__all__ = ["CHART_FONT", "ChartSpec", "add_native_chart", "describe", "render_png"]   # ChartSpec, describe: the context's
+__all__ = ["CHART_FONT", "ChartSpec", "add_native_chart", "describe", "native_chart_run", "render_png"]   # ChartSpec, describe: the context's
 
 _CHART_URI = "http://schemas.openxmlformats.org/drawingml/2006/chart"
 _CHART_CT = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
@@ -66,11 +65,6 @@ _CAT_AX, _VAL_AX = "2118791784", "2140495176"   # python-pptx's axis ids for a l
 _WORKBOOK_RID = "rId1"   # the chart part's one relationship: its embedded workbook
 CHART_FONT = "Arial"  # the report template's body font
 
-# Characters outside the XML 1.0 Char production (control characters, lone
-# surrogates, U+FFFE/U+FFFF) cannot be serialised at all, so they are dropped
-# rather than allowed to corrupt the package.
-_XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
 
 # ---------------------------------------------------------------------------
 # placing a chart
@@ -84,10 +78,24 @@ def add_native_chart(
     height_cm: float = 7.5,
 ) -> None:
     """Append a native chart to the paragraph (a new run holding a w:drawing)."""
+    from docx.oxml.parser import parse_xml
+
+    numbers(paragraph.part.package, [paragraph._p.getroottree().getroot()])
+    paragraph._p.append(parse_xml(_with_w(native_chart_run(paragraph.part, spec, width_cm, height_cm))))
+
+
+def _with_w(run_xml: str) -> str:
+    """A run's XML with the w: namespace declared on it, to be parsed on its own."""
+    return run_xml.replace("<w:r>", f'<w:r xmlns:w="{NS["w"]}">', 1)
+
+
+def native_chart_run(doc_part: Any, spec: ChartSpec, width_cm: float = 15.0, height_cm: float = 7.5) -> str:
+    """A native chart for the document part ``doc_part``: its chart and workbook parts added to the
+    package and related from the part, and the run holding its drawing returned as XML text (the
+    ``w:`` prefix bound by the document it goes into)."""
     from docx.opc.constants import RELATIONSHIP_TYPE as RT
     from docx.opc.packuri import PackURI
     from docx.opc.part import Part
-    from docx.oxml.parser import parse_xml
 
     clean = _clean_spec(spec)
     if not (math.isfinite(width_cm) and math.isfinite(height_cm)) or width_cm <= 0 or height_cm <= 0:
@@ -95,9 +103,8 @@ def add_native_chart(
 
     # The paragraph of a docxtpl subdoc reports the template's main document
     # part here, which is where the chart relationship has to live.
-    doc_part = paragraph.part
     package = doc_part.package
-    n = numbers(package, [paragraph._p.getroottree().getroot()])
+    n = numbers(package)
 
     workbook = Part(PackURI(f"/word/embeddings/Microsoft_Excel_Worksheet{n.next_workbook()}.xlsx"), _XLSX_CT,
                     _workbook_blob(clean), package)
@@ -105,10 +112,12 @@ def add_native_chart(
                  _chart_xml(clean, _WORKBOOK_RID).encode("utf-8"), package)
     # the relationship id is chosen here, so that the chart XML can be written whole beforehand
     chart.load_rel(RT.PACKAGE, workbook, _WORKBOOK_RID)
-    chart_rid = doc_part.relate_to(chart, RT.CHART)
-    inline = parse_xml(_inline_xml(chart_rid, n.next_drawing(), round(width_cm * _EMU_PER_CM),
-                                   round(height_cm * _EMU_PER_CM), describe(clean)))
-    paragraph.add_run()._r.add_drawing(inline)
+    # a new part: no relationship to it can exist yet, so none is looked for (relate_to would walk them all)
+    chart_rid = doc_part.rels._next_rId
+    doc_part.rels.add_relationship(RT.CHART, chart, chart_rid)
+    inline = _inline_xml(chart_rid, n.next_drawing(), round(width_cm * _EMU_PER_CM), round(height_cm * _EMU_PER_CM),
+                         describe(clean))
+    return f"<w:r><w:drawing>{inline}</w:drawing></w:r>"
 
 
 def _inline_xml(rid: str, docpr_id: int, cx: int, cy: int, descr_text: str) -> str:
@@ -130,7 +139,7 @@ def _inline_xml(rid: str, docpr_id: int, cx: int, cy: int, descr_text: str) -> s
 
 
 def _clean_text(text: str) -> str:
-    return _XML_ILLEGAL.sub("", str(text))
+    return XML_ILLEGAL.sub("", str(text))
 
 
 def _clean_value(value: float | None, decimals: int | None = None) -> float | None:
@@ -371,12 +380,33 @@ def _workbook_blob(spec: ChartSpec) -> bytes:
               '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
               '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
               "</styleSheet>")
-    buffer = io.BytesIO()
     # stored, not deflated: the .docx that holds it is compressed as a whole
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
-        for name, xml in (*_XLSX_STATIC.items(), ("xl/worksheets/sheet1.xml", sheet), ("xl/styles.xml", styles)):
-            zf.writestr(name, xml)
-    return buffer.getvalue()
+    return stored_zip([*_XLSX_STATIC_BYTES, ("xl/worksheets/sheet1.xml", sheet.encode("utf-8")),
+                       ("xl/styles.xml", styles.encode("utf-8"))])
+
+
+_XLSX_STATIC_BYTES = [(name, xml.encode("utf-8")) for name, xml in _XLSX_STATIC.items()]
+_ZIP_DATE = (1 << 5) | 1      # 1 January 1980, the format's first day: the same bytes for the same chart
+
+
+def stored_zip(entries: Sequence[tuple[str, bytes]]) -> bytes:
+    """A zip archive of ``entries`` (ASCII names), stored uncompressed, as ``zipfile`` writes one with
+    ZIP_STORED (made on Unix, dated 1 January 1980): written directly, since a chart's small workbook is made
+    144 times for a report."""
+    local: list[bytes] = []
+    central: list[bytes] = []
+    offset = 0
+    for name, data in entries:
+        raw = name.encode("ascii")
+        crc, size = zlib.crc32(data), len(data)
+        header = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, _ZIP_DATE, crc, size, size, len(raw), 0)
+        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 0x314, 20, 0, 0, 0, _ZIP_DATE, crc, size, size,
+                                   len(raw), 0, 0, 0, 0, 0o600 << 16, offset) + raw)
+        local += [header, raw, data]
+        offset += len(header) + len(raw) + size
+    directory = b"".join(central)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(directory), offset, 0)
+    return b"".join(local) + directory + end
 
 
 # ---------------------------------------------------------------------------

@@ -71,10 +71,22 @@ class PartText:
     drafted: set[str] = field(default_factory=set)    # hashes of the words kpiflow drafted (``DRAFTED`` marks)
 
 
-def paragraphs_of(root: Any) -> PartText:
+_P, _T, _TAB, _R, _TBL, _TXBX, _SDT, _SDT_CONTENT, _SDT_PR = (
+    f"{W}p", f"{W}t", f"{W}tab", f"{W}r", f"{W}tbl", f"{W}txbxContent", f"{W}sdt", f"{W}sdtContent", f"{W}sdtPr")
+_BREAKS = (f"{W}br", f"{W}cr")
+_FLD_CHAR, _FLD_TYPE, _FLD_SIMPLE, _INSTR_ATTR = f"{W}fldChar", f"{W}fldCharType", f"{W}fldSimple", f"{W}instr"
+_PSTYLE, _TAG, _BOOKMARK, _VAL, _NAME, _TYPE = (f"{W}pStyle", f"{W}tag", f"{W}bookmarkStart", f"{W}val", f"{W}name",
+                                                 f"{W}type")
+# the only elements the walk looks at; lxml skips the rest (runs, cells and their properties) in C
+_WALKED = (CHANGE_TAGS | set(_HIDDEN) | set(_DRAWINGS) | set(_COMMENT_MARKS) | set(_INSTR) | set(_BREAKS)
+           | {MC_FALLBACK, _P, _T, _TAB, _TBL, _TXBX, _SDT, _FLD_CHAR, _FLD_SIMPLE, _PSTYLE, _TAG, _BOOKMARK})
+
+
+def paragraphs_of(root: Any, unmarked_tables: bool = True) -> PartText:
     """Every paragraph of a part's tree, with its visible text, tracked changes, comment anchors,
-    style, kpiflow marks and fields, in one pass (each element is visited twice, once entering and
-    once leaving)."""
+    style, kpiflow marks and fields, in one pass (each element that matters is visited twice, once
+    entering and once leaving). Without ``unmarked_tables``, a table holding no kpiflow mark or content
+    control is passed over (still a block, but its paragraphs not read): what the marked regions need."""
     from lxml import etree
 
     out = PartText()
@@ -84,10 +96,9 @@ def paragraphs_of(root: Any) -> PartText:
     hidden = tables = boxes = fallback = 0
     pending_marks: list[tuple[str, str]] = []          # bookmarks between paragraphs: for the next one
     body = root.find(f"{W}body")
-    for event, el in etree.iterwalk(root, events=("start", "end")):
+    walk = etree.iterwalk(root, events=("start", "end"), tag=_WALKED)
+    for event, el in walk:
         tag = el.tag
-        if not isinstance(tag, str):
-            continue
         if event == "end":
             if tag in _HIDDEN:
                 hidden -= 1
@@ -95,15 +106,20 @@ def paragraphs_of(root: Any) -> PartText:
                 fallback -= 1
             elif fallback:
                 continue
-            elif tag == f"{W}p" and stack and stack[-1][2] is el:
-                para, pieces, _ = stack.pop()
-                para.text = "".join(pieces)
-            elif tag == f"{W}tbl":
+            elif tag == _P:
+                if stack and stack[-1][2] is el:
+                    para, pieces, _ = stack.pop()
+                    para.text = "".join(pieces)
+            elif tag == _TBL:
                 tables -= 1
-            elif tag == f"{W}txbxContent":
+            elif tag == _TXBX:
                 boxes -= 1
-            elif tag == f"{W}sdt" and controls and controls[-1][0] is el:
+            elif tag == _SDT and controls and controls[-1][0] is el:
                 controls.pop()
+            continue
+        if tag == _T:
+            if stack and not hidden and not fallback:
+                stack[-1][1].append(el.text or "")
             continue
         if tag in CHANGE_TAGS:
             if stack:
@@ -113,8 +129,8 @@ def paragraphs_of(root: Any) -> PartText:
         if tag in _HIDDEN:
             hidden += 1
         # fields are looked for everywhere, the fallback copy of a text box included
-        if tag == f"{W}fldChar":
-            kind = el.get(f"{W}fldCharType")
+        if tag == _FLD_CHAR:
+            kind = el.get(_FLD_TYPE)
             if kind == "begin":
                 fields.append([])
             elif kind == "end" and fields:
@@ -126,13 +142,13 @@ def paragraphs_of(root: Any) -> PartText:
             else:
                 out.fields.append((el.text or "", _at(stack, out)))
             continue
-        if tag == f"{W}fldSimple":
-            out.fields.append((el.get(f"{W}instr") or "", _at(stack, out)))
+        if tag == _FLD_SIMPLE:
+            out.fields.append((el.get(_INSTR_ATTR) or "", _at(stack, out)))
         if tag == MC_FALLBACK:
             fallback += 1
         if fallback:
             continue            # Word's copy of a text box for older readers: the same text again
-        if tag == f"{W}p":
+        if tag == _P:
             para = Para(len(out.paras))
             para.block = not stack and not tables and not boxes and (el.getparent() is body or bool(
                 controls and all(block for _, _, block in controls)))
@@ -147,21 +163,20 @@ def paragraphs_of(root: Any) -> PartText:
             if para.block:
                 out.blocks.append(para.index)
             stack.append((para, [], el))
-        elif tag == f"{W}t":
-            if stack and not hidden:
-                stack[-1][1].append(el.text or "")
-        elif tag == f"{W}tab":
-            if stack and el.getparent() is not None and el.getparent().tag == f"{W}r":
+        elif tag == _TAB:
+            if stack and el.getparent() is not None and el.getparent().tag == _R:
                 stack[-1][1].append("\t")
-        elif tag in (f"{W}br", f"{W}cr"):
-            if stack and el.get(f"{W}type") in (None, "textWrapping"):
+        elif tag in _BREAKS:
+            if stack and el.get(_TYPE) in (None, "textWrapping"):
                 stack[-1][1].append("\n")
-        elif tag == f"{W}tbl":
+        elif tag == _TBL:
             if not stack and not tables and not boxes and el.getparent() is not None and (
-                    el.getparent() is body or el.getparent().tag == f"{W}sdtContent"):
+                    el.getparent() is body or el.getparent().tag == _SDT_CONTENT):
                 out.blocks.append(None)
             tables += 1
-        elif tag == f"{W}txbxContent":
+            if not unmarked_tables and not _marked(el):
+                walk.skip_subtree()     # its end is still seen
+        elif tag == _TXBX:
             boxes += 1
         elif tag in _DRAWINGS:
             if stack:
@@ -169,23 +184,24 @@ def paragraphs_of(root: Any) -> PartText:
         elif tag in _COMMENT_MARKS:
             if stack:
                 stack[-1][0].comments += 1
-        elif tag == f"{W}pStyle":
+        elif tag == _PSTYLE:
             if stack and el.getparent() is not None and el.getparent().getparent() is stack[-1][2]:
-                stack[-1][0].style = el.get(f"{W}val", "")
-        elif tag == f"{W}sdt":
+                stack[-1][0].style = el.get(_VAL, "")
+        elif tag == _SDT:
             controls.append((el, None, not stack))
-        elif tag == f"{W}tag":
+        elif tag == _TAG:
             parent = el.getparent()
-            if controls and parent is not None and parent.tag == f"{W}sdtPr" and parent.getparent() is controls[-1][0]:
-                m = TAG.fullmatch(el.get(f"{W}val", ""))
+            if controls and parent is not None and parent.tag == _SDT_PR and parent.getparent() is controls[-1][0]:
+                m = TAG.fullmatch(el.get(_VAL, ""))
                 if m:
                     key = (m[1], m[2])
                     controls[-1] = (controls[-1][0], key, controls[-1][2])
                     # the paragraph it starts at is the next one, or the one it sits in
                     out.controls.setdefault(key, []).append(len(out.paras) - 1 if stack else len(out.paras))
-        elif tag == f"{W}bookmarkStart":
-            key = _bookmark_key(el.get(f"{W}name", ""))
-            drafted = DRAFTED.fullmatch(el.get(f"{W}name", ""))
+        elif tag == _BOOKMARK:
+            name = el.get(_NAME, "")
+            key = _bookmark_key(name)
+            drafted = DRAFTED.fullmatch(name)
             if drafted:
                 out.drafted.add(drafted[1])
             if key is not None:
@@ -200,6 +216,20 @@ def paragraphs_of(root: Any) -> PartText:
     while fields:
         out.fields.append(("".join(fields.pop()), len(out.paras) - 1 if out.paras else None))
     return out
+
+
+def _marked(el: Any) -> bool:
+    """Whether an element holds a content control or a kpiflow bookmark."""
+    from lxml import etree
+
+    global _MARKED_XPATH
+    if _MARKED_XPATH is None:
+        _MARKED_XPATH = etree.XPath("boolean(.//w:sdt | .//w:bookmarkStart[starts-with(@w:name, 'kpiflow')])",
+                                    namespaces={"w": W[1:-1]})
+    return bool(_MARKED_XPATH(el))
+
+
+_MARKED_XPATH: Any = None
 
 
 def _at(stack: list[tuple[Para, list[str], Any]], out: PartText) -> int | None:

@@ -62,16 +62,18 @@ def order_children(root: Any) -> int:
     know (another vendor's extension, say) is left as it is: guessing its place could be worse."""
     moved = 0
     for el in root.iter(*_RANKS):
+        if len(el) < 2:
+            continue
         ranks = _RANKS[el.tag]
         children = list(el)
-        if len(children) < 2 or any(not isinstance(c.tag, str) or c.tag not in ranks for c in children):
+        keys = [ranks.get(c.tag, -1) if isinstance(c.tag, str) else -1 for c in children]
+        if -1 in keys or keys == sorted(keys):
             continue
         wanted = sorted(children, key=lambda c: ranks[c.tag])   # stable: equal ranks keep their order
-        if wanted != children:
-            for c in children:
-                el.remove(c)
-            el.extend(wanted)
-            moved += 1
+        for c in children:
+            el.remove(c)
+        el.extend(wanted)
+        moved += 1
     return moved
 
 

@@ -5,14 +5,15 @@ and drawing ids after the template's own.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from kpiflow.docx.charts import ChartSpec, add_native_chart, describe, render_png
+from kpiflow.docx.charts import ChartSpec, add_native_chart, describe, native_chart_run, render_png
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.marks import SECTION, bookmark_name, section_name, tag_value
 from kpiflow.docx.order import order_properties
-from kpiflow.docx.xml import q
+from kpiflow.docx.xml import XML_ILLEGAL, escape, q, quoteattr
 
 LABELS = {"commentary": "Commentary:", "response": "Service Response:"}
 LABEL_STYLE = "Report Label"
@@ -49,12 +50,13 @@ def number_drawings(tpl: Any) -> None:
 class Block:
     """Body content for the template, inserted with ``{{p ... }}`` as docxtpl inserts a subdoc.
 
-    Built from python-docx elements bound to the template's main document part (so charts and
-    pictures relate from the right part) without loading a new document for every block."""
+    Word XML as text (``add_xml``), or python-docx elements bound to the template's main document
+    part (``add_paragraph``, for what python-docx builds: pictures), so that charts and pictures
+    relate from the right part, without loading a new document for every block."""
 
     def __init__(self, part: Any) -> None:
         self.part = part
-        self.elements: list[Any] = []
+        self.elements: list[Any] = []      # XML text, or elements
 
     def add_paragraph(self, text: str = "") -> Any:
         from docx.oxml import OxmlElement
@@ -67,15 +69,49 @@ class Block:
             para.add_run(text)
         return para
 
+    def add_xml(self, xml: str) -> None:
+        self.elements.append(xml)
+
     def __bool__(self) -> bool:
         return bool(self.elements)
 
     def __str__(self) -> str:
         from lxml import etree
 
-        return "".join(etree.tostring(e, encoding="unicode") for e in self.elements)
+        return "".join(e if isinstance(e, str) else etree.tostring(e, encoding="unicode") for e in self.elements)
 
     __html__ = __str__
+
+
+_RUN_BREAKS = re.compile(r"(\t|\r\n?|\n)")
+
+
+def run_xml(text: str, props: str = "") -> str:
+    """A run of ``text`` as Word XML, as python-docx writes one: a tab as ``w:tab``, a line break
+    as ``w:br``, spaces kept at the ends; characters XML cannot hold are dropped."""
+    pieces = [f"<w:r>{props}"]
+    for piece in _RUN_BREAKS.split(XML_ILLEGAL.sub("", text)):
+        if not piece:
+            continue
+        if piece == "\t":
+            pieces.append("<w:tab/>")
+        elif piece[0] in "\r\n":
+            pieces.append("<w:br/>" * len(piece))      # python-docx: one break for each of \r and \n
+        else:
+            space = ' xml:space="preserve"' if piece.strip() != piece else ""
+            pieces.append(f"<w:t{space}>{escape(piece)}</w:t>")
+    pieces.append("</w:r>")
+    return "".join(pieces)
+
+
+def paragraph_xml(text: str = "", props: str = "", content: str = "") -> str:
+    """A paragraph: its properties, a run of ``text`` (none for no text) and any more ``content``."""
+    run = run_xml(text) if text else ""
+    return f"<w:p>{props}{run}{content}</w:p>" if props or run or content else "<w:p/>"
+
+
+def bookmark_xml(name: str, mark_id: int) -> str:
+    return f'<w:bookmarkStart w:id="{mark_id}" w:name={quoteattr(name)}/><w:bookmarkEnd w:id="{mark_id}"/>'
 
 
 def new_block(tpl: Any) -> Block:
@@ -114,32 +150,15 @@ def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str]) -> Bl
     it when it drops the tag), and the region is what follows the label up to the next label,
     table or chart. The mark is on the label, not on the text, so that an officer can select
     and retype the whole text without deleting it."""
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
-
     block = new_block(tpl)
-    label = block.add_paragraph()
     style_id = label_style_id(tpl)
-    if style_id:
-        label._p.get_or_add_pPr().style = style_id
-    label.add_run(LABELS[kind]).bold = True
-    start, end = point_bookmark(bookmark_name(indicator_id, kind), numbers(block.part.package).next_annotation())
-    label._p.append(start)
-    label._p.append(end)
-    paras = [block.add_paragraph(text)._p for text in texts or [""]]
-    sdt = OxmlElement("w:sdt")
-    pr = OxmlElement("w:sdtPr")
-    for name, value in (("w:alias", f"{indicator_id} {'commentary' if kind == 'commentary' else 'service response'}"),
-                        ("w:tag", tag_value(indicator_id, kind))):
-        el = OxmlElement(name)
-        el.set(qn("w:val"), value)
-        pr.append(el)
-    sdt.append(pr)
-    content = OxmlElement("w:sdtContent")
-    sdt.append(content)
-    for p in paras:
-        content.append(p)
-    block.elements = [label._p, sdt]
+    style = f"<w:pPr><w:pStyle w:val={quoteattr(style_id)}/></w:pPr>" if style_id else ""
+    mark = bookmark_xml(bookmark_name(indicator_id, kind), numbers(block.part.package).next_annotation())
+    block.add_xml(f"<w:p>{style}{run_xml(LABELS[kind], '<w:rPr><w:b/></w:rPr>')}{mark}</w:p>")
+    alias = f"{indicator_id} {'commentary' if kind == 'commentary' else 'service response'}"
+    paras = "".join(paragraph_xml(text) for text in texts or [""])
+    block.add_xml(f"<w:sdt><w:sdtPr><w:alias w:val={quoteattr(alias)}/><w:tag w:val={quoteattr(tag_value(indicator_id, kind))}/>"
+                  f"</w:sdtPr><w:sdtContent>{paras}</w:sdtContent></w:sdt>")
     return block
 
 
@@ -161,6 +180,14 @@ def add_chart(block: Block, spec: ChartSpec, mode: str) -> None:
         add_native_chart(paragraph, spec)
 
 
+def add_chart_xml(block: Block, spec: ChartSpec, mode: str) -> None:
+    """``add_chart``, as XML text where the chart is native (the cheaper way to build many)."""
+    if mode == "image":
+        add_chart(block, spec, mode)
+    else:
+        block.add_xml(paragraph_xml(content=native_chart_run(block.part, spec)))
+
+
 class RunXml(str):
     """Run-level Word XML for a ``{{r ... }}`` tag: inserted as it is (autoescape passes it through)."""
 
@@ -171,17 +198,12 @@ class RunXml(str):
 def section_bookmark(tpl: Any, indicator_id: str) -> RunXml:
     """A point bookmark for an exception's heading (``{{r ex.section_mark }}``): what the overview's
     row for it links to."""
-    from lxml import etree
-
-    start, end = point_bookmark(section_name(indicator_id), numbers(tpl.get_docx().part.package).next_annotation())
-    return RunXml(etree.tostring(start, encoding="unicode") + etree.tostring(end, encoding="unicode"))
+    return RunXml(bookmark_xml(section_name(indicator_id), numbers(tpl.get_docx().part.package).next_annotation()))
 
 
 def section_link(text: str, indicator_id: str | None) -> RunXml:
     """``text`` as a run; with ``indicator_id``, an internal hyperlink to that exception's heading
     (underlined and blue, so it reads as a link without colour too)."""
-    from xml.sax.saxutils import escape, quoteattr
-
     run = f'<w:r>{{}}<w:t xml:space="preserve">{escape(text)}</w:t></w:r>'
     if indicator_id is None:
         return RunXml(run.format(""))
@@ -212,3 +234,41 @@ def retarget_section_links(document: Any) -> int:
                 parent.insert(at + i, child)
             parent.remove(link)
     return changed
+
+
+def save_draft(tpl: Any, out: Any) -> None:
+    """Write a rendered template to the binary file ``out``: docxtpl's save, with the package's parts
+    deflated at zlib's fastest level (a draft's many chart parts make the default level a sixth of a
+    report's time; the file is about an eighth larger). A template asked to replace pictures or
+    embedded files is saved by docxtpl itself."""
+    if tpl.pics_to_replace or tpl.crc_to_new_media or tpl.crc_to_new_embedded or tpl.zipname_to_replace:
+        tpl.save(out)
+        return
+    import zipfile
+
+    from docx.opc import pkgwriter
+
+    writes: Any = pkgwriter.PackageWriter   # python-docx's own steps, given a writer of ours
+
+    class _Writer:
+        def __init__(self) -> None:
+            self.zf = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
+
+        def write(self, pack_uri: Any, blob: bytes) -> None:
+            self.zf.writestr(pack_uri.membername, blob)
+
+        def close(self) -> None:
+            self.zf.close()
+
+    package = tpl.docx.part.package
+    parts = list(package.parts)
+    for part in parts:
+        part.before_marshal()
+    writer = _Writer()
+    try:
+        writes._write_content_types_stream(writer, parts)
+        writes._write_pkg_rels(writer, package.rels)
+        writes._write_parts(writer, parts)
+    finally:
+        writer.close()
+    tpl.is_saved = True

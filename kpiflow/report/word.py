@@ -21,12 +21,13 @@ from kpiflow.docx.a11y import set_properties
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.marks import mark_anchor
 from kpiflow.docx.render import (
-    add_chart,
+    add_chart_xml,
     marked_block,
     new_block,
     number_drawings,
     open_template,
     retarget_section_links,
+    save_draft,
     section_bookmark,
     section_link,
 )
@@ -70,7 +71,7 @@ def template_variables(context: ReportContext, tpl: Any = None, chart_mode: str 
         if tpl is not None and entry.charts:
             charts = new_block(tpl)
             for chart in entry.charts:
-                add_chart(charts, chart.spec, chart_mode)
+                add_chart_xml(charts, chart.spec, chart_mode)
         ex["charts"] = charts
     return out
 
@@ -125,7 +126,7 @@ def render_draft(settings: Settings, snap: QuarterSnapshot, template: Path | Non
                            "Run kpiflow template check to find it.") from exc
     _record_provenance(tpl, snap, set(kept or ()), context, settings.council, template_hash(template))
     buf = io.BytesIO()
-    tpl.save(buf)
+    save_draft(tpl, buf)
     return buf.getvalue()
 
 
@@ -152,13 +153,13 @@ def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str
     from kpiflow.provenance import Provenance, fingerprint, short_hash
 
     document = tpl.docx
-    body = paragraphs_of(document.element)
-    marks = regions(body)
+    # the regions' words: a table without a mark holds none of them, and is passed over
+    marks = regions(paragraphs_of(document.element, unmarked_tables=False))
     drafted_marks(document, marks.texts, context, kept)
-    texts = [p.text for p in body.paras]
+    texts = _tag_candidates(document.element)
     for rel in document.part.rels.values():
         if rel.reltype.endswith(("/header", "/footer")) and not rel.is_external:
-            texts += [p.text for p in paragraphs_of(rel.target_part.element).paras]
+            texts += _tag_candidates(rel.target_part.element)
     made = Provenance(
         quarter=snap.quarter.label,
         made_at=dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
@@ -169,6 +170,19 @@ def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str
         tag_like=frozenset(short_hash(tag) for text in texts for tag in TEMPLATE_TAG.findall(text)), council=council,
         template=template)
     set_properties(document.part.package, made.to_properties())
+
+
+def _tag_candidates(root: Any) -> list[str]:
+    """The paragraphs' texts of a part where any of its text could hold a template tag (a ``{``), else none."""
+    from lxml import etree
+
+    from kpiflow.docx.harvest import paragraphs_of
+    from kpiflow.docx.xml import NS
+
+    # compiled: python-docx's elements' own xpath() takes no namespace map
+    if not etree.XPath("boolean(.//w:t[contains(., '{')])", namespaces={"w": NS["w"]})(root):
+        return []
+    return [p.text for p in paragraphs_of(root).paras]
 
 
 def drafted_marks(document: Any, texts: Mapping[tuple[str, str], str], context: ReportContext,

@@ -149,6 +149,10 @@ class Store(ABC):
     def _run(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         """Execute one statement (``?`` placeholders); its rows, or [] if it returns none."""
 
+    def _values(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """``_run``'s rows as tuples of values (a back end may read them more cheaply so)."""
+        return [tuple(r) for r in self._run(sql, args)]
+
     @abstractmethod
     def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Execute one statement once for each row of arguments."""
@@ -550,6 +554,25 @@ class Store(ABC):
                 if r[f] is not None:
                     cur[f] = r[f]
         return {parse_period(p): Figures(v["number"], v["rate"], v["statneigh"], v["england"]) for p, v in out.items()}
+
+    def all_series(self, ids: Sequence[str]) -> dict[str, dict[Period, Figures]]:
+        """``series`` of each of the indicators ``ids``, in one read of the store."""
+        found: dict[str, dict[str, list[Any]]] = {iid: {} for iid in ids}
+        for iid, period, *values in self._values(
+                f"SELECT indicator_id, period, {', '.join(FIGURES)} FROM observations ORDER BY id"):
+            periods = found.get(iid)
+            if periods is None:
+                continue
+            cur = periods.get(period)
+            if cur is None:
+                periods[period] = values
+            else:
+                for i, v in enumerate(values):
+                    if v is not None:
+                        cur[i] = v
+        labels: dict[str, Period] = {}      # every indicator holds the same few periods
+        return {iid: {labels.get(p) or labels.setdefault(p, parse_period(p)): Figures(*v) for p, v in periods.items()}
+                for iid, periods in found.items()}
 
     def held(self, iid: str) -> list[HeldFigures]:
         """Every period held for an indicator, in period order: its current figures, and the source

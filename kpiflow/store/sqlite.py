@@ -90,6 +90,12 @@ class SQLiteStore(Store):
             raise
         return rows
 
+    def _values(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self.conn.cursor()
+        cur.row_factory = None      # plain tuples: the cheapest rows for a long read
+        values: list[tuple[Any, ...]] = cur.execute(sql, args).fetchall()
+        return values
+
     def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         try:
             self.conn.executemany(sql, rows)
