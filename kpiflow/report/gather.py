@@ -58,9 +58,11 @@ def gather(settings: Settings, store: Store, catalogue: Catalogue, quarter: Peri
                     texts[iid] = store.texts(iid, quarter) or ("", "")
                     breakdowns[iid] = tuple(store.breakdown(iid, quarter))
         state = store.quarter_state(quarter)
-        from kpiflow.cycle import provisional as not_signed_off
+        provisional: dict[str, str] = {}
+        if settings.cycle.signoff:      # (figures are provisional only where sign-off is on)
+            from kpiflow.cycle import provisional as not_signed_off
 
-        provisional = not_signed_off(store, catalogue, quarter, settings.cycle)
+            provisional = not_signed_off(store, catalogue, quarter, settings.cycle)
     accepted = {s.id: s for s in by_service.values() if s is not None}
     return QuarterSnapshot(quarter, catalogue, state, assessments, services, accepted,
                            tuple(outstanding_returns(services, assessments)), texts, breakdowns, provisional)

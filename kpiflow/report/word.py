@@ -147,7 +147,6 @@ def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str
     officer's, and a later --keep-edits carries them again. Each region whose words kpiflow wrote also gets a
     bookmark holding their hash beside its mark, in the body, where it outlives the properties
     (``drafted_marks``)."""
-    from kpiflow.docx.checks import TEMPLATE_TAG
     from kpiflow.docx.harvest import paragraphs_of, regions
     from kpiflow.docx.props import set_properties
     from kpiflow.provenance import Provenance, fingerprint, short_hash
@@ -167,9 +166,19 @@ def _record_provenance(tpl: Any, snap: QuarterSnapshot, kept: set[tuple[str, str
         submissions={sid: s.sha256 for sid, s in snap.accepted.items()},
         regions={(mark_anchor(iid), kind): short_hash(text) for (iid, kind), text in marks.texts.items()
                  if (mark_anchor(iid), kind) not in kept},
-        tag_like=frozenset(short_hash(tag) for text in texts for tag in TEMPLATE_TAG.findall(text)), council=council,
+        tag_like=_tag_hashes(texts), council=council,
         template=template)
     set_properties(document.part.package, made.to_properties())
+
+
+def _tag_hashes(texts: list[str]) -> frozenset[str]:
+    """The short hashes of the tag-like text in ``texts``."""
+    if not texts:
+        return frozenset()
+    from kpiflow.docx.checks import TEMPLATE_TAG
+    from kpiflow.provenance import short_hash
+
+    return frozenset(short_hash(tag) for text in texts for tag in TEMPLATE_TAG.findall(text))
 
 
 def _tag_candidates(root: Any) -> list[str]:
