@@ -71,18 +71,24 @@ class _LazyRegex:
     """A regular expression compiled the first time it is used. This module has some forty, and
     compiling them all costs ~13 ms: ``kpiflow validate`` imports it for any return with words in it,
     and most returns' words need only a few (a clause with no digits and no claim word needs none
-    of the figures' patterns)."""
+    of the figures' patterns).
 
-    __slots__ = ("_compiled", "_flags", "_source")
+    ``word_start`` is for a pattern every match of which starts at the start of a word, with a
+    character of that class (``r"\w"``, ``"[a-z]"``): said once, up front, the engine passes over the
+    rest of each word, and the spaces, with one test instead of trying every alternative there. It
+    matches exactly what the pattern alone would (tests/test_proofread.py checks it)."""
 
-    def __init__(self, source: str, flags: int = 0) -> None:
-        self._source, self._flags = source, flags
+    __slots__ = ("_compiled", "_flags", "_source", "_word_start")
+
+    def __init__(self, source: str, flags: int = 0, word_start: str = "") -> None:
+        self._source, self._flags, self._word_start = source, flags, word_start
         self._compiled: re.Pattern[str] | None = None
 
     @property
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
-            self._compiled = re.compile(self._source, self._flags)
+            source = rf"\b(?={self._word_start})(?:{self._source})" if self._word_start else self._source
+            self._compiled = re.compile(source, self._flags)
         return self._compiled
 
     def search(self, string: str) -> re.Match[str] | None:
@@ -218,7 +224,7 @@ _NOT_FIGURE_PATTERNS = (
     r"(?<![\d,.])\b(?:\d+|one|a)\s+in\s+(?:every\s+)?\d+\b(?![,.]?\d|\s*[/-]\s*\d)",                                       # 1 in 5
     r"(?<![\d,.])\b0\d{2,}[\d ]*",                                                       # telephone numbers
 )
-_NOT_FIGURES = _LazyRegex("|".join(f"(?:{p})" for p in _NOT_FIGURE_PATTERNS), re.I)
+_NOT_FIGURES = _LazyRegex("|".join(f"(?:{p})" for p in _NOT_FIGURE_PATTERNS), re.I, word_start=r"\w")
 _YEAR = _LazyRegex(r"(?<![\d,.])\b(?:19[5-9]\d|20[0-4]\d)\b(?![,.]\d)")
 _YEAR_BEFORE = _LazyRegex(r"(?:\b(?:in|since|from|until|till|of|between|during|year|calendar|before|after|early|late|"
                           rf"mid|summer|spring|autumn|winter|end|start|beginning|through|throughout|{_MONTHS})|[(])\s*$",
@@ -553,9 +559,9 @@ _BOTH_COMPARATORS = _LazyRegex(r"\bcomparators\b", re.I)
 _TARGET = _LazyRegex(r"\btargets?\b", re.I)
 _RUN = _LazyRegex(r"\b(?:each|every)\s+year\b|\byear[- ]on[- ]year\b|\b(?:consecutive|successive)\s+years?\b", re.I)
 _Q_LABEL = _LazyRegex(r"\bQ([1-4])(?:\s*,?\s*(\d{4})\s*[/-]\s*(\d{2}|\d{4}))?\b|\b(\d{4})\s*[/-]\s*(\d{2}|\d{4})\s*,?\s*"
-                      r"Q([1-4])\b|\bquarter\s+([1-4])\b", re.I)
+                      r"Q([1-4])\b|\bquarter\s+([1-4])\b", re.I, word_start=r"\w")
 _Y_LABEL = _LazyRegex(r"(?<![\d/])\b(\d{4})\s*[/-]\s*(\d{2}|\d{4})\b(?!\s*,?\s*Q[1-4])(?![/-]\d)", re.I)
-_DATE = _LazyRegex(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?({_MONTH})\s+(\d{{4}})\b", re.I)
+_DATE = _LazyRegex(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?({_MONTH})\s+(\d{{4}})\b", re.I, word_start=r"\w")
 _SINCE = _LazyRegex(r"\bsince\s*$", re.I)
 _FROM_TO = _LazyRegex(r"\bfrom\s+(?P<a>[£$]?\d[\d,]*(?:\.\d+)?%?)\s+(?:\S+\s+){0,5}?to\s+(?P<b>[£$]?\d[\d,]*(?:\.\d+)?%?)",
                       re.I)
@@ -671,7 +677,7 @@ _FUTURE = _LazyRegex(r"\b(?:would|will|could|might|may|should|shall|if|expected|
                      r"on\s+track|going\s+to|set\s+to|trajectory|anticipated?|hope[sd]?|ambition|want|needs?\s+to|"
                      r"seeks?\s+to|strive|working\s+to|in\s+order\s+to)\b|(?<!continued\s)(?<!continues\s)"
                      r"(?<!continue\s)\bto\s+(?:reduce|increase|improve|lower|raise|bring|cut|grow|meet|achieve)\b",
-                     re.I)
+                     re.I, word_start="[a-z]")
 _NEGATION = _LazyRegex(r"\b(?:not|never|no\s+longer|n't|neither|nor|without|failed\s+to|fails\s+to)\s+(?:\w+\s+){0,2}$",
                        re.I)
 _NO_BEFORE = _LazyRegex(r"\bno\s+$", re.I)
@@ -690,7 +696,7 @@ _SAME = r"(?:remained|remains|stayed|stays|held)\s+(?:broadly\s+|largely\s+|fair
         r"change|(?:about|broadly|much|roughly|largely|more\s+or\s+less)\s+the\s+same|stable|steady|level\s+with|" \
         r"similar\s+to|in\s+line\s+with|static|flat"
 _CLAIMS = _LazyRegex(rf"\b(?:(?P<same>{_SAME})|(?P<up>{_UP})|(?P<down>{_DOWN})|(?P<above>{_ABOVE})|(?P<below>{_BELOW})|"
-                     rf"(?P<good>{_GOOD})|(?P<bad>{_BAD}))\b", re.I)
+                     rf"(?P<good>{_GOOD})|(?P<bad>{_BAD}))\b", re.I, word_start="[a-z]")
 _GAP = _LazyRegex(r"\b(?:gaps?|leads?|difference)\b", re.I)
 _WIDEN = _LazyRegex(r"\b(?:widen\w*|wider|grown|grew|grow\w*|increased|increasing|larger|bigger)\b", re.I)
 _NARROW = _LazyRegex(r"\b(?:narrow\w*|clos(?:ed|ing)|reduced|reducing|smaller|shrunk|shrinking|fallen|fell|decreased)\b",
@@ -1153,18 +1159,31 @@ def evidence(settings: Any, store: Any, catalogue: Any, quarter: Period,
 
 def region_paragraphs(draft: Any, exceptions: Iterable[str]) -> dict[tuple[str, str], list[str]]:
     """Each exception's commentary and response paragraphs as the draft holds them (the read-back of
-    ``kpiflow.docx.harvest``: by content-control tag, or the bookmark LibreOffice keeps)."""
+    ``kpiflow.docx.harvest``: by content-control tag, or the bookmark LibreOffice keeps). ``draft``
+    is the .docx, or its package already open (``kpiflow.docx.package.open_package``)."""
     from kpiflow.docx.harvest import paragraphs_of, read_document, regions
     from kpiflow.docx.marks import mark_anchor
     from kpiflow.docx.xml import W
 
     root = read_document(draft)
     # a table ends a region and is never part of one: what is inside a table (most of a report:
-    # the values and description tables) need not be walked, only the table itself seen
-    for table in list(root.iter(f"{W}tbl")):
+    # the values and description tables) need not be walked, only the table itself seen. The walk
+    # passes over a table holding no mark unread; the rare table that holds one (a content control
+    # or a kpiflow bookmark pasted into it) is emptied first, its outermost table, so that no mark
+    # inside a table is ever read
+    marked = set()
+    for el in root.iter(f"{W}sdt", f"{W}bookmarkStart"):
+        if el.tag == f"{W}bookmarkStart" and not el.get(f"{W}name", "").startswith("kpiflow"):
+            continue
+        outermost = None
+        for table in el.iterancestors(f"{W}tbl"):
+            outermost = table
+        if outermost is not None:
+            marked.add(outermost)
+    for table in marked:
         for child in list(table):
             table.remove(child)
-    found = regions(paragraphs_of(root))
+    found = regions(paragraphs_of(root, unmarked_tables=False))
     out: dict[tuple[str, str], list[str]] = {}
     for iid in exceptions:
         for kind in ("commentary", "response"):
