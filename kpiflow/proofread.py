@@ -74,7 +74,7 @@ class _LazyRegex:
     of the figures' patterns).
 
     ``word_start`` is for a pattern every match of which starts at the start of a word, with a
-    character of that class (``r"\w"``, ``"[a-z]"``): said once, up front, the engine passes over the
+    character of that class (a word character, or "[a-z]"): said once, up front, the engine passes over the
     rest of each word, and the spaces, with one test instead of trying every alternative there. It
     matches exactly what the pattern alone would (tests/test_proofread.py checks it)."""
 
@@ -1165,25 +1165,15 @@ def region_paragraphs(draft: Any, exceptions: Iterable[str]) -> dict[tuple[str, 
     from kpiflow.docx.marks import mark_anchor
     from kpiflow.docx.xml import W
 
-    root = read_document(draft)
     # a table ends a region and is never part of one: what is inside a table (most of a report:
-    # the values and description tables) need not be walked, only the table itself seen. The walk
-    # passes over a table holding no mark unread; the rare table that holds one (a content control
-    # or a kpiflow bookmark pasted into it) is emptied first, its outermost table, so that no mark
-    # inside a table is ever read
-    marked = set()
-    for el in root.iter(f"{W}sdt", f"{W}bookmarkStart"):
-        if el.tag == f"{W}bookmarkStart" and not el.get(f"{W}name", "").startswith("kpiflow"):
-            continue
-        outermost = None
-        for table in el.iterancestors(f"{W}tbl"):
-            outermost = table
-        if outermost is not None:
-            marked.add(outermost)
-    for table in marked:
+    # the values and description tables) need not be parsed or walked, only the table itself seen
+    # (read_document leaves the contents out where it can tell tables apart in the part's text;
+    # any table it could not is emptied here)
+    root = read_document(draft, tables=False)
+    for table in list(root.iter(f"{W}tbl")):
         for child in list(table):
             table.remove(child)
-    found = regions(paragraphs_of(root, unmarked_tables=False))
+    found = regions(paragraphs_of(root))
     out: dict[tuple[str, str], list[str]] = {}
     for iid in exceptions:
         for kind in ("commentary", "response"):
@@ -1231,7 +1221,7 @@ def proofread_draft(settings: Any, store: Any, catalogue: Any, quarter: Period, 
     exceptions = [a for a in found if a.verdict.exception]
     ev = evidence(settings, store, catalogue, quarter, exceptions)
     words = region_paragraphs(draft, [a.indicator.id for a in exceptions])
-    result = ProofreadResult(quarter.label, draft.name)
+    result = ProofreadResult(quarter.label, getattr(draft, "path", draft).name)   # a path, or an open package
     for a in exceptions:
         iid = a.indicator.id
         commentary, response = words.get((iid, "commentary")), words.get((iid, "response"))
@@ -1247,26 +1237,52 @@ def proofread_quarter(settings: Any, quarter: Period, draft: Any = None) -> Proo
     """``kpiflow proofread``: the draft publish would take (the newest for the quarter, or the one
     named), its officers' words against the store's figures (see ``kpiflow.proofread``)."""
     from kpiflow.catalogue import load_checked_catalogue
+    from kpiflow.docx.package import Refused
     from kpiflow.errors import KpiflowError
-    from kpiflow.provenance import draft_provenance, newest_draft
+    from kpiflow.provenance import open_newest_draft
     from kpiflow.store import open_store
 
     catalogue = load_checked_catalogue(settings)
-    path = draft or newest_draft(settings, quarter)     # newest_draft returns only a draft made for the quarter
-    if draft is not None:
-        if not path.is_file():
-            raise KpiflowError(f"There is no file {path}. Name the edited draft with --from, or leave it out to read "
-                               "the newest draft in outbox/drafts/.")
-        made = draft_provenance(path)
-        if made is None:
-            raise KpiflowError(f"{path.name} is not a draft kpiflow made (it records no quarter), or it could not be "
-                               "read safely. Proofread the draft kpiflow report wrote into outbox/drafts/, edited in Word "
-                               "or LibreOffice.")
-        if made.quarter != quarter.label:
-            raise KpiflowError(f"{path.name} was made for {made.quarter}, not {quarter.label}. Proofread it with "
-                               f"--quarter \"{made.quarter}\", or name the draft made for {quarter.label}.")
-    with open_store(settings) as store:
-        return proofread_draft(settings, store, catalogue, quarter, path)
+    # the draft is opened once (its directory checked), its properties and its words read from that
+    pkg = open_newest_draft(settings, quarter) if draft is None else _open_named_draft(draft, quarter)
+    with pkg, open_store(settings) as store:
+        try:
+            return proofread_draft(settings, store, catalogue, quarter, pkg)
+        except Refused as exc:
+            raise KpiflowError(exc.message) from exc
+
+
+def _open_named_draft(path: Any, quarter: Period) -> Any:
+    """The draft named with --from, opened (``kpiflow.docx.package.open_package``), if kpiflow made it
+    for ``quarter``."""
+    from kpiflow.docx.package import Refused, open_package
+    from kpiflow.errors import KpiflowError
+    from kpiflow.provenance import read_provenance
+
+    if not path.is_file():
+        raise KpiflowError(f"There is no file {path}. Name the edited draft with --from, or leave it out to read "
+                           "the newest draft in outbox/drafts/.")
+    try:
+        pkg = open_package(path)
+    except Refused:
+        pkg = None
+    made = None
+    if pkg is not None:
+        try:
+            made = read_provenance(pkg)
+        except Refused:
+            pass
+        finally:
+            if made is None or made.quarter != quarter.label:
+                pkg.close()
+    if made is None:
+        raise KpiflowError(f"{path.name} is not a draft kpiflow made (it records no quarter), or it could not be "
+                           "read safely. Proofread the draft kpiflow report wrote into outbox/drafts/, edited in Word "
+                           "or LibreOffice.")
+    if made.quarter != quarter.label:
+        raise KpiflowError(f"{path.name} was made for {made.quarter}, not {quarter.label}. Proofread it with "
+                           f"--quarter \"{made.quarter}\", or name the draft made for {quarter.label}.")
+    return pkg
 
 
 def check_return_words(facts: Facts, series: Mapping[Period, Figures], commentary: str, response: str,
