@@ -74,40 +74,35 @@ class _LazyRegex:
     of the figures' patterns).
 
     ``word_start`` is for a pattern every match of which starts at the start of a word, with a
-    character of that class (a word character, or "[a-z]"): said once, up front, the engine passes over the
-    rest of each word, and the spaces, with one test instead of trying every alternative there. It
-    matches exactly what the pattern alone would (tests/test_proofread.py checks it)."""
+    character of that class (a word character, or "[a-z]"): said once, up front, the engine passes
+    over the rest of each word, and the spaces, with one test instead of trying every alternative
+    there. It matches exactly what the pattern alone would (tests/test_proofread.py checks it).
 
-    __slots__ = ("_compiled", "_flags", "_source", "_word_start")
+    Once compiled, ``search``, ``match`` ... are the compiled pattern's own methods: a clause is
+    checked with some thousand calls of them, each then straight into the regular expression engine."""
+
+    __slots__ = ("_compiled", "_flags", "_source", "_word_start", "findall", "finditer", "match", "search", "split",
+                 "sub")
 
     def __init__(self, source: str, flags: int = 0, word_start: str = "") -> None:
         self._source, self._flags, self._word_start = source, flags, word_start
         self._compiled: re.Pattern[str] | None = None
+        self.search: Callable[[str], re.Match[str] | None] = lambda string: self.compiled.search(string)
+        self.match: Callable[[str], re.Match[str] | None] = lambda string: self.compiled.match(string)
+        self.finditer: Callable[[str], Iterator[re.Match[str]]] = lambda string: self.compiled.finditer(string)
+        self.findall: Callable[[str], list[Any]] = lambda string: self.compiled.findall(string)
+        self.split: Callable[[str], list[str | Any]] = lambda string: self.compiled.split(string)
+        self.sub: Callable[[Callable[[re.Match[str]], str], str], str] = \
+            lambda repl, string: self.compiled.sub(repl, string)
 
     @property
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
             source = rf"\b(?={self._word_start})(?:{self._source})" if self._word_start else self._source
-            self._compiled = re.compile(source, self._flags)
+            self._compiled = rx = re.compile(source, self._flags)
+            self.search, self.match, self.finditer, self.findall, self.split, self.sub = (
+                rx.search, rx.match, rx.finditer, rx.findall, rx.split, rx.sub)
         return self._compiled
-
-    def search(self, string: str) -> re.Match[str] | None:
-        return self.compiled.search(string)
-
-    def match(self, string: str) -> re.Match[str] | None:
-        return self.compiled.match(string)
-
-    def finditer(self, string: str) -> Iterator[re.Match[str]]:
-        return self.compiled.finditer(string)
-
-    def findall(self, string: str) -> list[Any]:
-        return self.compiled.findall(string)
-
-    def split(self, string: str) -> list[str | Any]:
-        return self.compiled.split(string)
-
-    def sub(self, repl: Callable[[re.Match[str]], str], string: str) -> str:
-        return self.compiled.sub(repl, string)
 
 
 @dataclass(frozen=True)
@@ -271,12 +266,12 @@ def _before(text: str, at: int, width: int = 40) -> str:
 
 def numbers(clause: str, labels: Iterable[str] = ()) -> list[Written]:
     """The figures written in a clause (already in digits), less the spans that are not figures."""
-    if not any(ch.isdigit() for ch in clause):
+    if not any(map(str.isdigit, clause)):
         return []
     masked = clause
     lowered = clause.lower()
     for label in labels:       # the breakdown's categories ("10-15 yrs") are names, not figures
-        if label and label.lower() in lowered and any(ch.isdigit() for ch in label):
+        if label and label.lower() in lowered and any(map(str.isdigit, label)):
             masked = re.sub(re.escape(label), lambda m: "§" * len(m.group()), masked, flags=re.I)
     masked = _NOT_FIGURES.sub(lambda m: "§" * len(m.group()), masked)
     masked = _YEAR.sub(lambda m: "§" * 4 if _YEAR_BEFORE.search(_before(masked, m.start()))
@@ -636,7 +631,7 @@ def named_comparisons(clause: str, quarter: Period) -> list[Named]:
         for m in _BOTH_COMPARATORS.finditer(clause):
             out += [Named("england", "England", at=m.start()),
                     Named("statneigh", "the statistical neighbours' average", at=m.start())]
-    periods = _periods_named(clause, quarter) if any(ch.isdigit() for ch in clause) or "quarter" in low else []
+    periods = _periods_named(clause, quarter) if any(map(str.isdigit, clause)) or "quarter" in low else []
     skip: set[int] = set()
     this_year = any(period == quarter.year for _, _, period in periods)
     for i, (a, b, period) in enumerate(periods):
@@ -1073,7 +1068,7 @@ _ANY_CLAIM = _LazyRegex(r"\b(?:targets?|gaps?|leads?|Green|Amber|Red)\b")
 def _check_sentence(ev: Evidence, h: Held, iid: str, region: str, i: int, sentence: str) -> list[Finding]:
     out: list[Finding] = []
     digits = _words_to_digits(sentence)
-    if not any(ch.isdigit() for ch in digits) and _CLAIM_STARTS.isdisjoint(_WORD.findall(digits.lower())) \
+    if not any(map(str.isdigit, digits)) and _CLAIM_STARTS.isdisjoint(_WORD.findall(digits.lower())) \
             and not _ANY_CLAIM.search(digits):
         return out          # no figure, no direction, no target: nothing to check
     seen: set[tuple[str, str]] = set()
