@@ -46,6 +46,7 @@ would add nothing.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -837,7 +838,7 @@ def _comparator_readings(ev: Evidence, key: str, clause: str) -> list[Pair]:
     return out
 
 
-def _direction_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) -> list[str]:
+def _direction_findings(ev: Evidence, h: Held, clause: str, named_in: Callable[[], list[Named]]) -> list[str]:
     """Why the clause's direction contradicts the figures; empty when it does not (or says nothing checkable)."""
     f = ev.facts
     high = f.indicator.higher_is_better
@@ -845,6 +846,7 @@ def _direction_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) 
     gap = _GAP.search(clause)
     if (not found and not gap) or _FUTURE.search(clause):
         return []
+    named = named_in()
     out: list[str] = []
     # the gap to a comparator
     if gap and (_WIDEN.search(clause) or _NARROW.search(clause)):
@@ -904,9 +906,10 @@ def _direction_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) 
     return out
 
 
-def _target_findings(ev: Evidence, clause: str, named: list[Named]) -> list[str]:
+def _target_findings(ev: Evidence, clause: str, named_in: Callable[[], list[Named]]) -> list[str]:
     if "arget" not in clause and "Green" not in clause and "Amber" not in clause and "Red" not in clause:
         return []
+    named = named_in()
     f = ev.facts
     high = f.indicator.higher_is_better
     out: list[str] = []
@@ -993,12 +996,12 @@ def _named_pairs(ev: Evidence, h: Held, named: list[Named]) -> list[Pair]:
     return out
 
 
-def _figure_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) -> list[tuple[str, str]]:
+def _figure_findings(ev: Evidence, h: Held, clause: str, named: Callable[[], list[Named]]) -> list[tuple[str, str]]:
     written = numbers(clause, [c for c, _ in ev.breakdown])
     if not written:
         return []
     out = []
-    change_pairs = _named_pairs(ev, h, named) if any(w.percent or w.points or w.change for w in written) else []
+    change_pairs = _named_pairs(ev, h, named()) if any(w.percent or w.points or w.change for w in written) else []
     for w in written:
         if w.percent and not w.points:
             percentage = ev.facts.indicator.unit == "Percentage"
@@ -1072,7 +1075,8 @@ def _check_sentence(ev: Evidence, h: Held, iid: str, region: str, i: int, senten
         return out          # no figure, no direction, no target: nothing to check
     seen: set[tuple[str, str]] = set()
     for clause in _clauses(digits):
-        named = named_comparisons(clause, ev.facts.quarter)
+        # the comparisons the clause names, worked out only for a check that gets as far as needing them
+        named = functools.cache(functools.partial(named_comparisons, clause, ev.facts.quarter))
         for _, message in _figure_findings(ev, h, clause, named):
             if (FIGURE, message) not in seen:
                 seen.add((FIGURE, message))
