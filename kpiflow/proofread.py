@@ -177,7 +177,7 @@ def sentences(paragraph: str) -> list[str]:
 def _words_to_digits(text: str) -> str:
     """Number words written as digits ("five hundred and thirty-one" -> "531"); one, two and
     ordinals below "third" stay words, as alpha2digit leaves them."""
-    if not re.search(r"(?i)\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    if not re.search(r"(?i)\b(?=[a-z])(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
                      r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|"
                      r"ninety|hundred|thousand|million|billion)\b", text):
         return text
@@ -423,14 +423,15 @@ def held(ev: Evidence) -> Held:
     p = _primary_kind(ev)
     by_kind: dict[str, set[float]] = {"n": set(), "r": set()}
     plain: set[float] = set()
+    numbers_, rates, primary = by_kind["n"], by_kind["r"], by_kind[p]
     for period, figs in ev.series.items():
-        for name, kind in (("number", "n"), ("rate", "r"), ("statneigh", p), ("england", p)):
-            v = getattr(figs, name)
-            if v is None:
-                continue
-            plain.add(v)
-            if period.kind != "month":         # months are held, but not paired: too many to tell apart
-                by_kind[kind].add(v)
+        paired = period.kind != "month"        # months are held, but not paired: too many to tell apart
+        for v, into in ((figs.number, numbers_), (figs.rate, rates), (figs.statneigh, primary),
+                        (figs.england, primary)):
+            if v is not None:
+                plain.add(v)
+                if paired:
+                    into.add(v)
     for _, shown in (*f.years, *f.quarters):
         if shown is not None:
             for name, kind in (("number", "n"), ("rate", "r"), ("statneigh", p), ("england", p)):
