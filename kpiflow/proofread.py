@@ -46,10 +46,11 @@ would add nothing.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from kpiflow.fmt import fmt
 from kpiflow.model import GREEN, IMPROVED, NO_CHANGE, WORSENED, Figures
@@ -71,37 +72,38 @@ class _LazyRegex:
     """A regular expression compiled the first time it is used. This module has some forty, and
     compiling them all costs ~13 ms: ``kpiflow validate`` imports it for any return with words in it,
     and most returns' words need only a few (a clause with no digits and no claim word needs none
-    of the figures' patterns)."""
+    of the figures' patterns).
 
-    __slots__ = ("_compiled", "_flags", "_source")
+    ``word_start`` is for a pattern every match of which starts at the start of a word, with a
+    character of that class (a word character, a digit, or "[a-z]"): said once, up front, the engine passes
+    over the rest of each word, and the spaces, with one test instead of trying every alternative
+    there. It matches exactly what the pattern alone would (tests/test_proofread.py checks it).
 
-    def __init__(self, source: str, flags: int = 0) -> None:
-        self._source, self._flags = source, flags
+    Once compiled, ``search``, ``match`` ... are the compiled pattern's own methods: a clause is
+    checked with some thousand calls of them, each then straight into the regular expression engine."""
+
+    __slots__ = ("_compiled", "_flags", "_source", "_word_start", "findall", "finditer", "match", "search", "split",
+                 "sub")
+
+    def __init__(self, source: str, flags: int = 0, word_start: str = "") -> None:
+        self._source, self._flags, self._word_start = source, flags, word_start
         self._compiled: re.Pattern[str] | None = None
+        self.search: Callable[[str], re.Match[str] | None] = lambda string: self.compiled.search(string)
+        self.match: Callable[[str], re.Match[str] | None] = lambda string: self.compiled.match(string)
+        self.finditer: Callable[[str], Iterator[re.Match[str]]] = lambda string: self.compiled.finditer(string)
+        self.findall: Callable[[str], list[Any]] = lambda string: self.compiled.findall(string)
+        self.split: Callable[[str], list[str | Any]] = lambda string: self.compiled.split(string)
+        self.sub: Callable[[Callable[[re.Match[str]], str], str], str] = \
+            lambda repl, string: self.compiled.sub(repl, string)
 
     @property
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
-            self._compiled = re.compile(self._source, self._flags)
+            source = rf"\b(?={self._word_start})(?:{self._source})" if self._word_start else self._source
+            self._compiled = rx = re.compile(source, self._flags)
+            self.search, self.match, self.finditer, self.findall, self.split, self.sub = (
+                rx.search, rx.match, rx.finditer, rx.findall, rx.split, rx.sub)
         return self._compiled
-
-    def search(self, string: str) -> re.Match[str] | None:
-        return self.compiled.search(string)
-
-    def match(self, string: str) -> re.Match[str] | None:
-        return self.compiled.match(string)
-
-    def finditer(self, string: str) -> Iterator[re.Match[str]]:
-        return self.compiled.finditer(string)
-
-    def findall(self, string: str) -> list[Any]:
-        return self.compiled.findall(string)
-
-    def split(self, string: str) -> list[str | Any]:
-        return self.compiled.split(string)
-
-    def sub(self, repl: Callable[[re.Match[str]], str], string: str) -> str:
-        return self.compiled.sub(repl, string)
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def sentences(paragraph: str) -> list[str]:
 def _words_to_digits(text: str) -> str:
     """Number words written as digits ("five hundred and thirty-one" -> "531"); one, two and
     ordinals below "third" stay words, as alpha2digit leaves them."""
-    if not re.search(r"(?i)\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    if not re.search(r"(?i)\b(?=[a-z])(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
                      r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|"
                      r"ninety|hundred|thousand|million|billion)\b", text):
         return text
@@ -218,8 +220,8 @@ _NOT_FIGURE_PATTERNS = (
     r"(?<![\d,.])\b(?:\d+|one|a)\s+in\s+(?:every\s+)?\d+\b(?![,.]?\d|\s*[/-]\s*\d)",                                       # 1 in 5
     r"(?<![\d,.])\b0\d{2,}[\d ]*",                                                       # telephone numbers
 )
-_NOT_FIGURES = _LazyRegex("|".join(f"(?:{p})" for p in _NOT_FIGURE_PATTERNS), re.I)
-_YEAR = _LazyRegex(r"(?<![\d,.])\b(?:19[5-9]\d|20[0-4]\d)\b(?![,.]\d)")
+_NOT_FIGURES = _LazyRegex("|".join(f"(?:{p})" for p in _NOT_FIGURE_PATTERNS), re.I, word_start=r"\w")
+_YEAR = _LazyRegex(r"(?<![\d,.])\b(?:19[5-9]\d|20[0-4]\d)\b(?![,.]\d)", word_start=r"\d")
 _YEAR_BEFORE = _LazyRegex(r"(?:\b(?:in|since|from|until|till|of|between|during|year|calendar|before|after|early|late|"
                           rf"mid|summer|spring|autumn|winter|end|start|beginning|through|throughout|{_MONTHS})|[(])\s*$",
                           re.I)
@@ -245,9 +247,10 @@ _CHANGE_AFTER = _LazyRegex(r"^\s*(?:\([^)]*\)\s*)?(?:per\s+[\d,.]+k?\s+)?"
                            re.I)
 
 
-@dataclass(frozen=True)
-class Written:
-    """A number as written: its value, how precisely it was written, and what kind of number it is."""
+class Written(NamedTuple):
+    """A number as written: its value, how precisely it was written, and what kind of number it is.
+    (This and the other small records made for every clause are named tuples: a tenth of a frozen
+    dataclass's cost to define, and a third of it to make.)"""
 
     text: str
     value: float
@@ -265,12 +268,12 @@ def _before(text: str, at: int, width: int = 40) -> str:
 
 def numbers(clause: str, labels: Iterable[str] = ()) -> list[Written]:
     """The figures written in a clause (already in digits), less the spans that are not figures."""
-    if not any(ch.isdigit() for ch in clause):
+    if not any(map(str.isdigit, clause)):
         return []
     masked = clause
     lowered = clause.lower()
     for label in labels:       # the breakdown's categories ("10-15 yrs") are names, not figures
-        if label and label.lower() in lowered and any(ch.isdigit() for ch in label):
+        if label and label.lower() in lowered and any(map(str.isdigit, label)):
             masked = re.sub(re.escape(label), lambda m: "§" * len(m.group()), masked, flags=re.I)
     masked = _NOT_FIGURES.sub(lambda m: "§" * len(m.group()), masked)
     masked = _YEAR.sub(lambda m: "§" * 4 if _YEAR_BEFORE.search(_before(masked, m.start()))
@@ -420,14 +423,15 @@ def held(ev: Evidence) -> Held:
     p = _primary_kind(ev)
     by_kind: dict[str, set[float]] = {"n": set(), "r": set()}
     plain: set[float] = set()
+    numbers_, rates, primary = by_kind["n"], by_kind["r"], by_kind[p]
     for period, figs in ev.series.items():
-        for name, kind in (("number", "n"), ("rate", "r"), ("statneigh", p), ("england", p)):
-            v = getattr(figs, name)
-            if v is None:
-                continue
-            plain.add(v)
-            if period.kind != "month":         # months are held, but not paired: too many to tell apart
-                by_kind[kind].add(v)
+        paired = period.kind != "month"        # months are held, but not paired: too many to tell apart
+        for v, into in ((figs.number, numbers_), (figs.rate, rates), (figs.statneigh, primary),
+                        (figs.england, primary)):
+            if v is not None:
+                plain.add(v)
+                if paired:
+                    into.add(v)
     for _, shown in (*f.years, *f.quarters):
         if shown is not None:
             for name, kind in (("number", "n"), ("rate", "r"), ("statneigh", p), ("england", p)):
@@ -553,16 +557,15 @@ _BOTH_COMPARATORS = _LazyRegex(r"\bcomparators\b", re.I)
 _TARGET = _LazyRegex(r"\btargets?\b", re.I)
 _RUN = _LazyRegex(r"\b(?:each|every)\s+year\b|\byear[- ]on[- ]year\b|\b(?:consecutive|successive)\s+years?\b", re.I)
 _Q_LABEL = _LazyRegex(r"\bQ([1-4])(?:\s*,?\s*(\d{4})\s*[/-]\s*(\d{2}|\d{4}))?\b|\b(\d{4})\s*[/-]\s*(\d{2}|\d{4})\s*,?\s*"
-                      r"Q([1-4])\b|\bquarter\s+([1-4])\b", re.I)
-_Y_LABEL = _LazyRegex(r"(?<![\d/])\b(\d{4})\s*[/-]\s*(\d{2}|\d{4})\b(?!\s*,?\s*Q[1-4])(?![/-]\d)", re.I)
-_DATE = _LazyRegex(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?({_MONTH})\s+(\d{{4}})\b", re.I)
+                      r"Q([1-4])\b|\bquarter\s+([1-4])\b", re.I, word_start=r"\w")
+_Y_LABEL = _LazyRegex(r"(?<![\d/])\b(\d{4})\s*[/-]\s*(\d{2}|\d{4})\b(?!\s*,?\s*Q[1-4])(?![/-]\d)", re.I, word_start=r"\d")
+_DATE = _LazyRegex(rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?({_MONTH})\s+(\d{{4}})\b", re.I, word_start=r"\w")
 _SINCE = _LazyRegex(r"\bsince\s*$", re.I)
 _FROM_TO = _LazyRegex(r"\bfrom\s+(?P<a>[£$]?\d[\d,]*(?:\.\d+)?%?)\s+(?:\S+\s+){0,5}?to\s+(?P<b>[£$]?\d[\d,]*(?:\.\d+)?%?)",
                       re.I)
 
 
-@dataclass(frozen=True)
-class Named:
+class Named(NamedTuple):
     """A comparison a clause names: which, the periods it means, where it is named."""
 
     key: str        # previous | last_year | same_quarter | period | between | england | statneigh | target | current
@@ -630,7 +633,7 @@ def named_comparisons(clause: str, quarter: Period) -> list[Named]:
         for m in _BOTH_COMPARATORS.finditer(clause):
             out += [Named("england", "England", at=m.start()),
                     Named("statneigh", "the statistical neighbours' average", at=m.start())]
-    periods = _periods_named(clause, quarter) if any(ch.isdigit() for ch in clause) or "quarter" in low else []
+    periods = _periods_named(clause, quarter) if any(map(str.isdigit, clause)) or "quarter" in low else []
     skip: set[int] = set()
     this_year = any(period == quarter.year for _, _, period in periods)
     for i, (a, b, period) in enumerate(periods):
@@ -671,7 +674,7 @@ _FUTURE = _LazyRegex(r"\b(?:would|will|could|might|may|should|shall|if|expected|
                      r"on\s+track|going\s+to|set\s+to|trajectory|anticipated?|hope[sd]?|ambition|want|needs?\s+to|"
                      r"seeks?\s+to|strive|working\s+to|in\s+order\s+to)\b|(?<!continued\s)(?<!continues\s)"
                      r"(?<!continue\s)\bto\s+(?:reduce|increase|improve|lower|raise|bring|cut|grow|meet|achieve)\b",
-                     re.I)
+                     re.I, word_start="[a-z]")
 _NEGATION = _LazyRegex(r"\b(?:not|never|no\s+longer|n't|neither|nor|without|failed\s+to|fails\s+to)\s+(?:\w+\s+){0,2}$",
                        re.I)
 _NO_BEFORE = _LazyRegex(r"\bno\s+$", re.I)
@@ -690,7 +693,7 @@ _SAME = r"(?:remained|remains|stayed|stays|held)\s+(?:broadly\s+|largely\s+|fair
         r"change|(?:about|broadly|much|roughly|largely|more\s+or\s+less)\s+the\s+same|stable|steady|level\s+with|" \
         r"similar\s+to|in\s+line\s+with|static|flat"
 _CLAIMS = _LazyRegex(rf"\b(?:(?P<same>{_SAME})|(?P<up>{_UP})|(?P<down>{_DOWN})|(?P<above>{_ABOVE})|(?P<below>{_BELOW})|"
-                     rf"(?P<good>{_GOOD})|(?P<bad>{_BAD}))\b", re.I)
+                     rf"(?P<good>{_GOOD})|(?P<bad>{_BAD}))\b", re.I, word_start="[a-z]")
 _GAP = _LazyRegex(r"\b(?:gaps?|leads?|difference)\b", re.I)
 _WIDEN = _LazyRegex(r"\b(?:widen\w*|wider|grown|grew|grow\w*|increased|increasing|larger|bigger)\b", re.I)
 _NARROW = _LazyRegex(r"\b(?:narrow\w*|clos(?:ed|ing)|reduced|reducing|smaller|shrunk|shrinking|fallen|fell|decreased)\b",
@@ -715,8 +718,7 @@ _YEAR_END = _LazyRegex(r"\byear[- ]end\b|\bend\s+of\s+the\s+year\b|\bby\s+(?:the
                        r"\bfor\s+the\s+(?:whole\s+|full\s+)?year\b(?!\s+(?:to\s+date|so\s+far))|\bby\s+31\s+march\b", re.I)
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     word: str
     kind: str            # up | down | above | below | good | bad | same
     negated: bool
@@ -837,7 +839,7 @@ def _comparator_readings(ev: Evidence, key: str, clause: str) -> list[Pair]:
     return out
 
 
-def _direction_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) -> list[str]:
+def _direction_findings(ev: Evidence, h: Held, clause: str, named_in: Callable[[], list[Named]]) -> list[str]:
     """Why the clause's direction contradicts the figures; empty when it does not (or says nothing checkable)."""
     f = ev.facts
     high = f.indicator.higher_is_better
@@ -845,6 +847,7 @@ def _direction_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) 
     gap = _GAP.search(clause)
     if (not found and not gap) or _FUTURE.search(clause):
         return []
+    named = named_in()
     out: list[str] = []
     # the gap to a comparator
     if gap and (_WIDEN.search(clause) or _NARROW.search(clause)):
@@ -904,9 +907,10 @@ def _direction_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) 
     return out
 
 
-def _target_findings(ev: Evidence, clause: str, named: list[Named]) -> list[str]:
+def _target_findings(ev: Evidence, clause: str, named_in: Callable[[], list[Named]]) -> list[str]:
     if "arget" not in clause and "Green" not in clause and "Amber" not in clause and "Red" not in clause:
         return []
+    named = named_in()
     f = ev.facts
     high = f.indicator.higher_is_better
     out: list[str] = []
@@ -993,12 +997,12 @@ def _named_pairs(ev: Evidence, h: Held, named: list[Named]) -> list[Pair]:
     return out
 
 
-def _figure_findings(ev: Evidence, h: Held, clause: str, named: list[Named]) -> list[tuple[str, str]]:
+def _figure_findings(ev: Evidence, h: Held, clause: str, named: Callable[[], list[Named]]) -> list[tuple[str, str]]:
     written = numbers(clause, [c for c, _ in ev.breakdown])
     if not written:
         return []
     out = []
-    change_pairs = _named_pairs(ev, h, named) if any(w.percent or w.points or w.change for w in written) else []
+    change_pairs = _named_pairs(ev, h, named()) if any(w.percent or w.points or w.change for w in written) else []
     for w in written:
         if w.percent and not w.points:
             percentage = ev.facts.indicator.unit == "Percentage"
@@ -1067,12 +1071,13 @@ _ANY_CLAIM = _LazyRegex(r"\b(?:targets?|gaps?|leads?|Green|Amber|Red)\b")
 def _check_sentence(ev: Evidence, h: Held, iid: str, region: str, i: int, sentence: str) -> list[Finding]:
     out: list[Finding] = []
     digits = _words_to_digits(sentence)
-    if not any(ch.isdigit() for ch in digits) and _CLAIM_STARTS.isdisjoint(_WORD.findall(digits.lower())) \
+    if not any(map(str.isdigit, digits)) and _CLAIM_STARTS.isdisjoint(_WORD.findall(digits.lower())) \
             and not _ANY_CLAIM.search(digits):
         return out          # no figure, no direction, no target: nothing to check
     seen: set[tuple[str, str]] = set()
     for clause in _clauses(digits):
-        named = named_comparisons(clause, ev.facts.quarter)
+        # the comparisons the clause names, worked out only for a check that gets as far as needing them
+        named = functools.cache(functools.partial(named_comparisons, clause, ev.facts.quarter))
         for _, message in _figure_findings(ev, h, clause, named):
             if (FIGURE, message) not in seen:
                 seen.add((FIGURE, message))
@@ -1153,14 +1158,17 @@ def evidence(settings: Any, store: Any, catalogue: Any, quarter: Period,
 
 def region_paragraphs(draft: Any, exceptions: Iterable[str]) -> dict[tuple[str, str], list[str]]:
     """Each exception's commentary and response paragraphs as the draft holds them (the read-back of
-    ``kpiflow.docx.harvest``: by content-control tag, or the bookmark LibreOffice keeps)."""
+    ``kpiflow.docx.harvest``: by content-control tag, or the bookmark LibreOffice keeps). ``draft``
+    is the .docx, or its package already open (``kpiflow.docx.package.open_package``)."""
     from kpiflow.docx.harvest import paragraphs_of, read_document, regions
     from kpiflow.docx.marks import mark_anchor
     from kpiflow.docx.xml import W
 
-    root = read_document(draft)
     # a table ends a region and is never part of one: what is inside a table (most of a report:
-    # the values and description tables) need not be walked, only the table itself seen
+    # the values and description tables) need not be parsed or walked, only the table itself seen
+    # (read_document leaves the contents out where it can tell tables apart in the part's text;
+    # any table it could not is emptied here)
+    root = read_document(draft, tables=False)
     for table in list(root.iter(f"{W}tbl")):
         for child in list(table):
             table.remove(child)
@@ -1212,7 +1220,7 @@ def proofread_draft(settings: Any, store: Any, catalogue: Any, quarter: Period, 
     exceptions = [a for a in found if a.verdict.exception]
     ev = evidence(settings, store, catalogue, quarter, exceptions)
     words = region_paragraphs(draft, [a.indicator.id for a in exceptions])
-    result = ProofreadResult(quarter.label, draft.name)
+    result = ProofreadResult(quarter.label, getattr(draft, "path", draft).name)   # a path, or an open package
     for a in exceptions:
         iid = a.indicator.id
         commentary, response = words.get((iid, "commentary")), words.get((iid, "response"))
@@ -1228,26 +1236,52 @@ def proofread_quarter(settings: Any, quarter: Period, draft: Any = None) -> Proo
     """``kpiflow proofread``: the draft publish would take (the newest for the quarter, or the one
     named), its officers' words against the store's figures (see ``kpiflow.proofread``)."""
     from kpiflow.catalogue import load_checked_catalogue
+    from kpiflow.docx.package import Refused
     from kpiflow.errors import KpiflowError
-    from kpiflow.provenance import draft_provenance, newest_draft
+    from kpiflow.provenance import open_newest_draft
     from kpiflow.store import open_store
 
     catalogue = load_checked_catalogue(settings)
-    path = draft or newest_draft(settings, quarter)     # newest_draft returns only a draft made for the quarter
-    if draft is not None:
-        if not path.is_file():
-            raise KpiflowError(f"There is no file {path}. Name the edited draft with --from, or leave it out to read "
-                               "the newest draft in outbox/drafts/.")
-        made = draft_provenance(path)
-        if made is None:
-            raise KpiflowError(f"{path.name} is not a draft kpiflow made (it records no quarter), or it could not be "
-                               "read safely. Proofread the draft kpiflow report wrote into outbox/drafts/, edited in Word "
-                               "or LibreOffice.")
-        if made.quarter != quarter.label:
-            raise KpiflowError(f"{path.name} was made for {made.quarter}, not {quarter.label}. Proofread it with "
-                               f"--quarter \"{made.quarter}\", or name the draft made for {quarter.label}.")
-    with open_store(settings) as store:
-        return proofread_draft(settings, store, catalogue, quarter, path)
+    # the draft is opened once (its directory checked), its properties and its words read from that
+    pkg = open_newest_draft(settings, quarter) if draft is None else _open_named_draft(draft, quarter)
+    with pkg, open_store(settings) as store:
+        try:
+            return proofread_draft(settings, store, catalogue, quarter, pkg)
+        except Refused as exc:
+            raise KpiflowError(exc.message) from exc
+
+
+def _open_named_draft(path: Any, quarter: Period) -> Any:
+    """The draft named with --from, opened (``kpiflow.docx.package.open_package``), if kpiflow made it
+    for ``quarter``."""
+    from kpiflow.docx.package import Refused, open_package
+    from kpiflow.errors import KpiflowError
+    from kpiflow.provenance import read_provenance
+
+    if not path.is_file():
+        raise KpiflowError(f"There is no file {path}. Name the edited draft with --from, or leave it out to read "
+                           "the newest draft in outbox/drafts/.")
+    try:
+        pkg = open_package(path)
+    except Refused:
+        pkg = None
+    made = None
+    if pkg is not None:
+        try:
+            made = read_provenance(pkg)
+        except Refused:
+            pass
+        finally:
+            if made is None or made.quarter != quarter.label:
+                pkg.close()
+    if made is None:
+        raise KpiflowError(f"{path.name} is not a draft kpiflow made (it records no quarter), or it could not be "
+                           "read safely. Proofread the draft kpiflow report wrote into outbox/drafts/, edited in Word "
+                           "or LibreOffice.")
+    if made.quarter != quarter.label:
+        raise KpiflowError(f"{path.name} was made for {made.quarter}, not {quarter.label}. Proofread it with "
+                           f"--quarter \"{made.quarter}\", or name the draft made for {quarter.label}.")
+    return pkg
 
 
 def check_return_words(facts: Facts, series: Mapping[Period, Figures], commentary: str, response: str,

@@ -30,6 +30,7 @@ from kpiflow.problems import Problem
 from kpiflow.store import Revision, Store, Submission
 
 if TYPE_CHECKING:
+    from kpiflow.docx.package import Package
     from kpiflow.settings import Settings
 
 PREFIX = "kpiflow "
@@ -286,6 +287,15 @@ def draft_provenance(draft: Path) -> Provenance | None:
 def newest_draft(settings: Settings, quarter: Period) -> Path:
     """The newest .docx in outbox/drafts/ made for ``quarter`` (by its properties), whatever its name.
     Drafts are looked at newest first, so that only the one returned is usually opened."""
+    with open_newest_draft(settings, quarter) as pkg:
+        return pkg.path
+
+
+def open_newest_draft(settings: Settings, quarter: Period) -> Package:
+    """``newest_draft``, left open (``kpiflow.docx.package.open_package``: its directory checked), for a
+    caller that reads its parts next: the draft is opened once, not once to find it and again to read it."""
+    from kpiflow.docx.package import Refused, open_package
+
     folder = settings.drafts_dir
     candidates: list[tuple[float, str, Path]] = []
     if folder.is_dir():
@@ -294,9 +304,20 @@ def newest_draft(settings: Settings, quarter: Period) -> Path:
                 continue
             candidates.append((p.stat().st_mtime, p.name, p))
     for _, _, p in sorted(candidates, reverse=True):
-        made = draft_provenance(p)
+        try:
+            pkg = open_package(p)
+        except Refused:
+            continue
+        try:
+            made = read_provenance(pkg)
+        except Refused:
+            made = None
+        except BaseException:
+            pkg.close()
+            raise
         if made is not None and made.quarter == quarter.label:
-            return p
+            return pkg
+        pkg.close()
     others = len(candidates)
     more = f" ({others} other .docx file(s) there were made for other quarters or not by kpiflow)" if others else ""
     raise KpiflowError(f"There is no draft made for {quarter.label} in {folder}{more}. Run kpiflow report "

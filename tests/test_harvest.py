@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -334,3 +335,83 @@ def test_every_kind_of_tracked_change_in_every_part_is_unresolved(fresh: DemoRes
     assert {f[1] for f in found} >= {"header", "footer", "footnotes"}
     assert len(found) == 3 + 2 + 3     # three regions, the table and the section, three other parts
     assert stored_texts(fresh) == before
+
+
+# -- read_document without the tables' contents ------------------------------------------------------------
+
+MAIN_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+
+def _part(body: str, decl: str = DECL, root: str = MAIN_NS) -> bytes:
+    return f"{decl}<w:document {root}><w:body>{body}</w:body></w:document>".encode()
+
+
+def _para(text: str) -> str:
+    return f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>"
+
+
+def _table(inner: str, attrs: str = "") -> str:
+    return f"<w:tbl{attrs}><w:tblPr/><w:tblGrid/><w:tr><w:tc>{inner}</w:tc></w:tr></w:tbl>"
+
+
+def _tables_emptied(root: object) -> bytes:
+    """The part parsed whole, then each table emptied (children, text, attributes): what the cut must equal."""
+    from lxml import etree
+
+    for table in list(root.iter(f"{W}tbl")):  # type: ignore[attr-defined]
+        for child in list(table):
+            table.remove(child)
+        table.text = None
+        table.attrib.clear()
+    return bytes(etree.tostring(root))
+
+
+@pytest.mark.parametrize("body", [
+    _para("before") + _table(_para("in a cell")) + "\n  " + _para("after"),
+    _table(_table(_para("nested")) + _para("outer cell")) + _para("after"),
+    "<w:tbl/>" + _para("after an empty table") + _table(_para("x"), ' w:rsid="1"'),
+    _table(_para("a quoted > or /> cannot end the tag"), ' w:x="a/>b" w:y=\'>\'') + _para("after"),
+    _para("&lt;w:tbl&gt; typed as text") + _table(_para("&lt;/w:tbl&gt;")) + _para("after"),
+])
+def test_the_tables_contents_are_cut_before_parsing_exactly_as_emptying_them(body: str) -> None:
+    from kpiflow.docx.harvest import _without_tables
+    from kpiflow.docx.xml import parse
+
+    data = _part(body)
+    cut = _without_tables(data)
+    assert cut is not None and len(cut) < len(data)
+    assert _tables_emptied(parse(cut)) == _tables_emptied(parse(data))
+
+
+@pytest.mark.parametrize("data", [
+    _part(_para("no table")),
+    _part("<!-- <w:tbl> -->" + _table(_para("x"))),                                   # a comment
+    _part(_para("<![CDATA[<w:tbl>]]>") + _table(_para("x"))),                         # CDATA
+    _part("<?pi <w:tbl>?>" + _table(_para("x"))),                                      # a processing instruction
+    _part(_table(_para("x")), decl='<?xml version="1.0" encoding="windows-1252"?>\n'),  # another encoding
+    _part(_table(_para("x")), root='xmlns:w="urn:not-word"'),                          # w is not Word's
+    _part(f'<w:p xmlns:w="urn:other"/>{_table(_para("x"))}'),                           # w bound again inside
+    _part(_table(_para("x")).replace("</w:tbl>", "")),                                 # tags that do not pair
+    _part(_table(_para("x")) + "</w:tbl>"),
+])
+def test_a_part_the_cut_cannot_be_exact_for_is_parsed_whole(data: bytes) -> None:
+    from kpiflow.docx.harvest import _without_tables
+
+    assert _without_tables(data) is None
+
+
+def test_a_draft_is_read_without_its_tables_from_a_path_or_an_open_package(demo: DemoResult) -> None:
+    from kpiflow.docx.harvest import _without_tables, paragraphs_of, read_document, regions
+    from kpiflow.docx.package import open_package
+
+    whole = read_document(demo.report)
+    assert whole.find(f".//{W}tbl/{W}tr") is not None
+    expected = _tables_emptied(read_document(demo.report))
+    with zipfile.ZipFile(demo.report) as zf:
+        assert _without_tables(zf.read("word/document.xml")) is not None       # the report's own part is cut
+    with open_package(demo.report) as pkg:
+        for root in (read_document(demo.report, tables=False), read_document(pkg, tables=False)):
+            assert root.find(f".//{W}tbl/{W}tr") is None
+            assert regions(paragraphs_of(root)).paragraphs == regions(paragraphs_of(whole)).paragraphs
+            assert _tables_emptied(root) == expected

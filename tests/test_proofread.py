@@ -322,3 +322,69 @@ def test_patterns_are_compiled_when_first_used_and_every_one_compiles() -> None:
         if isinstance(value, pr._LazyRegex):
             assert value.compiled.pattern, name
     assert pr._NUMBER.search("up to 531 children") is not None and pr._CLAUSE_BREAK.split("a; b") == ["a", " b"]
+
+
+TRICKY = ["£1.2m in 2017/18 (Q2), 30 September 2017", "Sept 2017: 12 of the last 13 months; aged 10 to 15",
+          "'Section 17' and s.47, 1 in 5; 0161 234 5678 at 9am", "ſeptember, KQ2 (Kelvin sign), 5-year-olds",
+          "it rose, not fell: “unchanged” at 46%", "(Green) rated Red; no change", "x£12 ÷3 —rose— _fell_ 2017-09-30"]
+
+
+def test_a_pattern_said_to_start_at_a_word_matches_exactly_what_it_would_alone() -> None:
+    """``word_start`` only lets the engine pass over the inside of words: over every sentence of the
+    corpus and the published words, and some written to catch a pattern that starts elsewhere, each
+    such pattern finds the same spans as its plain expression."""
+    import re
+
+    texts = [*TRICKY, *(c.text for c in corpus())]
+    with (FIXTURES / "published.csv").open(encoding="utf-8", newline="") as fh:
+        texts += [r[k] for r in csv.DictReader(fh) for k in ("commentary", "response")]
+    said = {name: v for name, v in vars(pr).items() if isinstance(v, pr._LazyRegex) and v._word_start}
+    assert {"_NOT_FIGURES", "_CLAIMS", "_FUTURE"} <= set(said)
+    for name, rx in said.items():
+        plain = re.compile(rx._source, rx._flags)
+        for text in texts:
+            assert [m.span() for m in rx.finditer(text)] == [m.span() for m in plain.finditer(text)], (name, text)
+    # and a pattern that can start with "£" would be told apart
+    money = pr._LazyRegex(r"£?\d+", 0, word_start=r"\w")
+    assert [m.group() for m in money.finditer("£12")] != [m.group() for m in re.finditer(r"£?\d+", "£12")]
+
+
+def test_proofread_opens_the_draft_once_through_its_size_checks(fresh: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    import kpiflow.docx.package as package
+    from kpiflow.proofread import proofread_quarter
+
+    draft = fresh.home / "outbox" / "drafts" / fresh.report.name
+    opened: list[str] = []
+    checked = package.open_package
+    real_zip = zipfile.ZipFile
+
+    class Counted(real_zip):  # type: ignore[valid-type,misc]
+        def __init__(self, file: Any, *args: Any, **kwargs: Any) -> None:
+            if isinstance(file, Path) and file.name.endswith(".docx"):
+                opened.append("zip")
+            super().__init__(file, *args, **kwargs)
+
+    def counted_package(path: Path) -> Any:
+        opened.append("open_package")
+        return checked(path)
+
+    monkeypatch.setattr(zipfile, "ZipFile", Counted)
+    monkeypatch.setattr(package, "open_package", counted_package)
+    for named in (None, draft):
+        opened.clear()
+        result = proofread_quarter(load_settings(fresh.home), parse_period("2017/18 Q2"), named)
+        assert result.checked == ["CS01", "CS02", "CS03"] and result.draft == draft.name
+        assert opened == ["open_package", "zip"], named
+
+
+def test_a_draft_damaged_inside_is_refused_with_what_to_do(fresh: Any, tmp_path: Path) -> None:
+    from publish_helpers import kpiflow, rewrite
+
+    broken = rewrite(fresh.report, tmp_path / "broken.docx", {"word/document.xml": lambda b: b[: len(b) // 2]})
+    r = kpiflow(fresh.home, "proofread", "--quarter", "2017/18 Q2", "--from", str(broken))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stderr.startswith("Error: broken.docx is damaged or built in a way Word never writes: its part "
+                               "word/document.xml cannot be read"), r.stderr
+    assert "save it again as a Word document (.docx)" in r.stderr and "unexpectedly" not in r.stderr

@@ -18,13 +18,17 @@ paragraphs, however nested, is read in time proportional to its size.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kpiflow.docx.marks import BOOKMARK, BOOKMARK_COPY, DRAFTED, TAG, mark_anchor
-from kpiflow.docx.xml import W, read_part
+from kpiflow.docx.xml import W, parse, read_part
+
+if TYPE_CHECKING:
+    from kpiflow.docx.package import Package
 
 # paragraph styles that end a region: the labels and portfolio headings of the shipped template
 BOUNDARY_STYLES = {"ReportLabel", "PortfolioHeading", "ExceptionHeading", "Heading1", "Heading2", "Heading3", "Title"}
@@ -322,10 +326,82 @@ def regions(part: PartText) -> Harvest:
     return out
 
 
-def read_document(docx: Path) -> Any:
-    """The main document part's root element."""
+def read_document(docx: Path | Package, tables: bool = True) -> Any:
+    """The main document part's root element, of a .docx or of a package already open
+    (``kpiflow.docx.package.open_package``: read no further than its directory promised, damaged XML
+    refused).
+
+    Without ``tables``, each table is read as an empty ``w:tbl``: what the marked regions need (a
+    table ends a region and is never part of one), without parsing what is most of a report, its
+    tables. The contents are cut from the part's text before it is parsed, wherever that can be done
+    exactly (``_without_tables``); otherwise the whole part is parsed, tables and all."""
+    from kpiflow.docx.package import MAIN, Package
+
+    if isinstance(docx, Package):
+        if not tables and (cut := _without_tables(docx.read(MAIN))) is not None:
+            try:
+                return parse(cut)
+            except (SyntaxError, ValueError):
+                pass            # the whole part, read below, is refused as damaged
+        return docx.xml(MAIN)
     with zipfile.ZipFile(docx) as zf:
-        return read_part(zf, "word/document.xml")
+        if tables:
+            return read_part(zf, MAIN)
+        data = zf.read(MAIN)
+    if (cut := _without_tables(data)) is not None:
+        try:
+            return parse(cut)
+        except (SyntaxError, ValueError):
+            pass
+    return parse(data)
+
+
+_MAIN_NS = W[1:-1].encode()
+# the part's start: an XML declaration naming no encoding but UTF-8, then the root element binding
+# the prefix w to Word's main namespace (attribute values in quotes may hold ">", never "<")
+_ROOT_START = re.compile(rb'\s*(?:<\?xml(?:\s+(?!encoding\b)[\w:.-]+\s*=\s*(?:"[^"<]*"|\'[^\'<]*\'))*'
+                         rb'(?:\s+encoding\s*=\s*(?:"(?i:utf-?8)"|\'(?i:utf-?8)\'))?'
+                         rb'(?:\s+(?!encoding\b)[\w:.-]+\s*=\s*(?:"[^"<]*"|\'[^\'<]*\'))*\s*\?>)?\s*'
+                         rb'<w:document((?:\s+[^\s=/>]+\s*=\s*(?:"[^"<]*"|\'[^\'<]*\'))*)\s*>')
+_ANY_W_BINDING = re.compile(rb"xmlns:w\s*=")
+_W_BINDING = re.compile(rb'\sxmlns:w\s*=\s*(?:"' + re.escape(_MAIN_NS) + rb'"|\'' + re.escape(_MAIN_NS) + rb'\')')
+# a table's start tag (attributes in full, so that a quoted ">" or "/>" cannot end it) or end tag
+_TABLE_TAG = re.compile(rb'<w:tbl((?:\s+[^\s=/>]+\s*=\s*(?:"[^"<]*"|\'[^\'<]*\'))*)\s*(/?)>|</w:tbl\s*>')
+
+
+def _without_tables(data: bytes) -> bytes | None:
+    """The part's text with each outermost table's contents left out (``<w:tbl/>``), or None where
+    that cannot be done exactly from the text: a part with no tables, in another encoding, with a
+    comment, CDATA section, DOCTYPE or processing instruction (where "<w:tbl" could be text), with
+    the prefix w bound anywhere but on the root, to anything but Word's main namespace, or whose
+    tables' tags do not pair up. In text and attribute values "<" is always escaped, so every "<w:tbl"
+    left is a table's tag."""
+    declared = data[:64].lstrip().startswith(b"<?xml")
+    if b"<w:tbl" not in data or b"<!" in data or data.count(b"<?") != declared \
+            or len(_ANY_W_BINDING.findall(data)) != 1:
+        return None
+    root = _ROOT_START.match(data)
+    if root is None or not _W_BINDING.search(root[1]):
+        return None
+    out: list[bytes] = []
+    depth, kept = 0, 0
+    for m in _TABLE_TAG.finditer(data, root.end()):
+        if m[0].startswith(b"</"):
+            depth -= 1
+            if depth < 0:
+                return None
+            if depth == 0:
+                kept = m.end()
+        elif not depth:
+            out += [data[kept:m.start()], b"<w:tbl/>"]
+            kept = m.end()
+            depth = 0 if m[2] else 1
+        elif not m[2]:
+            depth += 1
+    if depth:
+        return None
+    out.append(data[kept:])
+    return b"".join(out)
 
 
 def harvest(docx: Path) -> Harvest:
