@@ -2,7 +2,7 @@
 - a bare docxtpl render of the same template and text with no charts (issue bar <= 4x; the
   product spec's aim is <= 1.5x);
 - the same report with matplotlib pictures (bar: native at least 3x faster);
-- the same report with 10 years of monthly history instead of 2 (bar: <= 1.2x).
+- the same report with 10 years of monthly history instead of 2 (bar: <= 1.1x; the spec's is 1.2x).
 """
 
 from __future__ import annotations
@@ -118,10 +118,10 @@ def main() -> int:
     print(f"kpiflow report, {N} exceptions, native charts: {native:.2f} s")
     print(f"bare docxtpl render of the same text, no charts: {bare:.2f} s  ratio {r_bare:.2f} (bar <= 4; spec aim 1.5)")
     print(f"same report with matplotlib pictures: {image:.2f} s  native is {r_img:.1f}x faster (bar >= 3)")
-    print(f"10 years of monthly history: {ten:.2f} s  ratio to 2 years {r_hist:.2f} (bar <= 1.2)")
+    print(f"10 years of monthly history: {ten:.2f} s  ratio to 2 years {r_hist:.2f} (bar <= 1.1; spec 1.2)")
     print(f"with the overview, 200 indicators of which {N} exceptions: {glance:.2f} s; bare docxtpl render of the "
           f"same text: {bare200:.2f} s  ratio {r_glance:.2f} (spec bar <= 1.5)")
-    ok = r_bare <= 4 and r_img >= 3 and r_hist <= 1.2
+    ok = r_bare <= 4 and r_img >= 3 and r_hist <= 1.1
     verdict("report", ok, r_bare, f"pictures={r_img:.1f}x history={r_hist:.2f} seconds={native:.2f}")
     verdict("report-overview", r_glance <= 1.5, r_glance, f"seconds={glance:.2f} bare={bare200:.2f}")
     return 0 if ok and r_glance <= 1.5 else 1
