@@ -106,3 +106,28 @@ def test_ids_come_after_the_templates_own(charts: str, home: Path, store: Store,
 
     h = harvest(report)                           # the marks still read back
     assert {k for k, _ in h.texts} == {"CS01", "CS02", "CS03"} and set(h.via.values()) == {"content control"}
+
+
+@pytest.mark.parametrize("text", ["Plain words.", "a\tb", "first line\nsecond line", "ends\r\nwith CRLF", " leading",
+                                  "trailing ", "&amp; <b> \"quoted\" 'single'", "emoji \U0001f600 and £5", "\n\nbreaks",
+                                  "x" * 5000])
+def test_a_run_written_as_text_is_the_run_python_docx_writes(text: str) -> None:
+    """The marked regions' paragraphs are written as Word XML text: the same run python-docx makes of the text
+    (tabs and line breaks as Word's own elements, spaces kept at the ends)."""
+    from kpiflow.docx.render import paragraph_xml
+
+    def shape(p: object) -> list[tuple[str, dict[str, str], str | None]]:
+        return [(el.tag, dict(el.attrib), el.text) for el in p.iter()]   # type: ignore[attr-defined]
+
+    from lxml import etree
+
+    theirs = parse(etree.tostring(Document().add_paragraph(text)._p))     # as plain lxml elements
+    ours = parse(f'<w:body xmlns:w="{NS["w"]}">{paragraph_xml(text)}</w:body>'.encode())[0]
+    assert shape(ours) == shape(theirs)
+
+
+def test_characters_xml_cannot_hold_are_dropped_from_a_run() -> None:
+    from kpiflow.docx.render import run_xml
+
+    xml = run_xml("bell\x07 null\x00 ok\ufffe")
+    assert parse(f'<w:r xmlns:w="{NS["w"]}">{xml[5:]}'.encode()).xpath("string()") == "bell null ok"
