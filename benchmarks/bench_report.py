@@ -106,8 +106,8 @@ def main() -> int:
         dump_context(h2, ctx)
         dump_context(h200, ctx200)
         report = [*KPIFLOW, "report", "--quarter", "2017/18 Q2", "--home"]
-        native = best_of([*report, str(h2)], runs=3)
-        ten = best_of([*report, str(h10)], runs=3)
+        native = best_of([*report, str(h2)], runs=5)
+        ten = best_of([*report, str(h10)], runs=5)
         image = best_of([*report, str(himg)], runs=1)
         bare = best_of([sys.executable, "-c", BASELINE, str(ctx), str(h2 / "doc_templates" / "appendix_6b.docx"),
                         str(root / "bare.docx")], runs=3)

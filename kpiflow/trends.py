@@ -58,7 +58,7 @@ def published(series: Series) -> Published:
     facts look up (``comparator``)."""
     out: dict[str, tuple[list[tuple[int, int]], list[float]]] = {}
     for _, fig in COMPARATORS:
-        held = sorted((p._key(), v) for p, f in series.items() if (v := _pick(f, fig)) is not None)
+        held = sorted((p._key(), float(v)) for p, f in series.items() if (v := getattr(f, fig, None)) is not None)
         out[fig] = ([k for k, _ in held], [v for _, v in held])
     return out
 
@@ -426,7 +426,7 @@ def facts(indicator: Indicator, series: Series, quarter: Period, targets: Mappin
     gaps = comparator_gaps(series, quarter, figure, measure, better_high, no_change_percent) \
         if current is not None else ()
     by_name = {g.comparator: g for g in gaps}
-    first_year = min((p.fy for p, f in series.items() if _pick(f, figure) is not None), default=quarter.fy)
+    first_year = min((p.fy for p, f in series.items() if getattr(f, figure, None) is not None), default=quarter.fy)
     annual: list[tuple[Period, float]] = []
     annual_cmp: dict[str, list[tuple[Period, float]]] = {name: [] for name, _ in COMPARATORS}
     for fy in range(first_year, quarter.fy):
