@@ -22,6 +22,16 @@ def best_of(cmd: list[str], runs: int = 5, env: dict[str, str] | None = None, ok
     return min(times)
 
 
+def best_of_each(cmds: list[list[str]], runs: int = 5) -> list[float]:
+    """``best_of`` for several commands whose times are compared, run in turn (a, b, a, b, ...), so that a
+    slow spell of the machine falls on all of them alike."""
+    times: list[list[float]] = [[] for _ in cmds]
+    for _ in range(runs):
+        for i, cmd in enumerate(cmds):
+            times[i].append(best_of(cmd, runs=1))
+    return [min(t) for t in times]
+
+
 def verdict(name: str, ok: bool, ratio: float, extra: str = "") -> None:
     print(f"bench {name}: {'PASS' if ok else 'FAIL'} ratio={ratio:.2f}{(' ' + extra) if extra else ''}")
 
