@@ -546,20 +546,18 @@ class Store(ABC):
     # -- reading ----------------------------------------------------------------------------------
     def series(self, iid: str) -> dict[Period, Figures]:
         """Current figures of every period held for an indicator."""
-        out: dict[str, dict[str, float | None]] = {}
-        for r in self._run(f"SELECT period, {', '.join(FIGURES)} FROM observations WHERE indicator_id = ? "
-                           "ORDER BY id", (iid,)):
-            cur = out.setdefault(r["period"], dict.fromkeys(FIGURES))
-            for f in FIGURES:
-                if r[f] is not None:
-                    cur[f] = r[f]
-        return {parse_period(p): Figures(v["number"], v["rate"], v["statneigh"], v["england"]) for p, v in out.items()}
+        return self._series([iid], "WHERE indicator_id = ? ", (iid,))[iid]
 
     def all_series(self, ids: Sequence[str]) -> dict[str, dict[Period, Figures]]:
         """``series`` of each of the indicators ``ids``, in one read of the store."""
+        return self._series(ids)
+
+    def _series(self, ids: Sequence[str], where: str = "", args: Sequence[Any] = ()) -> dict[str, dict[Period, Figures]]:
+        """The current figures of the indicators ``ids``: each figure of a period its newest observation's that
+        holds one."""
         found: dict[str, dict[str, list[Any]]] = {iid: {} for iid in ids}
         for iid, period, *values in self._values(
-                f"SELECT indicator_id, period, {', '.join(FIGURES)} FROM observations ORDER BY id"):
+                f"SELECT indicator_id, period, {', '.join(FIGURES)} FROM observations {where}ORDER BY id", args):
             periods = found.get(iid)
             if periods is None:
                 continue
