@@ -13,7 +13,7 @@ from kpiflow.model import Catalogue
 from kpiflow.periods import Period, parse_period
 from kpiflow.settings import Settings
 from kpiflow.store import Store, open_store
-from kpiflow.trends import figures_at, target_in_force
+from kpiflow.trends import figures_at, published, target_in_force
 
 
 def history_headers(quarter: Period) -> list[str]:
@@ -44,9 +44,10 @@ def issue_returns(settings: Settings, store: Store, catalogue: Catalogue, quarte
         seeds: list[BreakdownSeed] = []
         for ind in catalogue.for_service(svc):
             series = store.series(ind.id)
+            known = published(series)
             history = {}
             for h in heads:
-                figs = figures_at(series, parse_period(h), ind.measure)
+                figs = figures_at(series, parse_period(h), ind.measure, known)
                 history[h] = fmt_figures(figs, ind.unit) if figs else ""
             year = quarter.year.label
             target = catalogue.target(ind.id, year)

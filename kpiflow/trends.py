@@ -33,6 +33,7 @@ from kpiflow.periods import Period
 
 HORIZON_QUARTERS = 8   # a projection further out than two years says nothing useful
 COMPARATORS = (("statistical neighbours", "statneigh"), ("England", "england"))
+COMPARATOR_FIGURES = tuple(c[1] for c in COMPARATORS)
 LOOK_BACK_YEARS = 10   # how far back the latest year with comparator figures is looked for
 
 _pick = pick
@@ -53,11 +54,11 @@ def outturn(series: Series, period: Period, figure: str, measure: MeasureKind) -
 Published = Mapping[str, tuple[list[tuple[int, int]], list[float]]]
 
 
-def published(series: Series) -> Published:
-    """Each comparator's figures of a series in period order, read once for the many periods a quarter's
-    facts look up (``comparator``)."""
+def published(series: Series, figures: Sequence[str] = COMPARATOR_FIGURES) -> Published:
+    """The comparators' figures of a series (``figures``) in period order, read once for the many periods a
+    quarter's facts look up (``comparator``)."""
     out: dict[str, tuple[list[tuple[int, int]], list[float]]] = {}
-    for _, fig in COMPARATORS:
+    for fig in figures:
         held = sorted((p._key(), float(v)) for p, f in series.items() if (v := getattr(f, fig, None)) is not None)
         out[fig] = ([k for k, _ in held], [v for _, v in held])
     return out
@@ -69,13 +70,9 @@ def comparator(series: Series, period: Period, figure: str, known: Published | N
     v = SNAPSHOT.outturn(series, period, figure)
     if v is not None:
         return v
-    if known is not None and figure in known:
-        keys, values = known[figure]
-        at = bisect.bisect_right(keys, period._key())
-        return values[at - 1] if at else None
-    # comparators are published for few periods: test the figure before the (slower) period order
-    earlier = [p for p, f in series.items() if _pick(f, figure) is not None and p <= period]
-    return _pick(series[max(earlier)], figure) if earlier else None
+    keys, values = (known if known is not None and figure in known else published(series, (figure,)))[figure]
+    at = bisect.bisect_right(keys, period._key())
+    return values[at - 1] if at else None
 
 
 def direction(current: float | None, reference: float | None, higher_is_better: bool,
