@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kpiflow.docx.charts import ChartSpec, add_native_chart, describe, native_chart_run, render_png
+from kpiflow.docx.charts import ChartSpec, describe, native_chart_run, render_png
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.marks import SECTION, bookmark_name, section_name, tag_value
 from kpiflow.docx.order import order_properties
@@ -185,29 +185,22 @@ def marked_block(tpl: Any, indicator_id: str, kind: str, texts: list[str]) -> Bl
 
 
 def add_chart(block: Block, spec: ChartSpec, mode: str) -> None:
-    """A paragraph holding the chart: native (``mode`` "native"), or a matplotlib picture ("image")."""
-    paragraph = block.add_paragraph()
-    if mode == "image":
-        import io
-
-        from docx.shared import Cm
-
-        paragraph.add_run().add_picture(io.BytesIO(render_png(spec)), width=Cm(15))
-        # python-docx numbers a picture from the ids already in the document body, which does
-        # not hold this block yet
-        for doc_pr in paragraph._p.iter(q("wp:docPr")):
-            doc_pr.set("id", str(numbers(block.part.package).next_drawing()))
-            doc_pr.set("descr", describe(spec))
-    else:
-        add_native_chart(paragraph, spec)
-
-
-def add_chart_xml(block: Block, spec: ChartSpec, mode: str) -> None:
-    """``add_chart``, as XML text where the chart is native (the cheaper way to build many)."""
-    if mode == "image":
-        add_chart(block, spec, mode)
-    else:
+    """A paragraph holding the chart: native (``mode`` "native", written as XML text), or a matplotlib
+    picture ("image", through python-docx)."""
+    if mode != "image":
         block.add_xml(paragraph_xml(content=native_chart_run(block.part, spec)))
+        return
+    import io
+
+    from docx.shared import Cm
+
+    paragraph = block.add_paragraph()
+    paragraph.add_run().add_picture(io.BytesIO(render_png(spec)), width=Cm(15))
+    # python-docx numbers a picture from the ids already in the document body, which does
+    # not hold this block yet
+    for doc_pr in paragraph._p.iter(q("wp:docPr")):
+        doc_pr.set("id", str(numbers(block.part.package).next_drawing()))
+        doc_pr.set("descr", describe(spec))
 
 
 class RunXml(str):

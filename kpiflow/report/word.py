@@ -21,7 +21,7 @@ from kpiflow.docx.a11y import set_properties
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.marks import mark_anchor
 from kpiflow.docx.render import (
-    add_chart_xml,
+    add_chart,
     marked_block,
     new_block,
     number_drawings,
@@ -71,7 +71,7 @@ def template_variables(context: ReportContext, tpl: Any = None, chart_mode: str 
         if tpl is not None and entry.charts:
             charts = new_block(tpl)
             for chart in entry.charts:
-                add_chart_xml(charts, chart.spec, chart_mode)
+                add_chart(charts, chart.spec, chart_mode)
         ex["charts"] = charts
     return out
 
