@@ -43,9 +43,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kpiflow.docx.ids import numbers
-from kpiflow.docx.xml import NS, XML_ILLEGAL, escape, quoteattr
+from kpiflow.docx.xml import NS
 from kpiflow.fmt import column_letter
 from kpiflow.report.context import ROLE_ORDER, ChartSpec, SeriesStyle, describe, series_style, value_axis_min
+from kpiflow.xmltext import XML_ILLEGAL, escape, quoteattr
 
 if TYPE_CHECKING:
     from docx.text.paragraph import Paragraph

@@ -13,7 +13,8 @@ from kpiflow.docx.charts import ChartSpec, describe, native_chart_run, render_pn
 from kpiflow.docx.ids import numbers
 from kpiflow.docx.marks import SECTION, bookmark_name, section_name, tag_value
 from kpiflow.docx.order import order_properties
-from kpiflow.docx.xml import XML_ILLEGAL, escape, q, quoteattr
+from kpiflow.docx.xml import q
+from kpiflow.xmltext import XML_ILLEGAL, escape, quoteattr
 
 LABELS = {"commentary": "Commentary:", "response": "Service Response:"}
 LABEL_STYLE = "Report Label"

@@ -35,6 +35,7 @@ from pathlib import Path
 from kpiflow.fmt import column_letter
 from kpiflow.problems import Problem, ValidationResult
 from kpiflow.workbook.layout import HEADER_FILL
+from kpiflow.xmltext import XML_ILLEGAL, escape, quoteattr
 
 ERROR_FILL = "FF9999"
 WARNING_FILL = "FFD966"
@@ -75,19 +76,14 @@ def _quote(sheet: str) -> str:
 
 # -- XML text --------------------------------------------------------------------------------------
 
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
 def _text(value: str) -> bytes:
     """Element text: characters XML cannot hold dropped, markup escaped."""
-    clean = _ILLEGAL.sub("", value)[:MAX_TEXT]
-    return clean.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").encode("utf-8")
+    return escape(XML_ILLEGAL.sub("", value)[:MAX_TEXT]).encode("utf-8")
 
 
 def _attr(value: str) -> bytes:
     """A quoted attribute value."""
-    return b'"' + _text(value).replace(b'"', b"&quot;").replace(b"\n", b"&#10;").replace(b"\r", b"&#13;").replace(
-        b"\t", b"&#9;") + b'"'
+    return quoteattr(XML_ILLEGAL.sub("", value)[:MAX_TEXT]).encode("utf-8")
 
 
 def _t(value: str, prefix: bytes = b"") -> bytes:
